@@ -1,0 +1,1 @@
+"""The event catalogue: CloudEvents envelope, event models, topics."""

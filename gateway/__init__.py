@@ -1,0 +1,1 @@
+"""GraphQL gateway composing the services; ingestion endpoint; dashboard page."""

@@ -1,0 +1,62 @@
+"""Gateway process: GraphQL at /graphql, health, and the dashboard page (python -m gateway.app)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
+from strawberry.fastapi import GraphQLRouter
+
+from kit.service import instrument_http_app, run
+from kit.settings import SERVICE_NAMES, Settings
+
+from .schema import Context, schema
+from .services import Services
+
+NAME = "gateway"
+DASHBOARD = Path(__file__).with_name("dashboard.html")
+
+
+def build(settings: Settings) -> FastAPI:
+    services = Services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await services.close()
+
+    async def context() -> Context:
+        return Context(settings, services)
+
+    app = FastAPI(title="Digital Neighbourhoods gateway", lifespan=lifespan)
+    graphql: GraphQLRouter[Context, None] = GraphQLRouter(
+        schema,
+        context_getter=context,
+        graphql_ide="graphiql" if settings.environment == "development" else None,
+    )
+    app.include_router(graphql, prefix="/graphql")
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        answers = await asyncio.gather(*map(services.healthy, SERVICE_NAMES))
+        states = dict(zip(SERVICE_NAMES, answers, strict=True))
+        healthy = all(states.values())
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", "services": states},
+            status_code=200 if healthy else 503,
+        )
+
+    @app.get("/", response_class=HTMLResponse)
+    async def dashboard() -> str:
+        return DASHBOARD.read_text(encoding="utf-8")
+
+    instrument_http_app(app)
+    return app
+
+
+if __name__ == "__main__":
+    run(NAME, build)

@@ -1,0 +1,81 @@
+"""HTTP clients for the services, forwarding the caller's token and the trace context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from graphql import GraphQLError
+
+from kit.settings import SERVICE_NAMES, Settings
+
+
+class ServiceUnavailable(GraphQLError):
+    def __init__(self, service: str) -> None:
+        super().__init__(
+            f"the {service} service is not answering; try again shortly",
+            extensions={"code": "SERVICE_UNAVAILABLE", "service": service},
+        )
+
+
+class UserInputError(GraphQLError):
+    """A service refused the input; ``fields`` carry one message per offending field."""
+
+    def __init__(self, message: str, fields: list[dict[str, str]]) -> None:
+        super().__init__(message, extensions={"code": "BAD_USER_INPUT", "fields": fields})
+
+
+class AccessDenied(GraphQLError):
+    def __init__(self, message: str, status: int) -> None:
+        code = "UNAUTHENTICATED" if status == 401 else "FORBIDDEN"
+        super().__init__(message, extensions={"code": code})
+
+
+class Services:
+    """One pooled client per service; call :meth:`close` on shutdown."""
+
+    def __init__(self, settings: Settings, timeout_s: float = 10.0) -> None:
+        self._clients = {
+            name: httpx.AsyncClient(base_url=settings.service_url(name), timeout=timeout_s)
+            for name in SERVICE_NAMES
+        }
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+
+    async def healthy(self, service: str) -> bool:
+        try:
+            response = await self._clients[service].get("/healthz", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        authorization: str,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        """The JSON answer; ``None`` for 404 when ``missing_ok``; GraphQL errors otherwise."""
+        try:
+            response = await self._clients[service].request(
+                method, path, json=json, params=params, headers={"authorization": authorization}
+            )
+        except httpx.TransportError as error:
+            raise ServiceUnavailable(service) from error
+        if response.status_code == 404 and missing_ok:
+            return None
+        if response.status_code in (401, 403):
+            raise AccessDenied(response.json().get("error", "not allowed"), response.status_code)
+        if response.status_code in (400, 404, 409, 422):
+            body = response.json()
+            raise UserInputError(body.get("error", "invalid input"), body.get("errors", []))
+        if response.status_code >= 500:
+            raise ServiceUnavailable(service)
+        return response.json()

@@ -1,0 +1,1 @@
+"""Runtime shared by every service: settings, infra, messaging, storage, telemetry, auth."""

@@ -1,0 +1,160 @@
+"""The ``dn`` command: run the platform, its embedded infrastructure, tokens, contracts."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from kit.auth import AuthError, Role, issue_token
+from kit.infra import EmbeddedInfra, InfraError
+from kit.platform import Platform, PlatformError
+from kit.settings import Settings
+
+app = typer.Typer(help="Digital Neighbourhoods platform.", no_args_is_help=True)
+infra_app = typer.Typer(help="Embedded MongoDB and Kafka-protocol broker.", no_args_is_help=True)
+contracts_app = typer.Typer(help="The event catalogue's exported schemas.", no_args_is_help=True)
+app.add_typer(infra_app, name="infra")
+app.add_typer(contracts_app, name="contracts")
+console = Console()
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(1)
+
+
+@infra_app.command("up")
+def infra_up() -> None:
+    """Start (or reuse) the embedded MongoDB replica set and Kafka broker."""
+    try:
+        status, started = EmbeddedInfra(Settings()).up()
+    except InfraError as error:
+        raise _fail(str(error)) from error
+    for part in (status.mongodb, status.kafka):
+        how = "started" if part.name in started else ("reused" if part.embedded else "external")
+        console.print(f"{part.name:8} {part.url}  ({how})")
+
+
+@infra_app.command("down")
+def infra_down() -> None:
+    """Stop the embedded instances (their data stays under DN_HOME)."""
+    stopped = EmbeddedInfra(Settings()).down()
+    console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@infra_app.command("status")
+def infra_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Whether MongoDB and Kafka answer, and where."""
+    try:
+        status = EmbeddedInfra(Settings()).status()
+    except InfraError as error:
+        raise _fail(str(error)) from error
+    if as_json:
+        print(json.dumps(status.as_json(), indent=2))
+        return
+    for part in (status.mongodb, status.kafka):
+        state = "[green]running[/green]" if part.running else "[red]stopped[/red]"
+        console.print(f"{part.name:8} {state}  {part.url}")
+    if not status.ready:
+        raise typer.Exit(1)
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option(help="coordinator, association, funder, partner or ops")],
+    association: Annotated[
+        str | None, typer.Option(help="association id (association, partner)")
+    ] = None,
+    subject: Annotated[str | None, typer.Option(help="who the token is for")] = None,
+) -> None:
+    """Print a development JWT the gateway and services accept."""
+    try:
+        print(issue_token(Settings(), role, association_id=association, subject=subject))
+    except AuthError as error:
+        raise _fail(str(error)) from error
+
+
+@app.command()
+def up(
+    demo: Annotated[bool | None, typer.Option(help="seed generated demo enrolments")] = None,
+) -> None:
+    """Start embedded infra, the four services and the gateway; Ctrl-C stops everything."""
+    settings = Settings()
+    infra = EmbeddedInfra(settings)
+    try:
+        status, started = infra.up()
+    except InfraError as error:
+        raise _fail(str(error)) from error
+    platform = Platform(settings, status.mongodb_url, status.kafka_bootstrap)
+    stopping = False
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        platform.start()
+        seconds = platform.wait_healthy()
+        _print_urls(settings, status.mongodb_url, status.kafka_bootstrap, seconds)
+        if settings.demo if demo is None else demo:
+            _seed_demo(settings)
+        console.print("Ctrl-C stops everything.")
+        while not stopping:
+            if dead := platform.dead():
+                raise PlatformError(
+                    f"{', '.join(dead)} stopped unexpectedly; see {platform.log_dir}"
+                )
+            time.sleep(0.5)
+    except PlatformError as error:
+        raise _fail(str(error)) from error
+    finally:
+        console.print("stopping…")
+        platform.stop()
+        if started:
+            infra.down(tuple(started))
+        console.print("stopped.")
+
+
+def _print_urls(settings: Settings, mongodb_url: str, kafka: str, seconds: float) -> None:
+    gateway = settings.gateway_url
+    console.print(f"[green]Digital Neighbourhoods is up[/green] ({seconds:.1f} s)")
+    console.print(f"  dashboard   {gateway}/")
+    console.print(f"  GraphQL     {gateway}/graphql   (GraphiQL in a browser)")
+    console.print(f"  health      {gateway}/healthz")
+    for name in ("registration", "training", "orientation", "reporting"):
+        console.print(f"  {name:<11} {settings.service_url(name)}/healthz")
+    console.print(f"  MongoDB     {mongodb_url}")
+    console.print(f"  Kafka       {kafka}")
+    console.print(f"  logs        {settings.home / 'logs'}")
+    console.print("  token       dn token --role coordinator")
+
+
+def _seed_demo(settings: Settings) -> None:
+    from kit.demo import seed
+
+    accepted = seed(settings.gateway_url, issue_token(settings, Role.COORDINATOR))
+    console.print(f"  demo        {accepted} generated enrolments (DN_DEMO=0 to skip)")
+
+
+@contracts_app.command("export")
+def contracts_export(
+    check: Annotated[bool, typer.Option(help="only report drift; exit 1 if any")] = False,
+) -> None:
+    """Write one JSON Schema per event type and the AsyncAPI 3 document."""
+    from contracts.export import drift, write_all
+
+    if check:
+        problems = drift()
+        for problem in problems:
+            console.print(problem)
+        raise typer.Exit(1 if problems else 0)
+    for path in write_all():
+        console.print(f"wrote {path}")

@@ -1,0 +1,222 @@
+"""What every service process shares: its runtime (MongoDB, broker, outbox relay, dead letters),
+the FastAPI app with /healthz and /metrics, and the process entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from faststream.kafka import KafkaBroker
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.envelope import CloudEvent
+from contracts.errors import InvalidInput, NotFound
+from kit import outbox
+from kit.auth import AuthError, Principal, principal_from_header
+from kit.broker import build_broker, outbox_publisher
+from kit.consumer import IdempotentConsumer, RetryPolicy, subscribe
+from kit.deadletter import DeadLetters
+from kit.logs import configure_logging
+from kit.mongo import Document, Session, connect, in_transaction
+from kit.settings import Settings, get_settings
+from kit.telemetry import current_trace_id, setup_telemetry
+from kit.topics import ensure_topics
+
+T = TypeVar("T")
+
+
+@dataclass
+class Runtime:
+    """The live connections of one service process."""
+
+    name: str
+    settings: Settings
+    client: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    broker: KafkaBroker
+    dead_letters: DeadLetters
+    relay: outbox.OutboxRelay
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents ``source`` of events this service emits."""
+        return f"dn/{self.name}"
+
+    async def transact(self, work: Callable[[Session], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction, then wake the relay for any event it enqueued."""
+        result = await in_transaction(self.client, work)
+        self.relay.notify()
+        return result
+
+    def consume(
+        self,
+        *topics: str,
+        group_id: str,
+        handle: Callable[[CloudEvent], Awaitable[object]],
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        subscribe(
+            self.broker,
+            *topics,
+            group_id=group_id,
+            handle=handle,
+            dead_letters=self.dead_letters,
+            retry=retry,
+            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+        )
+
+    def idempotent(self, consumer_name: str) -> IdempotentConsumer:
+        return IdempotentConsumer(self.client, self.db, consumer_name)
+
+
+async def open_runtime(name: str, settings: Settings) -> Runtime:
+    bootstrap = settings.resolved_kafka_bootstrap
+    await ensure_topics(bootstrap, settings.kafka_partitions, settings.kafka_replication)
+    client = connect(settings.resolved_mongodb_url)
+    db = client[f"dn_{name}"]
+    await outbox.ensure_indexes(db)
+    broker = build_broker(bootstrap, client_id=f"dn-{name}")
+    return Runtime(
+        name=name,
+        settings=settings,
+        client=client,
+        db=db,
+        broker=broker,
+        dead_letters=DeadLetters(bootstrap, consumer=f"dn-{name}"),
+        relay=outbox.OutboxRelay(db, outbox_publisher(broker)),
+    )
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def caller(request: Request) -> Principal:
+    """The verified identity behind the request (FastAPI dependency)."""
+    return principal_from_header(runtime_of(request).settings, request.headers.get("authorization"))
+
+
+ServiceSetup = Callable[[Runtime], Awaitable[None]]
+
+
+def service_app(
+    name: str,
+    settings: Settings,
+    *,
+    router: APIRouter | None = None,
+    setup: ServiceSetup | None = None,
+) -> FastAPI:
+    """A service's HTTP app; its lifespan opens the runtime, runs ``setup`` and the relay."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await open_runtime(name, settings)
+        app.state.runtime = runtime
+        if setup is not None:
+            await setup(runtime)  # subscribers must exist before the broker starts
+        await runtime.dead_letters.start()
+        await runtime.broker.start()
+        relay = asyncio.create_task(runtime.relay.run(), name=f"{name}-outbox-relay")
+        try:
+            yield
+        finally:
+            for task in (relay, *runtime.tasks):
+                task.cancel()
+            await asyncio.gather(relay, *runtime.tasks, return_exceptions=True)
+            await runtime.broker.stop()
+            await runtime.dead_letters.stop()
+            await runtime.client.close()
+
+    app = FastAPI(title=f"Digital Neighbourhoods — {name}", lifespan=lifespan)
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> JSONResponse:
+        runtime = runtime_of(request)
+        try:
+            await runtime.client.admin.command("ping")
+            mongodb = True
+        except Exception:
+            mongodb = False
+        kafka = await runtime.broker.ping(timeout=1.0)
+        healthy = mongodb and kafka
+        return JSONResponse(
+            {
+                "status": "ok" if healthy else "degraded",
+                "service": name,
+                "mongodb": mongodb,
+                "kafka": kafka,
+            },
+            status_code=200 if healthy else 503,
+        )
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(AuthError)
+    async def auth_error(_: Request, error: AuthError) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=error.status)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid_input(_: Request, error: InvalidInput) -> JSONResponse:
+        errors = [{"field": e.field, "message": e.message} for e in error.errors]
+        return JSONResponse({"error": str(error), "errors": errors}, status_code=error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field_name(e["loc"]), "message": e["msg"]} for e in error.errors()]
+        message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return JSONResponse({"error": message, "errors": errors}, status_code=422)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, error: NotFound) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=404)
+
+    if router is not None:
+        app.include_router(router)
+    instrument_http_app(app)
+    return app
+
+
+def instrument_http_app(app: FastAPI) -> None:
+    """Trace every request (not health or metrics) and return its trace id to the caller."""
+
+    @app.middleware("http")
+    async def trace_id_header(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        trace_id = current_trace_id()
+        if trace_id:
+            response.headers["x-trace-id"] = trace_id
+        return response
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics")
+
+
+def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
+    """``("body", "first_name")`` → ``firstName``: the name the caller used in GraphQL."""
+    parts = [str(p) for p in location if p not in ("body", "query", "path")]
+    return ".".join(
+        head + "".join(word.title() for word in rest)
+        for head, *rest in (part.split("_") for part in parts)
+    )
+
+
+def run(name: str, build: Callable[[Settings], FastAPI]) -> None:
+    """Process entry point: logging, telemetry, then serve the app on the service's port."""
+    settings = get_settings()
+    configure_logging(name, settings.log_level)
+    setup_telemetry(name, settings.home, flush_ms=settings.trace_flush_ms)
+    port = settings.gateway_port if name == "gateway" else settings.service_port(name)
+    uvicorn.run(build(settings), host=settings.host, port=port, log_config=None)

@@ -1,0 +1,88 @@
+"""Settings read from the environment (``DN_*``), overridable per instance."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_NAMES = ("registration", "training", "orientation", "reporting")
+
+
+def _default_home() -> Path:
+    """``.dn/`` in the checkout when run from one, else in the working directory."""
+    checkout = Path(__file__).resolve().parents[1]
+    base = checkout if (checkout / "pyproject.toml").exists() else Path.cwd()
+    return base / ".dn"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DN_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home)
+    environment: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+
+    # External infrastructure; when unset the embedded instances are used.
+    mongodb_url: str | None = None
+    kafka_bootstrap: str | None = None
+    # Ports of the embedded instances.
+    mongodb_port: int = 27027
+    kafka_port: int = 19092
+    kafka_partitions: int = 6
+    kafka_replication: int = 1
+
+    gateway_port: int = 8000
+    registration_port: int = 8101
+    training_port: int = 8102
+    orientation_port: int = 8103
+    reporting_port: int = 8104
+
+    # Development signing key for JWTs; generated under DN_HOME when unset.
+    jwt_secret: str | None = None
+    token_ttl_hours: int = 12
+
+    demo: bool = True
+    # Consumer fetch wait: the broker answers a fetch only after this, so live paths keep it short.
+    fetch_max_wait_ms: int = 10
+    trace_flush_ms: int = 500
+    log_level: str = "INFO"
+
+    def service_port(self, service: str) -> int:
+        port: int = getattr(self, f"{service}_port")
+        return port
+
+    def service_url(self, service: str) -> str:
+        return f"http://{self.host}:{self.service_port(service)}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.gateway_port}"
+
+    @property
+    def embedded_mongodb_url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.mongodb_port}/?replicaSet=rs0"
+
+    @property
+    def embedded_kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def resolved_mongodb_url(self) -> str:
+        return self.mongodb_url or self.embedded_mongodb_url
+
+    @property
+    def resolved_kafka_bootstrap(self) -> str:
+        return self.kafka_bootstrap or self.embedded_kafka_bootstrap
+
+    @property
+    def uses_embedded_infra(self) -> bool:
+        return self.mongodb_url is None and self.kafka_bootstrap is None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

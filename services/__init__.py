@@ -1,0 +1,1 @@
+"""The four services; each is its own process with its own database."""

@@ -1,0 +1,1 @@
+"""Orientation: career-discovery workshops, referrals, placements, follow-ups."""

@@ -1,0 +1,1 @@
+"""Registration: beneficiaries, associations, districts, consent; sole holder of personal data."""

@@ -1,0 +1,1 @@
+"""Reporting: live impact projections against the programme's targets."""

@@ -1,0 +1,68 @@
+"""Reporting's HTTP API: the impact figures for one scope."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from contracts.errors import FieldError, InvalidInput
+from kit.auth import Principal, Role
+from kit.service import caller
+from services.reporting import domain
+from services.reporting.store import ReportingStore
+
+router = APIRouter()
+Caller = Annotated[Principal, Depends(caller)]
+TARGETS_FILE = Path(__file__).with_name("targets.json")
+
+
+def load_targets() -> domain.Targets:
+    path = Path(os.environ.get("DN_TARGETS_FILE") or TARGETS_FILE)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return domain.Targets(
+        trained=int(data["trained"]),
+        directed_to_employment=int(data["directed_to_employment"]),
+        associations_upskilled=int(data["associations_upskilled"]),
+    )
+
+
+def store_of(request: Request) -> ReportingStore:
+    store: ReportingStore = request.app.state.store
+    return store
+
+
+@router.get("/impact")
+async def read_impact(
+    who: Caller,
+    store: Annotated[ReportingStore, Depends(store_of)],
+    association_id: str | None = None,
+    district_id: str | None = None,
+    track: str | None = None,
+) -> dict[str, Any]:
+    who.require(Role.COORDINATOR, Role.ASSOCIATION, Role.FUNDER)
+    scope = _scope(association_id, district_id, track)
+    answer = domain.impact(scope, await store.counters_of(scope), load_targets())
+    updated_at = await store.updated_at()
+    return {**asdict(answer), "updated_at": updated_at.isoformat() if updated_at else None}
+
+
+def _scope(association_id: str | None, district_id: str | None, track: str | None) -> str:
+    chosen = [
+        f"{name}:{value}"
+        for name, value in (
+            ("association", association_id),
+            ("district", district_id),
+            ("track", track),
+        )
+        if value
+    ]
+    if len(chosen) > 1:
+        raise InvalidInput(
+            FieldError("filter", "filter by one of associationId, districtId or track at a time")
+        )
+    return chosen[0] if chosen else domain.ALL

@@ -1,0 +1,1 @@
+"""Training: modules, sessions, attendance, skill assessments, completion."""
