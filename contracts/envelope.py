@@ -80,7 +80,12 @@ class CloudEvent(BaseModel):
     ) -> CloudEvent:
         """Read a record in binary or structured mode; raises :class:`EnvelopeError`."""
         pairs = headers.items() if isinstance(headers, Mapping) else headers
-        decoded = {name.lower(): _text(raw) for name, raw in pairs}
+        # Only our headers are read: a partner's own header need not even be UTF-8.
+        decoded = {
+            name.lower(): _text(raw)
+            for name, raw in pairs
+            if name.lower().startswith(CE_PREFIX) or name.lower() == "content-type"
+        }
         content_type = decoded.get("content-type", "").split(";")[0].strip()
         body = _json_object(value)
         if content_type == STRUCTURED:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from enum import Enum
 from typing import Any
@@ -33,7 +34,7 @@ class Context(BaseContext):
         super().__init__()
         self.settings = settings
         self.services = services
-        self._reference: dict[str, list[dict[str, Any]]] = {}
+        self._reference: dict[str, asyncio.Task[list[dict[str, Any]]]] = {}
 
     @property
     def authorization(self) -> str:
@@ -47,13 +48,16 @@ class Context(BaseContext):
             raise AccessDenied(str(error), error.status) from error
 
     async def reference(self, kind: str) -> list[dict[str, Any]]:
-        """Districts or associations, fetched once per request."""
+        """Districts or associations, fetched once per request however many resolvers ask."""
         if kind not in self._reference:
             self.principal  # noqa: B018 — refuse anonymous callers before any service call
-            self._reference[kind] = await self.services.call(
-                "registration", "GET", f"/{kind}", authorization=self.authorization
+            # A task, not its result: concurrent resolvers must share the one call in flight.
+            self._reference[kind] = asyncio.ensure_future(
+                self.services.call(
+                    "registration", "GET", f"/{kind}", authorization=self.authorization
+                )
             )
-        return self._reference[kind]
+        return await self._reference[kind]
 
 
 def context_of(info: Info[Context, Any]) -> Context:

@@ -13,11 +13,14 @@ Failures are sorted three ways:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -88,6 +91,21 @@ class IdempotentConsumer:
         return await in_transaction(self._client, work)
 
 
+async def _tolerant_parser(
+    record: ConsumerRecord[bytes, bytes],
+    parse: Callable[[ConsumerRecord[bytes, bytes]], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """The framework decodes every header as UTF-8 and fails on anything else, before any
+    handler could dead-letter the record; it gets a readable copy, we keep the original."""
+    readable = dataclasses.replace(
+        record,
+        headers=[(name, value.decode(errors="replace").encode()) for name, value in record.headers],
+    )
+    message = await parse(readable)
+    message.raw_message = record
+    return message
+
+
 async def _raw_body(message: StreamMessage[object]) -> bytes:
     """Leave decoding to us: the framework's JSON decoder would fail before any handler runs."""
     return message.body
@@ -118,6 +136,7 @@ def subscribe(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
+        parser=_tolerant_parser,
         decoder=_raw_body,
         fetch_max_wait_ms=fetch_max_wait_ms,
     )(on_record)

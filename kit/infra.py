@@ -176,7 +176,7 @@ class EmbeddedInfra:
         if status.mongodb.embedded:
             direct = f"mongodb://127.0.0.1:{s.mongodb_port}/?directConnection=true"
             _wait_for(lambda: _mongo_answers(direct), "MongoDB", status.mongodb.log)
-            _initiate_replica_set(s.mongodb_port)
+            initiate_replica_set("127.0.0.1", s.mongodb_port)
         _wait_for(lambda: _mongo_answers(status.mongodb_url), "MongoDB", status.mongodb.log)
         _wait_for(lambda: _kafka_answers(status.kafka_bootstrap), "Kafka broker", status.kafka.log)
         asyncio.run(ensure_topics(status.kafka_bootstrap, s.kafka_partitions, s.kafka_replication))
@@ -329,9 +329,13 @@ def _mongo_answers(url: str) -> bool:
     return True
 
 
-def _initiate_replica_set(port: int) -> None:
-    """Make the single embedded member a primary; a client made before this lacks sessions."""
-    url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+def initiate_replica_set(host: str, port: int, member_host: str | None = None) -> None:
+    """Make a lone mongod the primary of set rs0; a client made before this lacks sessions.
+
+    ``member_host`` is the address the member knows itself by (inside a container it differs
+    from the one we reach it at).
+    """
+    url = f"mongodb://{host}:{port}/?directConnection=true"
     client: MongoClient[dict[str, Any]]
     with MongoClient(url, serverSelectionTimeoutMS=2000) as client:
         try:
@@ -341,7 +345,7 @@ def _initiate_replica_set(port: int) -> None:
                 raise
             client.admin.command(
                 "replSetInitiate",
-                {"_id": "rs0", "members": [{"_id": 0, "host": f"127.0.0.1:{port}"}]},
+                {"_id": "rs0", "members": [{"_id": 0, "host": member_host or f"{host}:{port}"}]},
             )
         _wait_for(
             lambda: bool(client.admin.command("hello").get("isWritablePrimary")),

@@ -27,7 +27,10 @@ class SpanFileExporter(SpanExporter):
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        lines = [json.dumps(span_record(span), separators=(",", ":")) for span in spans]
+        lines = [
+            json.dumps(span_record(span), separators=(",", ":"), default=_attribute_text)
+            for span in spans
+        ]
         with self._lock:
             self._file.write("".join(line + "\n" for line in lines))
             self._file.flush()
@@ -53,6 +56,13 @@ def span_record(span: ReadableSpan) -> dict[str, Any]:
         "status": span.status.status_code.name,
         "attributes": dict(span.attributes or {}),
     }
+
+
+def _attribute_text(value: object) -> str:
+    """Span attributes may be bytes (a Kafka key); the file keeps them as text."""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return str(value)
 
 
 def setup_telemetry(service: str, home: Path, *, flush_ms: int = 500) -> TracerProvider:

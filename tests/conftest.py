@@ -1,0 +1,109 @@
+"""Real infrastructure for the integration and end-to-end tiers, started once per session.
+
+``DN_TEST_INFRA=embedded`` (default) runs the mongod and Tansu wheels; ``containers`` runs
+Apache Kafka and a MongoDB replica set on testcontainers, and skips where Docker is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from kit.infra import EmbeddedInfra, InfraError
+from kit.mongo import Document, connect
+from kit.settings import Settings
+
+
+@dataclass(frozen=True)
+class TestInfra:
+    __test__ = False
+
+    mongodb_url: str
+    kafka_bootstrap: str
+    home: Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestInfra]:
+    home = tmp_path_factory.mktemp("dn-home")
+    mode = os.environ.get("DN_TEST_INFRA", "embedded")
+    if mode == "containers":
+        yield from _containers(home)
+        return
+    if mode != "embedded":
+        pytest.fail(f"DN_TEST_INFRA={mode!r} is not a mode; use 'embedded' or 'containers'")
+    embedded = EmbeddedInfra(Settings(home=home, mongodb_port=free_port(), kafka_port=free_port()))
+    try:
+        status, _ = embedded.up()
+    except InfraError as error:
+        pytest.fail(str(error))
+    try:
+        yield TestInfra(status.mongodb_url, status.kafka_bootstrap, home)
+    finally:
+        embedded.down()
+
+
+def _containers(home: Path) -> Iterator[TestInfra]:
+    try:
+        import docker
+
+        docker.from_env().ping()
+    except Exception as error:
+        pytest.skip(f"DN_TEST_INFRA=containers needs a reachable Docker engine ({error})")
+    import asyncio
+
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    from kit.infra import initiate_replica_set
+    from kit.topics import ensure_topics
+
+    # A plain MongoDB container is standalone (no transactions): run it as a one-node set.
+    mongo = DockerContainer("mongo:7.0").with_command("--replSet rs0 --bind_ip_all")
+    mongo.with_exposed_ports(27017)
+    kafka = KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft()
+    with mongo, kafka:
+        wait_for_logs(mongo, "Waiting for connections")
+        host, port = mongo.get_container_host_ip(), int(mongo.get_exposed_port(27017))
+        initiate_replica_set(host, port, member_host="127.0.0.1:27017")
+        bootstrap = kafka.get_bootstrap_server()
+        asyncio.run(ensure_topics(bootstrap, partitions=6, replication=1))
+        yield TestInfra(f"mongodb://{host}:{port}/?directConnection=true", bootstrap, home)
+
+
+@pytest.fixture(scope="session")
+def settings(infra: TestInfra) -> Settings:
+    """Settings for in-process code and child processes, on free ports."""
+    return Settings(
+        home=infra.home,
+        mongodb_url=infra.mongodb_url,
+        kafka_bootstrap=infra.kafka_bootstrap,
+        gateway_port=free_port(),
+        registration_port=free_port(),
+        training_port=free_port(),
+        orientation_port=free_port(),
+        reporting_port=free_port(),
+        jwt_secret="test-signing-key-" + "x" * 32,
+        trace_flush_ms=100,
+    )
+
+
+@pytest.fixture(scope="session")
+async def mongo(infra: TestInfra) -> AsyncIterator[AsyncMongoClient[Document]]:
+    client = connect(infra.mongodb_url)
+    yield client
+    await client.close()

@@ -1,0 +1,95 @@
+"""A shared, long-lived projection consumer on the real broker (a new group takes seconds)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+
+from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
+from contracts.envelope import CloudEvent
+from contracts.registration import BeneficiaryEnrolledV1
+from contracts.topics import REGISTRATION_EVENTS
+from kit.broker import build_broker
+from kit.consumer import IdempotentConsumer, RetryPolicy, subscribe
+from kit.deadletter import DeadLetters
+from kit.mongo import Document
+from services.reporting.handlers import ProjectionHandler
+from services.reporting.store import ReportingStore
+from tests.conftest import TestInfra
+from tests.support import eventually, produce
+
+POISON_SUBJECT = "poison-pill"
+
+
+def enrolment(association_id: str, district_id: str = "qpv-saige") -> BeneficiaryEnrolledV1:
+    return BeneficiaryEnrolledV1(
+        beneficiary_id=uuid4(),
+        association_id=association_id,
+        district_id=district_id,
+        gender=Gender.FEMALE,
+        age_band=AgeBand.FROM_26_TO_44,
+        tracks=[Track.DIGITAL_CAREERS],
+        employment_status=EmploymentStatus.REGISTERED_JOB_SEEKER,
+        enrolled_at=datetime.now(UTC),
+    )
+
+
+def as_record(event: CloudEvent) -> tuple[bytes, list[tuple[str, bytes]]]:
+    value, headers = event.to_kafka()
+    return value, [(name, text.encode()) for name, text in headers.items()]
+
+
+@dataclass
+class Projection:
+    store: ReportingStore
+    bootstrap: str
+
+    async def enrolled(self, association_id: str) -> int:
+        totals = [c for c in await self.store.counters_of(f"association:{association_id}")
+                  if c.get("dimension") is None]  # fmt: skip
+        return int(totals[0].get("enrolled", 0)) if totals else 0
+
+
+@pytest.fixture(scope="session")
+async def projection(
+    infra: TestInfra, mongo: AsyncMongoClient[Document]
+) -> AsyncIterator[Projection]:
+    """The reporting projection handler behind kit's at-least-once subscriber, in-process."""
+    db = mongo[f"test_reporting_{uuid4().hex[:8]}"]
+    store = ReportingStore(db)
+    await store.ensure_indexes()
+    handler = ProjectionHandler(store, IdempotentConsumer(mongo, db, "projection"))
+
+    async def handle(event: CloudEvent) -> object:
+        if event.subject == POISON_SUBJECT:
+            raise RuntimeError("this event always fails")
+        return await handler(event)
+
+    broker: KafkaBroker = build_broker(infra.kafka_bootstrap, client_id="test-projection")
+    dead_letters = DeadLetters(infra.kafka_bootstrap, consumer="test-projection")
+    subscribe(
+        broker,
+        REGISTRATION_EVENTS,
+        group_id=f"test-projection-{uuid4().hex[:8]}",
+        handle=handle,
+        dead_letters=dead_letters,
+        retry=RetryPolicy(attempts=3, first_delay_s=0.05, max_delay_s=0.2),
+    )
+    await dead_letters.start()
+    await broker.start()
+    projection = Projection(store, infra.kafka_bootstrap)
+    # Wait for the group assignment: a probe event must come through.
+    probe_association = f"probe-{uuid4().hex[:8]}"
+    value, headers = as_record(enrolment(probe_association).to_event("dn/test"))
+    await produce(infra.kafka_bootstrap, REGISTRATION_EVENTS, [(b"probe", value, headers)])
+    await eventually(lambda: projection.enrolled(probe_association), lambda n: n == 1,
+                     timeout_s=60, what="consumer group assignment")  # fmt: skip
+    yield projection
+    await broker.stop()
+    await dead_letters.stop()

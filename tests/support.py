@@ -1,0 +1,88 @@
+"""Test helpers that talk to the real broker as a partner or an auditor would."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+T = TypeVar("T")
+Record = ConsumerRecord[bytes, bytes]
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    until: Callable[[list[Record]], bool],
+    timeout_s: float = 30.0,
+) -> list[Record]:
+    """Every record of ``topic`` from the beginning, read until ``until(records)`` holds.
+
+    No consumer group: partitions are assigned by hand, so there is no join delay.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            await consumer.topics()  # refresh metadata once
+            partitions = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        records: list[Record] = []
+        deadline = time.monotonic() + timeout_s
+        while not until(records):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: condition not met within {timeout_s} s")
+            batch = await consumer.getmany(timeout_ms=200)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    messages: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]],
+) -> None:
+    """Send (key, value, headers) records in order, waiting for each acknowledgement."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value, headers in messages:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], bool],
+    timeout_s: float = 30.0,
+    what: str = "condition",
+) -> T:
+    """Poll ``probe`` until ``accept`` holds; fails with the last value seen."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout_s} s; last value: {value!r}")
+        await asyncio.sleep(0.1)
+
+
+def header(record: Record, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode()
+    return None

@@ -1,0 +1,357 @@
+"""Reporting rules: facts per beneficiary, counter transitions, and the impact answer."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from random import Random
+from uuid import UUID
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
+from contracts.registration import BeneficiaryEnrolledV1
+from services.reporting.domain import (
+    ALL,
+    DIMENSIONS,
+    BeneficiaryFacts,
+    Breakdown,
+    Bucket,
+    Targets,
+    apply,
+    contributions,
+    impact,
+    transition,
+)
+
+ENROLLED_AT = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
+PEOPLE = (
+    UUID("0b5e3a52-7c1d-4d8e-9a51-3f0c2b6d1e77"),
+    UUID("5d0c6f1e-2a4b-4c8d-8e9f-0a1b2c3d4e5f"),
+    UUID("9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f"),
+    UUID("1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"),
+)
+DISTRICTS = ("qpv-benauge", "qpv-aubiers", "qpv-grand-parc")
+ASSOCIATIONS = ("assoc-bastide", "assoc-passerelle")
+TARGETS = Targets(trained=500, directed_to_employment=50, associations_upskilled=5)
+
+
+def enrolment(
+    beneficiary: UUID = PEOPLE[0],
+    *,
+    district: str = "qpv-benauge",
+    association: str = "assoc-bastide",
+    gender: Gender = Gender.FEMALE,
+    tracks: Iterable[Track] = (Track.DIGITAL_CAREERS,),
+    age_band: AgeBand = AgeBand.FROM_26_TO_44,
+) -> BeneficiaryEnrolledV1:
+    return BeneficiaryEnrolledV1(
+        beneficiary_id=beneficiary,
+        association_id=association,
+        district_id=district,
+        gender=gender,
+        age_band=age_band,
+        tracks=list(tracks),
+        employment_status=EmploymentStatus.REGISTERED_JOB_SEEKER,
+        enrolled_at=ENROLLED_AT,
+    )
+
+
+def fresh(beneficiary: UUID = PEOPLE[0]) -> BeneficiaryFacts:
+    return BeneficiaryFacts(str(beneficiary))
+
+
+def enrolled(bucket: Bucket) -> tuple[Bucket, str]:
+    return (bucket, "enrolled")
+
+
+# -- apply ----------------------------------------------------------------------------------
+
+
+def test_enrolment_records_the_dimensions_as_facts() -> None:
+    event = enrolment(tracks=(Track.DIGITAL_INCLUSION, Track.DIGITAL_CAREERS))
+
+    facts = apply(fresh(), event)
+
+    assert facts == BeneficiaryFacts(
+        beneficiary_id=str(PEOPLE[0]),
+        enrolled=True,
+        association_id="assoc-bastide",
+        district_id="qpv-benauge",
+        gender="female",
+        age_band="26_44",
+        tracks=("digital_inclusion", "digital_careers"),
+        employment_status="registered_job_seeker",
+    )
+
+
+def test_unenrolled_facts_contribute_nothing() -> None:
+    assert contributions(fresh()) == Counter()
+
+
+# -- transition -----------------------------------------------------------------------------
+
+
+def test_enrolling_adds_one_to_the_total_and_to_each_breakdown_of_each_scope() -> None:
+    event = enrolment(tracks=(Track.DIGITAL_CAREERS, Track.DIGITAL_INCLUSION))
+
+    deltas = transition(fresh(), apply(fresh(), event))
+
+    assert set(deltas.values()) == {1}
+    assert deltas[enrolled((ALL, None, None))] == 1
+    assert deltas[enrolled((ALL, "district", "qpv-benauge"))] == 1
+    assert deltas[enrolled(("association:assoc-bastide", "gender", "female"))] == 1
+    assert deltas[enrolled(("track:digital_careers", "careers_gender", "female"))] == 1
+    expected_values = {
+        "district": {"qpv-benauge"},
+        "association": {"assoc-bastide"},
+        "gender": {"female"},
+        "age_band": {"26_44"},
+        "track": {"digital_careers", "digital_inclusion"},
+        "careers_gender": {"female"},
+    }
+    scopes = {
+        ALL,
+        "association:assoc-bastide",
+        "district:qpv-benauge",
+        "track:digital_careers",
+        "track:digital_inclusion",
+    }
+    assert {scope for ((scope, _, _), _) in deltas} == scopes
+    for scope in scopes:
+        for dimension in DIMENSIONS:
+            values = {v for ((s, d, v), _) in deltas if s == scope and d == dimension}
+            assert values == expected_values[dimension], (scope, dimension)
+    expected_buckets = len(scopes) * (1 + sum(len(v) for v in expected_values.values()))
+    assert len(deltas) == expected_buckets
+
+
+def test_careers_gender_is_counted_only_for_the_careers_track() -> None:
+    event = enrolment(tracks=(Track.DIGITAL_INCLUSION,))
+
+    deltas = transition(fresh(), apply(fresh(), event))
+
+    assert [key for key in deltas if key[0][1] == "careers_gender"] == []
+    assert not any(scope == "track:digital_careers" for ((scope, _, _), _) in deltas)
+    assert deltas[enrolled(("track:digital_inclusion", "gender", "female"))] == 1
+
+
+def test_applying_the_same_enrolment_twice_changes_nothing_the_second_time() -> None:
+    event = enrolment()
+    once = apply(fresh(), event)
+
+    twice = apply(once, event)
+
+    assert twice == once
+    assert transition(once, twice) == {}
+
+
+def test_re_enrolment_in_another_district_moves_the_count_between_districts() -> None:
+    before = apply(fresh(), enrolment(district="qpv-benauge"))
+    after = apply(before, enrolment(district="qpv-aubiers"))
+
+    deltas = transition(before, after)
+
+    for scope in (ALL, "association:assoc-bastide", "track:digital_careers"):
+        assert deltas[enrolled((scope, "district", "qpv-benauge"))] == -1
+        assert deltas[enrolled((scope, "district", "qpv-aubiers"))] == 1
+        assert enrolled((scope, None, None)) not in deltas
+        assert enrolled((scope, "gender", "female")) not in deltas
+    assert deltas[enrolled(("district:qpv-benauge", None, None))] == -1
+    assert deltas[enrolled(("district:qpv-aubiers", None, None))] == 1
+    assert sum(deltas.values()) == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: BeneficiaryEnrolledV1.tracks allows repeats and apply() keeps them, so one "
+    "person with tracks [digital_careers, digital_careers] counts 2 in the "
+    "track:digital_careers scope and in each 'track' breakdown",
+)
+def test_repeated_track_in_an_event_counts_the_person_once() -> None:
+    event = enrolment(tracks=(Track.DIGITAL_CAREERS, Track.DIGITAL_CAREERS))
+
+    deltas = transition(fresh(), apply(fresh(), event))
+
+    assert set(deltas.values()) == {1}
+
+
+# -- incremental == from scratch ------------------------------------------------------------
+
+events = st.builds(
+    enrolment,
+    st.sampled_from(PEOPLE),
+    district=st.sampled_from(DISTRICTS),
+    association=st.sampled_from(ASSOCIATIONS),
+    gender=st.sampled_from(Gender),
+    tracks=st.lists(st.sampled_from(Track), min_size=1, max_size=2, unique=True),
+    age_band=st.sampled_from(AgeBand),
+)
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> list[BeneficiaryEnrolledV1]:
+    """Enrolments for a few people, some delivered again later (at-least-once delivery)."""
+    stream = draw(st.lists(events, max_size=12))
+    for original in draw(st.lists(st.integers(0, max(len(stream) - 1, 0)), max_size=4)):
+        if stream:
+            copy = stream[original]
+            stream.insert(draw(st.integers(original + 1, len(stream))), copy)
+    return stream
+
+
+def incremental(stream: list[BeneficiaryEnrolledV1]) -> dict[tuple[Bucket, str], int]:
+    """Counters as the projection moves them: one transition per event, in arrival order."""
+    facts: dict[str, BeneficiaryFacts] = {}
+    counters: Counter[tuple[Bucket, str]] = Counter()
+    for event in stream:
+        key = str(event.beneficiary_id)
+        old = facts.get(key, BeneficiaryFacts(key))
+        new = apply(old, event)
+        counters.update(transition(old, new))
+        facts[key] = new
+    return {key: count for key, count in counters.items() if count}
+
+
+def from_scratch(stream: list[BeneficiaryEnrolledV1]) -> dict[tuple[Bucket, str], int]:
+    """Counters rebuilt from each person's final facts."""
+    facts: dict[str, BeneficiaryFacts] = {}
+    for event in stream:
+        key = str(event.beneficiary_id)
+        facts[key] = apply(facts.get(key, BeneficiaryFacts(key)), event)
+    counters: Counter[tuple[Bucket, str]] = Counter()
+    for person in facts.values():
+        counters.update(contributions(person))
+    return dict(counters)
+
+
+@given(streams())
+def test_incremental_counters_equal_counters_rebuilt_from_final_facts(
+    stream: list[BeneficiaryEnrolledV1],
+) -> None:
+    counters = incremental(stream)
+
+    assert counters == from_scratch(stream)
+    assert all(count > 0 for count in counters.values())
+    people = {event.beneficiary_id for event in stream}
+    assert counters.get(enrolled((ALL, None, None)), 0) == len(people)
+
+
+@given(streams(), st.randoms(use_true_random=False))
+def test_counters_do_not_depend_on_interleaving_across_beneficiaries(
+    stream: list[BeneficiaryEnrolledV1], random: Random
+) -> None:
+    per_person: dict[UUID, list[BeneficiaryEnrolledV1]] = defaultdict(list)
+    for event in stream:
+        per_person[event.beneficiary_id].append(event)
+    turns = [event.beneficiary_id for event in stream]
+    random.shuffle(turns)
+    interleaved = [per_person[person].pop(0) for person in turns]
+
+    assert incremental(interleaved) == incremental(stream)
+
+
+@given(events)
+def test_first_enrolment_adds_exactly_one_everywhere_it_counts(
+    event: BeneficiaryEnrolledV1,
+) -> None:
+    deltas = transition(fresh(event.beneficiary_id), apply(fresh(event.beneficiary_id), event))
+
+    assert set(deltas.values()) == {1}
+    assert deltas == dict(contributions(apply(fresh(event.beneficiary_id), event)))
+
+
+# -- impact ---------------------------------------------------------------------------------
+
+
+def counter(
+    dimension: str | None = None, value: str | None = None, **indicators: object
+) -> dict[str, object]:
+    """A counter document as the reporting store keeps it for the 'all' scope."""
+    return {"_id": "…", "scope": ALL, "dimension": dimension, "value": value, **indicators}
+
+
+def test_impact_reads_totals_and_breakdowns_of_the_scope() -> None:
+    counters = [
+        counter("district", "qpv-benauge", enrolled=4),
+        counter(None, None, enrolled=7, trained=3, directed_to_employment=2),
+        counter("gender", "female", enrolled=5),
+    ]
+
+    answer = impact(ALL, counters, TARGETS)
+
+    assert (answer.scope, answer.enrolled, answer.trained) == (ALL, 7, 3)
+    assert answer.directed_to_employment == 2
+    assert answer.associations_upskilled == 0
+    assert answer.targets == TARGETS
+    assert answer.breakdowns == (
+        Breakdown("district", "qpv-benauge", 4),
+        Breakdown("gender", "female", 5),
+    )
+
+
+def test_impact_computes_women_share_from_careers_track_participants_only() -> None:
+    counters = [
+        counter(None, None, enrolled=20),
+        counter("gender", "female", enrolled=15),  # mostly inclusion-track women
+        counter("gender", "male", enrolled=5),
+        counter("careers_gender", "female", enrolled=3),
+        counter("careers_gender", "male", enrolled=4),
+        counter("careers_gender", "non_binary", enrolled=1),
+    ]
+
+    assert impact(ALL, counters, TARGETS).women_share_careers == pytest.approx(3 / 8)
+
+
+@pytest.mark.parametrize(
+    "careers",
+    [[], [counter("careers_gender", "female", enrolled=0), counter("careers_gender", "male")]],
+    ids=["no careers breakdown", "careers counters moved back to zero"],
+)
+def test_women_share_is_none_without_careers_participants(careers: list[dict[str, object]]) -> None:
+    counters = [counter(None, None, enrolled=2), counter("gender", "female", enrolled=2), *careers]
+
+    assert impact(ALL, counters, TARGETS).women_share_careers is None
+
+
+def test_impact_ignores_unknown_indicators() -> None:
+    counters = [
+        counter(None, None, enrolled=3, graduated=99, trained="many"),
+        counter("gender", "female", enrolled=3, graduated=12),
+    ]
+
+    answer = impact(ALL, counters, TARGETS)
+
+    assert (answer.enrolled, answer.trained) == (3, 0)
+    assert answer.breakdowns == (Breakdown("gender", "female", 3),)
+
+
+def test_impact_of_a_scope_without_counters_is_all_zero() -> None:
+    answer = impact("district:qpv-nowhere", [], TARGETS)
+
+    assert (answer.enrolled, answer.trained, answer.directed_to_employment) == (0, 0, 0)
+    assert answer.women_share_careers is None
+    assert answer.breakdowns == ()
+
+
+def test_impact_of_projected_counters_matches_the_people_enrolled() -> None:
+    stream = [
+        enrolment(PEOPLE[0], gender=Gender.FEMALE, tracks=(Track.DIGITAL_CAREERS,)),
+        enrolment(PEOPLE[1], gender=Gender.MALE, tracks=(Track.DIGITAL_CAREERS,)),
+        enrolment(PEOPLE[2], gender=Gender.FEMALE, tracks=(Track.DIGITAL_INCLUSION,)),
+        enrolment(PEOPLE[3], gender=Gender.FEMALE, tracks=list(Track)),
+    ]
+    documents: list[dict[str, object]] = [
+        {"scope": scope, "dimension": dimension, "value": value, indicator: count}
+        for ((scope, dimension, value), indicator), count in incremental(stream).items()
+        if scope == ALL
+    ]
+
+    answer = impact(ALL, documents, TARGETS)
+
+    assert answer.enrolled == 4
+    assert answer.women_share_careers == pytest.approx(2 / 3)
+    assert Breakdown("gender", "female", 3) in answer.breakdowns
