@@ -35,9 +35,9 @@ def dev_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return Settings(home=tmp_path, jwt_secret=None)
 
 
-def refusal(dev_settings: Settings, token: str) -> AuthError:
+def refusal(settings: Settings, token: str) -> AuthError:
     with pytest.raises(AuthError) as refused:
-        verify_token(dev_settings, token)
+        verify_token(settings, token)
     return refused.value
 
 
@@ -100,7 +100,7 @@ def test_association_bound_token_cannot_be_issued_without_association_id(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: issue_token uses `ttl or timedelta(hours=dev_settings.token_ttl_hours)`, and "
+    reason="BUG: issue_token uses `ttl or timedelta(hours=settings.token_ttl_hours)`, and "
     "timedelta(0) is falsy, so a zero lifetime silently becomes the 12-hour default",
 )
 def test_zero_ttl_gives_a_token_with_zero_lifetime(dev_settings: Settings) -> None:
@@ -173,7 +173,9 @@ def test_token_with_an_unknown_role_is_refused(dev_settings: Settings) -> None:
 
 
 @pytest.mark.parametrize("header", [None, ""])
-def test_missing_authorization_header_is_refused(dev_settings: Settings, header: str | None) -> None:
+def test_missing_authorization_header_is_refused(
+    dev_settings: Settings, header: str | None
+) -> None:
     with pytest.raises(AuthError) as refused:
         principal_from_header(dev_settings, header)
 
@@ -189,7 +191,9 @@ def test_non_bearer_scheme_is_refused(dev_settings: Settings) -> None:
             principal_from_header(dev_settings, header)
 
 
-def test_bearer_header_yields_the_principal_whatever_the_scheme_case(dev_settings: Settings) -> None:
+def test_bearer_header_yields_the_principal_whatever_the_scheme_case(
+    dev_settings: Settings,
+) -> None:
     token = issue_token(dev_settings, Role.FUNDER, subject="fondation")
 
     for header in (f"Bearer {token}", f"bearer {token}", f"BEARER  {token} "):
