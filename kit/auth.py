@@ -7,6 +7,7 @@ requests carrying a token signed for this platform.
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -68,8 +69,10 @@ def signing_key(settings: Settings) -> str:
     path = settings.home / "secrets" / "jwt-dev.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        # Created private: never readable by others, not even for an instant.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as key_file:
+            key_file.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -90,7 +93,7 @@ def issue_token(
         "sub": subject or f"dev-{role.value}",
         "role": role.value,
         "iat": now,
-        "exp": now + (ttl or timedelta(hours=settings.token_ttl_hours)),
+        "exp": now + (ttl if ttl is not None else timedelta(hours=settings.token_ttl_hours)),
     }
     if association_id:
         claims["association_id"] = association_id

@@ -15,6 +15,7 @@ MAX_NAME_LENGTH = 100
 OLDEST_AGE = 110
 YOUNGEST_AGE = 11  # the programme's workshops welcome pupils from middle school on
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PHONE_DIGITS = 6
 PHONE = re.compile(r"^\+?[0-9 .\-()]{6,24}$")
 
 
@@ -164,7 +165,8 @@ def _check_personal(personal: PersonalData) -> list[FieldError]:
             errors.append(FieldError(name, "must not be empty"))
         elif len(value) > MAX_NAME_LENGTH:
             errors.append(FieldError(name, f"at most {MAX_NAME_LENGTH} characters"))
-    if personal.phone and not PHONE.match(personal.phone.strip()):
+    phone = (personal.phone or "").strip()
+    if phone and not (PHONE.match(phone) and sum(c.isdigit() for c in phone) >= MIN_PHONE_DIGITS):
         errors.append(
             FieldError(
                 "phone", "digits with optional +, spaces, dots or dashes, e.g. 06 12 34 56 78"

@@ -48,7 +48,8 @@ def apply(facts: BeneficiaryFacts, data: EventData) -> BeneficiaryFacts:
             district_id=data.district_id,
             gender=data.gender.value,
             age_band=data.age_band.value,
-            tracks=tuple(track.value for track in data.tracks),
+            # A partner may repeat a track; a person counts once per track.
+            tracks=tuple(dict.fromkeys(track.value for track in data.tracks)),
             employment_status=data.employment_status.value,
         )
     return facts

@@ -98,11 +98,6 @@ def test_association_bound_token_cannot_be_issued_without_association_id(
     assert "association" in str(refused.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: issue_token uses `ttl or timedelta(hours=settings.token_ttl_hours)`, and "
-    "timedelta(0) is falsy, so a zero lifetime silently becomes the 12-hour default",
-)
 def test_zero_ttl_gives_a_token_with_zero_lifetime(dev_settings: Settings) -> None:
     claims = claims_of(issue_token(dev_settings, Role.COORDINATOR, ttl=timedelta(0)))
 

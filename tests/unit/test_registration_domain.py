@@ -274,11 +274,6 @@ def test_usual_phone_spellings_are_accepted(phone: str) -> None:
     assert enrolled(request(personal={"phone": phone})).personal.phone == phone
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: PHONE pattern ^\\+?[0-9 .\\-()]{6,24}$ needs no digit at all, so punctuation "
-    "like '------' is stored as a phone number although the message asks for digits",
-)
 @pytest.mark.parametrize("phone", ["------", "(....)", "+ - - -"])
 def test_phone_without_any_digit_is_refused(phone: str) -> None:
     assert refused_fields(request(personal={"phone": phone})) == ["phone"]

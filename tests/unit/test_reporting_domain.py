@@ -165,12 +165,6 @@ def test_re_enrolment_in_another_district_moves_the_count_between_districts() ->
     assert sum(deltas.values()) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: BeneficiaryEnrolledV1.tracks allows repeats and apply() keeps them, so one "
-    "person with tracks [digital_careers, digital_careers] counts 2 in the "
-    "track:digital_careers scope and in each 'track' breakdown",
-)
 def test_repeated_track_in_an_event_counts_the_person_once() -> None:
     event = enrolment(tracks=(Track.DIGITAL_CAREERS, Track.DIGITAL_CAREERS))
 
