@@ -27,6 +27,8 @@ class TestInfra:
     mongodb_url: str
     kafka_bootstrap: str
     home: Path
+    # DN_* variables that make `dn` address these same embedded instances (None: containers).
+    embedded_env: dict[str, str] | None = None
 
 
 def free_port() -> int:
@@ -45,13 +47,22 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestInfra]:
         return
     if mode != "embedded":
         pytest.fail(f"DN_TEST_INFRA={mode!r} is not a mode; use 'embedded' or 'containers'")
-    embedded = EmbeddedInfra(Settings(home=home, mongodb_port=free_port(), kafka_port=free_port()))
+    ports = {"DN_MONGODB_PORT": str(free_port()), "DN_KAFKA_PORT": str(free_port())}
+    embedded = EmbeddedInfra(
+        Settings(
+            home=home,
+            mongodb_port=int(ports["DN_MONGODB_PORT"]),
+            kafka_port=int(ports["DN_KAFKA_PORT"]),
+        )
+    )
     try:
         status, _ = embedded.up()
     except InfraError as error:
         pytest.fail(str(error))
     try:
-        yield TestInfra(status.mongodb_url, status.kafka_bootstrap, home)
+        yield TestInfra(
+            status.mongodb_url, status.kafka_bootstrap, home, {"DN_HOME": str(home), **ports}
+        )
     finally:
         embedded.down()
 
