@@ -42,3 +42,4 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     logging.getLogger("faststream").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("uvicorn.access").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
