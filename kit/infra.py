@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from kit.settings import Settings
 from kit.topics import ensure_topics
 
 START_TIMEOUT_S = 60.0
+LOG_FILES = {"mongodb": "mongod.log", "kafka": "tansu.log"}
 STOP_TIMEOUT_S = 20.0
 
 
@@ -134,31 +136,28 @@ class EmbeddedInfra:
 
     def status(self) -> InfraStatus:
         s = self.settings
-        if s.mongodb_url:
-            mongodb = PartStatus("mongodb", s.mongodb_url, False, _mongo_answers(s.mongodb_url))
-        else:
-            pid = self._pid_of("mongodb", s.mongodb_port)
-            mongodb = PartStatus(
-                "mongodb",
-                s.embedded_mongodb_url,
-                True,
-                pid is not None and _mongo_answers(s.embedded_mongodb_url),
-                pid,
-                str(self.root / "mongod.log"),
-            )
-        if s.kafka_bootstrap:
-            kafka = PartStatus("kafka", s.kafka_bootstrap, False, _kafka_answers(s.kafka_bootstrap))
-        else:
-            pid = self._pid_of("kafka", s.kafka_port)
-            kafka = PartStatus(
-                "kafka",
-                s.embedded_kafka_bootstrap,
-                True,
-                pid is not None and _kafka_answers(s.embedded_kafka_bootstrap),
-                pid,
-                str(self.root / "tansu.log"),
-            )
+        mongodb = self._part_status(
+            "mongodb", s.mongodb_url, s.embedded_mongodb_url, s.mongodb_port, _mongo_answers
+        )
+        kafka = self._part_status(
+            "kafka", s.kafka_bootstrap, s.embedded_kafka_bootstrap, s.kafka_port, _kafka_answers
+        )
         return InfraStatus(mongodb.url, kafka.url, mongodb, kafka)
+
+    def _part_status(
+        self,
+        part: str,
+        external_url: str | None,
+        embedded_url: str,
+        port: int,
+        answers: Callable[[str], bool],
+    ) -> PartStatus:
+        if external_url:
+            return PartStatus(part, external_url, False, answers(external_url))
+        pid = self._pid_of(part, port)
+        running = pid is not None and answers(embedded_url)
+        log = str(self.root / LOG_FILES[part])
+        return PartStatus(part, embedded_url, True, running, pid, log)
 
     # -- up ----------------------------------------------------------------------------------
 
@@ -202,7 +201,7 @@ class EmbeddedInfra:
             "--setParameter",
             "diagnosticDataCollectionEnabled=false",
         ]
-        pid = _spawn(command, self.root / "mongod.log")
+        pid = _spawn(command, self.root / LOG_FILES["mongodb"])
         self._remember("mongodb", pid, port)
 
     def _start_tansu(self) -> None:
@@ -219,7 +218,7 @@ class EmbeddedInfra:
             "--storage-engine",
             "memory://tansu/",
         ]
-        pid = _spawn(command, self.root / "tansu.log")
+        pid = _spawn(command, self.root / LOG_FILES["kafka"])
         self._remember("kafka", pid, port)
 
     def _remember(self, part: str, pid: int, port: int) -> None:
