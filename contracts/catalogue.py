@@ -6,10 +6,29 @@ from pydantic import ValidationError
 
 from contracts.envelope import CloudEvent, EnvelopeError, describe_validation_error
 from contracts.event import EventData
-from contracts.registration import BeneficiaryEnrolledV1
+from contracts.registration import (
+    AssociationUpsertedV1,
+    BeneficiariesMergedV1,
+    BeneficiaryEnrolledV1,
+    BeneficiaryErasedV1,
+    BeneficiaryUpdatedV1,
+    BeneficiaryWithdrawnV1,
+    ConsentChangedV1,
+    DistrictUpsertedV1,
+)
 
 EVENT_TYPES: dict[str, type[EventData]] = {
-    model.event_type: model for model in (BeneficiaryEnrolledV1,)
+    model.event_type: model
+    for model in (
+        BeneficiaryEnrolledV1,
+        BeneficiaryUpdatedV1,
+        BeneficiaryWithdrawnV1,
+        BeneficiariesMergedV1,
+        BeneficiaryErasedV1,
+        ConsentChangedV1,
+        DistrictUpsertedV1,
+        AssociationUpsertedV1,
+    )
 }
 
 

@@ -32,7 +32,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 
 
 def _json_schema(model: type[EventData]) -> dict[str, Any]:
-    schema = model.model_json_schema(mode="serialization")
+    schema = model.model_json_schema(mode="validation")
     schema.update(
         {
             "$schema": SCHEMA_DIALECT,
@@ -185,7 +185,7 @@ def _operation(action: str, channel_id: str, names: list[str], summary: str) -> 
 
 def _add_component_schemas(schemas: dict[str, Any], model: type[EventData]) -> None:
     """Add the model's schema and its ``$defs`` under components/schemas, refs rewritten."""
-    schema = _rewrite_refs(model.model_json_schema(mode="serialization"))
+    schema = _rewrite_refs(model.model_json_schema(mode="validation"))
     definitions: dict[str, Any] = schema.pop("$defs", {})
     schema.update({"title": model.event_type, "description": _description(model)})
     for name, definition in {**definitions, model.__name__: schema}.items():

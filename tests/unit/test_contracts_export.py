@@ -24,6 +24,7 @@ ENROLMENT: dict[str, Any] = {
     "age_band": "26_44",
     "tracks": ["digital_inclusion", "digital_careers"],
     "employment_status": "registered_job_seeker",
+    "qpv_resident": True,
     "enrolled_at": "2026-01-31T09:00:00Z",
 }
 
