@@ -20,5 +20,13 @@ class InvalidInput(Exception):
         self.status = status
 
 
+class Conflict(InvalidInput):
+    """The request would create what already exists; ``existing_id`` names it."""
+
+    def __init__(self, existing_id: str, message: str) -> None:
+        super().__init__(FieldError("id", message), status=409)
+        self.existing_id = existing_id
+
+
 class NotFound(Exception):
     """The thing asked for does not exist (or no longer does)."""

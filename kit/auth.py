@@ -7,7 +7,6 @@ requests carrying a token signed for this platform.
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from typing import Any
 
 import jwt
 
+from kit.keys import MissingSecret, local_secret
 from kit.settings import Settings
 
 ISSUER = "digital-neighbourhoods"
@@ -64,16 +64,14 @@ class Principal:
 def signing_key(settings: Settings) -> str:
     if settings.jwt_secret:
         return settings.jwt_secret
-    if settings.environment == "production":
-        raise AuthError("DN_JWT_SECRET must be set in production", 500)
-    path = settings.home / "secrets" / "jwt-dev.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Created private: never readable by others, not even for an instant.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as key_file:
-            key_file.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    try:
+        return local_secret(settings, "jwt-dev.key", "DN_JWT_SECRET", generate_signing_key)
+    except MissingSecret as error:
+        raise AuthError(str(error), 500) from error
+
+
+def generate_signing_key() -> str:
+    return secrets.token_urlsafe(48)
 
 
 def issue_token(

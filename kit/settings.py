@@ -43,6 +43,8 @@ class Settings(BaseSettings):
 
     # Development signing key for JWTs; generated under DN_HOME when unset.
     jwt_secret: str | None = None
+    # Master key wrapping each beneficiary's data key (base64, 32 bytes); generated locally.
+    master_key: str | None = None
     token_ttl_hours: int = 12
 
     demo: bool = True

@@ -1,15 +1,25 @@
-"""Registration rules: who may be enrolled, where, with which consent (pure, no I/O)."""
+"""Registration rules: enrolment, rectification, consent, duplicates, merge, withdrawal,
+erasure and retention — decisions only, no I/O."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
 from uuid import UUID
 
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track, age_band
-from contracts.errors import FieldError, InvalidInput
-from contracts.registration import BeneficiaryEnrolledV1
+from contracts.errors import Conflict, FieldError, InvalidInput
+from contracts.registration import (
+    BeneficiariesMergedV1,
+    BeneficiaryEnrolledV1,
+    BeneficiaryErasedV1,
+    BeneficiaryUpdatedV1,
+    BeneficiaryWithdrawnV1,
+    ConsentChangedV1,
+    ConsentPurpose,
+)
 
 MAX_NAME_LENGTH = 100
 OLDEST_AGE = 110
@@ -17,6 +27,17 @@ YOUNGEST_AGE = 11  # the programme's workshops welcome pupils from middle school
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PHONE_DIGITS = 6
 PHONE = re.compile(r"^\+?[0-9 .\-()]{6,24}$")
+POSTCODE = re.compile(r"^[0-9]{5}$")
+INSEE_CODE = re.compile(r"^[0-9][0-9AB][0-9]{3}$")
+MAX_ADDRESS_LENGTH = 200
+DEFAULT_RETENTION = timedelta(days=2 * 365)  # CNIL benchmark for social support records
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+    MERGED = "merged"
+    ERASED = "erased"
 
 
 @dataclass(frozen=True)
@@ -52,10 +73,15 @@ class Consent:
 
 @dataclass(frozen=True)
 class PersonalData:
+    """Everything that identifies the person; stored only encrypted under their own key."""
+
     first_name: str
     last_name: str
-    phone: str | None = None
+    phone: str | None = None  # None: the person has no phone
     email: str | None = None
+    street: str | None = None
+    postcode: str | None = None
+    insee_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +94,7 @@ class EnrolmentRequest:
     tracks: tuple[Track, ...]
     employment_status: EmploymentStatus | None
     consent: Consent
+    qpv_resident: bool = True
 
 
 @dataclass(frozen=True)
@@ -83,6 +110,9 @@ class Beneficiary:
     employment_status: EmploymentStatus
     consent: Consent
     enrolled_at: datetime
+    qpv_resident: bool = True
+    status: Status = Status.ACTIVE
+    last_contact_at: datetime | None = field(default=None, compare=False)
 
     def enrolled_event(self) -> BeneficiaryEnrolledV1:
         """What the rest of the platform may know: dimensions only, no personal data."""
@@ -94,7 +124,21 @@ class Beneficiary:
             age_band=self.age_band,
             tracks=list(self.tracks),
             employment_status=self.employment_status,
+            qpv_resident=self.qpv_resident,
             enrolled_at=self.enrolled_at,
+        )
+
+    def updated_event(self, now: datetime) -> BeneficiaryUpdatedV1:
+        return BeneficiaryUpdatedV1(
+            beneficiary_id=self.id,
+            association_id=self.association_id,
+            district_id=self.district_id,
+            gender=self.gender,
+            age_band=self.age_band,
+            tracks=list(self.tracks),
+            employment_status=self.employment_status,
+            qpv_resident=self.qpv_resident,
+            updated_at=now,
         )
 
 
@@ -118,17 +162,11 @@ def enrol(
         )
     if errors:
         raise InvalidInput(*errors)
-    personal = request.personal
     return Beneficiary(
         id=beneficiary_id,
         association_id=request.association_id,
         district_id=request.district_id,
-        personal=PersonalData(
-            first_name=personal.first_name.strip(),
-            last_name=personal.last_name.strip(),
-            phone=(personal.phone or "").strip() or None,
-            email=(personal.email or "").strip().lower() or None,
-        ),
+        personal=_cleaned(request.personal),
         birth_year=request.birth_year,
         gender=request.gender,
         age_band=age_band(request.birth_year, now.year),
@@ -136,6 +174,23 @@ def enrol(
         employment_status=request.employment_status or EmploymentStatus.UNKNOWN,
         consent=request.consent,
         enrolled_at=now,
+        qpv_resident=request.qpv_resident,
+        last_contact_at=now,
+    )
+
+
+def _cleaned(personal: PersonalData) -> PersonalData:
+    def text(value: str | None) -> str | None:
+        return (value or "").strip() or None
+
+    return PersonalData(
+        first_name=personal.first_name.strip(),
+        last_name=personal.last_name.strip(),
+        phone=text(personal.phone),
+        email=(text(personal.email) or "").lower() or None,
+        street=text(personal.street),
+        postcode=text(personal.postcode),
+        insee_code=(text(personal.insee_code) or "").upper() or None,
     )
 
 
@@ -174,6 +229,14 @@ def _check_personal(personal: PersonalData) -> list[FieldError]:
         )
     if personal.email and not EMAIL.match(personal.email.strip()):
         errors.append(FieldError("email", "an address like name@example.org"))
+    if personal.street and len(personal.street) > MAX_ADDRESS_LENGTH:
+        errors.append(FieldError("street", f"at most {MAX_ADDRESS_LENGTH} characters"))
+    if personal.postcode and not POSTCODE.match(personal.postcode.strip()):
+        errors.append(FieldError("postcode", "five digits, e.g. 33000"))
+    if personal.insee_code and not INSEE_CODE.match(personal.insee_code.strip().upper()):
+        errors.append(
+            FieldError("inseeCode", "the commune's five-character INSEE code, e.g. 33063")
+        )
     return errors
 
 
@@ -191,3 +254,187 @@ def _check_tracks(tracks: tuple[Track, ...]) -> list[FieldError]:
         choices = ", ".join(t.name for t in Track)
         return [FieldError("tracks", f"choose at least one track: {choices}")]
     return []
+
+
+# -- duplicates --------------------------------------------------------------------------------
+
+
+def duplicate_keys(personal: PersonalData, birth_year: int | None) -> dict[str, str]:
+    """What makes two enrolments the same person: name with birth year, phone, or email.
+
+    Values are normalised by the caller's blind index; only present keys are returned.
+    """
+    keys = {}
+    if birth_year is not None:
+        keys["name_birth_year"] = f"{personal.first_name} {personal.last_name} {birth_year}"
+    if personal.phone:
+        keys["phone"] = _phone_digits(personal.phone)
+    if personal.email:
+        keys["email"] = personal.email.strip().lower()
+    return keys
+
+
+def _phone_digits(phone: str) -> str:
+    digits = "".join(c for c in phone if c.isdigit())
+    # +33 6… and 06… are the same French number.
+    return "0" + digits[2:] if phone.strip().startswith("+33") else digits
+
+
+def refuse_duplicate(existing_id: str | None) -> None:
+    if existing_id is not None:
+        raise Conflict(
+            existing_id,
+            "this person is already enrolled in this association "
+            f"(beneficiary {existing_id}); update that record or merge the two",
+        )
+
+
+# -- rectification -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rectification:
+    """Fields to change; None leaves a field as it is."""
+
+    personal: PersonalData | None = None
+    birth_year: int | None = None
+    district_id: str | None = None
+    gender: Gender | None = None
+    tracks: tuple[Track, ...] | None = None
+    employment_status: EmploymentStatus | None = None
+    qpv_resident: bool | None = None
+
+
+def rectify(
+    beneficiary: Beneficiary, change: Rectification, reference: ReferenceData, now: datetime
+) -> tuple[Beneficiary, BeneficiaryUpdatedV1 | None]:
+    """The corrected record, and an event when a dimension other services see has changed."""
+    require_active(beneficiary)
+    personal = change.personal or beneficiary.personal
+    birth_year = change.birth_year if change.birth_year is not None else beneficiary.birth_year
+    district_id = change.district_id or beneficiary.district_id
+    tracks = change.tracks if change.tracks is not None else beneficiary.tracks
+    errors = [
+        *_check_personal(personal),
+        *_check_birth_year(birth_year, now.year),
+        *_check_tracks(tracks),
+    ]
+    association = reference.associations.get(beneficiary.association_id)
+    if district_id not in reference.districts:
+        errors.append(FieldError("districtId", "unknown district"))
+    elif association is not None and district_id not in association.districts:
+        served = ", ".join(association.districts)
+        errors.append(FieldError("districtId", f"the association serves: {served}"))
+    if errors:
+        raise InvalidInput(*errors)
+    updated = replace(
+        beneficiary,
+        personal=_cleaned(personal),
+        birth_year=birth_year,
+        age_band=age_band(birth_year, beneficiary.enrolled_at.year),
+        district_id=district_id,
+        gender=change.gender or beneficiary.gender,
+        tracks=tuple(dict.fromkeys(tracks)),
+        employment_status=change.employment_status or beneficiary.employment_status,
+        qpv_resident=(
+            change.qpv_resident if change.qpv_resident is not None else beneficiary.qpv_resident
+        ),
+        last_contact_at=now,
+    )
+    dimensions_changed = updated.enrolled_event().model_dump(
+        exclude={"enrolled_at"}
+    ) != beneficiary.enrolled_event().model_dump(exclude={"enrolled_at"})
+    return updated, updated.updated_event(now) if dimensions_changed else None
+
+
+def require_active(beneficiary: Beneficiary) -> None:
+    if beneficiary.status is not Status.ACTIVE:
+        raise InvalidInput(
+            FieldError("id", f"this record is {beneficiary.status.value}; it cannot change"),
+            status=409,
+        )
+
+
+# -- consent, withdrawal -----------------------------------------------------------------------
+
+
+def change_consent(
+    beneficiary: Beneficiary, purpose: ConsentPurpose, given: bool, now: datetime
+) -> tuple[Beneficiary, ConsentChangedV1 | None]:
+    """Give or withdraw one purpose; no event when nothing changes."""
+    require_active(beneficiary)
+    current = getattr(beneficiary.consent, purpose.value)
+    if current == given:
+        return beneficiary, None
+    consent = replace(beneficiary.consent, **{purpose.value: given})
+    event = ConsentChangedV1(
+        beneficiary_id=beneficiary.id, purpose=purpose, given=given, changed_at=now
+    )
+    return replace(beneficiary, consent=consent, last_contact_at=now), event
+
+
+def withdraw(beneficiary: Beneficiary, now: datetime) -> tuple[Beneficiary, BeneficiaryWithdrawnV1]:
+    require_active(beneficiary)
+    return (
+        replace(beneficiary, status=Status.WITHDRAWN, last_contact_at=now),
+        BeneficiaryWithdrawnV1(beneficiary_id=beneficiary.id, withdrawn_at=now),
+    )
+
+
+# -- merge, erasure, retention -----------------------------------------------------------------
+
+
+def merge(
+    kept: Beneficiary, duplicate: Beneficiary, now: datetime
+) -> tuple[Beneficiary, BeneficiariesMergedV1]:
+    """Fold ``duplicate`` into ``kept``: tracks are joined, the earlier enrolment date stays.
+
+    Consent stays as ``kept`` records it: a purpose given on one record only is not assumed.
+    """
+    if kept.id == duplicate.id:
+        raise InvalidInput(FieldError("duplicateId", "a record cannot be merged into itself"))
+    require_active(kept)
+    require_active(duplicate)
+    if kept.association_id != duplicate.association_id:
+        raise InvalidInput(
+            FieldError("duplicateId", "both records must belong to the same association")
+        )
+    merged = replace(
+        kept,
+        tracks=tuple(dict.fromkeys((*kept.tracks, *duplicate.tracks))),
+        enrolled_at=min(kept.enrolled_at, duplicate.enrolled_at),
+        last_contact_at=now,
+    )
+    return merged, BeneficiariesMergedV1(
+        beneficiary_id=kept.id, merged_id=duplicate.id, merged_at=now
+    )
+
+
+class ErasureReason(StrEnum):
+    REQUEST_OF_PERSON = "request_of_person"
+    RETENTION = "retention"
+    COORDINATOR_DECISION = "coordinator_decision"
+
+
+ERASED_ITEMS = (
+    "personal data (names, phone, email, address, birth year)",
+    "personal data encryption key",
+    "duplicate-detection indexes",
+    "consent history",
+)
+
+
+def erase(beneficiary: Beneficiary, reason: ErasureReason, now: datetime) -> BeneficiaryErasedV1:
+    """Erasure is allowed in any state but once; the event tells every service to forget."""
+    if beneficiary.status is Status.ERASED:
+        raise InvalidInput(FieldError("id", "this record was already erased"), status=409)
+    return BeneficiaryErasedV1(beneficiary_id=beneficiary.id, erased_at=now, reason=reason.value)
+
+
+def due_for_retention(
+    last_contacts: dict[str, datetime], now: datetime, period: timedelta = DEFAULT_RETENTION
+) -> list[str]:
+    """Ids of people without contact for longer than ``period``, oldest contact first."""
+    cutoff = now - period
+    due = [(at, beneficiary_id) for beneficiary_id, at in last_contacts.items() if at < cutoff]
+    return [beneficiary_id for _, beneficiary_id in sorted(due)]
