@@ -100,7 +100,6 @@ class Consent:
     programme_follow_up: bool
     share_with_partners: bool
     contact_for_surveys: bool
-    given_at: dt.datetime | None
 
 
 @strawberry.type(description="One resident enrolled in the programme")
@@ -111,28 +110,38 @@ class Beneficiary:
     first_name: str
     last_name: str
     birth_year: int | None
-    phone: str | None
+    phone: str | None = strawberry.field(description="null: the person has no phone")
     email: str | None
+    street: str | None
+    postcode: str | None
+    insee_code: str | None = strawberry.field(description="INSEE code of the commune")
+    qpv_resident: bool = strawberry.field(description="Lives inside a priority district")
+    status: str = strawberry.field(description="active or withdrawn")
     gender: Gender
     age_band: AgeBand
     tracks: list[Track]
     employment_status: EmploymentStatus
     consent: Consent
     enrolled_at: dt.datetime
+    last_contact_at: dt.datetime | None
 
     @staticmethod
     def of(row: dict[str, Any]) -> Beneficiary:
-        personal = row["personal"]
         consent = row["consent"]
         return Beneficiary(
             id=strawberry.ID(row["id"]),
             association_id=strawberry.ID(row["association_id"]),
             district_id=strawberry.ID(row["district_id"]),
-            first_name=personal["first_name"],
-            last_name=personal["last_name"],
+            first_name=row["first_name"],
+            last_name=row["last_name"],
             birth_year=row.get("birth_year"),
-            phone=personal.get("phone"),
-            email=personal.get("email"),
+            phone=row.get("phone"),
+            email=row.get("email"),
+            street=row.get("street"),
+            postcode=row.get("postcode"),
+            insee_code=row.get("insee_code"),
+            qpv_resident=row["qpv_resident"],
+            status=row["status"],
             gender=Gender(row["gender"]),
             age_band=AgeBand(row["age_band"]),
             tracks=[Track(track) for track in row["tracks"]],
@@ -141,9 +150,9 @@ class Beneficiary:
                 programme_follow_up=consent["programme_follow_up"],
                 share_with_partners=consent["share_with_partners"],
                 contact_for_surveys=consent["contact_for_surveys"],
-                given_at=_datetime(consent.get("given_at")),
             ),
             enrolled_at=_datetime(row["enrolled_at"]) or dt.datetime.now(dt.UTC),
+            last_contact_at=_datetime(row.get("last_contact_at")),
         )
 
 

@@ -25,6 +25,13 @@ class UserInputError(GraphQLError):
         super().__init__(message, extensions={"code": "BAD_USER_INPUT", "fields": fields})
 
 
+class AlreadyExists(GraphQLError):
+    """The input describes a record that already exists; ``existingId`` names it."""
+
+    def __init__(self, message: str, existing_id: str | None) -> None:
+        super().__init__(message, extensions={"code": "CONFLICT", "existingId": existing_id})
+
+
 class AccessDenied(GraphQLError):
     def __init__(self, message: str, status: int) -> None:
         code = "UNAUTHENTICATED" if status == 401 else "FORBIDDEN"
@@ -73,7 +80,10 @@ class Services:
             return None
         if response.status_code in (401, 403):
             raise AccessDenied(response.json().get("error", "not allowed"), response.status_code)
-        if response.status_code in (400, 404, 409, 422):
+        if response.status_code == 409:
+            body = response.json()
+            raise AlreadyExists(body.get("error", "already exists"), body.get("existing_id"))
+        if response.status_code in (400, 404, 422):
             body = response.json()
             raise UserInputError(body.get("error", "invalid input"), body.get("errors", []))
         if response.status_code >= 500:

@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import CloudEvent
-from contracts.errors import InvalidInput, NotFound
+from contracts.errors import Conflict, InvalidInput, NotFound
 from kit import outbox
 from kit.auth import AuthError, Principal, principal_from_header
 from kit.broker import build_broker, outbox_publisher
@@ -172,7 +172,10 @@ def service_app(
     @app.exception_handler(InvalidInput)
     async def invalid_input(_: Request, error: InvalidInput) -> JSONResponse:
         errors = [{"field": e.field, "message": e.message} for e in error.errors]
-        return JSONResponse({"error": str(error), "errors": errors}, status_code=error.status)
+        body: dict[str, Any] = {"error": str(error), "errors": errors}
+        if isinstance(error, Conflict):
+            body["existing_id"] = error.existing_id
+        return JSONResponse(body, status_code=error.status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:

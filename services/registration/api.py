@@ -1,107 +1,387 @@
-"""Registration's HTTP API, called by the gateway with the caller's bearer token."""
+"""Registration's HTTP API, called by the gateway with the caller's bearer token.
+
+Every read or change of a beneficiary record is written to the audit log (ids only).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import timedelta
 from typing import Annotated, Any
-from uuid import uuid4
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.dimensions import EmploymentStatus, Gender, Track
-from contracts.errors import NotFound
+from contracts.errors import FieldError, InvalidInput, NotFound
+from contracts.registration import ConsentPurpose
 from kit.auth import Principal, Role
-from kit.mongo import Document, Session
-from kit.service import caller, runtime_of
+from kit.service import caller
 from services.registration import domain
-from services.registration.store import RegistrationStore
+from services.registration.commands import Registration
+from services.registration.domain import Beneficiary, ErasureReason
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
 
+NAME = Field(max_length=200)
+SHORT = Field(default=None, max_length=200)
 
-class ConsentIn(BaseModel):
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class ConsentIn(Strict):
     programme_follow_up: bool
     share_with_partners: bool
     contact_for_surveys: bool
 
 
-class EnrolmentIn(BaseModel):
-    association_id: str
-    district_id: str
-    first_name: str = Field(max_length=200)
-    last_name: str = Field(max_length=200)
-    birth_year: int | None = None
+class PersonalIn(Strict):
+    first_name: str = NAME
+    last_name: str = NAME
     phone: str | None = Field(default=None, max_length=40)
     email: str | None = Field(default=None, max_length=320)
+    street: str | None = SHORT
+    postcode: str | None = Field(default=None, max_length=10)
+    insee_code: str | None = Field(default=None, max_length=10)
+
+    def personal(self) -> domain.PersonalData:
+        return domain.PersonalData(**self.model_dump())
+
+
+class EnrolmentIn(PersonalIn):
+    association_id: str = Field(max_length=100)
+    district_id: str = Field(max_length=100)
+    birth_year: int | None = None
     gender: Gender
-    tracks: list[Track]
+    tracks: list[Track] = Field(max_length=5)
     employment_status: EmploymentStatus | None = None
+    qpv_resident: bool = True
     consent: ConsentIn
 
+    def request(self) -> domain.EnrolmentRequest:
+        return domain.EnrolmentRequest(
+            association_id=self.association_id,
+            district_id=self.district_id,
+            personal=domain.PersonalData(**self.model_dump(include=set(PersonalIn.model_fields))),
+            birth_year=self.birth_year,
+            gender=self.gender,
+            tracks=tuple(self.tracks),
+            employment_status=self.employment_status,
+            consent=domain.Consent(**self.consent.model_dump()),
+            qpv_resident=self.qpv_resident,
+        )
 
-def store_of(request: Request) -> RegistrationStore:
-    store: RegistrationStore = request.app.state.store
-    return store
+
+class RectificationIn(Strict):
+    """Only the fields sent change; personal fields are sent together (they are one sealed
+    record) and default to their current values."""
+
+    first_name: str | None = SHORT
+    last_name: str | None = SHORT
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=320)
+    street: str | None = SHORT
+    postcode: str | None = Field(default=None, max_length=10)
+    insee_code: str | None = Field(default=None, max_length=10)
+    birth_year: int | None = None
+    district_id: str | None = Field(default=None, max_length=100)
+    gender: Gender | None = None
+    tracks: list[Track] | None = Field(default=None, max_length=5)
+    employment_status: EmploymentStatus | None = None
+    qpv_resident: bool | None = None
+
+    def change(self, current: Beneficiary) -> domain.Rectification:
+        sent = self.model_dump(exclude_unset=True)
+        personal_fields = set(PersonalIn.model_fields)
+        personal = None
+        if personal_fields & set(sent):
+            personal = domain.PersonalData(
+                **{
+                    **asdict(current.personal),
+                    **{k: v for k, v in sent.items() if k in personal_fields},
+                }
+            )
+        return domain.Rectification(
+            personal=personal,
+            birth_year=self.birth_year,
+            district_id=self.district_id,
+            gender=self.gender,
+            tracks=tuple(self.tracks) if self.tracks is not None else None,
+            employment_status=self.employment_status,
+            qpv_resident=self.qpv_resident,
+        )
 
 
-Store = Annotated[RegistrationStore, Depends(store_of)]
+class ConsentChangeIn(Strict):
+    given: bool
+
+
+class MergeIn(Strict):
+    duplicate_id: str = Field(max_length=100)
+
+
+def registration_of(request: Request) -> Registration:
+    registration: Registration = request.app.state.registration
+    return registration
+
+
+Service = Annotated[Registration, Depends(registration_of)]
+
+
+def view(beneficiary: Beneficiary) -> dict[str, Any]:
+    """The record as the gateway shows it (flat, personal fields opened)."""
+    return {
+        "id": str(beneficiary.id),
+        **asdict(beneficiary.personal),
+        "birth_year": beneficiary.birth_year,
+        "association_id": beneficiary.association_id,
+        "district_id": beneficiary.district_id,
+        "qpv_resident": beneficiary.qpv_resident,
+        "gender": beneficiary.gender.value,
+        "age_band": beneficiary.age_band.value,
+        "tracks": [track.value for track in beneficiary.tracks],
+        "employment_status": beneficiary.employment_status.value,
+        "consent": asdict(beneficiary.consent),
+        "enrolled_at": beneficiary.enrolled_at.isoformat(),
+        "last_contact_at": (beneficiary.last_contact_at or beneficiary.enrolled_at).isoformat(),
+        "status": beneficiary.status.value,
+    }
+
+
+async def _visible(
+    service: Registration, beneficiary_id: str, who: Principal, action: str, route: str
+) -> Beneficiary:
+    """The record if this caller may see it; another association's record is 'not found'."""
+    who.require(Role.COORDINATOR, Role.ASSOCIATION)
+    beneficiary = await service.store.get(beneficiary_id)
+    if beneficiary is None or (
+        who.role is Role.ASSOCIATION and beneficiary.association_id != who.association_id
+    ):
+        raise NotFound(f"no beneficiary {beneficiary_id}")
+    await service.store.audit(who.subject, who.role.value, action, beneficiary_id, route)
+    return beneficiary
 
 
 @router.post("/beneficiaries", status_code=201)
-async def enrol_beneficiary(body: EnrolmentIn, who: Caller, store: Store, request: Request) -> Any:
+async def enrol_beneficiary(
+    body: EnrolmentIn, who: Caller, service: Service, dry_run: bool = False
+) -> dict[str, Any]:
     who.require(Role.COORDINATOR, Role.ASSOCIATION)
     who.require_association(body.association_id)
-    beneficiary = domain.enrol(
-        domain.EnrolmentRequest(
-            association_id=body.association_id,
-            district_id=body.district_id,
-            personal=domain.PersonalData(body.first_name, body.last_name, body.phone, body.email),
-            birth_year=body.birth_year,
-            gender=body.gender,
-            tracks=tuple(body.tracks),
-            employment_status=body.employment_status,
-            consent=domain.Consent(**body.consent.model_dump()),
-        ),
-        await store.reference(),
-        beneficiary_id=uuid4(),
-        now=datetime.now(UTC),
-    )
-
-    async def write(session: Session) -> None:
-        await store.add_beneficiary(session, beneficiary)
-
-    await runtime_of(request).transact(write)
-    return await _readable(store, str(beneficiary.id), who)
+    beneficiary = await service.enrol(body.request(), who.subject, dry_run=dry_run)
+    if not dry_run:
+        await service.store.audit(
+            who.subject, who.role.value, "enrol", str(beneficiary.id), "POST /beneficiaries"
+        )
+    return view(beneficiary)
 
 
 @router.get("/beneficiaries/{beneficiary_id}")
-async def get_beneficiary(beneficiary_id: str, who: Caller, store: Store) -> Any:
-    who.require(Role.COORDINATOR, Role.ASSOCIATION)
-    return await _readable(store, beneficiary_id, who)
+async def get_beneficiary(beneficiary_id: str, who: Caller, service: Service) -> dict[str, Any]:
+    return view(await _visible(service, beneficiary_id, who, "read", "GET /beneficiaries/{id}"))
 
 
-async def _readable(store: RegistrationStore, beneficiary_id: str, who: Principal) -> Document:
-    document = await store.beneficiary(beneficiary_id)
-    if document is None:
-        raise NotFound(f"no beneficiary {beneficiary_id}")
-    # Another association's beneficiary is reported as absent, not as forbidden.
-    if who.role is Role.ASSOCIATION and document["association_id"] != who.association_id:
-        raise NotFound(f"no beneficiary {beneficiary_id}")
-    return {"id": document.pop("_id"), **document}
+@router.patch("/beneficiaries/{beneficiary_id}")
+async def rectify_beneficiary(
+    beneficiary_id: str, body: RectificationIn, who: Caller, service: Service
+) -> dict[str, Any]:
+    current = await _visible(service, beneficiary_id, who, "rectify", "PATCH /beneficiaries/{id}")
+    return view(await service.rectify(beneficiary_id, body.change(current), who.subject))
+
+
+@router.post("/beneficiaries/{beneficiary_id}/withdrawal")
+async def withdraw_beneficiary(
+    beneficiary_id: str, who: Caller, service: Service
+) -> dict[str, Any]:
+    await _visible(service, beneficiary_id, who, "withdraw", "POST /beneficiaries/{id}/withdrawal")
+    return view(await service.withdraw(beneficiary_id, who.subject))
+
+
+@router.put("/beneficiaries/{beneficiary_id}/consent/{purpose}")
+async def change_consent(
+    beneficiary_id: str,
+    purpose: ConsentPurpose,
+    body: ConsentChangeIn,
+    who: Caller,
+    service: Service,
+) -> dict[str, Any]:
+    await _visible(
+        service,
+        beneficiary_id,
+        who,
+        f"consent:{purpose.value}",
+        "PUT /beneficiaries/{id}/consent/{purpose}",
+    )
+    changed = await service.change_consent(beneficiary_id, purpose, body.given, who.subject)
+    return view(changed)
+
+
+@router.post("/beneficiaries/{beneficiary_id}/merge")
+async def merge_beneficiaries(
+    beneficiary_id: str, body: MergeIn, who: Caller, service: Service
+) -> dict[str, Any]:
+    await _visible(service, beneficiary_id, who, "merge", "POST /beneficiaries/{id}/merge")
+    await _visible(service, body.duplicate_id, who, "merged", "POST /beneficiaries/{id}/merge")
+    return view(await service.merge(beneficiary_id, body.duplicate_id, who.subject))
+
+
+@router.delete("/beneficiaries/{beneficiary_id}")
+async def erase_beneficiary(
+    beneficiary_id: str,
+    who: Caller,
+    service: Service,
+    reason: ErasureReason = ErasureReason.REQUEST_OF_PERSON,
+) -> dict[str, Any]:
+    await _visible(service, beneficiary_id, who, "erase", "DELETE /beneficiaries/{id}")
+    return _receipt(await service.erase(beneficiary_id, reason, who.subject))
+
+
+@router.get("/beneficiaries/{beneficiary_id}/export")
+async def export_beneficiary(beneficiary_id: str, who: Caller, service: Service) -> dict[str, Any]:
+    """Everything registration holds about the person (right of access)."""
+    who.require(Role.COORDINATOR)
+    beneficiary = await _visible(
+        service, beneficiary_id, who, "export", "GET /beneficiaries/{id}/export"
+    )
+    return {
+        "service": "registration",
+        "record": view(beneficiary),
+        "consent_history": [
+            {**entry, "at": entry["at"].isoformat()}
+            for entry in await service.store.consent_history(beneficiary_id)
+        ],
+        "access_log": [
+            {**entry, "at": entry["at"].isoformat()}
+            for entry in await service.store.audit_entries(beneficiary_id, None, 1000)
+        ],
+    }
+
+
+@router.get("/erasures/{beneficiary_id}")
+async def erasure_receipt(beneficiary_id: str, who: Caller, service: Service) -> dict[str, Any]:
+    who.require(Role.COORDINATOR)
+    receipt = await service.store.erasure_receipt(beneficiary_id)
+    if receipt is None:
+        raise NotFound(f"no erasure of {beneficiary_id}")
+    return _receipt(receipt)
+
+
+def _receipt(receipt: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **{k: v for k, v in receipt.items() if k != "_id"},
+        "id": receipt["_id"],
+        "erased_at": receipt["erased_at"].isoformat(),
+    }
+
+
+@router.post("/retention")
+async def run_retention(
+    who: Caller,
+    service: Service,
+    dry_run: bool = True,
+    older_than_days: Annotated[int, Query(ge=30, le=3650)] = 730,
+) -> dict[str, Any]:
+    """Anonymise people without contact for ``older_than_days`` (dry run lists them)."""
+    who.require(Role.COORDINATOR)
+    due = await service.apply_retention(
+        timedelta(days=older_than_days), who.subject, dry_run=dry_run
+    )
+    return {"dry_run": dry_run, "older_than_days": older_than_days, "beneficiary_ids": due}
+
+
+@router.get("/audit")
+async def audit_log(
+    who: Caller,
+    service: Service,
+    beneficiary_id: str | None = None,
+    actor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    who.require(Role.COORDINATOR)
+    entries = await service.store.audit_entries(beneficiary_id, actor, limit)
+    return [{**entry, "at": entry["at"].isoformat()} for entry in entries]
+
+
+@router.get("/deliveries")
+async def delivery_log(
+    who: Caller, service: Service, partner: str | None = None
+) -> list[dict[str, Any]]:
+    """Per-partner intake counts; a partner or association sees only its own line."""
+    who.require(Role.COORDINATOR, Role.ASSOCIATION, Role.PARTNER)
+    if who.role is not Role.COORDINATOR:
+        partner = who.association_id
+    return [
+        {
+            "partner": entry["_id"],
+            "accepted": entry.get("accepted", 0),
+            "rejected": entry.get("rejected", 0),
+            "last_error": entry.get("last_error"),
+            "last_error_at": _iso(entry.get("last_error_at")),
+            "last_seen": _iso(entry.get("last_seen")),
+        }
+        for entry in await service.store.delivery_log(partner)
+    ]
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# -- reference data ------------------------------------------------------------------------
+
+
+class DistrictIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    commune: str = Field(min_length=1, max_length=100)
+    insee_code: str = Field(pattern=r"^[0-9][0-9AB][0-9]{3}$")
+    qpv_code: str = Field(pattern=r"^QN[0-9A-Z]{5,8}$")
+
+
+class AssociationIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    districts: list[str] = Field(min_length=1, max_length=20)
+    siret: str | None = Field(default=None, pattern=r"^[0-9]{14}$")
+    rna: str | None = Field(default=None, pattern=r"^W[0-9A-Z]{9}$")
+    contact: str | None = Field(default=None, max_length=320)
 
 
 @router.get("/districts")
-async def list_districts(who: Caller, store: Store) -> list[dict[str, Any]]:
-    reference = await store.reference()
-    return [vars(district) for district in reference.districts.values()]
+async def list_districts(who: Caller, service: Service) -> list[dict[str, Any]]:
+    reference = await service.store.reference()
+    return [asdict(district) for district in reference.districts.values()]
+
+
+@router.put("/districts/{district_id}")
+async def save_district(
+    district_id: str, body: DistrictIn, who: Caller, service: Service
+) -> dict[str, Any]:
+    who.require(Role.COORDINATOR)
+    district = domain.District(id=district_id, **body.model_dump())
+    await service.save_district(district)
+    return asdict(district)
 
 
 @router.get("/associations")
-async def list_associations(who: Caller, store: Store) -> list[dict[str, Any]]:
-    reference = await store.reference()
-    return [
-        {"id": a.id, "name": a.name, "districts": list(a.districts)}
-        for a in reference.associations.values()
-    ]
+async def list_associations(who: Caller, service: Service) -> list[dict[str, Any]]:
+    reference = await service.store.reference()
+    return [{**asdict(a), "districts": list(a.districts)} for a in reference.associations.values()]
+
+
+@router.put("/associations/{association_id}")
+async def save_association(
+    association_id: str, body: AssociationIn, who: Caller, service: Service
+) -> dict[str, Any]:
+    who.require(Role.COORDINATOR)
+    reference = await service.store.reference()
+    unknown = [d for d in body.districts if d not in reference.districts]
+    if unknown:
+        known = ", ".join(sorted(reference.districts))
+        raise InvalidInput(FieldError("districts", f"unknown {', '.join(unknown)}; known: {known}"))
+    association = domain.Association(
+        id=association_id, **{**body.model_dump(), "districts": tuple(body.districts)}
+    )
+    await service.save_association(association)
+    return {**asdict(association), "districts": list(association.districts)}

@@ -7,19 +7,22 @@ from fastapi import FastAPI
 from kit.service import Runtime, run, service_app
 from kit.settings import Settings
 from services.registration.api import router
+from services.registration.commands import Registration
 from services.registration.store import RegistrationStore
+from services.registration.vault import Vault
 
 NAME = "registration"
 
 
 def build(settings: Settings) -> FastAPI:
     app: FastAPI
+    vault = Vault.from_settings(settings)
 
     async def setup(runtime: Runtime) -> None:
-        store = RegistrationStore(runtime.db, runtime.source)
+        store = RegistrationStore(runtime.db, runtime.source, vault)
         await store.ensure_indexes()
         await store.load_reference_file()
-        app.state.store = store
+        app.state.registration = Registration(store, runtime.transact)
 
     app = service_app(NAME, settings, router=router, setup=setup)
     return app

@@ -55,6 +55,7 @@ class Association:
     name: str
     districts: tuple[str, ...]
     rna: str | None = None
+    siret: str | None = None
     contact: str | None = None
 
 

@@ -1,37 +1,78 @@
-"""Registration's MongoDB collections: beneficiaries, reference data, and their outbox writes."""
+"""Registration's MongoDB collections: encrypted beneficiaries, data keys, duplicate index,
+consent log, erasure receipts, audit log, partner deliveries and reference data."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
-from pymongo import UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
+from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
+from contracts.event import EventData
+from contracts.registration import AssociationUpsertedV1, DistrictUpsertedV1
 from kit import outbox
 from kit.mongo import Document, Session
-from services.registration.domain import Association, Beneficiary, District, ReferenceData
+from services.registration.domain import (
+    Association,
+    Beneficiary,
+    Consent,
+    District,
+    PersonalData,
+    ReferenceData,
+    Status,
+    duplicate_keys,
+)
+from services.registration.vault import Vault
 
 REFERENCE_FILE = Path(__file__).with_name("reference_data.json")
 
 
+class DuplicateEnrolment(Exception):
+    """Another active record of the same association has the same identifying keys."""
+
+    def __init__(self, existing_id: str) -> None:
+        super().__init__(existing_id)
+        self.existing_id = existing_id
+
+
 class RegistrationStore:
-    def __init__(self, db: AsyncDatabase[Document], source: str) -> None:
+    def __init__(self, db: AsyncDatabase[Document], source: str, vault: Vault) -> None:
         self.db = db
         self.source = source
+        self.vault = vault
         self.beneficiaries = db["beneficiaries"]
+        self.data_keys = db["data_keys"]
+        self.duplicate_index = db["duplicate_index"]
+        self.consent_log = db["consent_log"]
+        self.erasures = db["erasure_receipts"]
+        self.audit_log = db["audit_log"]
+        self.deliveries = db["partner_deliveries"]
         self.districts = db["districts"]
         self.associations = db["associations"]
 
     async def ensure_indexes(self) -> None:
-        await self.beneficiaries.create_index("association_id")
-        await self.beneficiaries.create_index("district_id")
+        await self.beneficiaries.create_index([("association_id", ASCENDING), ("status", 1)])
+        await self.beneficiaries.create_index([("status", ASCENDING), ("last_contact_at", 1)])
+        await self.duplicate_index.create_index("beneficiary_id")
+        await self.consent_log.create_index("beneficiary_id")
+        await self.audit_log.create_index([("beneficiary_id", ASCENDING), ("at", DESCENDING)])
+        await self.audit_log.create_index([("at", DESCENDING)])
+
+    # -- reference data ----------------------------------------------------------------------
 
     async def load_reference_file(self, path: Path = REFERENCE_FILE) -> None:
-        """Upsert districts and associations from the shipped file (ids are stable)."""
+        """Insert the shipped districts and associations that are not there yet.
+
+        Coordinators' edits win over the file: existing ids are left alone.
+        """
         data = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
         for collection, rows in (
             (self.districts, data["districts"]),
@@ -39,15 +80,21 @@ class RegistrationStore:
         ):
             await collection.bulk_write(
                 [
-                    UpdateOne({"_id": row["id"]}, {"$set": _without_id(row)}, upsert=True)
+                    UpdateOne({"_id": row["id"]}, {"$setOnInsert": _without_id(row)}, upsert=True)
                     for row in rows
                 ]
             )
 
-    async def reference(self) -> ReferenceData:
+    async def reference(self, session: Session | None = None) -> ReferenceData:
         districts = {
-            doc["_id"]: District(id=doc["_id"], **_fields(doc, District))
-            async for doc in self.districts.find()
+            doc["_id"]: District(
+                id=doc["_id"],
+                name=doc["name"],
+                commune=doc["commune"],
+                insee_code=doc["insee_code"],
+                qpv_code=doc["qpv_code"],
+            )
+            async for doc in self.districts.find(session=session)
         }
         associations = {
             doc["_id"]: Association(
@@ -55,41 +102,267 @@ class RegistrationStore:
                 name=doc["name"],
                 districts=tuple(doc["districts"]),
                 rna=doc.get("rna"),
+                siret=doc.get("siret"),
                 contact=doc.get("contact"),
             )
-            async for doc in self.associations.find()
+            async for doc in self.associations.find(session=session)
         }
         return ReferenceData(districts=districts, associations=associations)
 
-    async def add_beneficiary(self, session: Session, beneficiary: Beneficiary) -> None:
-        """Insert the beneficiary and its enrolment event in the caller's transaction."""
-        await self.beneficiaries.insert_one(_beneficiary_document(beneficiary), session=session)
-        await outbox.enqueue(self.db, session, beneficiary.enrolled_event(), self.source)
+    async def save_district(self, session: Session, district: District) -> None:
+        await self.districts.replace_one(
+            {"_id": district.id}, _without_id(asdict(district)), upsert=True, session=session
+        )
+        await self.emit(
+            session,
+            DistrictUpsertedV1(
+                district_id=district.id,
+                name=district.name,
+                commune=district.commune,
+                insee_code=district.insee_code,
+                qpv_code=district.qpv_code,
+            ),
+        )
 
-    async def beneficiary(self, beneficiary_id: str) -> Document | None:
-        return await self.beneficiaries.find_one({"_id": beneficiary_id})
+    async def save_association(self, session: Session, association: Association) -> None:
+        document = _without_id(asdict(association))
+        document["districts"] = list(association.districts)
+        await self.associations.replace_one(
+            {"_id": association.id}, document, upsert=True, session=session
+        )
+        await self.emit(
+            session,
+            AssociationUpsertedV1(
+                association_id=association.id,
+                name=association.name,
+                districts=list(association.districts),
+                siret=association.siret,
+                rna=association.rna,
+            ),
+        )
 
+    # -- beneficiaries -----------------------------------------------------------------------
 
-def _beneficiary_document(beneficiary: Beneficiary) -> Document:
-    return {
-        "_id": str(beneficiary.id),
-        "association_id": beneficiary.association_id,
-        "district_id": beneficiary.district_id,
-        "personal": asdict(beneficiary.personal),
-        "birth_year": beneficiary.birth_year,
-        "gender": beneficiary.gender.value,
-        "age_band": beneficiary.age_band.value,
-        "tracks": [track.value for track in beneficiary.tracks],
-        "employment_status": beneficiary.employment_status.value,
-        "consent": {**asdict(beneficiary.consent), "given_at": beneficiary.enrolled_at},
-        "enrolled_at": beneficiary.enrolled_at,
-        "status": "enrolled",
-    }
+    async def emit(self, session: Session, event: EventData) -> None:
+        await outbox.enqueue(self.db, session, event, self.source)
+
+    async def add(self, session: Session, beneficiary: Beneficiary, by: str) -> None:
+        """Insert a new record under a new data key; raises :class:`DuplicateEnrolment`."""
+        beneficiary_id = str(beneficiary.id)
+        key, wrapped = self.vault.new_data_key(beneficiary_id)
+        await self.data_keys.insert_one(
+            {"_id": beneficiary_id, **wrapped, "created_at": beneficiary.enrolled_at},
+            session=session,
+        )
+        await self.beneficiaries.insert_one(self._document(beneficiary, key), session=session)
+        await self._index_duplicates(session, beneficiary)
+        for purpose, given in asdict(beneficiary.consent).items():
+            await self.log_consent(
+                session, beneficiary_id, purpose, given, by, beneficiary.enrolled_at
+            )
+        await self.emit(session, beneficiary.enrolled_event())
+
+    async def find_duplicate(self, beneficiary: Beneficiary) -> str | None:
+        ids = self._duplicate_ids(beneficiary)
+        found = await self.duplicate_index.find_one({"_id": {"$in": ids}})
+        return str(found["beneficiary_id"]) if found else None
+
+    async def update(self, session: Session, beneficiary: Beneficiary) -> None:
+        """Store a changed record: re-sealed under its own key, duplicate keys refreshed."""
+        beneficiary_id = str(beneficiary.id)
+        key = await self._data_key(beneficiary_id, session)
+        await self.beneficiaries.replace_one(
+            {"_id": beneficiary_id}, self._document(beneficiary, key), session=session
+        )
+        await self.duplicate_index.delete_many({"beneficiary_id": beneficiary_id}, session=session)
+        if beneficiary.status is Status.ACTIVE:
+            await self._index_duplicates(session, beneficiary)
+
+    async def get(self, beneficiary_id: str, session: Session | None = None) -> Beneficiary | None:
+        """The record with its personal data opened; None when absent or erased."""
+        document = await self.beneficiaries.find_one({"_id": beneficiary_id}, session=session)
+        if document is None or "personal" not in document:
+            return None  # absent, erased, or merged into another record
+        key = await self._data_key(beneficiary_id, session)
+        return self._beneficiary(document, key)
+
+    async def status_of(self, beneficiary_id: str) -> Status | None:
+        document = await self.beneficiaries.find_one({"_id": beneficiary_id}, {"status": 1})
+        return Status(document["status"]) if document else None
+
+    async def shred(
+        self, session: Session, beneficiary: Beneficiary, status: Status, **kept: Any
+    ) -> None:
+        """Crypto-shred a record: its data key goes, then the ciphertext, duplicate indexes
+        and consent history; a tombstone with ``status`` and the ``kept`` fields remains."""
+        beneficiary_id = str(beneficiary.id)
+        await self.data_keys.delete_one({"_id": beneficiary_id}, session=session)
+        await self.beneficiaries.replace_one(
+            {"_id": beneficiary_id},
+            {"status": status.value, "association_id": beneficiary.association_id, **kept},
+            session=session,
+        )
+        await self.duplicate_index.delete_many({"beneficiary_id": beneficiary_id}, session=session)
+        await self.consent_log.delete_many({"beneficiary_id": beneficiary_id}, session=session)
+
+    async def add_receipt(self, session: Session, receipt: Document) -> None:
+        await self.erasures.insert_one(receipt, session=session)
+
+    async def erasure_receipt(self, beneficiary_id: str) -> Document | None:
+        return await self.erasures.find_one({"beneficiary_id": beneficiary_id})
+
+    async def last_contacts(self) -> dict[str, datetime]:
+        """Last contact of every active or withdrawn record (for the retention job)."""
+        cursor = self.beneficiaries.find(
+            {"status": {"$in": [Status.ACTIVE.value, Status.WITHDRAWN.value]}},
+            {"last_contact_at": 1},
+        )
+        return {doc["_id"]: doc["last_contact_at"] async for doc in cursor}
+
+    async def consent_history(self, beneficiary_id: str) -> list[Document]:
+        cursor = self.consent_log.find({"beneficiary_id": beneficiary_id}, {"_id": 0})
+        return await cursor.sort("at", ASCENDING).to_list()
+
+    async def list_ids(self, association_id: str | None, limit: int = 1000) -> list[str]:
+        query: dict[str, Any] = {"status": {"$ne": Status.ERASED.value}}
+        if association_id:
+            query["association_id"] = association_id
+        cursor = self.beneficiaries.find(query, {"_id": 1}).limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
+    # -- audit and partner deliveries --------------------------------------------------------
+
+    async def audit(
+        self, actor: str, role: str, action: str, beneficiary_id: str | None, route: str
+    ) -> None:
+        """Who read or changed which record, when and how: ids only, never personal data."""
+        await self.audit_log.insert_one(
+            {
+                "at": datetime.now(UTC),
+                "actor": actor,
+                "role": role,
+                "action": action,
+                "beneficiary_id": beneficiary_id,
+                "route": route,
+            }
+        )
+
+    async def audit_entries(
+        self, beneficiary_id: str | None, actor: str | None, limit: int
+    ) -> list[Document]:
+        query = {k: v for k, v in (("beneficiary_id", beneficiary_id), ("actor", actor)) if v}
+        cursor = self.audit_log.find(query, {"_id": 0}).sort("at", DESCENDING).limit(limit)
+        return await cursor.to_list()
+
+    async def record_delivery(self, partner: str, accepted: bool, error: str | None) -> None:
+        now = datetime.now(UTC)
+        change: dict[str, Any] = {
+            "$inc": {"accepted" if accepted else "rejected": 1},
+            "$set": {"last_seen": now},
+        }
+        if not accepted:
+            change["$set"] |= {"last_error": error, "last_error_at": now}
+        await self.deliveries.find_one_and_update(
+            {"_id": partner}, change, upsert=True, return_document=ReturnDocument.AFTER
+        )
+
+    async def delivery_log(self, partner: str | None) -> list[Document]:
+        query = {"_id": partner} if partner else {}
+        return await self.deliveries.find(query).sort("_id", ASCENDING).to_list()
+
+    # -- documents ---------------------------------------------------------------------------
+
+    async def _data_key(self, beneficiary_id: str, session: Session | None) -> bytes:
+        stored = await self.data_keys.find_one({"_id": beneficiary_id}, session=session)
+        if stored is None:
+            raise LookupError(f"no data key for {beneficiary_id}")
+        return self.vault.unwrap(beneficiary_id, stored)
+
+    def _document(self, beneficiary: Beneficiary, key: bytes) -> Document:
+        beneficiary_id = str(beneficiary.id)
+        sealed = self.vault.seal(
+            key,
+            beneficiary_id,
+            {**asdict(beneficiary.personal), "birth_year": beneficiary.birth_year},
+        )
+        return {
+            "_id": beneficiary_id,
+            "association_id": beneficiary.association_id,
+            "district_id": beneficiary.district_id,
+            "qpv_resident": beneficiary.qpv_resident,
+            "gender": beneficiary.gender.value,
+            "age_band": beneficiary.age_band.value,
+            "tracks": [track.value for track in beneficiary.tracks],
+            "employment_status": beneficiary.employment_status.value,
+            "consent": asdict(beneficiary.consent),
+            "personal": sealed,
+            "enrolled_at": beneficiary.enrolled_at,
+            "last_contact_at": beneficiary.last_contact_at or beneficiary.enrolled_at,
+            "status": beneficiary.status.value,
+        }
+
+    def _beneficiary(self, document: Document, key: bytes) -> Beneficiary:
+        personal = self.vault.open(key, document["_id"], document["personal"])
+        birth_year = personal.pop("birth_year", None)
+        return Beneficiary(
+            id=UUID(document["_id"]),
+            association_id=document["association_id"],
+            district_id=document["district_id"],
+            personal=PersonalData(**personal),
+            birth_year=birth_year,
+            gender=Gender(document["gender"]),
+            age_band=AgeBand(document["age_band"]),
+            tracks=tuple(Track(track) for track in document["tracks"]),
+            employment_status=EmploymentStatus(document["employment_status"]),
+            consent=Consent(**document["consent"]),
+            enrolled_at=document["enrolled_at"],
+            qpv_resident=document["qpv_resident"],
+            status=Status(document["status"]),
+            last_contact_at=document.get("last_contact_at"),
+        )
+
+    def _duplicate_ids(self, beneficiary: Beneficiary) -> list[str]:
+        keys = duplicate_keys(beneficiary.personal, beneficiary.birth_year)
+        return [
+            f"{beneficiary.association_id}:{kind}:{self.vault.blind_index(kind, value)}"
+            for kind, value in keys.items()
+        ]
+
+    async def _index_duplicates(self, session: Session, beneficiary: Beneficiary) -> None:
+        """One unique document per identifying key: two concurrent enrolments of the same
+        person cannot both commit, whatever their timing."""
+        beneficiary_id = str(beneficiary.id)
+        for index_id in self._duplicate_ids(beneficiary):
+            try:
+                await self.duplicate_index.insert_one(
+                    {"_id": index_id, "beneficiary_id": beneficiary_id}, session=session
+                )
+            except DuplicateKeyError as error:
+                existing = await self.duplicate_index.find_one({"_id": index_id})
+                raise DuplicateEnrolment(
+                    str(existing["beneficiary_id"]) if existing else "unknown"
+                ) from error
+
+    async def log_consent(
+        self,
+        session: Session,
+        beneficiary_id: str,
+        purpose: str,
+        given: bool,
+        by: str,
+        at: datetime,
+    ) -> None:
+        await self.consent_log.insert_one(
+            {
+                "beneficiary_id": beneficiary_id,
+                "purpose": purpose,
+                "given": given,
+                "at": at,
+                "by": by,
+            },
+            session=session,
+        )
 
 
 def _without_id(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in row.items() if key != "id"}
-
-
-def _fields(doc: Document, cls: type[Any]) -> dict[str, Any]:
-    return {name: doc[name] for name in cls.__dataclass_fields__ if name != "id"}
+    return {key: value for key, value in row.items() if key not in ("id", "_note")}

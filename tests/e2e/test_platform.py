@@ -67,7 +67,7 @@ def enrolment(**overrides: Any) -> dict[str, Any]:
         "firstName": f"Zoé-{uuid4().hex[:10]}",
         "lastName": f"Testeuse-{uuid4().hex[:10]}",
         "birthYear": 1990,
-        "phone": "06 12 34 56 78",
+        "phone": f"06 {uuid4().int % 10**8:08d}",
         "gender": "FEMALE",
         "tracks": ["DIGITAL_CAREERS"],
         "employmentStatus": "REGISTERED_JOB_SEEKER",

@@ -1,0 +1,166 @@
+"""Registration's use cases, shared by the HTTP API, partner intake and spreadsheet import:
+load, decide (domain), store and emit — each in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import uuid4
+
+from contracts.errors import NotFound
+from contracts.registration import ConsentPurpose
+from kit.mongo import Document, Session
+from services.registration import domain
+from services.registration.domain import Beneficiary, ErasureReason, Status
+from services.registration.store import DuplicateEnrolment, RegistrationStore
+
+T = TypeVar("T")
+Transact = Callable[[Callable[[Session], Awaitable[Any]]], Awaitable[Any]]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Registration:
+    def __init__(self, store: RegistrationStore, transact: Transact) -> None:
+        self.store = store
+        self._transact = transact
+
+    async def _in_transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
+        result: T = await self._transact(work)
+        return result
+
+    async def _load(self, beneficiary_id: str, session: Session | None = None) -> Beneficiary:
+        beneficiary = await self.store.get(beneficiary_id, session)
+        if beneficiary is None:
+            raise NotFound(f"no beneficiary {beneficiary_id}")
+        return beneficiary
+
+    # -- enrolment ---------------------------------------------------------------------------
+
+    async def enrol(
+        self, request: domain.EnrolmentRequest, by: str, *, dry_run: bool = False
+    ) -> Beneficiary:
+        """Validate, refuse duplicates, then store the record and its event (unless dry run)."""
+        beneficiary = domain.enrol(
+            request, await self.store.reference(), beneficiary_id=uuid4(), now=now()
+        )
+        domain.refuse_duplicate(await self.store.find_duplicate(beneficiary))
+        if dry_run:
+            return beneficiary
+
+        async def work(session: Session) -> None:
+            await self.store.add(session, beneficiary, by)
+
+        try:
+            await self._in_transaction(work)
+        except DuplicateEnrolment as duplicate:  # enrolled concurrently, after our check
+            domain.refuse_duplicate(duplicate.existing_id)
+        return beneficiary
+
+    # -- changes to a record -----------------------------------------------------------------
+
+    async def rectify(
+        self, beneficiary_id: str, change: domain.Rectification, by: str
+    ) -> Beneficiary:
+        async def work(session: Session) -> Beneficiary:
+            current = await self._load(beneficiary_id, session)
+            reference = await self.store.reference(session)
+            updated, event = domain.rectify(current, change, reference, now())
+            await self.store.update(session, updated)
+            if event is not None:
+                await self.store.emit(session, event)
+            return updated
+
+        try:
+            return await self._in_transaction(work)
+        except DuplicateEnrolment as duplicate:
+            domain.refuse_duplicate(duplicate.existing_id)
+            raise
+
+    async def withdraw(self, beneficiary_id: str, by: str) -> Beneficiary:
+        async def work(session: Session) -> Beneficiary:
+            withdrawn, event = domain.withdraw(await self._load(beneficiary_id, session), now())
+            await self.store.update(session, withdrawn)
+            await self.store.emit(session, event)
+            return withdrawn
+
+        return await self._in_transaction(work)
+
+    async def change_consent(
+        self, beneficiary_id: str, purpose: ConsentPurpose, given: bool, by: str
+    ) -> Beneficiary:
+        async def work(session: Session) -> Beneficiary:
+            at = now()
+            changed, event = domain.change_consent(
+                await self._load(beneficiary_id, session), purpose, given, at
+            )
+            if event is not None:
+                await self.store.update(session, changed)
+                await self.store.log_consent(session, beneficiary_id, purpose.value, given, by, at)
+                await self.store.emit(session, event)
+            return changed
+
+        return await self._in_transaction(work)
+
+    async def merge(self, kept_id: str, duplicate_id: str, by: str) -> Beneficiary:
+        """Fold the duplicate into the kept record; the duplicate's personal data is shredded."""
+
+        async def work(session: Session) -> Beneficiary:
+            kept = await self._load(kept_id, session)
+            duplicate = await self._load(duplicate_id, session)
+            merged, event = domain.merge(kept, duplicate, now())
+            await self.store.shred(session, duplicate, Status.MERGED, merged_into=kept_id)
+            await self.store.update(session, merged)
+            await self.store.emit(session, event)
+            return merged
+
+        return await self._in_transaction(work)
+
+    # -- reference data ----------------------------------------------------------------------
+
+    async def save_district(self, district: domain.District) -> None:
+        async def work(session: Session) -> None:
+            await self.store.save_district(session, district)
+
+        await self._in_transaction(work)
+
+    async def save_association(self, association: domain.Association) -> None:
+        async def work(session: Session) -> None:
+            await self.store.save_association(session, association)
+
+        await self._in_transaction(work)
+
+    # -- erasure and retention ---------------------------------------------------------------
+
+    async def erase(self, beneficiary_id: str, reason: ErasureReason, by: str) -> Document:
+        """Destroy the person's data key and personal data; returns the receipt (no data)."""
+
+        async def work(session: Session) -> Document:
+            beneficiary = await self._load(beneficiary_id, session)
+            event = domain.erase(beneficiary, reason, now())
+            receipt: Document = {
+                "_id": str(uuid4()),
+                "beneficiary_id": beneficiary_id,
+                "erased_at": event.erased_at,
+                "reason": reason.value,
+                "requested_by": by,
+                "erased": list(domain.ERASED_ITEMS),
+                "notified": "dn.registration.beneficiary_erased.v1 to every service",
+            }
+            await self.store.shred(session, beneficiary, Status.ERASED, erased_at=event.erased_at)
+            await self.store.add_receipt(session, receipt)
+            await self.store.emit(session, event)
+            return receipt
+
+        return await self._in_transaction(work)
+
+    async def apply_retention(self, period: timedelta, by: str, *, dry_run: bool) -> list[str]:
+        """Anonymise everyone without contact for longer than ``period``; ids affected."""
+        due = domain.due_for_retention(await self.store.last_contacts(), now(), period)
+        if not dry_run:
+            for beneficiary_id in due:
+                await self.erase(beneficiary_id, ErasureReason.RETENTION, by)
+        return due
