@@ -6,6 +6,7 @@ from pydantic import ValidationError
 
 from contracts.envelope import CloudEvent, EnvelopeError, describe_validation_error
 from contracts.event import EventData
+from contracts.intake import EnrolmentRequestedV1
 from contracts.registration import (
     AssociationUpsertedV1,
     BeneficiariesMergedV1,
@@ -32,14 +33,26 @@ EVENT_TYPES: dict[str, type[EventData]] = {
 }
 
 
-def decode(event: CloudEvent) -> EventData:
+# Partner requests, by intake topic (they may carry personal data; see contracts.intake).
+INTAKE_TYPES: dict[str, type[EventData]] = {
+    model.event_type: model for model in (EnrolmentRequestedV1,)
+}
+
+
+ALL_TYPES: dict[str, type[EventData]] = {**EVENT_TYPES, **INTAKE_TYPES}
+
+
+def intake_types(topic: str) -> dict[str, type[EventData]]:
+    return {name: model for name, model in INTAKE_TYPES.items() if model.topic == topic}
+
+
+def decode(event: CloudEvent, types: dict[str, type[EventData]] = EVENT_TYPES) -> EventData:
     """The typed data of ``event``; raises :class:`EnvelopeError` for unknown or invalid data."""
-    model = EVENT_TYPES.get(event.type)
+    model = types.get(event.type)
     if model is None:
         raise EnvelopeError(
             "unknown_type",
-            f"event type {event.type!r} is not in the catalogue; known: "
-            + ", ".join(sorted(EVENT_TYPES)),
+            f"event type {event.type!r} is not accepted here; known: " + ", ".join(sorted(types)),
         )
     try:
         return model.model_validate(event.data)

@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from contracts.catalogue import EVENT_TYPES
+from contracts.catalogue import ALL_TYPES
 from contracts.envelope import JSON, STRUCTURED
 from contracts.event import EventData
 from contracts.topics import CANONICAL, DEAD_LETTER, INTAKE
@@ -28,7 +28,7 @@ _COMPONENT_SCHEMAS = "#/components/schemas/"
 
 def json_schemas() -> dict[str, dict[str, Any]]:
     """One standalone JSON Schema (draft 2020-12) per event type, keyed by type."""
-    return {event_type: _json_schema(model) for event_type, model in sorted(EVENT_TYPES.items())}
+    return {event_type: _json_schema(model) for event_type, model in sorted(ALL_TYPES.items())}
 
 
 def _json_schema(model: type[EventData]) -> dict[str, Any]:
@@ -59,17 +59,19 @@ def _description(model: type[EventData]) -> str:
 
 def asyncapi_document() -> dict[str, Any]:
     """The AsyncAPI 3.0.0 document of every topic, message and who sends or receives it."""
-    models = [model for _, model in sorted(EVENT_TYPES.items())]
+    models = [model for _, model in sorted(ALL_TYPES.items())]
     services = _services()
-    unpublished = [m.__name__ for m in models if m.topic not in CANONICAL]
-    if unpublished:
+    misplaced = [m.__name__ for m in models if m.topic not in (*CANONICAL, *INTAKE)]
+    if misplaced:
         raise ValueError(
-            f"{', '.join(unpublished)} must name a canonical topic ({', '.join(CANONICAL)})"
+            f"{', '.join(misplaced)} must name a canonical or intake topic "
+            f"({', '.join((*CANONICAL, *INTAKE))})"
         )
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for service, (canonical, intake) in services.items():
         message_names = [m.__name__ for m in models if m.topic == canonical]
+        intake_names = [m.__name__ for m in models if m.topic == intake]
         canonical_id, intake_id = f"{service}Events", f"{service}Intake"
         channels[canonical_id] = {
             "address": canonical,
@@ -84,18 +86,19 @@ def asyncapi_document() -> dict[str, Any]:
             "address": intake,
             "title": f"{service} intake",
             "description": (
-                f"Events from partner systems for the {service} service: the same types as "
-                f"{canonical}, in binary mode or in structured mode (content-type {STRUCTURED}, "
-                f"the whole event as one JSON object). Records that cannot be read or validated "
-                f"go to {DEAD_LETTER}."
+                f"Requests from partner systems for the {service} service, in binary mode or "
+                f"in structured mode (content-type {STRUCTURED}, the whole event as one JSON "
+                "object); the service validates and applies each, then publishes the resulting "
+                f"facts on {canonical}. Records that cannot be read, validated or applied go to "
+                f"{DEAD_LETTER} with the reason. Intake requests may carry personal data."
             ),
-            "messages": _channel_messages(message_names),
+            "messages": _channel_messages(intake_names),
         }
         operations[f"send{service.title()}Events"] = _operation(
             "send", canonical_id, message_names, f"The {service} service publishes its facts."
         )
         operations[f"receive{service.title()}Intake"] = _operation(
-            "receive", intake_id, message_names, f"The platform receives partner {service} events."
+            "receive", intake_id, intake_names, f"The platform receives partner {service} requests."
         )
     channels["deadLetters"] = {
         "address": DEAD_LETTER,
@@ -136,7 +139,8 @@ def asyncapi_document() -> dict[str, Any]:
                 "involved (per-person order), otherwise the aggregate id; it equals ce_subject. "
                 "Intake topics (dn.intake.*) also accept structured mode: content-type "
                 f"{STRUCTURED} with the whole event, attributes and data, as one JSON object. "
-                "Events carry no personal data."
+                "Canonical events carry no personal data; intake requests may (a partner enrolling "
+                "someone gives their name), and only the registration service reads them."
             ),
         },
         "defaultContentType": JSON,
@@ -358,7 +362,7 @@ def _stale_files(schema_dir: Path, asyncapi_file: Path) -> list[Path]:
     return sorted(
         path
         for path in schema_dir.glob("*.json")
-        if path.stem not in EVENT_TYPES and path.resolve() != asyncapi_file.resolve()
+        if path.stem not in ALL_TYPES and path.resolve() != asyncapi_file.resolve()
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from contracts.catalogue import EVENT_TYPES
+from contracts.catalogue import ALL_TYPES, EVENT_TYPES, INTAKE_TYPES
 from contracts.export import asyncapi_document, drift, json_schemas, write_all
 from contracts.registration import BeneficiaryEnrolledV1
 from contracts.topics import ALL_TOPICS, CANONICAL, DEAD_LETTER, INTAKE
@@ -130,7 +130,7 @@ def test_write_all_writes_one_schema_per_event_type_and_the_asyncapi_document(
 ) -> None:
     schema_dir, asyncapi_file = exported
 
-    assert sorted(p.name for p in schema_dir.iterdir()) == sorted(f"{t}.json" for t in EVENT_TYPES)
+    assert sorted(p.name for p in schema_dir.iterdir()) == sorted(f"{t}.json" for t in ALL_TYPES)
     assert asyncapi_file.read_text().endswith("}\n")
 
 
@@ -199,7 +199,7 @@ def test_every_topic_has_a_channel() -> None:
     assert sorted(addresses) == sorted(ALL_TOPICS)
 
 
-def test_every_event_type_has_a_message_on_its_channel_and_its_intake() -> None:
+def test_every_event_type_has_a_message_on_its_channel_and_requests_on_intake() -> None:
     document = asyncapi_document()
     intake_of = dict(zip(CANONICAL, INTAKE, strict=True))
 
@@ -209,9 +209,15 @@ def test_every_event_type_has_a_message_on_its_channel_and_its_intake() -> None:
         assert message["name"] == event_type
         assert message["headers"]["properties"]["ce_type"]["const"] == event_type
         assert message["payload"] == {"$ref": f"#/components/schemas/{name}"}
-        for topic in (model.topic, intake_of[model.topic]):
-            _, channel = channel_at(document, topic)
-            assert channel["messages"][name] == {"$ref": f"#/components/messages/{name}"}
+        _, channel = channel_at(document, model.topic)
+        assert channel["messages"][name] == {"$ref": f"#/components/messages/{name}"}
+        _, intake = channel_at(document, intake_of[model.topic])
+        assert name not in intake["messages"], "intake carries partner requests, not facts"
+    for model in INTAKE_TYPES.values():
+        _, channel = channel_at(document, model.topic)
+        assert channel["messages"][model.__name__] == {
+            "$ref": f"#/components/messages/{model.__name__}"
+        }
 
 
 def test_canonical_topics_are_sent_and_intake_topics_received() -> None:
