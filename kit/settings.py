@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     master_key: str | None = None
     token_ttl_hours: int = 12
 
+    # Registration's retention job: people without contact for this long are anonymised.
+    retention_days: int = 730
+    retention_check_hours: float = 24.0
+
     demo: bool = True
     # Consumer fetch wait: the broker answers a fetch only after this, so live paths keep it short.
     fetch_max_wait_ms: int = 10

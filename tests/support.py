@@ -86,3 +86,25 @@ def header(record: Record, name: str) -> str | None:
         if key == name:
             return bytes(value).decode()
     return None
+
+
+async def read_all(bootstrap: str, topic: str) -> list[Record]:
+    """Every record currently in ``topic`` (up to the end offsets seen at the start)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[Record] = []
+        while any(await consumer.position(p) < ends[p] for p in partitions):
+            batch = await consumer.getmany(timeout_ms=500)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+        return records
+    finally:
+        await consumer.stop()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from kit.service import Runtime, run, service_app
 from kit.settings import Settings
+from services.registration import retention
 from services.registration.api import router
 from services.registration.commands import Registration
+from services.registration.handlers import GROUP_ID, TOPICS, IntakeHandler
 from services.registration.store import RegistrationStore
 from services.registration.vault import Vault
 
@@ -22,7 +27,19 @@ def build(settings: Settings) -> FastAPI:
         store = RegistrationStore(runtime.db, runtime.source, vault)
         await store.ensure_indexes()
         await store.load_reference_file()
-        app.state.registration = Registration(store, runtime.transact)
+        registration = Registration(store, runtime.transact)
+        app.state.registration = registration
+        runtime.consume(*TOPICS, group_id=GROUP_ID, handle=IntakeHandler(registration))
+        runtime.tasks.append(
+            asyncio.create_task(
+                retention.run_periodically(
+                    registration,
+                    period=timedelta(days=settings.retention_days),
+                    every=timedelta(hours=settings.retention_check_hours),
+                ),
+                name="registration-retention",
+            )
+        )
 
     app = service_app(NAME, settings, router=router, setup=setup)
     return app

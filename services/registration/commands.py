@@ -41,9 +41,20 @@ class Registration:
     # -- enrolment ---------------------------------------------------------------------------
 
     async def enrol(
-        self, request: domain.EnrolmentRequest, by: str, *, dry_run: bool = False
+        self,
+        request: domain.EnrolmentRequest,
+        by: str,
+        *,
+        dry_run: bool = False,
+        request_id: str | None = None,
     ) -> Beneficiary:
-        """Validate, refuse duplicates, then store the record and its event (unless dry run)."""
+        """Validate, refuse duplicates, then store the record and its event (unless dry run).
+
+        ``request_id`` (a partner request's ce_id) makes a redelivered request a no-op that
+        returns the record it created.
+        """
+        if request_id is not None and (done := await self.store.applied_request(request_id)):
+            return await self._load(done)
         beneficiary = domain.enrol(
             request, await self.store.reference(), beneficiary_id=uuid4(), now=now()
         )
@@ -53,6 +64,8 @@ class Registration:
 
         async def work(session: Session) -> None:
             await self.store.add(session, beneficiary, by)
+            if request_id is not None:
+                await self.store.mark_request_applied(session, request_id, str(beneficiary.id))
 
         try:
             await self._in_transaction(work)
@@ -111,10 +124,13 @@ class Registration:
         async def work(session: Session) -> Beneficiary:
             kept = await self._load(kept_id, session)
             duplicate = await self._load(duplicate_id, session)
-            merged, event = domain.merge(kept, duplicate, now())
+            at = now()
+            merged, event = domain.merge(kept, duplicate, at)
             await self.store.shred(session, duplicate, Status.MERGED, merged_into=kept_id)
             await self.store.update(session, merged)
             await self.store.emit(session, event)
+            if merged.tracks != kept.tracks:
+                await self.store.emit(session, merged.updated_event(at))
             return merged
 
         return await self._in_transaction(work)

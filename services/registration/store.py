@@ -55,6 +55,7 @@ class RegistrationStore:
         self.erasures = db["erasure_receipts"]
         self.audit_log = db["audit_log"]
         self.deliveries = db["partner_deliveries"]
+        self.applied_requests = db["applied_intake_requests"]
         self.districts = db["districts"]
         self.associations = db["associations"]
 
@@ -161,6 +162,20 @@ class RegistrationStore:
                 session, beneficiary_id, purpose, given, by, beneficiary.enrolled_at
             )
         await self.emit(session, beneficiary.enrolled_event())
+
+    async def mark_request_applied(
+        self, session: Session, request_id: str, beneficiary_id: str
+    ) -> None:
+        """Record that a partner request (its ce_id) created this record, in the same
+        transaction: a redelivered request is then recognised, not refused as a duplicate."""
+        await self.applied_requests.insert_one(
+            {"_id": request_id, "beneficiary_id": beneficiary_id, "at": datetime.now(UTC)},
+            session=session,
+        )
+
+    async def applied_request(self, request_id: str) -> str | None:
+        found = await self.applied_requests.find_one({"_id": request_id})
+        return str(found["beneficiary_id"]) if found else None
 
     async def find_duplicate(self, beneficiary: Beneficiary) -> str | None:
         ids = self._duplicate_ids(beneficiary)

@@ -12,7 +12,13 @@ from dataclasses import dataclass, replace
 
 from contracts.dimensions import Gender, Track
 from contracts.event import EventData
-from contracts.registration import BeneficiaryEnrolledV1
+from contracts.registration import (
+    BeneficiariesMergedV1,
+    BeneficiaryEnrolledV1,
+    BeneficiaryErasedV1,
+    BeneficiaryUpdatedV1,
+    BeneficiaryWithdrawnV1,
+)
 
 UNKNOWN = "unknown"
 ALL = "all"
@@ -36,11 +42,14 @@ class BeneficiaryFacts:
     age_band: str | None = None
     tracks: tuple[str, ...] = ()
     employment_status: str | None = None
+    withdrawn: bool = False
+    # Folded into another record: counted there, not here.
+    merged_into: str | None = None
 
 
 def apply(facts: BeneficiaryFacts, data: EventData) -> BeneficiaryFacts:
     """The facts after ``data``; event types reporting does not use leave them unchanged."""
-    if isinstance(data, BeneficiaryEnrolledV1):
+    if isinstance(data, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1):
         return replace(
             facts,
             enrolled=True,
@@ -52,17 +61,28 @@ def apply(facts: BeneficiaryFacts, data: EventData) -> BeneficiaryFacts:
             tracks=tuple(dict.fromkeys(track.value for track in data.tracks)),
             employment_status=data.employment_status.value,
         )
+    if isinstance(data, BeneficiaryWithdrawnV1):
+        return replace(facts, withdrawn=True)  # what they did so far still counts
+    if isinstance(data, BeneficiariesMergedV1):
+        return replace(facts, merged_into=str(data.beneficiary_id))
     return facts
 
 
 def beneficiary_of(data: EventData) -> str | None:
-    """The beneficiary an event is about, when reporting keeps facts for it."""
-    if isinstance(data, BeneficiaryEnrolledV1):
+    """The beneficiary whose facts an event changes, when reporting keeps facts for it."""
+    if isinstance(data, BeneficiariesMergedV1):
+        return str(data.merged_id)
+    if isinstance(
+        data,
+        BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1 | BeneficiaryWithdrawnV1 | BeneficiaryErasedV1,
+    ):
         return str(data.beneficiary_id)
     return None
 
 
 def indicators(facts: BeneficiaryFacts) -> tuple[str, ...]:
+    if facts.merged_into is not None:
+        return ()
     return ("enrolled",) if facts.enrolled else ()
 
 

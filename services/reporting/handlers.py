@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contracts import catalogue, topics
 from contracts.envelope import CloudEvent
+from contracts.registration import BeneficiaryErasedV1
 from kit.consumer import IdempotentConsumer
 from kit.mongo import Session
 from services.reporting import domain
@@ -27,6 +28,12 @@ class ProjectionHandler:
             return False
 
         async def effect(_: CloudEvent, session: Session) -> None:
+            if await self.store.is_erased(session, beneficiary_id):
+                return  # a late event about someone erased: nothing to link it to
+            if isinstance(data, BeneficiaryErasedV1):
+                # Counters stay as they are; only the link to the person goes.
+                await self.store.pseudonymise(session, beneficiary_id)
+                return
             old = await self.store.load_facts(session, beneficiary_id)
             new = domain.apply(old, data)
             await self.store.save_transition(session, new, domain.transition(old, new), event.time)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
+from uuid import uuid4
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -30,10 +31,28 @@ class ReportingStore:
         if document is None:
             return BeneficiaryFacts(beneficiary_id)
         known = {f.name for f in fields(BeneficiaryFacts)} - {"beneficiary_id"}
+        # An old document may lack newer fields: they take their defaults.
         values = {key: document[key] for key in known if key in document}
         if "tracks" in values:
             values["tracks"] = tuple(values["tracks"])
         return BeneficiaryFacts(beneficiary_id=beneficiary_id, **values)
+
+    async def is_erased(self, session: Session, beneficiary_id: str) -> bool:
+        found = await self.facts.find_one(
+            {"_id": beneficiary_id, "erased": True}, {"_id": 1}, session=session
+        )
+        return found is not None
+
+    async def pseudonymise(self, session: Session, beneficiary_id: str) -> None:
+        """Re-key the person's facts under a random id and leave an empty tombstone, so
+        aggregates keep their contribution but nothing links it to the erased person."""
+        document = await self.facts.find_one({"_id": beneficiary_id}, session=session)
+        if document is not None:
+            document["_id"] = f"erased-{uuid4()}"
+            await self.facts.insert_one(document, session=session)
+        await self.facts.replace_one(
+            {"_id": beneficiary_id}, {"erased": True}, upsert=True, session=session
+        )
 
     async def save_transition(
         self, session: Session, facts: BeneficiaryFacts, deltas: Deltas, event_time: datetime
