@@ -84,6 +84,14 @@ class BeneficiariesMergedV1(_AboutBeneficiary):
         return str(self.merged_id)
 
 
+class ErasureReason(StrEnum):
+    """Why a person's data was erased (recorded on the receipt and in the erased event)."""
+
+    REQUEST_OF_PERSON = "request_of_person"
+    RETENTION = "retention"
+    COORDINATOR_DECISION = "coordinator_decision"
+
+
 class BeneficiaryErasedV1(_AboutBeneficiary):
     """The person's personal data was destroyed; services drop or pseudonymise what they hold."""
 

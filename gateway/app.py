@@ -1,4 +1,5 @@
-"""Gateway process: GraphQL at /graphql, health, and the dashboard page (python -m gateway.app)."""
+"""Gateway process: GraphQL at /graphql, partner intake at /ingest/{service}, health, and the
+dashboard page (python -m gateway.app)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from strawberry.fastapi import GraphQLRouter
 from kit.service import instrument_http_app, run
 from kit.settings import SERVICE_NAMES, Settings
 
+from .ingest import IntakePublisher, ingest_router
 from .schema import Context, schema
 from .services import Services
 
@@ -23,11 +25,16 @@ DASHBOARD = Path(__file__).with_name("dashboard.html")
 
 def build(settings: Settings) -> FastAPI:
     services = Services(settings)
+    intake = IntakePublisher(settings.resolved_kafka_bootstrap)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        await services.close()
+        await intake.start()
+        try:
+            yield
+        finally:
+            await intake.stop()
+            await services.close()
 
     async def context() -> Context:
         return Context(settings, services)
@@ -39,6 +46,7 @@ def build(settings: Settings) -> FastAPI:
         graphql_ide="graphiql" if settings.environment == "development" else None,
     )
     app.include_router(graphql, prefix="/graphql")
+    app.include_router(ingest_router(settings, intake))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from enum import Enum
 from typing import Any
+from urllib.parse import quote
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import BaseContext
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
+from contracts.registration import ConsentPurpose, ErasureReason
 from kit.auth import AuthError, Principal, principal_from_header
-from kit.settings import Settings
+from kit.settings import SERVICE_NAMES, Settings
 
-from .services import AccessDenied, Services
+from .services import AccessDenied, Services, UserInputError
 from .tracing import PrivateOpenTelemetryExtension
 
 # The contracts' enums, exposed by member name (FEMALE, DIGITAL_CAREERS…) as GraphQL values.
@@ -25,6 +29,8 @@ strawberry.enum(Gender, description="Gender as the person declares it")
 strawberry.enum(Track, description="Programme track")
 strawberry.enum(EmploymentStatus, description="Employment status at entry")
 strawberry.enum(AgeBand, description="Age band, from the birth year")
+strawberry.enum(ConsentPurpose, description="What a person may consent to, purpose by purpose")
+strawberry.enum(ErasureReason, description="Why a person's data was erased")
 
 
 class Context(BaseContext):
@@ -156,6 +162,54 @@ class Beneficiary:
         )
 
 
+@strawberry.type(description="Proof that a person's data was erased; it holds no personal data")
+class ErasureReceipt:
+    id: strawberry.ID
+    beneficiary_id: strawberry.ID
+    erased_at: dt.datetime
+    reason: ErasureReason
+    requested_by: str = strawberry.field(description="Who asked for the erasure (token subject)")
+    erased: list[str] = strawberry.field(description="What was destroyed")
+
+    @staticmethod
+    def of(row: dict[str, Any]) -> ErasureReceipt:
+        return ErasureReceipt(
+            id=strawberry.ID(row["id"]),
+            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
+            erased_at=_datetime(row["erased_at"]) or dt.datetime.now(dt.UTC),
+            reason=ErasureReason(row["reason"]),
+            requested_by=row["requested_by"],
+            erased=list(row["erased"]),
+        )
+
+
+@strawberry.type(description="Who read or changed which record, when and how (ids only)")
+class AuditEntry:
+    at: dt.datetime
+    actor: str = strawberry.field(description="Token subject of the caller")
+    role: str
+    action: str
+    beneficiary_id: strawberry.ID | None
+    route: str
+
+
+@strawberry.type(description="What one partner sent through intake: accepted and rejected counts")
+class PartnerDelivery:
+    partner: str
+    accepted: int
+    rejected: int
+    last_error: str | None
+    last_error_at: dt.datetime | None
+    last_seen: dt.datetime | None
+
+
+@strawberry.type(description="People without contact for the period: listed, or anonymised")
+class RetentionRun:
+    dry_run: bool
+    older_than_days: int
+    beneficiary_ids: list[strawberry.ID]
+
+
 @strawberry.type
 class Targets:
     trained: int
@@ -225,7 +279,63 @@ class EnrolBeneficiaryInput:
     birth_year: int | None = None
     phone: str | None = None
     email: str | None = None
+    street: str | None = None
+    postcode: str | None = None
+    insee_code: str | None = strawberry.field(default=None, description="INSEE code of the commune")
+    qpv_resident: bool = strawberry.field(
+        default=True, description="Lives inside a priority district"
+    )
     employment_status: EmploymentStatus | None = None
+
+
+@strawberry.input(
+    description="Corrections to a record: omitted fields stay as they are; null clears a contact "
+    "or address field (phone, email, street, postcode, inseeCode)"
+)
+class RectifyBeneficiaryInput:
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+    birth_year: int | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    street: str | None = strawberry.UNSET
+    postcode: str | None = strawberry.UNSET
+    insee_code: str | None = strawberry.UNSET
+    district_id: strawberry.ID | None = strawberry.UNSET
+    gender: Gender | None = strawberry.UNSET
+    tracks: list[Track] | None = strawberry.UNSET
+    employment_status: EmploymentStatus | None = strawberry.UNSET
+    qpv_resident: bool | None = strawberry.UNSET
+
+
+# Fields a record always has: null cannot clear them (omit them to keep the current value).
+NOT_CLEARABLE = (
+    "first_name",
+    "last_name",
+    "birth_year",
+    "district_id",
+    "gender",
+    "tracks",
+    "employment_status",
+    "qpv_resident",
+)
+
+
+@strawberry.input
+class DistrictInput:
+    name: str
+    commune: str
+    insee_code: str = strawberry.field(description="Five characters, e.g. 33063")
+    qpv_code: str = strawberry.field(description="National QPV code, e.g. QN03306M")
+
+
+@strawberry.input
+class AssociationInput:
+    name: str
+    districts: list[strawberry.ID] = strawberry.field(description="Ids of the districts served")
+    siret: str | None = None
+    rna: str | None = None
+    contact: str | None = None
 
 
 def _datetime(value: Any) -> dt.datetime | None:
@@ -235,7 +345,45 @@ def _datetime(value: Any) -> dt.datetime | None:
 
 
 def _enum_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_enum_value(item) for item in value]
     return value.value if isinstance(value, Enum) else value
+
+
+def _segment(value: str) -> str:
+    """An id as one URL path segment (an id with a slash must not reach another route)."""
+    return quote(str(value), safe="")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+def _rectification(change: RectifyBeneficiaryInput) -> dict[str, Any]:
+    """The fields the caller sent (UNSET ones are left out), as registration names them."""
+    sent = {
+        f.name: getattr(change, f.name)
+        for f in dataclasses.fields(change)
+        if getattr(change, f.name) is not strawberry.UNSET
+    }
+    cleared = [name for name in NOT_CLEARABLE if name in sent and sent[name] is None]
+    if cleared:
+        raise UserInputError(
+            "; ".join(f"{_camel(name)}: cannot be cleared" for name in cleared),
+            [
+                {
+                    "field": _camel(name),
+                    "message": "cannot be cleared; leave it out to keep the current value",
+                }
+                for name in cleared
+            ],
+        )
+    return {name: _enum_value(value) for name, value in sent.items()}
+
+
+def _association(row: dict[str, Any]) -> Association:
+    return Association(id=strawberry.ID(row["id"]), name=row["name"], district_ids=row["districts"])
 
 
 async def _impact(info: Info[Context, Any], impact_filter: ImpactFilter | None) -> Impact:
@@ -293,6 +441,16 @@ async def _impact(info: Info[Context, Any], impact_filter: ImpactFilter | None) 
     )
 
 
+async def _change_beneficiary(
+    info: Info[Context, Any], method: str, path: str, body: dict[str, Any] | None = None
+) -> Beneficiary:
+    context = context_of(info)
+    row = await context.services.call(
+        "registration", method, path, authorization=context.authorization, json=body
+    )
+    return Beneficiary.of(row)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Programme figures against targets, optionally filtered")
@@ -305,11 +463,109 @@ class Query:
         row = await context.services.call(
             "registration",
             "GET",
-            f"/beneficiaries/{id}",
+            f"/beneficiaries/{_segment(id)}",
             authorization=context.authorization,
             missing_ok=True,
         )
         return Beneficiary.of(row) if row else None
+
+    @strawberry.field(
+        description="Everything every service holds about one person (right of access); "
+        "coordinators only"
+    )
+    async def beneficiary_export(self, info: Info[Context, Any], id: strawberry.ID) -> JSON:
+        context = context_of(info)
+        answers = await asyncio.gather(
+            *(
+                context.services.call(
+                    service,
+                    "GET",
+                    f"/beneficiaries/{_segment(id)}/export",
+                    authorization=context.authorization,
+                )
+                for service in SERVICE_NAMES
+            ),
+            return_exceptions=True,
+        )
+        for answer in answers:  # registration's refusal first: it knows whether the person exists
+            if isinstance(answer, BaseException):
+                raise answer
+        return JSON(
+            {
+                "beneficiaryId": id,
+                "exportedAt": dt.datetime.now(dt.UTC).isoformat(),
+                "services": dict(zip(SERVICE_NAMES, answers, strict=True)),
+            }
+        )
+
+    @strawberry.field(description="Who read or changed records, newest first; coordinators only")
+    async def audit_log(
+        self,
+        info: Info[Context, Any],
+        beneficiary_id: strawberry.ID | None = None,
+        actor: str | None = None,
+        limit: int | None = 100,
+    ) -> list[AuditEntry]:
+        context = context_of(info)
+        params = {"limit": str(100 if limit is None else limit)}
+        if beneficiary_id is not None:
+            params["beneficiary_id"] = str(beneficiary_id)
+        if actor is not None:
+            params["actor"] = actor
+        rows = await context.services.call(
+            "registration", "GET", "/audit", authorization=context.authorization, params=params
+        )
+        return [
+            AuditEntry(
+                at=_datetime(row["at"]) or dt.datetime.now(dt.UTC),
+                actor=row["actor"],
+                role=row["role"],
+                action=row["action"],
+                beneficiary_id=(
+                    strawberry.ID(row["beneficiary_id"]) if row.get("beneficiary_id") else None
+                ),
+                route=row["route"],
+            )
+            for row in rows
+        ]
+
+    @strawberry.field(description="Partner intake counts; a partner sees only its own line")
+    async def delivery_log(
+        self, info: Info[Context, Any], partner: str | None = None
+    ) -> list[PartnerDelivery]:
+        context = context_of(info)
+        rows = await context.services.call(
+            "registration",
+            "GET",
+            "/deliveries",
+            authorization=context.authorization,
+            params={"partner": partner} if partner else None,
+        )
+        return [
+            PartnerDelivery(
+                partner=row["partner"],
+                accepted=row["accepted"],
+                rejected=row["rejected"],
+                last_error=row.get("last_error"),
+                last_error_at=_datetime(row.get("last_error_at")),
+                last_seen=_datetime(row.get("last_seen")),
+            )
+            for row in rows
+        ]
+
+    @strawberry.field(description="The receipt of a person's erasure; null when never erased")
+    async def erasure_receipt(
+        self, info: Info[Context, Any], beneficiary_id: strawberry.ID
+    ) -> ErasureReceipt | None:
+        context = context_of(info)
+        row = await context.services.call(
+            "registration",
+            "GET",
+            f"/erasures/{_segment(beneficiary_id)}",
+            authorization=context.authorization,
+            missing_ok=True,
+        )
+        return ErasureReceipt.of(row) if row else None
 
     @strawberry.field(description="The programme's priority districts")
     async def districts(self, info: Info[Context, Any]) -> list[District]:
@@ -317,12 +573,7 @@ class Query:
 
     @strawberry.field(description="The associations running the programme")
     async def associations(self, info: Info[Context, Any]) -> list[Association]:
-        return [
-            Association(
-                id=strawberry.ID(row["id"]), name=row["name"], district_ids=row["districts"]
-            )
-            for row in await context_of(info).reference("associations")
-        ]
+        return [_association(row) for row in await context_of(info).reference("associations")]
 
 
 @strawberry.type
@@ -347,6 +598,113 @@ class Mutation:
             json=body,
         )
         return Beneficiary.of(row)
+
+    @strawberry.mutation(description="Correct a record; only the fields sent change")
+    async def rectify_beneficiary(
+        self, info: Info[Context, Any], id: strawberry.ID, input: RectifyBeneficiaryInput
+    ) -> Beneficiary:
+        return await _change_beneficiary(
+            info, "PATCH", f"/beneficiaries/{_segment(id)}", _rectification(input)
+        )
+
+    @strawberry.mutation(description="The person leaves the programme; what they did still counts")
+    async def withdraw_beneficiary(
+        self, info: Info[Context, Any], id: strawberry.ID
+    ) -> Beneficiary:
+        return await _change_beneficiary(info, "POST", f"/beneficiaries/{_segment(id)}/withdrawal")
+
+    @strawberry.mutation(description="Give or withdraw consent for one purpose")
+    async def set_consent(
+        self, info: Info[Context, Any], id: strawberry.ID, purpose: ConsentPurpose, given: bool
+    ) -> Beneficiary:
+        return await _change_beneficiary(
+            info,
+            "PUT",
+            f"/beneficiaries/{_segment(id)}/consent/{purpose.value}",
+            {"given": given},
+        )
+
+    @strawberry.mutation(
+        description="Fold a duplicate record into the kept one (tracks joined, earlier enrolment "
+        "date kept); the duplicate's personal data is destroyed"
+    )
+    async def merge_beneficiaries(
+        self, info: Info[Context, Any], kept_id: strawberry.ID, duplicate_id: strawberry.ID
+    ) -> Beneficiary:
+        return await _change_beneficiary(
+            info,
+            "POST",
+            f"/beneficiaries/{_segment(kept_id)}/merge",
+            {"duplicate_id": str(duplicate_id)},
+        )
+
+    @strawberry.mutation(
+        description="Destroy a person's personal data for good; figures keep their contribution"
+    )
+    async def erase_beneficiary(
+        self,
+        info: Info[Context, Any],
+        id: strawberry.ID,
+        reason: ErasureReason | None = ErasureReason.REQUEST_OF_PERSON,
+    ) -> ErasureReceipt:
+        context = context_of(info)
+        row = await context.services.call(
+            "registration",
+            "DELETE",
+            f"/beneficiaries/{_segment(id)}",
+            authorization=context.authorization,
+            params={"reason": (reason or ErasureReason.REQUEST_OF_PERSON).value},
+        )
+        return ErasureReceipt.of(row)
+
+    @strawberry.mutation(description="Create or edit a priority district; coordinators only")
+    async def save_district(
+        self, info: Info[Context, Any], id: strawberry.ID, input: DistrictInput
+    ) -> District:
+        context = context_of(info)
+        row = await context.services.call(
+            "registration",
+            "PUT",
+            f"/districts/{_segment(id)}",
+            authorization=context.authorization,
+            json=strawberry.asdict(input),
+        )
+        return District.of(row)
+
+    @strawberry.mutation(description="Create or edit an association; coordinators only")
+    async def save_association(
+        self, info: Info[Context, Any], id: strawberry.ID, input: AssociationInput
+    ) -> Association:
+        context = context_of(info)
+        body = {**strawberry.asdict(input), "districts": [str(d) for d in input.districts]}
+        row = await context.services.call(
+            "registration",
+            "PUT",
+            f"/associations/{_segment(id)}",
+            authorization=context.authorization,
+            json=body,
+        )
+        return _association(row)
+
+    @strawberry.mutation(
+        description="Anonymise people without contact for olderThanDays (dry run: only list them)"
+    )
+    async def run_retention(
+        self, info: Info[Context, Any], dry_run: bool = True, older_than_days: int = 730
+    ) -> RetentionRun:
+        context = context_of(info)
+        answer = await context.services.call(
+            "registration",
+            "POST",
+            "/retention",
+            authorization=context.authorization,
+            params={"dry_run": str(dry_run).lower(), "older_than_days": str(older_than_days)},
+        )
+        return RetentionRun(
+            dry_run=answer["dry_run"],
+            older_than_days=answer["older_than_days"],
+            beneficiary_ids=[strawberry.ID(i) for i in answer["beneficiary_ids"]],
+        )
 
 
 def _mask(error: GraphQLError) -> bool:

@@ -101,7 +101,11 @@ async def read_all(bootstrap: str, topic: str) -> list[Record]:
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         records: list[Record] = []
-        while any(await consumer.position(p) < ends[p] for p in partitions):
+
+        async def behind() -> bool:
+            return any([await consumer.position(p) < ends[p] for p in partitions])
+
+        while await behind():
             batch = await consumer.getmany(timeout_ms=500)
             for partition_records in batch.values():
                 records.extend(partition_records)

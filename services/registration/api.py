@@ -13,13 +13,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.dimensions import EmploymentStatus, Gender, Track
-from contracts.errors import FieldError, InvalidInput, NotFound
+from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
 from contracts.registration import ConsentPurpose
 from kit.auth import Principal, Role
 from kit.service import caller
-from services.registration import domain
+from services.registration import domain, importer
 from services.registration.commands import Registration
 from services.registration.domain import Beneficiary, ErasureReason
+from services.registration.vault import normalise
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
@@ -328,6 +329,89 @@ async def delivery_log(
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+# -- spreadsheet import ------------------------------------------------------------------
+
+MAX_IMPORT_ROWS = 500
+IMPORT_ROUTE = "POST /imports/beneficiaries"
+
+
+class SheetRowIn(Strict):
+    row: int = Field(ge=1)
+    values: dict[str, Annotated[str, Field(max_length=1000)]] = Field(max_length=100)
+
+
+class ImportIn(Strict):
+    association_id: str = Field(max_length=100)
+    dry_run: bool = False
+    rows: list[SheetRowIn] = Field(max_length=MAX_IMPORT_ROWS)
+
+
+@router.post("/imports/beneficiaries")
+async def import_beneficiaries(body: ImportIn, who: Caller, service: Service) -> dict[str, Any]:
+    """Enrol spreadsheet rows one by one, each in its own transaction.
+
+    Someone already enrolled, by an earlier run or an earlier row, comes back as a duplicate
+    with their id: sending the same file twice enrols nobody twice.
+    """
+    who.require(Role.COORDINATOR, Role.ASSOCIATION)
+    who.require_association(body.association_id)
+    seen: dict[str, int] = {}
+    results = []
+    for sent in body.rows:
+        row = importer.SheetRow(sent.row, sent.values)
+        results.append(await _import_row(row, body, who, service, seen))
+    return {"results": results}
+
+
+async def _import_row(
+    row: importer.SheetRow,
+    body: ImportIn,
+    who: Principal,
+    service: Registration,
+    seen: dict[str, int],
+) -> dict[str, Any]:
+    parsed = importer.parse_row(row, body.association_id)
+    if isinstance(parsed, list):
+        return _imported(row, "invalid", errors=parsed)
+    try:
+        beneficiary = await service.enrol(parsed, who.subject, dry_run=body.dry_run)
+    except Conflict as duplicate:
+        return _imported(row, "duplicate", beneficiary_id=duplicate.existing_id)
+    except InvalidInput as refused:
+        return _imported(row, "invalid", errors=importer.refusals(row, refused.errors))
+    if body.dry_run:
+        # A dry run stores nothing, so a person repeated within the call is found here.
+        keys = [
+            f"{kind}:{normalise(value)}"
+            for kind, value in domain.duplicate_keys(
+                beneficiary.personal, beneficiary.birth_year
+            ).items()
+        ]
+        earlier = next((seen[key] for key in keys if key in seen), None)
+        if earlier is not None:
+            return _imported(row, "duplicate", same_as_row=earlier)
+        seen.update(dict.fromkeys(keys, row.number))
+        return _imported(row, "valid")
+    beneficiary_id = str(beneficiary.id)
+    await service.store.audit(who.subject, who.role.value, "import", beneficiary_id, IMPORT_ROUTE)
+    return _imported(row, "created", beneficiary_id=beneficiary_id)
+
+
+def _imported(
+    row: importer.SheetRow,
+    status: str,
+    *,
+    errors: list[importer.CellError] | None = None,
+    **detail: Any,
+) -> dict[str, Any]:
+    return {
+        "row": row.number,
+        "status": status,
+        **detail,
+        "errors": [asdict(error) for error in errors or ()],
+    }
 
 
 # -- reference data ------------------------------------------------------------------------

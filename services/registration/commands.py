@@ -129,7 +129,7 @@ class Registration:
             await self.store.shred(session, duplicate, Status.MERGED, merged_into=kept_id)
             await self.store.update(session, merged)
             await self.store.emit(session, event)
-            if merged.tracks != kept.tracks:
+            if domain.dimensions_changed(kept, merged):
                 await self.store.emit(session, merged.updated_event(at))
             return merged
 

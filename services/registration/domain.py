@@ -20,6 +20,7 @@ from contracts.registration import (
     ConsentChangedV1,
     ConsentPurpose,
 )
+from contracts.registration import ErasureReason as ErasureReason  # re-exported: api, commands
 
 MAX_NAME_LENGTH = 100
 OLDEST_AGE = 110
@@ -276,9 +277,15 @@ def duplicate_keys(personal: PersonalData, birth_year: int | None) -> dict[str, 
 
 
 def _phone_digits(phone: str) -> str:
+    """+33 6…, +33 (0)6…, 0033 6… and 06… are the same French number."""
     digits = "".join(c for c in phone if c.isdigit())
-    # +33 6… and 06… are the same French number.
-    return "0" + digits[2:] if phone.strip().startswith("+33") else digits
+    if phone.strip().startswith("+33"):
+        digits = digits[2:]
+    elif digits.startswith("0033"):
+        digits = digits[4:]
+    else:
+        return digits
+    return digits if digits.startswith("0") else "0" + digits
 
 
 def refuse_duplicate(existing_id: str | None) -> None:
@@ -342,10 +349,14 @@ def rectify(
         ),
         last_contact_at=now,
     )
-    dimensions_changed = updated.enrolled_event().model_dump(
-        exclude={"enrolled_at"}
-    ) != beneficiary.enrolled_event().model_dump(exclude={"enrolled_at"})
-    return updated, updated.updated_event(now) if dimensions_changed else None
+    return updated, updated.updated_event(now) if dimensions_changed(beneficiary, updated) else None
+
+
+def dimensions_changed(before: Beneficiary, after: Beneficiary) -> bool:
+    """Whether anything other services see (the enrolment event's dimensions) differs."""
+    return after.enrolled_event().model_dump(exclude={"enrolled_at"}) != (
+        before.enrolled_event().model_dump(exclude={"enrolled_at"})
+    )
 
 
 def require_active(beneficiary: Beneficiary) -> None:
@@ -400,21 +411,17 @@ def merge(
         raise InvalidInput(
             FieldError("duplicateId", "both records must belong to the same association")
         )
+    enrolled_at = min(kept.enrolled_at, duplicate.enrolled_at)
     merged = replace(
         kept,
         tracks=tuple(dict.fromkeys((*kept.tracks, *duplicate.tracks))),
-        enrolled_at=min(kept.enrolled_at, duplicate.enrolled_at),
+        enrolled_at=enrolled_at,
+        age_band=age_band(kept.birth_year, enrolled_at.year),
         last_contact_at=now,
     )
     return merged, BeneficiariesMergedV1(
         beneficiary_id=kept.id, merged_id=duplicate.id, merged_at=now
     )
-
-
-class ErasureReason(StrEnum):
-    REQUEST_OF_PERSON = "request_of_person"
-    RETENTION = "retention"
-    COORDINATOR_DECISION = "coordinator_decision"
 
 
 ERASED_ITEMS = (

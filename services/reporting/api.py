@@ -1,4 +1,4 @@
-"""Reporting's HTTP API: the impact figures for one scope."""
+"""Reporting's HTTP API: the impact figures for one scope, and what it holds about one person."""
 
 from __future__ import annotations
 
@@ -66,3 +66,17 @@ def _scope(association_id: str | None, district_id: str | None, track: str | Non
             FieldError("filter", "filter by one of associationId, districtId or track at a time")
         )
     return chosen[0] if chosen else domain.ALL
+
+
+@router.get("/beneficiaries/{beneficiary_id}/export")
+async def export_beneficiary(
+    beneficiary_id: str, who: Caller, store: Annotated[ReportingStore, Depends(store_of)]
+) -> dict[str, Any]:
+    """Everything reporting holds about the person (right of access): the projection's facts,
+    pseudonymous dimensions only; no record when reporting has not heard of them."""
+    who.require(Role.COORDINATOR)
+    document = await store.facts.find_one({"_id": beneficiary_id})
+    if document is None:
+        return {"service": "reporting", "records": []}
+    facts = {"beneficiary_id": document.pop("_id"), **document}
+    return {"service": "reporting", "records": [facts]}

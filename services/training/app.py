@@ -5,16 +5,31 @@ Runs with its own database, outbox relay and health endpoint; its domain lands w
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Annotated, Any
 
-from kit.service import run, service_app
+from fastapi import APIRouter, Depends, FastAPI
+
+from kit.auth import Principal, Role
+from kit.service import caller, run, service_app
 from kit.settings import Settings
 
 NAME = "training"
 
+router = APIRouter()
+
+
+@router.get("/beneficiaries/{beneficiary_id}/export")
+async def export_beneficiary(
+    beneficiary_id: str, who: Annotated[Principal, Depends(caller)]
+) -> dict[str, Any]:
+    """Everything training holds about the person (right of access): nothing yet, as the service
+    records nobody until its domain lands with issue #4."""
+    who.require(Role.COORDINATOR)
+    return {"service": NAME, "records": []}
+
 
 def build(settings: Settings) -> FastAPI:
-    return service_app(NAME, settings)
+    return service_app(NAME, settings, router=router)
 
 
 if __name__ == "__main__":

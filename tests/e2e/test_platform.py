@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
-from uuid import uuid4
+from typing import Any
 
 import httpx
 import pytest
 
-from kit.platform import Platform, running
+from kit.platform import Platform
 from kit.settings import SERVICE_NAMES, Settings
-from tests.conftest import TestInfra
+from tests.e2e.conftest import enrolment, graphql, until
 
 pytestmark = pytest.mark.e2e
-T = TypeVar("T")
 
 ENROL = """
 mutation Enrol($input: EnrolBeneficiaryInput!) {
@@ -29,61 +23,6 @@ IMPACT = """
 { impact { enrolled womenShareCareers targets { trained directedToEmployment }
   byDistrict { districtId name enrolled } byAssociation { associationId enrolled }
   byGender { gender enrolled } updatedAt } }"""
-
-
-@pytest.fixture(scope="module")
-def platform(settings: Settings, infra: TestInfra) -> Iterator[Platform]:
-    with running(Platform(settings, infra.mongodb_url, infra.kafka_bootstrap), 90) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def coordinator_token(settings: Settings) -> str:
-    """A token from the `dn token` command, as a coordinator would get one."""
-    dn = Path(sys.executable).with_name("dn")
-    env = {"DN_HOME": str(settings.home), "DN_JWT_SECRET": settings.jwt_secret or "", "PATH": ""}
-    result = subprocess.run(
-        [str(dn), "token", "--role", "coordinator"],
-        capture_output=True, text=True, env=env, check=True,
-    )  # fmt: skip
-    return result.stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def gateway(platform: Platform, coordinator_token: str) -> Iterator[httpx.Client]:
-    headers = {"authorization": f"Bearer {coordinator_token}"}
-    with httpx.Client(base_url=platform.settings.gateway_url, headers=headers) as client:
-        yield client
-
-
-def graphql(client: httpx.Client, query: str, **variables: Any) -> httpx.Response:
-    return client.post("/graphql", json={"query": query, "variables": variables}, timeout=15)
-
-
-def enrolment(**overrides: Any) -> dict[str, Any]:
-    return {
-        "associationId": "asso-saige-en-ligne",
-        "districtId": "qpv-saige",
-        "firstName": f"Zoé-{uuid4().hex[:10]}",
-        "lastName": f"Testeuse-{uuid4().hex[:10]}",
-        "birthYear": 1990,
-        "phone": f"06 {uuid4().int % 10**8:08d}",
-        "gender": "FEMALE",
-        "tracks": ["DIGITAL_CAREERS"],
-        "employmentStatus": "REGISTERED_JOB_SEEKER",
-        "consent": {"programmeFollowUp": True, "shareWithPartners": True,
-                    "contactForSurveys": False},
-        **overrides,
-    }  # fmt: skip
-
-
-def until(probe: Callable[[], T], accept: Callable[[T], bool], timeout_s: float = 20) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if accept(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 def impact(client: httpx.Client) -> dict[str, Any]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from random import Random
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -13,7 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
-from contracts.registration import BeneficiaryEnrolledV1
+from contracts.event import EventData
+from contracts.registration import (
+    BeneficiariesMergedV1,
+    BeneficiaryEnrolledV1,
+    BeneficiaryErasedV1,
+    BeneficiaryUpdatedV1,
+    BeneficiaryWithdrawnV1,
+    DistrictUpsertedV1,
+)
 from services.reporting.domain import (
     ALL,
     DIMENSIONS,
@@ -22,6 +32,7 @@ from services.reporting.domain import (
     Bucket,
     Targets,
     apply,
+    beneficiary_of,
     contributions,
     impact,
     transition,
@@ -349,3 +360,252 @@ def test_impact_of_projected_counters_matches_the_people_enrolled() -> None:
     assert answer.enrolled == 4
     assert answer.women_share_careers == pytest.approx(2 / 3)
     assert Breakdown("gender", "female", 3) in answer.breakdowns
+
+
+# -- lifecycle: updates, withdrawals, merges --------------------------------------------------
+
+UPDATED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def update(
+    beneficiary: UUID = PEOPLE[0],
+    *,
+    district: str = "qpv-benauge",
+    association: str = "assoc-bastide",
+    gender: Gender = Gender.FEMALE,
+    tracks: Iterable[Track] = (Track.DIGITAL_CAREERS,),
+    age_band: AgeBand = AgeBand.FROM_26_TO_44,
+) -> BeneficiaryUpdatedV1:
+    return BeneficiaryUpdatedV1(
+        beneficiary_id=beneficiary,
+        association_id=association,
+        district_id=district,
+        gender=gender,
+        age_band=age_band,
+        tracks=list(tracks),
+        employment_status=EmploymentStatus.REGISTERED_JOB_SEEKER,
+        qpv_resident=True,
+        updated_at=UPDATED_AT,
+    )
+
+
+def withdrawal(beneficiary: UUID = PEOPLE[0]) -> BeneficiaryWithdrawnV1:
+    return BeneficiaryWithdrawnV1(beneficiary_id=beneficiary, withdrawn_at=UPDATED_AT)
+
+
+def merger(kept: UUID = PEOPLE[1], merged: UUID = PEOPLE[0]) -> BeneficiariesMergedV1:
+    return BeneficiariesMergedV1(beneficiary_id=kept, merged_id=merged, merged_at=UPDATED_AT)
+
+
+def erasure(beneficiary: UUID = PEOPLE[0]) -> BeneficiaryErasedV1:
+    return BeneficiaryErasedV1(beneficiary_id=beneficiary, erased_at=UPDATED_AT, reason="retention")
+
+
+def test_update_to_another_district_moves_the_counts_and_keeps_the_total() -> None:
+    before = apply(fresh(), enrolment(district="qpv-benauge"))
+    after = apply(before, update(district="qpv-aubiers"))
+
+    deltas = transition(before, after)
+
+    assert after.district_id == "qpv-aubiers"
+    for scope in (ALL, "association:assoc-bastide", "track:digital_careers"):
+        assert deltas[enrolled((scope, "district", "qpv-benauge"))] == -1
+        assert deltas[enrolled((scope, "district", "qpv-aubiers"))] == 1
+        assert enrolled((scope, None, None)) not in deltas
+    assert deltas[enrolled(("district:qpv-benauge", None, None))] == -1
+    assert deltas[enrolled(("district:qpv-aubiers", None, None))] == 1
+    assert sum(deltas.values()) == 0
+
+
+def test_update_changing_no_reported_dimension_moves_no_counter() -> None:
+    before = apply(fresh(), enrolment())
+
+    assert transition(before, apply(before, update())) == {}
+
+
+def test_update_changing_tracks_moves_the_track_scopes() -> None:
+    before = apply(fresh(), enrolment(tracks=(Track.DIGITAL_CAREERS,)))
+    after = apply(before, update(tracks=(Track.DIGITAL_INCLUSION,)))
+
+    deltas = transition(before, after)
+
+    assert deltas[enrolled(("track:digital_careers", None, None))] == -1
+    assert deltas[enrolled(("track:digital_inclusion", None, None))] == 1
+    assert deltas[enrolled((ALL, "careers_gender", "female"))] == -1
+    assert enrolled((ALL, None, None)) not in deltas
+
+
+def test_withdrawal_is_recorded_but_changes_no_counter() -> None:
+    before = apply(fresh(), enrolment())
+
+    after = apply(before, withdrawal())
+
+    assert after == replace(before, withdrawn=True)
+    assert transition(before, after) == {}
+
+
+def test_merge_removes_the_merged_record_contribution_entirely() -> None:
+    before = apply(fresh(PEOPLE[0]), enrolment(PEOPLE[0], tracks=list(Track)))
+
+    after = apply(before, merger(kept=PEOPLE[1], merged=PEOPLE[0]))
+
+    assert after.merged_into == str(PEOPLE[1])
+    assert contributions(after) == Counter()
+    assert transition(before, after) == {
+        key: -count for key, count in contributions(before).items()
+    }
+
+
+def test_a_later_update_does_not_count_a_merged_record_again() -> None:
+    merged = apply(apply(fresh(), enrolment()), merger())
+
+    assert transition(merged, apply(merged, update(district="qpv-aubiers"))) == {}
+
+
+def test_erasure_leaves_the_facts_and_counters_as_they_are() -> None:
+    before = apply(fresh(), enrolment())
+
+    assert apply(before, erasure()) == before
+
+
+def test_beneficiary_of_a_merge_is_the_merged_record() -> None:
+    assert beneficiary_of(merger(kept=PEOPLE[1], merged=PEOPLE[0])) == str(PEOPLE[0])
+
+
+@pytest.mark.parametrize(
+    "event",
+    [enrolment(PEOPLE[2]), update(PEOPLE[2]), withdrawal(PEOPLE[2]), erasure(PEOPLE[2])],
+    ids=["enrolled", "updated", "withdrawn", "erased"],
+)
+def test_beneficiary_of_an_event_about_one_person_is_that_person(event: EventData) -> None:
+    assert beneficiary_of(event) == str(PEOPLE[2])
+
+
+def test_reference_data_events_are_about_no_beneficiary() -> None:
+    district = DistrictUpsertedV1(
+        district_id="qpv-benauge",
+        name="La Benauge",
+        commune="Bordeaux",
+        insee_code="33063",
+        qpv_code="QN03301M",
+    )
+
+    assert beneficiary_of(district) is None
+
+
+def dimension_events(person: UUID) -> st.SearchStrategy[EventData]:
+    """An enrolment or a rectification of ``person``, with any reported dimensions."""
+    dimensions: dict[str, st.SearchStrategy[Any]] = {
+        "district": st.sampled_from(DISTRICTS),
+        "association": st.sampled_from(ASSOCIATIONS),
+        "gender": st.sampled_from(Gender),
+        "tracks": st.lists(st.sampled_from(Track), min_size=1, max_size=2, unique=True),
+        "age_band": st.sampled_from(AgeBand),
+    }
+    return st.one_of(
+        st.builds(enrolment, st.just(person), **dimensions),
+        st.builds(update, st.just(person), **dimensions),
+    )
+
+
+@st.composite
+def lifecycle_streams(draw: st.DrawFn) -> list[EventData]:
+    """Histories of a few people (enrolment, updates, withdrawal, erasure, merge into another),
+    interleaved in any order that keeps each record's own order, some events delivered again."""
+    histories: dict[UUID, list[EventData]] = {}
+    for person in PEOPLE:
+        history: list[EventData] = []
+        if draw(st.booleans()):
+            history.append(draw(dimension_events(person)))
+        history += draw(
+            st.lists(
+                st.one_of(
+                    dimension_events(person),
+                    st.just(withdrawal(person)),
+                    st.just(erasure(person)),
+                ),
+                max_size=3,
+            )
+        )
+        kept = draw(st.none() | st.sampled_from([p for p in PEOPLE if p != person]))
+        if kept is not None:
+            history.append(merger(kept=kept, merged=person))
+        histories[person] = history
+    turns = [person for person, history in histories.items() for _ in history]
+    stream = [histories[person].pop(0) for person in draw(st.permutations(turns))]
+    for original in draw(st.lists(st.integers(0, max(len(stream) - 1, 0)), max_size=4)):
+        if stream:
+            stream.insert(draw(st.integers(original + 1, len(stream))), stream[original])
+    return stream
+
+
+def subject(event: EventData) -> str:
+    key = beneficiary_of(event)
+    assert key is not None
+    return key
+
+
+def projected(stream: list[EventData]) -> dict[tuple[Bucket, str], int]:
+    """Counters as the projection moves them: facts keyed as the handler keys them."""
+    facts: dict[str, BeneficiaryFacts] = {}
+    counters: Counter[tuple[Bucket, str]] = Counter()
+    for event in stream:
+        key = subject(event)
+        old = facts.get(key, BeneficiaryFacts(key))
+        new = apply(old, event)
+        counters.update(transition(old, new))
+        facts[key] = new
+    return {key: count for key, count in counters.items() if count}
+
+
+def rebuilt(stream: list[EventData]) -> dict[tuple[Bucket, str], int]:
+    """Counters rebuilt from each record's final facts."""
+    facts: dict[str, BeneficiaryFacts] = {}
+    for event in stream:
+        key = subject(event)
+        facts[key] = apply(facts.get(key, BeneficiaryFacts(key)), event)
+    counters: Counter[tuple[Bucket, str]] = Counter()
+    for person in facts.values():
+        counters.update(contributions(person))
+    return dict(counters)
+
+
+def expected_districts(stream: list[EventData]) -> Counter[str]:
+    """Read straight off the events: each person counts in the district of their last enrolment
+    or update, unless their record was merged into another."""
+    district: dict[str, str] = {}
+    merged: set[str] = set()
+    for event in stream:
+        if isinstance(event, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1):
+            district[str(event.beneficiary_id)] = event.district_id
+        elif isinstance(event, BeneficiariesMergedV1):
+            merged.add(str(event.merged_id))
+    return Counter(where for person, where in district.items() if person not in merged)
+
+
+@given(lifecycle_streams())
+def test_incremental_counters_equal_rebuilt_counters_through_updates_withdrawals_and_merges(
+    stream: list[EventData],
+) -> None:
+    counters = projected(stream)
+
+    assert counters == rebuilt(stream)
+    assert all(count > 0 for count in counters.values())
+    districts = expected_districts(stream)
+    assert counters.get(enrolled((ALL, None, None)), 0) == sum(districts.values())
+    for district in DISTRICTS:
+        assert counters.get(enrolled((ALL, "district", district)), 0) == districts[district]
+
+
+@given(lifecycle_streams(), st.randoms(use_true_random=False))
+def test_lifecycle_counters_do_not_depend_on_interleaving_across_records(
+    stream: list[EventData], random: Random
+) -> None:
+    per_record: dict[str, list[EventData]] = defaultdict(list)
+    for event in stream:
+        per_record[subject(event)].append(event)
+    turns = [subject(event) for event in stream]
+    random.shuffle(turns)
+    interleaved = [per_record[key].pop(0) for key in turns]
+
+    assert projected(interleaved) == projected(stream)
