@@ -708,8 +708,12 @@ class Mutation:
 
 
 def _mask(error: GraphQLError) -> bool:
-    """Mask everything but the errors we raise on purpose (they carry a code)."""
-    return not (error.extensions or {}).get("code")
+    """Mask what an unexpected exception says; keep GraphQL's own errors (syntax, validation,
+    variable types: they tell the caller what to fix) and the errors we raise on purpose."""
+    if (error.extensions or {}).get("code"):
+        return False
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
 
 
 EXTENSIONS: list[Any] = [

@@ -3,22 +3,15 @@ spreadsheet imports."""
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import signal
 import time
-from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 from rich.text import Text
 
 from kit.auth import AuthError, Role, issue_token
@@ -26,16 +19,17 @@ from kit.infra import EmbeddedInfra, InfraError
 from kit.platform import Platform, PlatformError
 from kit.settings import Settings
 
-if TYPE_CHECKING:
-    from services.registration.importer import SheetRow
-
 app = typer.Typer(help="Digital Neighbourhoods platform.", no_args_is_help=True)
 infra_app = typer.Typer(help="Embedded MongoDB and Kafka-protocol broker.", no_args_is_help=True)
 contracts_app = typer.Typer(help="The event catalogue's exported schemas.", no_args_is_help=True)
 import_app = typer.Typer(help="Bring records in from partners' spreadsheets.", no_args_is_help=True)
 app.add_typer(infra_app, name="infra")
 app.add_typer(contracts_app, name="contracts")
+registration_app = typer.Typer(
+    help="A person's rights and the retention of their data.", no_args_is_help=True
+)
 app.add_typer(import_app, name="import")
+app.add_typer(registration_app, name="registration")
 console = Console()
 
 
@@ -175,11 +169,6 @@ def contracts_export(
         console.print(f"wrote {path}")
 
 
-IMPORT_CHUNK_ROWS = 100
-SHOWN_PROBLEMS = 200
-REPORT_COLUMNS = ("row", "status", "beneficiary_id", "column", "problem", "accepted")
-
-
 @import_app.command("beneficiaries")
 def import_beneficiaries(
     file: Annotated[Path, typer.Argument(help=".csv or .xlsx; the first row names the columns")],
@@ -195,148 +184,30 @@ def import_beneficiaries(
 
     Exit 0: every row enrolled or already enrolled; 1: some refused; 2: file or service fails.
     """
-    # The CLI is a composition root: it alone wires a service's file parser to the service's
-    # HTTP API, so kit does not depend on services at import time.
-    from services.registration.importer import ImportFileError, ignored_headers, read_rows
+    # The CLI is a composition root: service tools are imported only when their command runs,
+    # so kit does not depend on services at import time.
+    from services.registration import cli
 
-    try:
-        rows = read_rows(file)
-    except ImportFileError as error:
-        raise _fail(str(error), code=2) from error
-    ignored = ignored_headers(rows[0].values) if rows else []
-    if ignored:
-        console.print(Text(f"not imported (unknown columns): {', '.join(ignored)}"))
-        rows = [replace(row, values=_without(row.values, ignored)) for row in rows]
-    settings = Settings()
-    url = settings.service_url("registration")
-    results: list[dict[str, Any]] = []
-    try:
-        with httpx.Client(
-            base_url=url, headers={"authorization": f"Bearer {_import_token(settings)}"}
-        ) as client:
-            _require_association(client, association)
-            _send_rows(client, rows, association, dry_run, results)
-    except (httpx.TransportError, _ServiceRefused) as error:
-        if report is not None and results:
-            _write_import_report(report, results)
-        message = (
-            f"the registration service at {url} does not answer ({error}); start the platform "
-            "with `make up` (or point DN_REGISTRATION_PORT at it)."
-            if isinstance(error, httpx.TransportError)
-            else str(error)
-        )
-        if results:
-            message += (
-                f" Rows up to {results[-1]['row']} were processed; running the import again "
-                "is safe: people already enrolled are recognised."
-            )
-        raise _fail(message, code=2) from error
-    if report is not None:
-        _write_import_report(report, results)
-    invalid = _print_import_report(results, dry_run=dry_run, report=report)
-    raise typer.Exit(1 if invalid else 0)
+    raise typer.Exit(cli.import_beneficiaries(file, association, dry_run, report))
 
 
-def _without(values: dict[str, str], headers: list[str]) -> dict[str, str]:
-    """Cells of columns nobody asked for stay on this machine (they may hold notes on people)."""
-    return {header: text for header, text in values.items() if header not in headers}
-
-
-def _send_rows(
-    client: httpx.Client,
-    rows: list[SheetRow],
-    association: str,
-    dry_run: bool,
-    results: list[dict[str, Any]],
+@registration_app.command("export")
+def export_beneficiary(
+    beneficiary_id: Annotated[str, typer.Argument(help="the beneficiary's id")],
+    output: Annotated[Path | None, typer.Option(help="write to this file, not stdout")] = None,
 ) -> None:
-    """Post the rows in chunks, adding each chunk's results as it comes back."""
-    with Progress(console=console) as progress:
-        task = progress.add_task("checking" if dry_run else "importing", total=len(rows))
-        for start in range(0, len(rows), IMPORT_CHUNK_ROWS):
-            chunk = rows[start : start + IMPORT_CHUNK_ROWS]
-            body = {
-                "association_id": association,
-                "dry_run": dry_run,
-                "rows": [{"row": row.number, "values": row.values} for row in chunk],
-            }
-            answer = _answer(client.post("/imports/beneficiaries", json=body, timeout=300))
-            results.extend(answer["results"])
-            progress.advance(task, len(chunk))
+    """Everything every service holds about one person, as one JSON document (right of access)."""
+    from services.registration import cli
+
+    raise typer.Exit(cli.export_beneficiary(beneficiary_id, output))
 
 
-class _ServiceRefused(Exception):
-    """The service answered but refused the whole request (token, role, association)."""
+@registration_app.command("retention")
+def retention(
+    apply: Annotated[bool, typer.Option("--apply", help="anonymise; default lists only")] = False,
+    older_than_days: Annotated[int, typer.Option(help="without contact for this long")] = 730,
+) -> None:
+    """List the people without contact for the retention period; --apply anonymises them."""
+    from services.registration import cli
 
-
-def _import_token(settings: Settings) -> str:
-    try:
-        return os.environ.get("DN_TOKEN") or issue_token(
-            settings, Role.COORDINATOR, subject="dn-import"
-        )
-    except AuthError as error:
-        raise _ServiceRefused(f"{error}; set DN_TOKEN to a token the platform accepts") from error
-
-
-def _answer(response: httpx.Response) -> Any:
-    if response.status_code != 200:
-        try:
-            reason = response.json().get("error", response.text)
-        except ValueError:
-            reason = response.text
-        raise _ServiceRefused(
-            f"the registration service refused the import ({response.status_code}): {reason}"
-        )
-    return response.json()
-
-
-def _require_association(client: httpx.Client, association: str) -> None:
-    known = [entry["id"] for entry in _answer(client.get("/associations"))]
-    if association not in known:
-        raise _ServiceRefused(f"unknown association {association!r}; known: {', '.join(known)}")
-
-
-def _print_import_report(
-    results: list[dict[str, Any]], *, dry_run: bool, report: Path | None
-) -> list[int]:
-    """The refused cells as a table and the summary line; returns the refused rows."""
-    problems = [error for result in results for error in result["errors"]]
-    if problems:
-        table = Table("row", "column", "what is wrong", "what is accepted")
-        for error in problems[:SHOWN_PROBLEMS]:
-            table.add_row(
-                str(error["row"]), Text(error["column"]), Text(error["problem"]),
-                Text(error["accepted"]),
-            )  # fmt: skip
-        console.print(table)
-        if len(problems) > SHOWN_PROBLEMS:
-            more = len(problems) - SHOWN_PROBLEMS
-            where = f"see {report}" if report else "--report FILE.csv lists them all"
-            console.print(f"… and {more} more problems ({where})")
-    counts = Counter(result["status"] for result in results)
-    invalid = [result["row"] for result in results if result["status"] == "invalid"]
-    done = f"valid {counts['valid']}" if dry_run else f"created {counts['created']}"
-    summary = f"{done}, already enrolled {counts['duplicate']}, invalid {len(invalid)}"
-    if invalid:
-        summary += f" (rows: {', '.join(str(row) for row in invalid)})"
-    if dry_run:
-        summary += " — dry run, nobody was enrolled"
-    console.print(Text(summary), soft_wrap=True)
-    return invalid
-
-
-def _write_import_report(path: Path, results: list[dict[str, Any]]) -> None:
-    """One line per problem, or per row without one; semicolons and a BOM open it in Excel."""
-    with path.open("w", encoding="utf-8-sig", newline="") as file:
-        writer = csv.writer(file, delimiter=";")
-        writer.writerow(REPORT_COLUMNS)
-        for result in results:
-            base = [result["row"], result["status"], result.get("beneficiary_id", "")]
-            if result["errors"]:
-                for error in result["errors"]:
-                    writer.writerow([*base, error["column"], error["problem"], error["accepted"]])
-            elif "same_as_row" in result:
-                writer.writerow([*base, "", f"same person as row {result['same_as_row']}", ""])
-            elif result["status"] == "duplicate":
-                writer.writerow([*base, "", "already enrolled", ""])
-            else:
-                writer.writerow([*base, "", "", ""])
+    raise typer.Exit(cli.run_retention(apply, older_than_days))

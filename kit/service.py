@@ -18,6 +18,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.envelope import CloudEvent
 from contracts.errors import Conflict, InvalidInput, NotFound
@@ -182,6 +183,17 @@ def service_app(
         errors = [{"field": _field_name(e["loc"]), "message": e["msg"]} for e in error.errors()]
         message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return JSONResponse({"error": message, "errors": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        # One error shape for every refusal, e.g. a body that is not UTF-8 JSON (400).
+        message = str(error.detail)
+        errors = [{"field": "body", "message": message}] if error.status_code == 400 else []
+        return JSONResponse(
+            {"error": message, "errors": errors},
+            status_code=error.status_code,
+            headers=getattr(error, "headers", None),
+        )
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, error: NotFound) -> JSONResponse:
