@@ -20,6 +20,7 @@ from kit.service import caller
 from services.registration import domain, importer
 from services.registration.commands import Registration
 from services.registration.domain import Beneficiary, ErasureReason
+from services.registration.store import dimensions_as_json
 from services.registration.vault import normalise
 
 router = APIRouter()
@@ -138,13 +139,7 @@ def view(beneficiary: Beneficiary) -> dict[str, Any]:
         "id": str(beneficiary.id),
         **asdict(beneficiary.personal),
         "birth_year": beneficiary.birth_year,
-        "association_id": beneficiary.association_id,
-        "district_id": beneficiary.district_id,
-        "qpv_resident": beneficiary.qpv_resident,
-        "gender": beneficiary.gender.value,
-        "age_band": beneficiary.age_band.value,
-        "tracks": [track.value for track in beneficiary.tracks],
-        "employment_status": beneficiary.employment_status.value,
+        **dimensions_as_json(beneficiary),
         "consent": asdict(beneficiary.consent),
         "enrolled_at": beneficiary.enrolled_at.isoformat(),
         "last_contact_at": (beneficiary.last_contact_at or beneficiary.enrolled_at).isoformat(),

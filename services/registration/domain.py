@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track, age_band
@@ -120,32 +121,25 @@ class Beneficiary:
     status: Status = Status.ACTIVE
     last_contact_at: datetime | None = field(default=None, compare=False)
 
+    def dimensions(self) -> dict[str, Any]:
+        """What the rest of the platform may know about the person: no personal data."""
+        return {
+            "association_id": self.association_id,
+            "district_id": self.district_id,
+            "gender": self.gender,
+            "age_band": self.age_band,
+            "tracks": list(self.tracks),
+            "employment_status": self.employment_status,
+            "qpv_resident": self.qpv_resident,
+        }
+
     def enrolled_event(self) -> BeneficiaryEnrolledV1:
-        """What the rest of the platform may know: dimensions only, no personal data."""
         return BeneficiaryEnrolledV1(
-            beneficiary_id=self.id,
-            association_id=self.association_id,
-            district_id=self.district_id,
-            gender=self.gender,
-            age_band=self.age_band,
-            tracks=list(self.tracks),
-            employment_status=self.employment_status,
-            qpv_resident=self.qpv_resident,
-            enrolled_at=self.enrolled_at,
+            beneficiary_id=self.id, enrolled_at=self.enrolled_at, **self.dimensions()
         )
 
     def updated_event(self, now: datetime) -> BeneficiaryUpdatedV1:
-        return BeneficiaryUpdatedV1(
-            beneficiary_id=self.id,
-            association_id=self.association_id,
-            district_id=self.district_id,
-            gender=self.gender,
-            age_band=self.age_band,
-            tracks=list(self.tracks),
-            employment_status=self.employment_status,
-            qpv_resident=self.qpv_resident,
-            updated_at=now,
-        )
+        return BeneficiaryUpdatedV1(beneficiary_id=self.id, updated_at=now, **self.dimensions())
 
 
 def enrol(
@@ -366,9 +360,7 @@ def rectify(
 
 def dimensions_changed(before: Beneficiary, after: Beneficiary) -> bool:
     """Whether anything other services see (the enrolment event's dimensions) differs."""
-    return after.enrolled_event().model_dump(exclude={"enrolled_at"}) != (
-        before.enrolled_event().model_dump(exclude={"enrolled_at"})
-    )
+    return after.dimensions() != before.dimensions()
 
 
 def require_active(beneficiary: Beneficiary) -> None:

@@ -302,13 +302,7 @@ class RegistrationStore:
         )
         return {
             "_id": beneficiary_id,
-            "association_id": beneficiary.association_id,
-            "district_id": beneficiary.district_id,
-            "qpv_resident": beneficiary.qpv_resident,
-            "gender": beneficiary.gender.value,
-            "age_band": beneficiary.age_band.value,
-            "tracks": [track.value for track in beneficiary.tracks],
-            "employment_status": beneficiary.employment_status.value,
+            **dimensions_as_json(beneficiary),
             "consent": asdict(beneficiary.consent),
             "personal": sealed,
             "enrolled_at": beneficiary.enrolled_at,
@@ -377,6 +371,16 @@ class RegistrationStore:
             },
             session=session,
         )
+
+
+def dimensions_as_json(beneficiary: Beneficiary) -> dict[str, Any]:
+    """The person's dimensions with enums as their values (strings), as stored and shown."""
+    return {
+        name: [v.value for v in value]
+        if isinstance(value, list)
+        else getattr(value, "value", value)
+        for name, value in beneficiary.dimensions().items()
+    }
 
 
 def _without_id(row: dict[str, Any]) -> dict[str, Any]:

@@ -83,11 +83,11 @@ async def test_partner_requests_in_both_modes_are_applied_once_and_bad_ones_dead
         DEAD_LETTER,
         until=lambda rs: any(
             header(r, "dn_source_topic") == INTAKE_REGISTRATION
-            and str(invalid.id) in (r.value or b"").decode()
+            and str(invalid.id).encode() in (r.value or b"")
             for r in rs
         ),
     )
-    dead = [r for r in records if str(invalid.id) in (r.value or b"").decode()]
+    dead = [r for r in records if str(invalid.id).encode() in (r.value or b"")]
     assert len(dead) == 1
     assert header(dead[0], "dn_error") == "invalid_request"
     assert "birthYear" in (header(dead[0], "dn_error_detail") or "")
