@@ -19,6 +19,7 @@ from services.registration.commands import Registration
 GROUP_ID = "dn-registration-intake"
 TOPICS = (topics.INTAKE_REGISTRATION,)
 ACCEPTED_TYPES = intake_types(topics.INTAKE_REGISTRATION)
+INTAKE_ROUTE = f"kafka {topics.INTAKE_REGISTRATION}"
 
 
 def enrolment_request(data: EnrolmentRequestedV1) -> domain.EnrolmentRequest:
@@ -54,7 +55,7 @@ class IntakeHandler:
         try:
             data = decode(event, ACCEPTED_TYPES)
             assert isinstance(data, EnrolmentRequestedV1)
-            await self.registration.enrol(
+            beneficiary = await self.registration.enrol(
                 enrolment_request(data), f"partner:{partner}", request_id=str(event.id)
             )
         except Conflict as conflict:
@@ -63,7 +64,9 @@ class IntakeHandler:
             await self._reject(partner, "invalid_request", str(invalid))
         except EnvelopeError as error:
             await self._reject(partner, error.reason, error.detail)
-        await self.registration.store.record_delivery(partner, accepted=True, error=None)
+        store = self.registration.store
+        await store.audit(partner, "partner", "enrol", str(beneficiary.id), INTAKE_ROUTE)
+        await store.record_delivery(partner, accepted=True, error=None)
 
     async def _reject(self, partner: str, reason: str, detail: str) -> None:
         await self.registration.store.record_delivery(

@@ -376,17 +376,15 @@ def update(
     tracks: Iterable[Track] = (Track.DIGITAL_CAREERS,),
     age_band: AgeBand = AgeBand.FROM_26_TO_44,
 ) -> BeneficiaryUpdatedV1:
-    return BeneficiaryUpdatedV1(
-        beneficiary_id=beneficiary,
-        association_id=association,
-        district_id=district,
+    same = enrolment(
+        beneficiary,
+        district=district,
+        association=association,
         gender=gender,
+        tracks=tracks,
         age_band=age_band,
-        tracks=list(tracks),
-        employment_status=EmploymentStatus.REGISTERED_JOB_SEEKER,
-        qpv_resident=True,
-        updated_at=UPDATED_AT,
     )
+    return BeneficiaryUpdatedV1(**same.model_dump(exclude={"enrolled_at"}), updated_at=UPDATED_AT)
 
 
 def withdrawal(beneficiary: UUID = PEOPLE[0]) -> BeneficiaryWithdrawnV1:
