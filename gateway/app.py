@@ -15,8 +15,9 @@ from strawberry.fastapi import GraphQLRouter
 from kit.service import instrument_http_app, run
 from kit.settings import SERVICE_NAMES, Settings
 
+from .context import Context
 from .ingest import IntakePublisher, ingest_router
-from .schema import Context, schema
+from .schema import schema
 from .services import Services
 
 NAME = "gateway"

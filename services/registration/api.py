@@ -354,9 +354,10 @@ async def import_beneficiaries(body: ImportIn, who: Caller, service: Service) ->
     who.require_association(body.association_id)
     seen: dict[str, int] = {}
     results = []
+    reference = await service.store.reference()
     for sent in body.rows:
         row = importer.SheetRow(sent.row, sent.values)
-        results.append(await _import_row(row, body, who, service, seen))
+        results.append(await _import_row(row, body, who, service, reference, seen))
     return {"results": results}
 
 
@@ -365,13 +366,16 @@ async def _import_row(
     body: ImportIn,
     who: Principal,
     service: Registration,
+    reference: domain.ReferenceData,
     seen: dict[str, int],
 ) -> dict[str, Any]:
     parsed = importer.parse_row(row, body.association_id)
     if isinstance(parsed, list):
         return _imported(row, "invalid", errors=parsed)
     try:
-        beneficiary = await service.enrol(parsed, who.subject, dry_run=body.dry_run)
+        beneficiary = await service.enrol(
+            parsed, who.subject, dry_run=body.dry_run, reference=reference
+        )
     except Conflict as duplicate:
         return _imported(row, "duplicate", beneficiary_id=duplicate.existing_id)
     except InvalidInput as refused:

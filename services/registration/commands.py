@@ -47,16 +47,18 @@ class Registration:
         *,
         dry_run: bool = False,
         request_id: str | None = None,
+        reference: domain.ReferenceData | None = None,
     ) -> Beneficiary:
         """Validate, refuse duplicates, then store the record and its event (unless dry run).
 
         ``request_id`` (a partner request's ce_id) makes a redelivered request a no-op that
-        returns the record it created.
+        returns the record it created. ``reference`` spares a batch re-reading districts
+        and associations for every row.
         """
         if request_id is not None and (done := await self.store.applied_request(request_id)):
             return await self._load(done)
         beneficiary = domain.enrol(
-            request, await self.store.reference(), beneficiary_id=uuid4(), now=now()
+            request, reference or await self.store.reference(), beneficiary_id=uuid4(), now=now()
         )
         domain.refuse_duplicate(await self.store.find_duplicate(beneficiary))
         if dry_run:

@@ -157,10 +157,13 @@ class RegistrationStore:
         )
         await self.beneficiaries.insert_one(self._document(beneficiary, key), session=session)
         await self._index_duplicates(session, beneficiary)
-        for purpose, given in asdict(beneficiary.consent).items():
-            await self.log_consent(
-                session, beneficiary_id, purpose, given, by, beneficiary.enrolled_at
-            )
+        await self.consent_log.insert_many(
+            [
+                _consent_entry(beneficiary_id, purpose, given, by, beneficiary.enrolled_at)
+                for purpose, given in asdict(beneficiary.consent).items()
+            ],
+            session=session,
+        )
         await self.emit(session, beneficiary.enrolled_event())
 
     async def mark_request_applied(
@@ -361,16 +364,20 @@ class RegistrationStore:
         by: str,
         at: datetime,
     ) -> None:
-        await self.consent_log.insert_one(
-            {
-                "beneficiary_id": beneficiary_id,
-                "purpose": purpose,
-                "given": given,
-                "at": at,
-                "by": by,
-            },
-            session=session,
-        )
+        entry = _consent_entry(beneficiary_id, purpose, given, by, at)
+        await self.consent_log.insert_one(entry, session=session)
+
+
+def _consent_entry(
+    beneficiary_id: str, purpose: str, given: bool, by: str, at: datetime
+) -> Document:
+    return {
+        "beneficiary_id": beneficiary_id,
+        "purpose": purpose,
+        "given": given,
+        "at": at,
+        "by": by,
+    }
 
 
 def dimensions_as_json(beneficiary: Beneficiary) -> dict[str, Any]:

@@ -1,0 +1,51 @@
+"""Per-request GraphQL context: the caller's token and the reference data fetched once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from strawberry.fastapi import BaseContext
+from strawberry.types import Info
+
+from kit.auth import AuthError, Principal, principal_from_header
+from kit.settings import Settings
+
+from .services import AccessDenied, Services
+
+
+class Context(BaseContext):
+    """Per-request state: the caller's token and the reference data fetched for this request."""
+
+    def __init__(self, settings: Settings, services: Services) -> None:
+        super().__init__()
+        self.settings = settings
+        self.services = services
+        self._reference: dict[str, asyncio.Task[list[dict[str, Any]]]] = {}
+
+    @property
+    def authorization(self) -> str:
+        return self.request.headers.get("authorization", "") if self.request else ""
+
+    @property
+    def principal(self) -> Principal:
+        try:
+            return principal_from_header(self.settings, self.authorization or None)
+        except AuthError as error:
+            raise AccessDenied(str(error), error.status) from error
+
+    async def reference(self, kind: str) -> list[dict[str, Any]]:
+        """Districts or associations, fetched once per request however many resolvers ask."""
+        if kind not in self._reference:
+            self.principal  # noqa: B018 — refuse anonymous callers before any service call
+            # A task, not its result: concurrent resolvers must share the one call in flight.
+            self._reference[kind] = asyncio.ensure_future(
+                self.services.call(
+                    "registration", "GET", f"/{kind}", authorization=self.authorization
+                )
+            )
+        return await self._reference[kind]
+
+
+def context_of(info: Info[Context, Any]) -> Context:
+    return info.context

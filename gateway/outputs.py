@@ -1,0 +1,202 @@
+"""GraphQL output types: districts, associations, beneficiaries, receipts, logs and impact."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from .context import Context, context_of
+from .enums import AgeBand, EmploymentStatus, ErasureReason, Gender, Track
+from .wire import parse_datetime
+
+
+@strawberry.type(description="A priority district (QPV) of Bordeaux Métropole")
+class District:
+    id: strawberry.ID
+    name: str
+    commune: str
+    qpv_code: str
+    insee_code: str
+
+    @staticmethod
+    def of(row: dict[str, Any]) -> District:
+        return District(
+            id=strawberry.ID(row["id"]),
+            name=row["name"],
+            commune=row["commune"],
+            qpv_code=row["qpv_code"],
+            insee_code=row["insee_code"],
+        )
+
+
+@strawberry.type(description="A neighbourhood association running the programme")
+class Association:
+    id: strawberry.ID
+    name: str
+    district_ids: strawberry.Private[list[str]]
+
+    @strawberry.field(description="Districts the association serves")
+    async def districts(self, info: Info[Context, Any]) -> list[District]:
+        rows = await context_of(info).reference("districts")
+        return [District.of(row) for row in rows if row["id"] in self.district_ids]
+
+    @staticmethod
+    def of(row: dict[str, Any]) -> Association:
+        return Association(
+            id=strawberry.ID(row["id"]), name=row["name"], district_ids=row["districts"]
+        )
+
+
+@strawberry.type
+class Consent:
+    programme_follow_up: bool
+    share_with_partners: bool
+    contact_for_surveys: bool
+
+
+@strawberry.type(description="One resident enrolled in the programme")
+class Beneficiary:
+    id: strawberry.ID
+    association_id: strawberry.ID
+    district_id: strawberry.ID
+    first_name: str
+    last_name: str
+    birth_year: int | None
+    phone: str | None = strawberry.field(description="null: the person has no phone")
+    email: str | None
+    street: str | None
+    postcode: str | None
+    insee_code: str | None = strawberry.field(description="INSEE code of the commune")
+    qpv_resident: bool = strawberry.field(description="Lives inside a priority district")
+    status: str = strawberry.field(description="active or withdrawn")
+    gender: Gender
+    age_band: AgeBand
+    tracks: list[Track]
+    employment_status: EmploymentStatus
+    consent: Consent
+    enrolled_at: dt.datetime
+    last_contact_at: dt.datetime | None
+
+    @staticmethod
+    def of(row: dict[str, Any]) -> Beneficiary:
+        consent = row["consent"]
+        return Beneficiary(
+            id=strawberry.ID(row["id"]),
+            association_id=strawberry.ID(row["association_id"]),
+            district_id=strawberry.ID(row["district_id"]),
+            first_name=row["first_name"],
+            last_name=row["last_name"],
+            birth_year=row.get("birth_year"),
+            phone=row.get("phone"),
+            email=row.get("email"),
+            street=row.get("street"),
+            postcode=row.get("postcode"),
+            insee_code=row.get("insee_code"),
+            qpv_resident=row["qpv_resident"],
+            status=row["status"],
+            gender=Gender(row["gender"]),
+            age_band=AgeBand(row["age_band"]),
+            tracks=[Track(track) for track in row["tracks"]],
+            employment_status=EmploymentStatus(row["employment_status"]),
+            consent=Consent(
+                programme_follow_up=consent["programme_follow_up"],
+                share_with_partners=consent["share_with_partners"],
+                contact_for_surveys=consent["contact_for_surveys"],
+            ),
+            enrolled_at=parse_datetime(row["enrolled_at"]) or dt.datetime.now(dt.UTC),
+            last_contact_at=parse_datetime(row.get("last_contact_at")),
+        )
+
+
+@strawberry.type(description="Proof that a person's data was erased; it holds no personal data")
+class ErasureReceipt:
+    id: strawberry.ID
+    beneficiary_id: strawberry.ID
+    erased_at: dt.datetime
+    reason: ErasureReason
+    requested_by: str = strawberry.field(description="Who asked for the erasure (token subject)")
+    erased: list[str] = strawberry.field(description="What was destroyed")
+
+    @staticmethod
+    def of(row: dict[str, Any]) -> ErasureReceipt:
+        return ErasureReceipt(
+            id=strawberry.ID(row["id"]),
+            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
+            erased_at=parse_datetime(row["erased_at"]) or dt.datetime.now(dt.UTC),
+            reason=ErasureReason(row["reason"]),
+            requested_by=row["requested_by"],
+            erased=list(row["erased"]),
+        )
+
+
+@strawberry.type(description="Who read or changed which record, when and how (ids only)")
+class AuditEntry:
+    at: dt.datetime
+    actor: str = strawberry.field(description="Token subject of the caller")
+    role: str
+    action: str
+    beneficiary_id: strawberry.ID | None
+    route: str
+
+
+@strawberry.type(description="What one partner sent through intake: accepted and rejected counts")
+class PartnerDelivery:
+    partner: str
+    accepted: int
+    rejected: int
+    last_error: str | None
+    last_error_at: dt.datetime | None
+    last_seen: dt.datetime | None
+
+
+@strawberry.type(description="People without contact for the period: listed, or anonymised")
+class RetentionRun:
+    dry_run: bool
+    older_than_days: int
+    beneficiary_ids: list[strawberry.ID]
+
+
+@strawberry.type
+class Targets:
+    trained: int
+    directed_to_employment: int
+    associations_upskilled: int
+
+
+@strawberry.type
+class DistrictImpact:
+    district_id: strawberry.ID
+    name: str
+    enrolled: int
+
+
+@strawberry.type
+class AssociationImpact:
+    association_id: strawberry.ID
+    name: str
+    enrolled: int
+
+
+@strawberry.type
+class GenderImpact:
+    gender: Gender
+    enrolled: int
+
+
+@strawberry.type(description="Programme figures against its targets, for one scope")
+class Impact:
+    enrolled: int
+    trained: int
+    directed_to_employment: int
+    associations_upskilled: int
+    women_share_careers: float | None = strawberry.field(
+        description="Share of women among careers-track participants (0–1); null when none"
+    )
+    targets: Targets
+    by_district: list[DistrictImpact]
+    by_association: list[AssociationImpact]
+    by_gender: list[GenderImpact]
+    updated_at: dt.datetime | None

@@ -1,0 +1,152 @@
+"""The GraphQL Query type: figures, beneficiaries, exports, logs and reference data."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from kit.settings import SERVICE_NAMES
+
+from .context import Context, context_of
+from .impact import compose_impact
+from .inputs import ImpactFilter
+from .outputs import (
+    Association,
+    AuditEntry,
+    Beneficiary,
+    District,
+    ErasureReceipt,
+    Impact,
+    PartnerDelivery,
+)
+from .wire import parse_datetime, path_segment
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Programme figures against targets, optionally filtered")
+    async def impact(self, info: Info[Context, Any], filter: ImpactFilter | None = None) -> Impact:
+        return await compose_impact(context_of(info), filter)
+
+    @strawberry.field(description="One beneficiary; null when unknown or not yours to see")
+    async def beneficiary(self, info: Info[Context, Any], id: strawberry.ID) -> Beneficiary | None:
+        context = context_of(info)
+        row = await context.services.call(
+            "registration",
+            "GET",
+            f"/beneficiaries/{path_segment(id)}",
+            authorization=context.authorization,
+            missing_ok=True,
+        )
+        return Beneficiary.of(row) if row else None
+
+    @strawberry.field(
+        description="Everything every service holds about one person (right of access); "
+        "coordinators only"
+    )
+    async def beneficiary_export(self, info: Info[Context, Any], id: strawberry.ID) -> JSON:
+        context = context_of(info)
+        answers = await asyncio.gather(
+            *(
+                context.services.call(
+                    service,
+                    "GET",
+                    f"/beneficiaries/{path_segment(id)}/export",
+                    authorization=context.authorization,
+                )
+                for service in SERVICE_NAMES
+            ),
+            return_exceptions=True,
+        )
+        for answer in answers:  # registration's refusal first: it knows whether the person exists
+            if isinstance(answer, BaseException):
+                raise answer
+        return JSON(
+            {
+                "beneficiaryId": id,
+                "exportedAt": dt.datetime.now(dt.UTC).isoformat(),
+                "services": dict(zip(SERVICE_NAMES, answers, strict=True)),
+            }
+        )
+
+    @strawberry.field(description="Who read or changed records, newest first; coordinators only")
+    async def audit_log(
+        self,
+        info: Info[Context, Any],
+        beneficiary_id: strawberry.ID | None = None,
+        actor: str | None = None,
+        limit: int | None = 100,
+    ) -> list[AuditEntry]:
+        context = context_of(info)
+        params = {"limit": str(100 if limit is None else limit)}
+        if beneficiary_id is not None:
+            params["beneficiary_id"] = str(beneficiary_id)
+        if actor is not None:
+            params["actor"] = actor
+        rows = await context.services.call(
+            "registration", "GET", "/audit", authorization=context.authorization, params=params
+        )
+        return [
+            AuditEntry(
+                at=parse_datetime(row["at"]) or dt.datetime.now(dt.UTC),
+                actor=row["actor"],
+                role=row["role"],
+                action=row["action"],
+                beneficiary_id=(
+                    strawberry.ID(row["beneficiary_id"]) if row.get("beneficiary_id") else None
+                ),
+                route=row["route"],
+            )
+            for row in rows
+        ]
+
+    @strawberry.field(description="Partner intake counts; a partner sees only its own line")
+    async def delivery_log(
+        self, info: Info[Context, Any], partner: str | None = None
+    ) -> list[PartnerDelivery]:
+        context = context_of(info)
+        rows = await context.services.call(
+            "registration",
+            "GET",
+            "/deliveries",
+            authorization=context.authorization,
+            params={"partner": partner} if partner else None,
+        )
+        return [
+            PartnerDelivery(
+                partner=row["partner"],
+                accepted=row["accepted"],
+                rejected=row["rejected"],
+                last_error=row.get("last_error"),
+                last_error_at=parse_datetime(row.get("last_error_at")),
+                last_seen=parse_datetime(row.get("last_seen")),
+            )
+            for row in rows
+        ]
+
+    @strawberry.field(description="The receipt of a person's erasure; null when never erased")
+    async def erasure_receipt(
+        self, info: Info[Context, Any], beneficiary_id: strawberry.ID
+    ) -> ErasureReceipt | None:
+        context = context_of(info)
+        row = await context.services.call(
+            "registration",
+            "GET",
+            f"/erasures/{path_segment(beneficiary_id)}",
+            authorization=context.authorization,
+            missing_ok=True,
+        )
+        return ErasureReceipt.of(row) if row else None
+
+    @strawberry.field(description="The programme's priority districts")
+    async def districts(self, info: Info[Context, Any]) -> list[District]:
+        return [District.of(row) for row in await context_of(info).reference("districts")]
+
+    @strawberry.field(description="The associations running the programme")
+    async def associations(self, info: Info[Context, Any]) -> list[Association]:
+        return [Association.of(row) for row in await context_of(info).reference("associations")]
