@@ -10,6 +10,7 @@ import json
 import statistics
 import sys
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,7 +40,9 @@ def main(count: int) -> dict[str, object]:
         for _ in range(count):
             before = enrolled()
             started = time.perf_counter()
-            variables = {"input": demo_enrolment(rng, association)}
+            person = demo_enrolment(rng, association)
+            person["lastName"] += f"-{uuid.uuid4().hex[:8]}"  # duplicates are refused
+            variables = {"input": person}
             answer = client.post("/graphql", json={"query": ENROL, "variables": variables})
             assert "errors" not in answer.json(), answer.text
             while enrolled() <= before:
