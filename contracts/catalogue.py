@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from contracts import orientation, training
 from contracts.envelope import CloudEvent, EnvelopeError, describe_validation_error
 from contracts.event import EventData
 from contracts.intake import EnrolmentRequestedV1
@@ -18,24 +19,27 @@ from contracts.registration import (
     DistrictUpsertedV1,
 )
 
+REGISTRATION_EVENTS: tuple[type[EventData], ...] = (
+    BeneficiaryEnrolledV1,
+    BeneficiaryUpdatedV1,
+    BeneficiaryWithdrawnV1,
+    BeneficiariesMergedV1,
+    BeneficiaryErasedV1,
+    ConsentChangedV1,
+    DistrictUpsertedV1,
+    AssociationUpsertedV1,
+)
 EVENT_TYPES: dict[str, type[EventData]] = {
     model.event_type: model
-    for model in (
-        BeneficiaryEnrolledV1,
-        BeneficiaryUpdatedV1,
-        BeneficiaryWithdrawnV1,
-        BeneficiariesMergedV1,
-        BeneficiaryErasedV1,
-        ConsentChangedV1,
-        DistrictUpsertedV1,
-        AssociationUpsertedV1,
-    )
+    for model in (*REGISTRATION_EVENTS, *training.EVENTS, *orientation.EVENTS)
 }
 
 
+REGISTRATION_REQUESTS: tuple[type[EventData], ...] = (EnrolmentRequestedV1,)
 # Partner requests, by intake topic (they may carry personal data; see contracts.intake).
 INTAKE_TYPES: dict[str, type[EventData]] = {
-    model.event_type: model for model in (EnrolmentRequestedV1,)
+    model.event_type: model
+    for model in (*REGISTRATION_REQUESTS, *training.INTAKE_REQUESTS, *orientation.INTAKE_REQUESTS)
 }
 
 
