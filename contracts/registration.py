@@ -31,6 +31,13 @@ class BeneficiaryEnrolledV1(EventData):
         default=True, description="Lives inside the priority district's perimeter"
     )
     enrolled_at: datetime
+    shares_with_partners: bool = Field(
+        default=False,
+        description=(
+            "Consent at enrolment to share with orientation partners (later changes come as "
+            "consent_changed); consent purposes are not personal data"
+        ),
+    )
 
     def subject(self) -> str:
         return str(self.beneficiary_id)

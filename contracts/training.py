@@ -1,11 +1,213 @@
 """Events emitted by the training service on ``dn.training.events``, and partner requests
-accepted on ``dn.intake.training``."""
+accepted on ``dn.intake.training``.
+
+No event carries personal data: beneficiaries are the pseudonymous UUIDs registration issues.
+"""
 
 from __future__ import annotations
 
-from contracts.event import EventData
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID
 
-# Filled by the training service's issue (#4): every canonical event type, then every intake
-# request type. The catalogue reads both tuples.
-EVENTS: tuple[type[EventData], ...] = ()
-INTAKE_REQUESTS: tuple[type[EventData], ...] = ()
+from pydantic import Field
+
+from contracts.event import EventData
+from contracts.topics import INTAKE_TRAINING, TRAINING_EVENTS
+
+
+class SessionKind(StrEnum):
+    """Who a session is for: one resident, a group of residents, or association staff."""
+
+    INDIVIDUAL = "individual"
+    COLLECTIVE = "collective"
+    STAFF = "staff"
+
+
+class AttendanceStatus(StrEnum):
+    PRESENT = "present"
+    EXCUSED_ABSENCE = "excused_absence"
+    UNEXCUSED_ABSENCE = "unexcused_absence"
+
+
+class AssessmentStage(StrEnum):
+    """When a skill was assessed: on entry (positioning) or at the end of the path."""
+
+    INITIAL = "initial"
+    FINAL = "final"
+
+
+class Autonomy(StrEnum):
+    """How the person performed the assessed task."""
+
+    ASSISTED = "assisted"
+    PARTLY_AUTONOMOUS = "partly_autonomous"
+    AUTONOMOUS = "autonomous"
+
+
+BENEFICIARY = Field(description="Pseudonymous id; the only link to the person")
+COMPETENCE = Field(
+    pattern=r"^[1-5]\.[1-4]$", description="Pix competence code, e.g. 1.1 (see GET /modules)"
+)
+
+
+class SessionScheduledV1(EventData):
+    """An association scheduled a training session of a module (one occurrence)."""
+
+    event_type: ClassVar[str] = "dn.training.session_scheduled.v1"
+    topic: ClassVar[str] = TRAINING_EVENTS
+
+    session_id: str = Field(min_length=1)
+    association_id: str = Field(min_length=1)
+    district_id: str = Field(min_length=1)
+    module_id: str = Field(min_length=1)
+    kind: SessionKind
+    place_type: str = Field(min_length=1, description="e.g. association_premises, library")
+    starts_at: datetime
+    duration_minutes: int = Field(ge=15, le=600)
+    capacity: int | None = Field(default=None, ge=1, description="null: no limit")
+
+    def subject(self) -> str:
+        return self.session_id
+
+
+class AttendanceRecordedV1(EventData):
+    """A beneficiary's attendance at one session was recorded (once per session and person)."""
+
+    event_type: ClassVar[str] = "dn.training.attendance_recorded.v1"
+    topic: ClassVar[str] = TRAINING_EVENTS
+
+    attendance_id: str = Field(min_length=1)
+    session_id: str = Field(min_length=1)
+    beneficiary_id: UUID = BENEFICIARY
+    status: AttendanceStatus
+    minutes: int = Field(ge=0, le=600, description="Minutes attended; 0 when absent")
+    module_id: str = Field(min_length=1)
+    association_id: str = Field(min_length=1)
+    session_starts_at: datetime
+    recorded_at: datetime
+
+    def subject(self) -> str:
+        return str(self.beneficiary_id)
+
+
+class AnonymousAttendanceRecordedV1(EventData):
+    """The number of people who attended a session without being enrolled (headcount only)."""
+
+    event_type: ClassVar[str] = "dn.training.anonymous_attendance_recorded.v1"
+    topic: ClassVar[str] = TRAINING_EVENTS
+
+    session_id: str = Field(min_length=1)
+    count: int = Field(ge=0, description="The session's anonymous headcount as it now stands")
+    recorded_at: datetime
+
+    def subject(self) -> str:
+        return self.session_id
+
+
+class SkillAssessedV1(EventData):
+    """A beneficiary's level in one Pix competence was assessed, on entry or at the end."""
+
+    event_type: ClassVar[str] = "dn.training.skill_assessed.v1"
+    topic: ClassVar[str] = TRAINING_EVENTS
+
+    beneficiary_id: UUID = BENEFICIARY
+    competence: str = COMPETENCE
+    stage: AssessmentStage
+    level: int = Field(ge=0, le=8, description="Pix level, 0 (not acquired) to 8")
+    autonomy: Autonomy
+    assessed_at: datetime
+
+    def subject(self) -> str:
+        return str(self.beneficiary_id)
+
+
+class BeneficiaryTrainedV1(EventData):
+    """A beneficiary met the completion rule: emitted once per person."""
+
+    event_type: ClassVar[str] = "dn.training.beneficiary_trained.v1"
+    topic: ClassVar[str] = TRAINING_EVENTS
+
+    beneficiary_id: UUID = BENEFICIARY
+    sessions_present: int = Field(ge=0)
+    minutes_present: int = Field(ge=0)
+    trained_at: datetime
+
+    def subject(self) -> str:
+        return str(self.beneficiary_id)
+
+
+class BeneficiaryAtRiskV1(EventData):
+    """A beneficiary missed several sessions in a row without excuse: once per streak."""
+
+    event_type: ClassVar[str] = "dn.training.beneficiary_at_risk.v1"
+    topic: ClassVar[str] = TRAINING_EVENTS
+
+    beneficiary_id: UUID = BENEFICIARY
+    consecutive_unexcused_absences: int = Field(ge=1)
+    last_session_id: str = Field(min_length=1)
+    flagged_at: datetime
+
+    def subject(self) -> str:
+        return str(self.beneficiary_id)
+
+
+class AssociationMaturityAssessedV1(EventData):
+    """An association's digital maturity was assessed (score out of 100)."""
+
+    event_type: ClassVar[str] = "dn.training.association_maturity_assessed.v1"
+    topic: ClassVar[str] = TRAINING_EVENTS
+
+    association_id: str = Field(min_length=1)
+    score: int = Field(ge=0, le=100)
+    assessed_at: datetime
+
+    def subject(self) -> str:
+        return self.association_id
+
+
+class AssociationUpskilledV1(EventData):
+    """An association's maturity rose far enough above its first assessment: emitted once."""
+
+    event_type: ClassVar[str] = "dn.training.association_upskilled.v1"
+    topic: ClassVar[str] = TRAINING_EVENTS
+
+    association_id: str = Field(min_length=1)
+    baseline_score: int = Field(ge=0, le=100)
+    score: int = Field(ge=0, le=100)
+    upskilled_at: datetime
+
+    def subject(self) -> str:
+        return self.association_id
+
+
+class AttendanceReportedV1(EventData):
+    """A partner's system reports one beneficiary's attendance at a session (same rules as the
+    attendance form: one record per session and person, identical resends are no-ops)."""
+
+    event_type: ClassVar[str] = "dn.intake.training.attendance_reported.v1"
+    topic: ClassVar[str] = INTAKE_TRAINING
+
+    session_id: str = Field(min_length=1, max_length=100)
+    beneficiary_id: UUID = BENEFICIARY
+    status: AttendanceStatus
+    minutes: int | None = Field(
+        default=None, ge=0, le=600, description="null: the session's duration when present, else 0"
+    )
+
+    def subject(self) -> str:
+        return str(self.beneficiary_id)
+
+
+EVENTS: tuple[type[EventData], ...] = (
+    SessionScheduledV1,
+    AttendanceRecordedV1,
+    AnonymousAttendanceRecordedV1,
+    SkillAssessedV1,
+    BeneficiaryTrainedV1,
+    BeneficiaryAtRiskV1,
+    AssociationMaturityAssessedV1,
+    AssociationUpskilledV1,
+)
+INTAKE_REQUESTS: tuple[type[EventData], ...] = (AttendanceReportedV1,)

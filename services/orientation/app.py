@@ -1,35 +1,63 @@
-"""Orientation service process: wiring and entry point (python -m services.orientation.app).
-
-Runs with its own database, outbox relay and health endpoint; its domain lands with issue #4.
-"""
+"""Orientation service process: wiring and entry point (python -m services.orientation.app)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import asyncio
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import FastAPI
 
-from kit.auth import Principal, Role
-from kit.service import caller, run, service_app
+from kit.service import Runtime, run, service_app
 from kit.settings import Settings
+from services.orientation import commands, follow_ups
+from services.orientation.api import router
+from services.orientation.commands import Orientation
+from services.orientation.handlers import (
+    BENEFICIARIES_GROUP_ID,
+    BENEFICIARIES_TOPICS,
+    INTAKE_GROUP_ID,
+    INTAKE_TOPICS,
+    BeneficiaryHandler,
+    IntakeHandler,
+)
+from services.orientation.store import OrientationStore, load_reference
 
 NAME = "orientation"
 
-router = APIRouter()
 
+def build(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = commands.now,
+    calendar: Callable[[], date] = commands.today,
+    follow_up_check: timedelta = follow_ups.CHECK_EVERY,
+) -> FastAPI:
+    """The service app; ``clock``, ``calendar`` and ``follow_up_check`` are for tests."""
+    app: FastAPI
 
-@router.get("/beneficiaries/{beneficiary_id}/export")
-async def export_beneficiary(
-    beneficiary_id: str, who: Annotated[Principal, Depends(caller)]
-) -> dict[str, Any]:
-    """Everything orientation holds about the person (right of access): nothing yet, as the service
-    records nobody until its domain lands with issue #4."""
-    who.require(Role.COORDINATOR)
-    return {"service": NAME, "records": []}
+    async def setup(runtime: Runtime) -> None:
+        store = OrientationStore(runtime.db, runtime.source)
+        await store.ensure_indexes()
+        orientation = Orientation(
+            store, runtime.transact, await load_reference(), clock=clock, calendar=calendar
+        )
+        app.state.orientation = orientation
+        runtime.consume(
+            *BENEFICIARIES_TOPICS,
+            group_id=BENEFICIARIES_GROUP_ID,
+            handle=BeneficiaryHandler(store, runtime.idempotent("beneficiaries")),
+        )
+        runtime.consume(*INTAKE_TOPICS, group_id=INTAKE_GROUP_ID, handle=IntakeHandler(orientation))
+        runtime.tasks.append(
+            asyncio.create_task(
+                follow_ups.run_periodically(orientation, every=follow_up_check),
+                name="orientation-follow-ups",
+            )
+        )
 
-
-def build(settings: Settings) -> FastAPI:
-    return service_app(NAME, settings, router=router)
+    app = service_app(NAME, settings, router=router, setup=setup)
+    return app
 
 
 if __name__ == "__main__":

@@ -135,7 +135,10 @@ class Beneficiary:
 
     def enrolled_event(self) -> BeneficiaryEnrolledV1:
         return BeneficiaryEnrolledV1(
-            beneficiary_id=self.id, enrolled_at=self.enrolled_at, **self.dimensions()
+            beneficiary_id=self.id,
+            enrolled_at=self.enrolled_at,
+            shares_with_partners=self.consent.share_with_partners,
+            **self.dimensions(),
         )
 
     def updated_event(self, now: datetime) -> BeneficiaryUpdatedV1:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from contracts.dimensions import Gender, Track
 from contracts.event import EventData
+from contracts.orientation import PlacementRecordedV1
 from contracts.registration import (
     BeneficiariesMergedV1,
     BeneficiaryEnrolledV1,
@@ -19,12 +20,13 @@ from contracts.registration import (
     BeneficiaryUpdatedV1,
     BeneficiaryWithdrawnV1,
 )
+from contracts.training import BeneficiaryTrainedV1
 
 UNKNOWN = "unknown"
 ALL = "all"
 # Breakdowns shown for every scope; careers_gender counts careers-track people by gender.
 DIMENSIONS = ("district", "association", "gender", "age_band", "track", "careers_gender")
-INDICATORS = ("enrolled",)
+INDICATORS = ("enrolled", "trained", "directed_to_employment")
 
 Bucket = tuple[str, str | None, str | None]  # (scope, dimension, value); no dimension = total
 Deltas = dict[tuple[Bucket, str], int]
@@ -43,6 +45,8 @@ class BeneficiaryFacts:
     tracks: tuple[str, ...] = ()
     employment_status: str | None = None
     withdrawn: bool = False
+    trained: bool = False
+    directed_to_employment: bool = False
     # Folded into another record: counted there, not here.
     merged_into: str | None = None
 
@@ -65,7 +69,20 @@ def apply(facts: BeneficiaryFacts, data: EventData) -> BeneficiaryFacts:
         return replace(facts, withdrawn=True)  # what they did so far still counts
     if isinstance(data, BeneficiariesMergedV1):
         return replace(facts, merged_into=str(data.beneficiary_id))
+    if isinstance(data, BeneficiaryTrainedV1):
+        return replace(facts, trained=True)
+    if isinstance(data, PlacementRecordedV1) and data.directed_to_employment:
+        return replace(facts, directed_to_employment=True)
     return facts
+
+
+def absorb(kept: BeneficiaryFacts, merged: BeneficiaryFacts) -> BeneficiaryFacts:
+    """The kept record after a merge: what either record achieved counts once, for it."""
+    return replace(
+        kept,
+        trained=kept.trained or merged.trained,
+        directed_to_employment=kept.directed_to_employment or merged.directed_to_employment,
+    )
 
 
 def beneficiary_of(data: EventData) -> str | None:
@@ -74,7 +91,12 @@ def beneficiary_of(data: EventData) -> str | None:
         return str(data.merged_id)
     if isinstance(
         data,
-        BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1 | BeneficiaryWithdrawnV1 | BeneficiaryErasedV1,
+        BeneficiaryEnrolledV1
+        | BeneficiaryUpdatedV1
+        | BeneficiaryWithdrawnV1
+        | BeneficiaryErasedV1
+        | BeneficiaryTrainedV1
+        | PlacementRecordedV1,
     ):
         return str(data.beneficiary_id)
     return None
@@ -83,7 +105,12 @@ def beneficiary_of(data: EventData) -> str | None:
 def indicators(facts: BeneficiaryFacts) -> tuple[str, ...]:
     if facts.merged_into is not None:
         return ()
-    return ("enrolled",) if facts.enrolled else ()
+    reached = {
+        "enrolled": facts.enrolled,
+        "trained": facts.trained,
+        "directed_to_employment": facts.directed_to_employment,
+    }
+    return tuple(indicator for indicator in INDICATORS if reached[indicator])
 
 
 def dimension_values(facts: BeneficiaryFacts) -> dict[str, tuple[str, ...]]:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from contracts import catalogue, topics
 from contracts.envelope import CloudEvent
-from contracts.registration import BeneficiaryErasedV1
-from kit.consumer import IdempotentConsumer
+from contracts.event import EventData
+from contracts.registration import BeneficiariesMergedV1, BeneficiaryErasedV1
+from contracts.training import AssociationUpskilledV1
+from kit.consumer import Effect, IdempotentConsumer
 from kit.mongo import Session
 from services.reporting import domain
 from services.reporting.store import ReportingStore
 
 GROUP_ID = "dn-reporting-projection"
-TOPICS = (topics.REGISTRATION_EVENTS,)
+TOPICS = (topics.REGISTRATION_EVENTS, topics.TRAINING_EVENTS, topics.ORIENTATION_EVENTS)
 
 
 class ProjectionHandler:
-    """Applies each canonical event to the beneficiary's facts and the counters, once."""
+    """Applies each canonical event to the facts it changes and to the counters, once."""
 
     def __init__(self, store: ReportingStore, consumer: IdempotentConsumer) -> None:
         self.store = store
@@ -23,11 +25,15 @@ class ProjectionHandler:
 
     async def __call__(self, event: CloudEvent) -> bool:
         data = catalogue.decode(event)
+        if isinstance(data, AssociationUpskilledV1):
+            return await self.consumer.apply(event, self._association_effect(data))
         beneficiary_id = domain.beneficiary_of(data)
         if beneficiary_id is None:
             return False
+        return await self.consumer.apply(event, self._beneficiary_effect(beneficiary_id, data))
 
-        async def effect(_: CloudEvent, session: Session) -> None:
+    def _beneficiary_effect(self, beneficiary_id: str, data: EventData) -> Effect:
+        async def effect(event: CloudEvent, session: Session) -> None:
             if await self.store.is_erased(session, beneficiary_id):
                 return  # a late event about someone erased: nothing to link it to
             if isinstance(data, BeneficiaryErasedV1):
@@ -37,5 +43,19 @@ class ProjectionHandler:
             old = await self.store.load_facts(session, beneficiary_id)
             new = domain.apply(old, data)
             await self.store.save_transition(session, new, domain.transition(old, new), event.time)
+            if isinstance(data, BeneficiariesMergedV1):
+                # What the merged record achieved now counts for the kept one.
+                kept_id = str(data.beneficiary_id)
+                kept = await self.store.load_facts(session, kept_id)
+                absorbed = domain.absorb(kept, old)
+                await self.store.save_transition(
+                    session, absorbed, domain.transition(kept, absorbed), event.time
+                )
 
-        return await self.consumer.apply(event, effect)
+        return effect
+
+    def _association_effect(self, data: AssociationUpskilledV1) -> Effect:
+        async def effect(event: CloudEvent, session: Session) -> None:
+            await self.store.mark_association_upskilled(session, data.association_id, event.time)
+
+        return effect

@@ -10,7 +10,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kit.mongo import Document, Session
-from services.reporting.domain import BeneficiaryFacts, Deltas
+from services.reporting.domain import ALL, BeneficiaryFacts, Deltas
 
 
 def counter_id(scope: str, dimension: str | None, value: str | None) -> str:
@@ -22,6 +22,7 @@ class ReportingStore:
         self.facts = db["beneficiary_facts"]
         self.counters = db["counters"]
         self.meta = db["meta"]
+        self.associations = db["association_facts"]
 
     async def ensure_indexes(self) -> None:
         await self.counters.create_index("scope")
@@ -36,6 +37,29 @@ class ReportingStore:
         if "tracks" in values:
             values["tracks"] = tuple(values["tracks"])
         return BeneficiaryFacts(beneficiary_id=beneficiary_id, **values)
+
+    async def mark_association_upskilled(
+        self, session: Session, association_id: str, event_time: datetime
+    ) -> None:
+        """Count an association as upskilled, once, in the totals and in its own scope."""
+        changed = await self.associations.update_one(
+            {"_id": association_id, "upskilled": {"$ne": True}},
+            {"$set": {"upskilled": True, "upskilled_at": event_time}},
+            upsert=False,
+            session=session,
+        )
+        if changed.matched_count == 0:
+            if await self.associations.find_one({"_id": association_id}, session=session):
+                return  # already counted
+            await self.associations.insert_one(
+                {"_id": association_id, "upskilled": True, "upskilled_at": event_time},
+                session=session,
+            )
+        deltas: Deltas = {
+            ((ALL, None, None), "associations_upskilled"): 1,
+            ((f"association:{association_id}", None, None), "associations_upskilled"): 1,
+        }
+        await self._move_counters(session, deltas)
 
     async def is_erased(self, session: Session, beneficiary_id: str) -> bool:
         found = await self.facts.find_one(
@@ -63,24 +87,7 @@ class ReportingStore:
         await self.facts.replace_one(
             {"_id": document["_id"]}, document, upsert=True, session=session
         )
-        if deltas:
-            await self.counters.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": counter_id(*bucket)},
-                        {
-                            "$inc": {indicator: change},
-                            "$setOnInsert": dict(
-                                zip(("scope", "dimension", "value"), bucket, strict=True)
-                            ),
-                        },
-                        upsert=True,
-                    )
-                    for (bucket, indicator), change in deltas.items()
-                ],
-                ordered=False,
-                session=session,
-            )
+        await self._move_counters(session, deltas)
         now = datetime.now(UTC)
         await self.meta.update_one(
             {"_id": "freshness"},
@@ -92,6 +99,27 @@ class ReportingStore:
                 }
             },
             upsert=True,
+            session=session,
+        )
+
+    async def _move_counters(self, session: Session, deltas: Deltas) -> None:
+        if not deltas:
+            return
+        await self.counters.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": counter_id(*bucket)},
+                    {
+                        "$inc": {indicator: change},
+                        "$setOnInsert": dict(
+                            zip(("scope", "dimension", "value"), bucket, strict=True)
+                        ),
+                    },
+                    upsert=True,
+                )
+                for (bucket, indicator), change in deltas.items()
+            ],
+            ordered=False,
             session=session,
         )
 

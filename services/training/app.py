@@ -1,35 +1,75 @@
-"""Training service process: wiring and entry point (python -m services.training.app).
-
-Runs with its own database, outbox relay and health endpoint; its domain lands with issue #4.
-"""
+"""Training service process: wiring and entry point (python -m services.training.app)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from fastapi import FastAPI
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fastapi import APIRouter, Depends, FastAPI
-
-from kit.auth import Principal, Role
-from kit.service import caller, run, service_app
+from kit.service import Runtime, run, service_app
 from kit.settings import Settings
+from services.training import domain
+from services.training.api import router
+from services.training.commands import Rules, Training
+from services.training.handlers import (
+    BENEFICIARIES_GROUP_ID,
+    BENEFICIARIES_TOPICS,
+    INTAKE_GROUP_ID,
+    INTAKE_TOPICS,
+    BeneficiaryHandler,
+    IntakeHandler,
+)
+from services.training.store import TrainingStore, read_catalogue
 
 NAME = "training"
 
-router = APIRouter()
+
+class TrainingSettings(BaseSettings):
+    """The programme's rules, overridable with ``DN_TRAINING_*`` (defaults: 4 sessions, 12 h)."""
+
+    model_config = SettingsConfigDict(env_prefix="DN_TRAINING_", extra="ignore")
+
+    min_sessions: int = 4
+    min_minutes: int = 720
+    require_final_assessment: bool = False
+    upskilled_points: int = domain.DEFAULT_UPSKILLED_POINTS
+    at_risk_streak: int = domain.AT_RISK_STREAK
+
+    def rules(self) -> Rules:
+        return Rules(
+            completion=domain.CompletionRule(
+                min_sessions=self.min_sessions,
+                min_minutes=self.min_minutes,
+                require_final_assessment=self.require_final_assessment,
+            ),
+            upskilled_points=self.upskilled_points,
+            at_risk_streak=self.at_risk_streak,
+        )
 
 
-@router.get("/beneficiaries/{beneficiary_id}/export")
-async def export_beneficiary(
-    beneficiary_id: str, who: Annotated[Principal, Depends(caller)]
-) -> dict[str, Any]:
-    """Everything training holds about the person (right of access): nothing yet, as the service
-    records nobody until its domain lands with issue #4."""
-    who.require(Role.COORDINATOR)
-    return {"service": NAME, "records": []}
+def build(settings: Settings, rules: Rules | None = None) -> FastAPI:
+    app: FastAPI
+    chosen = rules or TrainingSettings().rules()
 
+    async def setup(runtime: Runtime) -> None:
+        store = TrainingStore(runtime.db, runtime.source)
+        await store.ensure_indexes()
+        catalogue = await read_catalogue()
+        await store.save_modules(catalogue)
+        training = Training(store, runtime.transact, catalogue, chosen)
+        app.state.training = training
+        runtime.consume(
+            *BENEFICIARIES_TOPICS,
+            group_id=BENEFICIARIES_GROUP_ID,
+            handle=BeneficiaryHandler(training, runtime.idempotent("beneficiaries")),
+        )
+        runtime.consume(
+            *INTAKE_TOPICS,
+            group_id=INTAKE_GROUP_ID,
+            handle=IntakeHandler(training, runtime.idempotent("intake")),
+        )
 
-def build(settings: Settings) -> FastAPI:
-    return service_app(NAME, settings, router=router)
+    app = service_app(NAME, settings, router=router, setup=setup)
+    return app
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ ENROLMENT: dict[str, Any] = {
     "tracks": ["digital_inclusion", "digital_careers"],
     "employment_status": "registered_job_seeker",
     "qpv_resident": True,
+    "shares_with_partners": False,
     "enrolled_at": "2026-01-31T09:00:00Z",
 }
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
 from contracts.event import EventData
+from contracts.orientation import OutcomeClass, PlacementKind, PlacementRecordedV1
 from contracts.registration import (
     BeneficiariesMergedV1,
     BeneficiaryEnrolledV1,
@@ -24,6 +25,7 @@ from contracts.registration import (
     BeneficiaryWithdrawnV1,
     DistrictUpsertedV1,
 )
+from contracts.training import BeneficiaryTrainedV1
 from services.reporting.domain import (
     ALL,
     DIMENSIONS,
@@ -31,6 +33,7 @@ from services.reporting.domain import (
     Breakdown,
     Bucket,
     Targets,
+    absorb,
     apply,
     beneficiary_of,
     contributions,
@@ -384,7 +387,9 @@ def update(
         tracks=tracks,
         age_band=age_band,
     )
-    return BeneficiaryUpdatedV1(**same.model_dump(exclude={"enrolled_at"}), updated_at=UPDATED_AT)
+    return BeneficiaryUpdatedV1(
+        **same.model_dump(exclude={"enrolled_at", "shares_with_partners"}), updated_at=UPDATED_AT
+    )
 
 
 def withdrawal(beneficiary: UUID = PEOPLE[0]) -> BeneficiaryWithdrawnV1:
@@ -607,3 +612,73 @@ def test_lifecycle_counters_do_not_depend_on_interleaving_across_records(
     interleaved = [per_record[key].pop(0) for key in turns]
 
     assert projected(interleaved) == projected(stream)
+
+
+# -- trained, directed towards employment ------------------------------------------------------
+
+
+def trained(beneficiary: UUID = PEOPLE[0]) -> BeneficiaryTrainedV1:
+    return BeneficiaryTrainedV1(
+        beneficiary_id=beneficiary, sessions_present=4, minutes_present=720, trained_at=UPDATED_AT
+    )
+
+
+def placement(kind: PlacementKind, beneficiary: UUID = PEOPLE[0]) -> PlacementRecordedV1:
+    return PlacementRecordedV1(
+        beneficiary_id=beneficiary,
+        placement_id=UUID(int=7),
+        kind=kind,
+        outcome_class=OutcomeClass.OTHER
+        if kind is PlacementKind.OTHER
+        else OutcomeClass.DURABLE_EMPLOYMENT,
+        directed_to_employment=kind is not PlacementKind.OTHER,
+        digital_sector=True,
+        starts_on=UPDATED_AT.date(),
+        recorded_at=UPDATED_AT,
+    )
+
+
+def test_training_before_enrolment_counts_under_unknown_then_moves() -> None:
+    early = apply(fresh(), trained())
+    assert transition(fresh(), early) == {
+        ((scope, dimension, value), "trained"): 1
+        for scope in ("all", "association:unknown", "district:unknown")
+        for dimension, value in (
+            (None, None),
+            ("district", "unknown"),
+            ("association", "unknown"),
+            ("gender", "unknown"),
+            ("age_band", "unknown"),
+            ("track", "unknown"),
+        )
+    }
+    later = apply(early, enrolment())
+    moved = transition(early, later)
+    assert moved[(("all", "district", "unknown"), "trained")] == -1
+    assert moved[(("all", "district", "qpv-benauge"), "trained")] == 1
+    assert (("all", None, None), "trained") not in moved, "the total does not change"
+
+
+def test_a_second_trained_event_changes_nothing() -> None:
+    once = apply(apply(fresh(), enrolment()), trained())
+    assert transition(once, apply(once, trained())) == {}
+
+
+@pytest.mark.parametrize("kind", list(PlacementKind))
+def test_every_placement_but_other_counts_as_directed_towards_employment(
+    kind: PlacementKind,
+) -> None:
+    before = apply(fresh(), enrolment())
+    after = apply(before, placement(kind))
+    change = transition(before, after).get((("all", None, None), "directed_to_employment"), 0)
+    assert change == (0 if kind is PlacementKind.OTHER else 1)
+
+
+def test_merge_carries_training_and_placement_to_the_kept_record_once() -> None:
+    kept = apply(fresh(PEOPLE[0]), enrolment(PEOPLE[0]))
+    merged = apply(apply(fresh(PEOPLE[1]), enrolment(PEOPLE[1])), trained(PEOPLE[1]))
+    merged = apply(merged, placement(PlacementKind.CDI, PEOPLE[1]))
+    absorbed = absorb(kept, merged)
+    assert absorbed.trained
+    assert absorbed.directed_to_employment
+    assert absorb(absorbed, merged) == absorbed, "absorbing twice changes nothing"

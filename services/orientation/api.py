@@ -1,0 +1,264 @@
+"""Orientation's HTTP API, called by the gateway with the caller's bearer token.
+
+Roles: coordinators act on everyone; association staff only on their own association's
+people (orientation keeps each person's association from registration's events; someone
+else's person, referral or placement is "not found"). Refusals are 422 with
+``{"error", "errors": [{"field", "message"}]}``, 404 for what does not exist, 409 for a
+conflict (a placement or follow-up already recorded).
+
+Routes (who may call; body or query; answer):
+
+- ``GET /job-families`` — any role; ``[{code, title, rome_codes}]``.
+- ``GET /refusal-reasons`` — any role; the configured codes, e.g. ``prerequisites_not_met``.
+- ``POST /workshops`` — coordinator, association;
+  ``{association_id, held_at, job_families, women_focused, participants: [beneficiary id]}``;
+  201 with the workshop. Every participant must be a known, active beneficiary.
+- ``PUT /beneficiaries/{id}/interests`` — coordinator, association; ``{job_families}``.
+- ``POST /referrals`` — coordinator, association; ``{beneficiary_id, partner_kind}``
+  (training_organisation, employer, france_travail, mission_locale); 201 with the referral;
+  422 naming ``share_with_partners`` when the person has not consented to sharing.
+- ``POST /referrals/{id}/resolution`` — coordinator, association;
+  ``{outcome: accepted|refused, refusal_reason}`` (a configured reason when refused).
+- ``POST /placements`` — coordinator, association;
+  ``{beneficiary_id, kind, starts_on, digital_sector, employer?}``; 201 with the placement,
+  its ``outcome_class`` and ``directed_to_employment``; 409 when already recorded.
+- ``GET /follow-ups/due?on=DATE`` — coordinator, association; ``on`` defaults to today
+  (Europe/Paris); ``[{placement_id, beneficiary_id, months, due_on}]``, earliest first.
+- ``POST /placements/{id}/follow-ups`` — coordinator, association;
+  ``{months: 3|6, still_in_post}``; 201; 409 when that follow-up is already recorded.
+- ``GET /beneficiaries/{id}/export`` — coordinator;
+  ``{"service": "orientation", "records": [{kind, id, …}]}``.
+
+The employer's name is the only free text (at most 200 characters, no markup): stored and
+shown here and in the export, never put in an event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.orientation import PartnerKind, PlacementKind, ReferralOutcome
+from kit.auth import Principal, Role
+from kit.service import caller
+from services.orientation.commands import Orientation
+from services.orientation.domain import (
+    MAX_EMPLOYER_LENGTH,
+    MAX_PARTICIPANTS,
+    FollowUpDue,
+    Placement,
+    PlacementRequest,
+    Referral,
+    Workshop,
+    WorkshopRequest,
+)
+
+router = APIRouter()
+Caller = Annotated[Principal, Depends(caller)]
+ID = Field(min_length=1, max_length=100)
+FAMILY_CODES = Field(max_length=50)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkshopIn(Strict):
+    association_id: str = ID
+    held_at: datetime
+    job_families: list[Annotated[str, FAMILY_CODES]] = Field(default=[], max_length=20)
+    women_focused: bool = False
+    participants: list[Annotated[str, ID]] = Field(max_length=MAX_PARTICIPANTS)
+
+
+class InterestsIn(Strict):
+    job_families: list[Annotated[str, FAMILY_CODES]] = Field(max_length=20)
+
+
+class ReferralIn(Strict):
+    beneficiary_id: str = ID
+    partner_kind: PartnerKind
+
+
+class ResolutionIn(Strict):
+    outcome: ReferralOutcome
+    refusal_reason: str | None = Field(default=None, max_length=50)
+
+
+class PlacementIn(Strict):
+    beneficiary_id: str = ID
+    kind: PlacementKind
+    starts_on: date
+    digital_sector: bool = False
+    employer: str | None = Field(default=None, max_length=MAX_EMPLOYER_LENGTH)
+
+
+class FollowUpIn(Strict):
+    months: int
+    still_in_post: bool
+
+
+def orientation_of(request: Request) -> Orientation:
+    orientation: Orientation = request.app.state.orientation
+    return orientation
+
+
+Service = Annotated[Orientation, Depends(orientation_of)]
+
+
+def scope(who: Principal) -> str | None:
+    """The association a staff member may act for; None for coordinators (everyone)."""
+    who.require(Role.COORDINATOR, Role.ASSOCIATION)
+    return who.association_id if who.role is Role.ASSOCIATION else None
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def workshop_view(workshop: Workshop) -> dict[str, Any]:
+    return {
+        "id": str(workshop.id),
+        "association_id": workshop.association_id,
+        "held_at": workshop.held_at.isoformat(),
+        "job_families": list(workshop.job_families),
+        "women_focused": workshop.women_focused,
+        "participants": list(workshop.participants),
+        "recorded_at": workshop.recorded_at.isoformat(),
+    }
+
+
+def referral_view(referral: Referral) -> dict[str, Any]:
+    return {
+        "id": str(referral.id),
+        "beneficiary_id": referral.beneficiary_id,
+        "partner_kind": referral.partner_kind.value,
+        "status": referral.status.value,
+        "refusal_reason": referral.refusal_reason,
+        "made_at": referral.made_at.isoformat(),
+        "resolved_at": _iso(referral.resolved_at),
+    }
+
+
+def placement_view(placement: Placement) -> dict[str, Any]:
+    return {
+        "id": str(placement.id),
+        "beneficiary_id": placement.beneficiary_id,
+        "kind": placement.kind.value,
+        "outcome_class": placement.outcome_class.value,
+        "directed_to_employment": placement.directed_to_employment,
+        "digital_sector": placement.digital_sector,
+        "starts_on": placement.starts_on.isoformat(),
+        "employer": placement.employer,
+        "recorded_at": placement.recorded_at.isoformat(),
+    }
+
+
+def follow_up_due_view(due: FollowUpDue) -> dict[str, Any]:
+    return {
+        "placement_id": str(due.placement_id),
+        "beneficiary_id": due.beneficiary_id,
+        "months": due.months,
+        "due_on": due.due_on.isoformat(),
+    }
+
+
+@router.get("/job-families")
+async def job_families(who: Caller, service: Service) -> list[dict[str, Any]]:
+    return [
+        {**asdict(family), "rome_codes": list(family.rome_codes)}
+        for family in service.reference.job_families.values()
+    ]
+
+
+@router.get("/refusal-reasons")
+async def refusal_reasons(who: Caller, service: Service) -> list[str]:
+    return list(service.reference.refusal_reasons)
+
+
+@router.post("/workshops", status_code=201)
+async def record_workshop(body: WorkshopIn, who: Caller, service: Service) -> dict[str, Any]:
+    association = scope(who)
+    who.require_association(body.association_id)
+    request = WorkshopRequest(
+        association_id=body.association_id,
+        held_at=body.held_at,
+        job_families=tuple(body.job_families),
+        women_focused=body.women_focused,
+        participants=tuple(body.participants),
+    )
+    return workshop_view(await service.record_workshop(request, association))
+
+
+@router.put("/beneficiaries/{beneficiary_id}/interests")
+async def record_interests(
+    beneficiary_id: str, body: InterestsIn, who: Caller, service: Service
+) -> dict[str, Any]:
+    event = await service.record_interests(beneficiary_id, body.job_families, scope(who))
+    return {
+        "beneficiary_id": beneficiary_id,
+        "job_families": event.job_families,
+        "recorded_at": event.recorded_at.isoformat(),
+    }
+
+
+@router.post("/referrals", status_code=201)
+async def make_referral(body: ReferralIn, who: Caller, service: Service) -> dict[str, Any]:
+    referral = await service.make_referral(body.beneficiary_id, body.partner_kind, scope(who))
+    return referral_view(referral)
+
+
+@router.post("/referrals/{referral_id}/resolution")
+async def resolve_referral(
+    referral_id: str, body: ResolutionIn, who: Caller, service: Service
+) -> dict[str, Any]:
+    referral = await service.resolve_referral(
+        referral_id, body.outcome, body.refusal_reason, scope(who)
+    )
+    return referral_view(referral)
+
+
+@router.post("/placements", status_code=201)
+async def record_placement(body: PlacementIn, who: Caller, service: Service) -> dict[str, Any]:
+    request = PlacementRequest(
+        beneficiary_id=body.beneficiary_id,
+        kind=body.kind,
+        starts_on=body.starts_on,
+        digital_sector=body.digital_sector,
+        employer=body.employer,
+    )
+    return placement_view(await service.record_placement(request, scope(who)))
+
+
+@router.get("/follow-ups/due")
+async def follow_ups_due(
+    who: Caller, service: Service, on: date | None = None
+) -> list[dict[str, Any]]:
+    due = await service.due_follow_ups(on or service.today(), scope(who))
+    return [follow_up_due_view(follow_up) for follow_up in due]
+
+
+@router.post("/placements/{placement_id}/follow-ups", status_code=201)
+async def record_follow_up(
+    placement_id: str, body: FollowUpIn, who: Caller, service: Service
+) -> dict[str, Any]:
+    event = await service.record_follow_up(
+        placement_id, body.months, body.still_in_post, scope(who)
+    )
+    return {
+        "placement_id": placement_id,
+        "months": event.months,
+        "still_in_post": event.still_in_post,
+        "recorded_at": event.recorded_at.isoformat(),
+    }
+
+
+@router.get("/beneficiaries/{beneficiary_id}/export")
+async def export_beneficiary(beneficiary_id: str, who: Caller, service: Service) -> dict[str, Any]:
+    """Everything orientation holds about the person (right of access)."""
+    who.require(Role.COORDINATOR)
+    return {"service": "orientation", "records": await service.store.records_of(beneficiary_id)}

@@ -1,0 +1,375 @@
+"""Training's HTTP API, called by the gateway with the caller's bearer token.
+
+Roles: ``coordinator`` acts for every association; an ``association`` token acts only for its
+own (another association's session or beneficiary reads as not found, writes are 403). Bodies
+and results use snake_case JSON; refusals come back as ``{"error", "errors": [{field,
+message}]}`` with 422 (invalid), 409 (conflict, plus ``existing_id``), 404 or 403.
+
+=====  ====================================  =====================================================
+GET    /modules                              the modules: id, title (French), competences (Pix
+                                             codes), level, themes — any role
+GET    /competences                          the Pix framework: 5 areas, 16 competences, levels
+                                             1-8, DigComp 2.2 alignment — any role
+POST   /sessions                             schedule one session: association_id, district_id,
+                                             module_id, kind (individual|collective|staff),
+                                             place_type, starts_at (RFC 3339 with offset),
+                                             duration_minutes (15-600), capacity (≥1 or null) → 201
+POST   /schedules                            a weekly recurring schedule → 201 {"sessions": [...]}:
+                                             the session fields without starts_at, plus weekdays
+                                             (["monday", …]), from, until (dates, inclusive), at
+                                             (local time "14:00"), timezone (Europe/Paris); at
+                                             most 200 sessions, all or none
+GET    /sessions                             ?association_id=&from=&to=&limit= (start time window)
+GET    /sessions/{id}                        the session with its roll-call and anonymous count
+POST   /sessions/{id}/attendance             one record: beneficiary_id, status (present|
+                                             excused_absence|unexcused_absence), minutes (default:
+                                             the duration when present, 0 when absent) → 201 new,
+                                             200 when the same record exists, 409 when a different
+                                             one does, 422 when training does not know the person
+POST   /sessions/{id}/roll-call              {"records": [...]} many records, all or none → 200
+                                             {"recorded": [...], "unchanged": n}
+POST   /sessions/{id}/anonymous-attendance   {"count": n}: headcount of people not enrolled
+POST   /assessments                          beneficiary_id, competence ("1.1"), stage
+                                             (initial|final), level (0-8), autonomy (assisted|
+                                             partly_autonomous|autonomous), assessed_at (optional)
+GET    /beneficiaries/{id}/progress          attendance totals, trained, assessments per
+                                             competence (initial and final)
+POST   /associations/{id}/maturity           {"score": 0-100} — coordinators
+GET    /associations/{id}/maturity           baseline, latest score, upskilled_at, history
+GET    /beneficiaries/{id}/export            everything training holds about the person
+                                             (coordinators): {"service": "training", "records"}
+=====  ====================================  =====================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.errors import FieldError, InvalidInput, NotFound
+from contracts.training import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
+from kit.auth import Principal, Role
+from kit.service import caller
+from services.training import domain
+from services.training.commands import Training, now
+from services.training.domain import Assessment, Attendance, AttendanceMark
+from services.training.domain import Session as TrainingSession
+
+router = APIRouter()
+Caller = Annotated[Principal, Depends(caller)]
+ID = Field(min_length=1, max_length=100)
+STAFF_ROLES = (Role.COORDINATOR, Role.ASSOCIATION)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SessionFields(Strict):
+    association_id: str = ID
+    district_id: str = ID
+    module_id: str = ID
+    kind: SessionKind
+    place_type: str = Field(default="association_premises", min_length=1, max_length=100)
+    duration_minutes: int
+    capacity: int | None = None
+
+    def plan(self, starts_at: datetime) -> domain.SessionPlan:
+        fields = self.model_dump(include=set(SessionFields.model_fields))
+        return domain.SessionPlan(starts_at=starts_at, **fields)
+
+
+class SessionIn(SessionFields):
+    starts_at: datetime
+
+
+class ScheduleIn(SessionFields):
+    weekdays: list[str] = Field(min_length=1, max_length=7)
+    starts_on: date = Field(alias="from")
+    until: date
+    at: time
+    timezone: str = Field(default=domain.DEFAULT_TIMEZONE, max_length=64)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def recurrence(self) -> domain.Recurrence:
+        return domain.Recurrence(
+            weekdays=tuple(domain.weekday_number(day) for day in self.weekdays),
+            first_day=self.starts_on,
+            last_day=self.until,
+            at=self.at,
+            timezone=self.timezone,
+        )
+
+
+class AttendanceIn(Strict):
+    beneficiary_id: UUID
+    status: AttendanceStatus
+    minutes: int | None = Field(default=None, ge=0, le=domain.MAX_DURATION)
+
+    def mark(self) -> AttendanceMark:
+        return AttendanceMark(self.beneficiary_id, self.status, self.minutes)
+
+
+class RollCallIn(Strict):
+    records: list[AttendanceIn] = Field(min_length=1, max_length=500)
+
+
+class HeadcountIn(Strict):
+    count: int = Field(ge=0, le=domain.MAX_ANONYMOUS_COUNT)
+
+
+class AssessmentIn(Strict):
+    beneficiary_id: UUID
+    competence: str = Field(max_length=10)
+    stage: AssessmentStage
+    level: int
+    autonomy: Autonomy
+    assessed_at: datetime | None = None
+
+
+class MaturityIn(Strict):
+    score: int
+
+
+def training_of(request: Request) -> Training:
+    training: Training = request.app.state.training
+    return training
+
+
+Service = Annotated[Training, Depends(training_of)]
+
+
+# -- views --------------------------------------------------------------------------------
+
+
+def session_view(training_session: TrainingSession) -> dict[str, Any]:
+    return {**asdict(training_session), "starts_at": training_session.starts_at.isoformat()}
+
+
+def attendance_view(attendance: Attendance) -> dict[str, Any]:
+    return {
+        **asdict(attendance),
+        "session_starts_at": attendance.session_starts_at.isoformat(),
+        "recorded_at": attendance.recorded_at.isoformat(),
+    }
+
+
+def assessment_view(assessment: Assessment) -> dict[str, Any]:
+    return {**asdict(assessment), "assessed_at": assessment.assessed_at.isoformat()}
+
+
+def maturity_view(maturity: domain.Maturity) -> dict[str, Any]:
+    return {
+        "association_id": maturity.association_id,
+        "baseline_score": maturity.baseline_score,
+        "latest_score": maturity.latest_score,
+        "upskilled": maturity.upskilled_at is not None,
+        "upskilled_at": maturity.upskilled_at.isoformat() if maturity.upskilled_at else None,
+        "history": [{"score": s, "at": at.isoformat()} for s, at in maturity.history],
+    }
+
+
+# -- access -------------------------------------------------------------------------------
+
+
+async def _visible_session(service: Training, session_id: str, who: Principal) -> TrainingSession:
+    """The session if this caller may see it; another association's session is 'not found'."""
+    who.require(*STAFF_ROLES)
+    found = await service.session(session_id)
+    if who.role is Role.ASSOCIATION and found.association_id != who.association_id:
+        raise NotFound(f"no session {session_id}")
+    return found
+
+
+async def _visible_beneficiary(service: Training, beneficiary_id: str, who: Principal) -> None:
+    who.require(*STAFF_ROLES)
+    if who.role is Role.ASSOCIATION:
+        person = await service.person(beneficiary_id)
+        if person is None or person.association_id != who.association_id:
+            raise NotFound(f"training knows no beneficiary {beneficiary_id}")
+
+
+# -- reference ----------------------------------------------------------------------------
+
+
+@router.get("/modules")
+async def list_modules(who: Caller, service: Service) -> list[dict[str, Any]]:
+    return [
+        {**asdict(module), "competences": list(module.competences), "themes": list(module.themes)}
+        for module in service.catalogue.modules.values()
+    ]
+
+
+@router.get("/competences")
+async def framework(who: Caller, service: Service) -> dict[str, Any]:
+    return {
+        "framework": "Pix (CRCN), aligned with DigComp 2.2",
+        "levels": list(service.catalogue.levels),
+        "areas": [
+            {**asdict(area), "competences": [asdict(c) for c in area.competences]}
+            for area in service.catalogue.areas
+        ],
+    }
+
+
+# -- sessions -----------------------------------------------------------------------------
+
+
+@router.post("/sessions", status_code=201)
+async def schedule_session(body: SessionIn, who: Caller, service: Service) -> dict[str, Any]:
+    who.require(*STAFF_ROLES)
+    who.require_association(body.association_id)
+    return session_view(await service.schedule(body.plan(body.starts_at)))
+
+
+@router.post("/schedules", status_code=201)
+async def schedule_recurring(body: ScheduleIn, who: Caller, service: Service) -> dict[str, Any]:
+    who.require(*STAFF_ROLES)
+    who.require_association(body.association_id)
+    # Each occurrence gets its own start; the plan's is a placeholder.
+    plan = body.plan(datetime.combine(body.starts_on, body.at, tzinfo=UTC))
+    sessions = await service.schedule_recurring(plan, body.recurrence())
+    return {"sessions": [session_view(s) for s in sessions]}
+
+
+@router.get("/sessions")
+async def list_sessions(
+    who: Caller,
+    service: Service,
+    association_id: str | None = None,
+    starts_from: Annotated[datetime | None, Query(alias="from")] = None,
+    starts_to: Annotated[datetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
+    who.require(*STAFF_ROLES)
+    if who.role is Role.ASSOCIATION:
+        association_id = who.association_id
+    for name, value in (("from", starts_from), ("to", starts_to)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(FieldError(name, "must carry a timezone, e.g. 2026-03-01T00:00Z"))
+    sessions = await service.store.list_sessions(association_id, starts_from, starts_to, limit)
+    return [session_view(s) for s in sessions]
+
+
+@router.get("/sessions/{session_id}")
+async def get_session(session_id: str, who: Caller, service: Service) -> dict[str, Any]:
+    found = await _visible_session(service, session_id, who)
+    roll = await service.store.roll_call_of(session_id)
+    return {
+        **session_view(found),
+        "roll_call": [attendance_view(a) for a in sorted(roll.values(), key=lambda a: a.id)],
+    }
+
+
+@router.post("/sessions/{session_id}/attendance")
+async def record_attendance(
+    session_id: str, body: AttendanceIn, who: Caller, service: Service, response: Response
+) -> dict[str, Any]:
+    await _visible_session(service, session_id, who)
+    attendance, created = await service.record_attendance(session_id, body.mark())
+    response.status_code = 201 if created else 200
+    return attendance_view(attendance)
+
+
+@router.post("/sessions/{session_id}/roll-call")
+async def record_roll_call(
+    session_id: str, body: RollCallIn, who: Caller, service: Service
+) -> dict[str, Any]:
+    await _visible_session(service, session_id, who)
+    added = await service.roll_call(session_id, [record.mark() for record in body.records])
+    return {
+        "recorded": [attendance_view(a) for a in added],
+        "unchanged": len(body.records) - len(added),
+    }
+
+
+@router.post("/sessions/{session_id}/anonymous-attendance")
+async def record_anonymous_attendance(
+    session_id: str, body: HeadcountIn, who: Caller, service: Service
+) -> dict[str, Any]:
+    await _visible_session(service, session_id, who)
+    return session_view(await service.record_anonymous_attendance(session_id, body.count))
+
+
+# -- assessments and progress -------------------------------------------------------------
+
+
+@router.post("/assessments")
+async def record_assessment(
+    body: AssessmentIn, who: Caller, service: Service, response: Response
+) -> dict[str, Any]:
+    await _visible_beneficiary(service, str(body.beneficiary_id), who)
+    assessment, created = await service.assess(
+        Assessment(
+            beneficiary_id=str(body.beneficiary_id),
+            competence=body.competence,
+            stage=body.stage,
+            level=body.level,
+            autonomy=body.autonomy,
+            assessed_at=body.assessed_at or now(),
+        )
+    )
+    response.status_code = 201 if created else 200
+    return assessment_view(assessment)
+
+
+@router.get("/beneficiaries/{beneficiary_id}/progress")
+async def beneficiary_progress(
+    beneficiary_id: str, who: Caller, service: Service
+) -> dict[str, Any]:
+    await _visible_beneficiary(service, beneficiary_id, who)
+    return await service.progress(beneficiary_id)
+
+
+@router.get("/beneficiaries/{beneficiary_id}/export")
+async def export_beneficiary(beneficiary_id: str, who: Caller, service: Service) -> dict[str, Any]:
+    """Everything training holds about the person (right of access)."""
+    who.require(Role.COORDINATOR)
+    records: list[dict[str, Any]] = []
+    person = await service.person(beneficiary_id)
+    if person is not None and person.status is not domain.BeneficiaryStatus.ERASED:
+        records.append(
+            {
+                "kind": "beneficiary",
+                "beneficiary_id": person.id,
+                "association_id": person.association_id,
+                "status": person.status.value,
+                "trained_at": person.trained_at.isoformat() if person.trained_at else None,
+                "at_risk_sessions": sorted(person.at_risk_sessions),
+            }
+        )
+        records.extend(
+            {"kind": "attendance", **attendance_view(a)}
+            for a in await service.store.attendance_of(beneficiary_id)
+        )
+        records.extend(
+            {"kind": "assessment", **assessment_view(a)}
+            for a in await service.store.assessments_of(beneficiary_id)
+        )
+    return {"service": "training", "records": records}
+
+
+# -- associations -------------------------------------------------------------------------
+
+
+@router.post("/associations/{association_id}/maturity")
+async def assess_maturity(
+    association_id: str, body: MaturityIn, who: Caller, service: Service
+) -> dict[str, Any]:
+    who.require(Role.COORDINATOR)
+    return maturity_view(await service.assess_maturity(association_id, body.score))
+
+
+@router.get("/associations/{association_id}/maturity")
+async def association_maturity(
+    association_id: str, who: Caller, service: Service
+) -> dict[str, Any]:
+    who.require(*STAFF_ROLES)
+    who.require_association(association_id)
+    return maturity_view(await service.store.maturity_of(association_id))

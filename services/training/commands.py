@@ -1,0 +1,318 @@
+"""Training's use cases, shared by the HTTP API and the Kafka handlers: load, decide (domain),
+store and emit — each in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from contracts.errors import FieldError, InvalidInput, NotFound
+from contracts.training import AttendanceStatus
+from kit.mongo import Session
+from services.training import domain
+from services.training.domain import (
+    Assessment,
+    Attendance,
+    AttendanceMark,
+    Catalogue,
+    CompletionRule,
+    Person,
+)
+from services.training.domain import Session as TrainingSession
+from services.training.store import TrainingStore
+
+T = TypeVar("T")
+Transact = Callable[[Callable[[Session], Awaitable[Any]]], Awaitable[Any]]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Rules:
+    completion: CompletionRule = field(default_factory=CompletionRule)
+    upskilled_points: int = domain.DEFAULT_UPSKILLED_POINTS
+    at_risk_streak: int = domain.AT_RISK_STREAK
+
+
+class Training:
+    def __init__(
+        self, store: TrainingStore, transact: Transact, catalogue: Catalogue, rules: Rules
+    ) -> None:
+        self.store = store
+        self._transact = transact
+        self.catalogue = catalogue
+        self.rules = rules
+
+    async def _in_transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
+        result: T = await self._transact(work)
+        return result
+
+    async def session(self, session_id: str, session: Session | None = None) -> TrainingSession:
+        found = await self.store.get_session(session_id, session)
+        if found is None:
+            raise NotFound(f"no session {session_id}")
+        return found
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    async def schedule(self, plan: domain.SessionPlan) -> TrainingSession:
+        [scheduled] = await self.schedule_many([plan])
+        return scheduled
+
+    async def schedule_recurring(
+        self, plan: domain.SessionPlan, recurrence: domain.Recurrence
+    ) -> list[TrainingSession]:
+        """Every occurrence of a weekly schedule, all or none (the plan's start is ignored)."""
+        starts = domain.recurring_starts(recurrence)
+        return await self.schedule_many([replace(plan, starts_at=start) for start in starts])
+
+    async def schedule_many(self, plans: Sequence[domain.SessionPlan]) -> list[TrainingSession]:
+        sessions = [
+            domain.schedule(plan, self.catalogue, session_id=str(uuid4())) for plan in plans
+        ]
+
+        async def work(session: Session) -> None:
+            await self.store.add_sessions(session, sessions)
+            for scheduled in sessions:
+                await self.store.emit(session, scheduled.scheduled_event())
+
+        await self._in_transaction(work)
+        return sessions
+
+    async def record_anonymous_attendance(self, session_id: str, count: int) -> TrainingSession:
+        async def work(session: Session) -> TrainingSession:
+            current = await self.session(session_id, session)
+            updated, event = domain.record_anonymous_attendance(current, count, now())
+            if event is not None:
+                await self.store.save_session(session, updated)
+                await self.store.emit(session, event)
+            return updated
+
+        return await self._in_transaction(work)
+
+    # -- attendance --------------------------------------------------------------------------
+
+    async def record_attendance(
+        self, session_id: str, mark: AttendanceMark
+    ) -> tuple[Attendance, bool]:
+        """The record and whether it is new; a resend of the same fact returns the stored one."""
+
+        async def work(session: Session) -> tuple[Attendance, bool]:
+            return await self.record_attendance_in(session, session_id, mark)
+
+        return await self._in_transaction(work)
+
+    async def record_attendance_in(
+        self, session: Session, session_id: str, mark: AttendanceMark
+    ) -> tuple[Attendance, bool]:
+        """As :meth:`record_attendance`, inside the caller's transaction (partner intake)."""
+        training_session = await self.session(session_id, session)
+        domain.require_recordable(
+            mark.beneficiary_id, await self.store.person(str(mark.beneficiary_id), session)
+        )
+        roll = await self.store.roll_call_of(session_id, session)
+        existing = roll.get(str(mark.beneficiary_id))
+        attendance = domain.record_attendance(
+            training_session,
+            mark,
+            existing,
+            attendance_id=str(uuid4()),
+            now=now(),
+            present_count=_present(roll),
+        )
+        if attendance is None:
+            assert existing is not None
+            return existing, False
+        await self._store_attendance(session, [attendance])
+        return attendance, True
+
+    async def roll_call(self, session_id: str, marks: Sequence[AttendanceMark]) -> list[Attendance]:
+        """Record a whole roll-call at once, all or none; the records it added."""
+
+        async def work(session: Session) -> list[Attendance]:
+            training_session = await self.session(session_id, session)
+            errors: list[FieldError] = []
+            for index, mark in enumerate(marks):
+                person = await self.store.person(str(mark.beneficiary_id), session)
+                try:
+                    domain.require_recordable(
+                        mark.beneficiary_id, person, f"records[{index}].beneficiaryId"
+                    )
+                except InvalidInput as refused:
+                    errors.extend(refused.errors)
+            roll = await self.store.roll_call_of(session_id, session)
+            try:
+                added = domain.roll_call(
+                    training_session,
+                    marks,
+                    roll,
+                    attendance_ids=(str(uuid4()) for _ in marks),
+                    now=now(),
+                )
+            except InvalidInput as refused:
+                errors.extend(refused.errors)
+            if errors:
+                raise InvalidInput(*errors)
+            await self._store_attendance(session, added)
+            return added
+
+        return await self._in_transaction(work)
+
+    async def _store_attendance(self, session: Session, records: list[Attendance]) -> None:
+        await self.store.add_attendance(session, records)
+        for attendance in records:
+            await self.store.emit(session, attendance.recorded_event())
+        for beneficiary_id in dict.fromkeys(a.beneficiary_id for a in records):
+            await self._reconsider(session, beneficiary_id)
+
+    async def _reconsider(self, session: Session, beneficiary_id: str) -> None:
+        """Re-decide trained and at-risk on everything known about the person, from scratch;
+        events only on transitions, so repeats and any arrival order give the same result."""
+        person = await self.store.person(beneficiary_id, session)
+        if person is None or person.status in (
+            domain.BeneficiaryStatus.ERASED,
+            domain.BeneficiaryStatus.MERGED,
+        ):
+            return
+        attendances = await self.store.attendance_of(beneficiary_id, session)
+        assessments = await self.store.assessments_of(beneficiary_id, session)
+        at = now()
+        trained = domain.completion(
+            self.rules.completion,
+            beneficiary_id,
+            person.trained_at is not None,
+            attendances,
+            assessments,
+            at,
+        )
+        flagged, at_risk = domain.at_risk(
+            beneficiary_id, attendances, person.at_risk_sessions, at, self.rules.at_risk_streak
+        )
+        updated = replace(
+            person,
+            trained_at=trained.trained_at if trained else person.trained_at,
+            at_risk_sessions=flagged,
+        )
+        if updated != person:
+            await self.store.save_person(session, updated)
+        for event in [*at_risk, *([trained] if trained else [])]:
+            await self.store.emit(session, event)
+
+    # -- assessments -------------------------------------------------------------------------
+
+    async def assess(self, assessment: Assessment) -> tuple[Assessment, bool]:
+        async def work(session: Session) -> tuple[Assessment, bool]:
+            beneficiary_id = UUID(assessment.beneficiary_id)
+            domain.require_recordable(
+                beneficiary_id, await self.store.person(assessment.beneficiary_id, session)
+            )
+            existing = await self.store.get_assessment(
+                session, assessment.beneficiary_id, assessment.competence, assessment.stage
+            )
+            decided = domain.assess(assessment, self.catalogue, existing)
+            if decided is None:
+                assert existing is not None
+                return existing, False
+            await self.store.save_assessment(session, decided)
+            await self.store.emit(session, decided.assessed_event())
+            await self._reconsider(session, decided.beneficiary_id)
+            return decided, True
+
+        return await self._in_transaction(work)
+
+    # -- association maturity ----------------------------------------------------------------
+
+    async def assess_maturity(self, association_id: str, score: int) -> domain.Maturity:
+        async def work(session: Session) -> domain.Maturity:
+            current = await self.store.maturity_of(association_id, session)
+            updated, events = domain.assess_maturity(
+                current, score, now(), self.rules.upskilled_points
+            )
+            await self.store.save_maturity(session, updated)
+            for event in events:
+                await self.store.emit(session, event)
+            return updated
+
+        return await self._in_transaction(work)
+
+    # -- registration's facts (called by the handler, inside its idempotent transaction) ----
+
+    async def beneficiary_enrolled(
+        self, session: Session, beneficiary_id: str, association_id: str
+    ) -> None:
+        current = await self.store.person(beneficiary_id, session)
+        updated = domain.enrolled(current, beneficiary_id, association_id)
+        if updated is not None and updated != current:
+            await self.store.save_person(session, updated)
+
+    async def beneficiary_withdrawn(self, session: Session, beneficiary_id: str) -> None:
+        updated = domain.withdrawn(await self.store.person(beneficiary_id, session), beneficiary_id)
+        if updated is not None:
+            await self.store.save_person(session, updated)
+
+    async def beneficiary_erased(self, session: Session, beneficiary_id: str) -> None:
+        await self.store.forget(session, beneficiary_id)
+
+    async def beneficiaries_merged(self, session: Session, kept_id: str, merged_id: str) -> None:
+        duplicate = await self.store.person(merged_id, session)
+        if duplicate is not None and duplicate.status is domain.BeneficiaryStatus.MERGED:
+            return
+        kept, folded = domain.merged(
+            await self.store.person(kept_id, session), duplicate, kept_id, merged_id
+        )
+        await self.store.move_records(session, merged_id, kept_id)
+        await self.store.save_person(session, kept)
+        await self.store.save_person(session, folded)
+        await self._reconsider(session, kept_id)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def person(self, beneficiary_id: str) -> Person | None:
+        return await self.store.person(beneficiary_id)
+
+    async def progress(self, beneficiary_id: str) -> dict[str, Any]:
+        person = await self.store.person(beneficiary_id)
+        if person is None or person.status is domain.BeneficiaryStatus.ERASED:
+            raise NotFound(f"training knows no beneficiary {beneficiary_id}")
+        attendances = await self.store.attendance_of(beneficiary_id)
+        assessments = await self.store.assessments_of(beneficiary_id)
+        done = domain.totals(attendances)
+        by_competence: dict[str, dict[str, Any]] = {}
+        for assessment in assessments:
+            by_competence.setdefault(assessment.competence, {"initial": None, "final": None})[
+                assessment.stage.value
+            ] = {
+                "level": assessment.level,
+                "autonomy": assessment.autonomy.value,
+                "assessed_at": assessment.assessed_at.isoformat(),
+            }
+        return {
+            "beneficiary_id": beneficiary_id,
+            "association_id": person.association_id,
+            "status": person.status.value,
+            "sessions_present": done.sessions_present,
+            "minutes_present": done.minutes_present,
+            "excused_absences": done.excused_absences,
+            "unexcused_absences": done.unexcused_absences,
+            "trained": person.trained_at is not None,
+            "trained_at": person.trained_at.isoformat() if person.trained_at else None,
+            "at_risk": bool(person.at_risk_sessions),
+            "rule": {
+                "min_sessions": self.rules.completion.min_sessions,
+                "min_minutes": self.rules.completion.min_minutes,
+                "require_final_assessment": self.rules.completion.require_final_assessment,
+            },
+            "assessments": [
+                {"competence": competence, **stages}
+                for competence, stages in sorted(by_competence.items())
+            ],
+        }
+
+
+def _present(roll: dict[str, Attendance]) -> int:
+    return sum(1 for a in roll.values() if a.status is AttendanceStatus.PRESENT)

@@ -1,0 +1,318 @@
+"""Training's MongoDB collections: modules, sessions, attendance, assessments, what training
+knows of each beneficiary (ids and status only) and association maturity."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from pymongo import ASCENDING, ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.event import EventData
+from contracts.training import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
+from kit import outbox
+from kit.mongo import Document, Session
+from services.training.domain import (
+    Assessment,
+    Attendance,
+    BeneficiaryStatus,
+    Catalogue,
+    Maturity,
+    Person,
+    catalogue_from,
+)
+from services.training.domain import Session as TrainingSession
+
+REFERENCE_FILE = Path(__file__).with_name("reference_data.json")
+
+
+async def read_catalogue(path: Path = REFERENCE_FILE) -> Catalogue:
+    return catalogue_from(json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8")))
+
+
+class TrainingStore:
+    def __init__(self, db: AsyncDatabase[Document], source: str) -> None:
+        self.db = db
+        self.source = source
+        self.modules = db["modules"]
+        self.sessions = db["sessions"]
+        self.attendance = db["attendance"]
+        self.assessments = db["assessments"]
+        self.beneficiaries = db["beneficiaries"]
+        self.maturity = db["association_maturity"]
+
+    async def ensure_indexes(self) -> None:
+        await self.sessions.create_index([("association_id", ASCENDING), ("starts_at", 1)])
+        await self.sessions.create_index([("starts_at", ASCENDING)])
+        # One record per session and person, whatever races the checks above it lose.
+        await self.attendance.create_index(
+            [("session_id", ASCENDING), ("beneficiary_id", 1)], unique=True
+        )
+        await self.attendance.create_index([("beneficiary_id", ASCENDING)])
+        await self.assessments.create_index(
+            [("beneficiary_id", ASCENDING), ("competence", 1), ("stage", 1)], unique=True
+        )
+
+    async def save_modules(self, catalogue: Catalogue) -> None:
+        """Keep a copy of the shipped modules next to the data that refers to them."""
+        await self.modules.bulk_write(
+            [
+                ReplaceOne(
+                    {"_id": module.id},
+                    {**_without_id(asdict(module)), "competences": list(module.competences)},
+                    upsert=True,
+                )
+                for module in catalogue.modules.values()
+            ]
+        )
+
+    async def emit(self, session: Session, event: EventData) -> None:
+        await outbox.enqueue(self.db, session, event, self.source)
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    async def add_sessions(self, session: Session, sessions: list[TrainingSession]) -> None:
+        await self.sessions.insert_many([_session_document(s) for s in sessions], session=session)
+
+    async def save_session(self, session: Session, training_session: TrainingSession) -> None:
+        document = _session_document(training_session)
+        await self.sessions.replace_one({"_id": document["_id"]}, document, session=session)
+
+    async def get_session(
+        self, session_id: str, session: Session | None = None
+    ) -> TrainingSession | None:
+        document = await self.sessions.find_one({"_id": session_id}, session=session)
+        return _session(document) if document else None
+
+    async def list_sessions(
+        self,
+        association_id: str | None,
+        starts_from: datetime | None,
+        starts_to: datetime | None,
+        limit: int,
+    ) -> list[TrainingSession]:
+        query: dict[str, Any] = {}
+        if association_id:
+            query["association_id"] = association_id
+        window = {op: value for op, value in (("$gte", starts_from), ("$lt", starts_to)) if value}
+        if window:
+            query["starts_at"] = window
+        cursor = self.sessions.find(query).sort("starts_at", ASCENDING).limit(limit)
+        return [_session(document) async for document in cursor]
+
+    # -- attendance --------------------------------------------------------------------------
+
+    async def roll_call_of(
+        self, session_id: str, session: Session | None = None
+    ) -> dict[str, Attendance]:
+        cursor = self.attendance.find({"session_id": session_id}, session=session)
+        return {doc["beneficiary_id"]: _attendance(doc) async for doc in cursor}
+
+    async def attendance_of(
+        self, beneficiary_id: str, session: Session | None = None
+    ) -> list[Attendance]:
+        cursor = self.attendance.find({"beneficiary_id": beneficiary_id}, session=session)
+        return [_attendance(doc) async for doc in cursor.sort("session_starts_at", ASCENDING)]
+
+    async def add_attendance(self, session: Session, records: list[Attendance]) -> None:
+        if records:
+            await self.attendance.insert_many(
+                [_attendance_document(a) for a in records], session=session
+            )
+
+    # -- assessments -------------------------------------------------------------------------
+
+    async def assessments_of(
+        self, beneficiary_id: str, session: Session | None = None
+    ) -> list[Assessment]:
+        cursor = self.assessments.find({"beneficiary_id": beneficiary_id}, session=session)
+        return [_assessment(doc) async for doc in cursor.sort("competence", ASCENDING)]
+
+    async def get_assessment(
+        self, session: Session, beneficiary_id: str, competence: str, stage: AssessmentStage
+    ) -> Assessment | None:
+        document = await self.assessments.find_one(
+            {"beneficiary_id": beneficiary_id, "competence": competence, "stage": stage.value},
+            session=session,
+        )
+        return _assessment(document) if document else None
+
+    async def save_assessment(self, session: Session, assessment: Assessment) -> None:
+        key = {
+            "beneficiary_id": assessment.beneficiary_id,
+            "competence": assessment.competence,
+            "stage": assessment.stage.value,
+        }
+        document = {**key, "level": assessment.level, "autonomy": assessment.autonomy.value,
+                    "assessed_at": assessment.assessed_at}  # fmt: skip
+        await self.assessments.replace_one(key, document, upsert=True, session=session)
+
+    # -- beneficiaries (ids and status only) -------------------------------------------------
+
+    async def person(self, beneficiary_id: str, session: Session | None = None) -> Person | None:
+        document = await self.beneficiaries.find_one({"_id": beneficiary_id}, session=session)
+        return _person(document) if document else None
+
+    async def save_person(self, session: Session, person: Person) -> None:
+        document: Document = {
+            "association_id": person.association_id,
+            "status": person.status.value,
+            "merged_into": person.merged_into,
+            "trained_at": person.trained_at,
+            "at_risk_sessions": sorted(person.at_risk_sessions),
+        }
+        await self.beneficiaries.replace_one(
+            {"_id": person.id},
+            {k: v for k, v in document.items() if v is not None},
+            upsert=True,
+            session=session,
+        )
+
+    async def forget(self, session: Session, beneficiary_id: str) -> None:
+        """Erasure: the person's attendance and assessments move under one random pseudonym
+        (counts stay, nothing links them to the person) and only a tombstone remains."""
+        pseudonym = f"erased-{uuid4()}"
+        for collection in (self.attendance, self.assessments):
+            await collection.update_many(
+                {"beneficiary_id": beneficiary_id},
+                {"$set": {"beneficiary_id": pseudonym}},
+                session=session,
+            )
+        await self.beneficiaries.replace_one(
+            {"_id": beneficiary_id},
+            {"status": BeneficiaryStatus.ERASED.value},
+            upsert=True,
+            session=session,
+        )
+
+    async def move_records(self, session: Session, merged_id: str, kept_id: str) -> None:
+        """Merge: the duplicate's records move to the kept person; where both have one for
+        the same session (or competence and stage), the kept person's stays."""
+        kept_sessions = set(await self.roll_ids(session, kept_id))
+        await self.attendance.delete_many(
+            {"beneficiary_id": merged_id, "session_id": {"$in": sorted(kept_sessions)}},
+            session=session,
+        )
+        await self.attendance.update_many(
+            {"beneficiary_id": merged_id}, {"$set": {"beneficiary_id": kept_id}}, session=session
+        )
+        kept_assessments = {
+            (a.competence, a.stage) for a in await self.assessments_of(kept_id, session)
+        }
+        for assessment in await self.assessments_of(merged_id, session):
+            key = {
+                "beneficiary_id": merged_id,
+                "competence": assessment.competence,
+                "stage": assessment.stage.value,
+            }
+            if (assessment.competence, assessment.stage) in kept_assessments:
+                await self.assessments.delete_one(key, session=session)
+            else:
+                await self.assessments.update_one(
+                    key, {"$set": {"beneficiary_id": kept_id}}, session=session
+                )
+
+    async def roll_ids(self, session: Session, beneficiary_id: str) -> list[str]:
+        cursor = self.attendance.find(
+            {"beneficiary_id": beneficiary_id}, {"session_id": 1}, session=session
+        )
+        return [doc["session_id"] async for doc in cursor]
+
+    # -- association maturity ----------------------------------------------------------------
+
+    async def maturity_of(self, association_id: str, session: Session | None = None) -> Maturity:
+        document = await self.maturity.find_one({"_id": association_id}, session=session)
+        if document is None:
+            return Maturity(association_id)
+        return Maturity(
+            association_id=association_id,
+            baseline_score=document.get("baseline_score"),
+            latest_score=document.get("latest_score"),
+            upskilled_at=document.get("upskilled_at"),
+            history=tuple((h["score"], h["at"]) for h in document.get("history", [])),
+        )
+
+    async def save_maturity(self, session: Session, maturity: Maturity) -> None:
+        await self.maturity.replace_one(
+            {"_id": maturity.association_id},
+            {
+                "baseline_score": maturity.baseline_score,
+                "latest_score": maturity.latest_score,
+                "upskilled_at": maturity.upskilled_at,
+                "history": [{"score": score, "at": at} for score, at in maturity.history],
+            },
+            upsert=True,
+            session=session,
+        )
+
+
+# -- documents ----------------------------------------------------------------------------
+
+
+def _without_id(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in row.items() if key != "id"}
+
+
+def _session_document(training_session: TrainingSession) -> Document:
+    return {"_id": training_session.id, **_without_id(asdict(training_session))}
+
+
+def _session(document: Document) -> TrainingSession:
+    return TrainingSession(
+        id=document["_id"],
+        association_id=document["association_id"],
+        district_id=document["district_id"],
+        module_id=document["module_id"],
+        kind=SessionKind(document["kind"]),
+        place_type=document["place_type"],
+        starts_at=document["starts_at"],
+        duration_minutes=document["duration_minutes"],
+        capacity=document.get("capacity"),
+        anonymous_count=document.get("anonymous_count", 0),
+    )
+
+
+def _attendance_document(attendance: Attendance) -> Document:
+    return {"_id": attendance.id, **_without_id(asdict(attendance))}
+
+
+def _attendance(document: Document) -> Attendance:
+    return Attendance(
+        id=document["_id"],
+        session_id=document["session_id"],
+        beneficiary_id=document["beneficiary_id"],
+        status=AttendanceStatus(document["status"]),
+        minutes=document["minutes"],
+        module_id=document["module_id"],
+        association_id=document["association_id"],
+        session_starts_at=document["session_starts_at"],
+        recorded_at=document["recorded_at"],
+    )
+
+
+def _assessment(document: Document) -> Assessment:
+    return Assessment(
+        beneficiary_id=document["beneficiary_id"],
+        competence=document["competence"],
+        stage=AssessmentStage(document["stage"]),
+        level=document["level"],
+        autonomy=Autonomy(document["autonomy"]),
+        assessed_at=document["assessed_at"],
+    )
+
+
+def _person(document: Document) -> Person:
+    return Person(
+        id=document["_id"],
+        association_id=document.get("association_id"),
+        status=BeneficiaryStatus(document["status"]),
+        merged_into=document.get("merged_into"),
+        trained_at=document.get("trained_at"),
+        at_risk_sessions=frozenset(document.get("at_risk_sessions", ())),
+    )
