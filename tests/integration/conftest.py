@@ -19,7 +19,7 @@ from kit.broker import build_broker
 from kit.consumer import IdempotentConsumer, RetryPolicy, subscribe
 from kit.deadletter import DeadLetters
 from kit.mongo import Document
-from services.reporting.handlers import ProjectionHandler
+from services.reporting.handlers import TOPICS, ProjectionHandler
 from services.reporting.store import ReportingStore
 from tests.conftest import TestInfra
 from tests.support import eventually, produce
@@ -50,6 +50,13 @@ class Projection:
     store: ReportingStore
     bootstrap: str
 
+    async def count(
+        self, scope: str, indicator: str, dimension: str | None = None, value: str | None = None
+    ) -> int:
+        counters = await self.store.counters_of(scope)
+        found = [c for c in counters if c.get("dimension") == dimension and c.get("value") == value]
+        return int(found[0].get(indicator, 0)) if found else 0
+
     async def enrolled(self, association_id: str) -> int:
         totals = [c for c in await self.store.counters_of(f"association:{association_id}")
                   if c.get("dimension") is None]  # fmt: skip
@@ -75,7 +82,7 @@ async def projection(
     dead_letters = DeadLetters(infra.kafka_bootstrap, consumer="test-projection")
     subscribe(
         broker,
-        REGISTRATION_EVENTS,
+        *TOPICS,
         group_id=f"test-projection-{uuid4().hex[:8]}",
         handle=handle,
         dead_letters=dead_letters,

@@ -1,0 +1,92 @@
+"""Reporting over the real broker: events about one person arrive on three topics in any order,
+possibly twice, and the figures converge to the same values."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from uuid import UUID, uuid4
+
+import pytest
+
+from contracts.envelope import CloudEvent
+from contracts.orientation import OutcomeClass, PlacementKind, PlacementRecordedV1
+from contracts.registration import BeneficiaryEnrolledV1
+from contracts.topics import ORIENTATION_EVENTS, REGISTRATION_EVENTS, TRAINING_EVENTS
+from contracts.training import BeneficiaryTrainedV1
+from tests.integration.conftest import Projection, as_record, enrolment
+from tests.support import eventually, produce
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+
+
+def trained(beneficiary_id: UUID) -> CloudEvent:
+    return BeneficiaryTrainedV1(
+        beneficiary_id=beneficiary_id, sessions_present=4, minutes_present=720, trained_at=NOW
+    ).to_event("dn/training")
+
+
+def placed(beneficiary_id: UUID, kind: PlacementKind = PlacementKind.CDI) -> CloudEvent:
+    return PlacementRecordedV1(
+        beneficiary_id=beneficiary_id,
+        placement_id=uuid4(),
+        kind=kind,
+        outcome_class=OutcomeClass.DURABLE_EMPLOYMENT,
+        directed_to_employment=kind is not PlacementKind.OTHER,
+        digital_sector=True,
+        starts_on=date(2026, 5, 11),
+        recorded_at=NOW,
+    ).to_event("dn/orientation")
+
+
+async def send(projection: Projection, topic: str, event: CloudEvent, times: int = 1) -> None:
+    value, headers = as_record(event)
+    key = (event.subject or "").encode()
+    await produce(projection.bootstrap, topic, [(key, value, headers)] * times)
+
+
+async def test_training_and_placement_before_enrolment_converge_to_the_person_s_district(
+    projection: Projection,
+) -> None:
+    association = f"asso-{uuid4().hex[:8]}"
+    person: BeneficiaryEnrolledV1 = enrolment(association, district_id="qpv-benauge")
+    scope = f"association:{association}"
+
+    # Training and orientation facts arrive first (and twice), the enrolment last.
+    await send(projection, TRAINING_EVENTS, trained(person.beneficiary_id), times=2)
+    await send(projection, ORIENTATION_EVENTS, placed(person.beneficiary_id), times=2)
+    await eventually(
+        lambda: projection.count(
+            "association:unknown", "directed_to_employment", "district", "unknown"
+        ),
+        lambda n: n >= 1,
+        what="counted under unknown before the enrolment",
+    )
+    await send(projection, REGISTRATION_EVENTS, person.to_event("dn/registration"))
+
+    assert await eventually(lambda: projection.count(scope, "enrolled"), lambda n: n == 1) == 1
+    assert await projection.count(scope, "trained") == 1
+    assert await projection.count(scope, "directed_to_employment") == 1
+    assert await projection.count(scope, "trained", "district", "qpv-benauge") == 1
+    assert await projection.count(scope, "trained", "district", "unknown") == 0
+
+
+async def test_a_placement_of_kind_other_is_not_directed_towards_employment(
+    projection: Projection,
+) -> None:
+    association = f"asso-{uuid4().hex[:8]}"
+    person = enrolment(association)
+    scope = f"association:{association}"
+    placement = placed(person.beneficiary_id, PlacementKind.OTHER)
+    await send(projection, REGISTRATION_EVENTS, person.to_event("dn/registration"))
+    await send(projection, ORIENTATION_EVENTS, placement)
+    processed = projection.store.facts.database["processed"]
+
+    # Nothing visible changes for OTHER: wait until the consumer has applied it.
+    await eventually(
+        lambda: processed.count_documents({"_id": f"projection/{placement.id}"}),
+        lambda n: n == 1,
+        what="placement applied",
+    )
+    assert await eventually(lambda: projection.count(scope, "enrolled"), lambda n: n == 1) == 1
+    assert await projection.count(scope, "directed_to_employment") == 0
