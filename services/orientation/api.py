@@ -27,7 +27,7 @@ Routes (who may call; body or query; answer):
 - ``POST /placements/{id}/follow-ups`` — coordinator, association;
   ``{months: 3|6, still_in_post}``; 201; 409 when that follow-up is already recorded.
 - ``GET /beneficiaries/{id}/export`` — coordinator;
-  ``{"service": "orientation", "records": [{kind, id, …}]}``.
+  ``{"service": "orientation", "records": [{record, id, …}]}`` (``record`` says what each is).
 
 The employer's name is the only free text (at most 200 characters, no markup): stored and
 shown here and in the export, never put in an event.

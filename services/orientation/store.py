@@ -326,14 +326,15 @@ class OrientationStore:
     # -- right of access -----------------------------------------------------------------------
 
     async def records_of(self, beneficiary_id: str) -> list[Document]:
-        """Everything held about one person, each row tagged with what it is."""
+        """Everything held about one person, each row tagged (``record``) with what it is; a
+        placement's own ``kind`` (CDI…) stays as it is."""
         records: list[Document] = []
         person = await self.people.find_one({"_id": beneficiary_id})
         if person is not None and "association_id" in person:
-            records.append({"kind": "person", **_public(person)})
+            records.append({"record": "person", **_public(person)})
         interests = await self.interests.find_one({"_id": beneficiary_id})
         if interests is not None:
-            records.append({"kind": "interests", **_public(interests)})
+            records.append({"record": "interests", **_public(interests)})
         sources = (
             ("workshop", self.workshops, {"participants": beneficiary_id}),
             ("referral", self.referrals, {"beneficiary_id": beneficiary_id}),
@@ -344,7 +345,7 @@ class OrientationStore:
             async for document in collection.find(query):
                 if kind == "workshop":
                     document.pop("participants", None)  # other people's ids are not theirs
-                records.append({"kind": kind, **_public(document)})
+                records.append({"record": kind, **_public(document)})
         return records
 
 

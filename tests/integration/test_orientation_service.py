@@ -16,7 +16,13 @@ import pytest
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
 from contracts.event import EventData
 from contracts.orientation import PlacementKind, PlacementReportedV1
-from contracts.registration import BeneficiaryEnrolledV1, ConsentChangedV1, ConsentPurpose
+from contracts.registration import (
+    BeneficiariesMergedV1,
+    BeneficiaryEnrolledV1,
+    BeneficiaryErasedV1,
+    ConsentChangedV1,
+    ConsentPurpose,
+)
 from contracts.topics import DEAD_LETTER, INTAKE_ORIENTATION, ORIENTATION_EVENTS
 from kit.auth import Role, issue_token
 from kit.settings import Settings
@@ -288,3 +294,76 @@ async def test_partner_placement_redelivered_is_recorded_once(service: Service) 
     assert await eventually(
         kinds, lambda found: "qualifying_training" in found, timeout_s=60, what="sentinel"
     ) == ["apprenticeship", "qualifying_training"]
+
+
+async def place(service: Service, beneficiary_id: str, employer: str | None = None) -> str:
+    body = {
+        "beneficiary_id": beneficiary_id,
+        "kind": "cdi",
+        "starts_on": str(datetime.now(UTC).date()),
+        "digital_sector": False,
+    }
+    if employer:
+        body["employer"] = employer
+    response = await service.client.post("/placements", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def test_erasure_forgets_the_person_and_the_employer_but_keeps_the_placement(
+    service: Service,
+) -> None:
+    beneficiary_id = await service.enrol(shares_with_partners=True)
+    employer = f"Atelier Quiconque {uuid4().hex[:8]}"
+    placement_id = await place(service, beneficiary_id, employer)
+
+    await service.send(
+        BeneficiaryErasedV1(
+            beneficiary_id=UUID(beneficiary_id),
+            erased_at=datetime.now(UTC),
+            reason="request_of_person",
+        )
+    )
+
+    store = service.orientation.store
+    await eventually(
+        lambda: store.records_of(beneficiary_id),
+        lambda rows: rows == [],
+        what="nothing left under the erased id",
+    )
+    kept = await store.placements.find_one({"_id": placement_id})
+    assert kept is not None, "the placement still counts"
+    assert kept["beneficiary_id"] != beneficiary_id
+    assert "employer" not in kept
+    assert await store.person(beneficiary_id) is None
+    refused = await service.client.post(
+        "/referrals", json={"beneficiary_id": beneficiary_id, "partner_kind": "employer"}
+    )
+    assert refused.status_code in (404, 422), "nothing new can be recorded for them"
+
+
+async def test_merge_moves_placements_and_referrals_to_the_kept_person(service: Service) -> None:
+    kept_id = await service.enrol(shares_with_partners=True)
+    merged_id = await service.enrol(shares_with_partners=True)
+    placement_id = await place(service, merged_id)
+    referral = await service.client.post(
+        "/referrals", json={"beneficiary_id": merged_id, "partner_kind": "france_travail"}
+    )
+    assert referral.status_code == 201, referral.text
+
+    await service.send(
+        BeneficiariesMergedV1(
+            beneficiary_id=UUID(kept_id), merged_id=UUID(merged_id), merged_at=datetime.now(UTC)
+        )
+    )
+
+    store = service.orientation.store
+    moved = await eventually(
+        lambda: store.placements.find_one({"_id": placement_id}),
+        lambda doc: doc is not None and doc["beneficiary_id"] == kept_id,
+        what="placement moved to the kept person",
+    )
+    assert moved["beneficiary_id"] == kept_id
+    kinds = {row["record"] for row in await store.records_of(kept_id)}
+    assert {"placement", "referral"} <= kinds
+    assert await store.records_of(merged_id) == []
