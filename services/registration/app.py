@@ -12,7 +12,14 @@ from kit.settings import Settings
 from services.registration import retention
 from services.registration.api import router
 from services.registration.commands import Registration
-from services.registration.handlers import GROUP_ID, TOPICS, IntakeHandler
+from services.registration.handlers import (
+    ACTIVITY_GROUP_ID,
+    ACTIVITY_TOPICS,
+    GROUP_ID,
+    TOPICS,
+    ActivityHandler,
+    IntakeHandler,
+)
 from services.registration.store import RegistrationStore
 from services.registration.vault import Vault
 
@@ -30,6 +37,7 @@ def build(settings: Settings) -> FastAPI:
         registration = Registration(store, runtime.transact)
         app.state.registration = registration
         runtime.consume(*TOPICS, group_id=GROUP_ID, handle=IntakeHandler(registration))
+        runtime.consume(*ACTIVITY_TOPICS, group_id=ACTIVITY_GROUP_ID, handle=ActivityHandler(store))
         runtime.tasks.append(
             asyncio.create_task(
                 retention.run_periodically(

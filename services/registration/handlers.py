@@ -15,6 +15,7 @@ from contracts.intake import EnrolmentRequestedV1
 from kit.consumer import Rejected
 from services.registration import domain
 from services.registration.commands import Registration
+from services.registration.store import RegistrationStore
 
 GROUP_ID = "dn-registration-intake"
 TOPICS = (topics.INTAKE_REGISTRATION,)
@@ -73,3 +74,20 @@ class IntakeHandler:
             partner, accepted=False, error=f"{reason}: {detail}"
         )
         raise Rejected(reason, detail)
+
+
+ACTIVITY_GROUP_ID = "dn-registration-activity"
+ACTIVITY_TOPICS = (topics.TRAINING_EVENTS, topics.ORIENTATION_EVENTS)
+
+
+class ActivityHandler:
+    """Any training or orientation fact about a person is a contact: it postpones the
+    retention deadline. Idempotent by nature (the later of two dates wins)."""
+
+    def __init__(self, store: RegistrationStore) -> None:
+        self.store = store
+
+    async def __call__(self, event: CloudEvent) -> None:
+        beneficiary_id = getattr(decode(event), "beneficiary_id", None)
+        if beneficiary_id is not None:
+            await self.store.touch(str(beneficiary_id), event.time)

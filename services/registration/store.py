@@ -229,6 +229,16 @@ class RegistrationStore:
     async def erasure_receipt(self, beneficiary_id: str) -> Document | None:
         return await self.erasures.find_one({"beneficiary_id": beneficiary_id})
 
+    async def touch(self, beneficiary_id: str, at: datetime) -> None:
+        """Record a contact with the person (activity elsewhere), never moving it backwards."""
+        await self.beneficiaries.update_one(
+            {
+                "_id": beneficiary_id,
+                "status": {"$in": [Status.ACTIVE.value, Status.WITHDRAWN.value]},
+            },
+            {"$max": {"last_contact_at": at}},
+        )
+
     async def last_contacts(self) -> dict[str, datetime]:
         """Last contact of every active or withdrawn record (for the retention job)."""
         cursor = self.beneficiaries.find(
