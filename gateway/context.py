@@ -21,7 +21,7 @@ class Context(BaseContext):
         super().__init__()
         self.settings = settings
         self.services = services
-        self._reference: dict[str, asyncio.Task[list[dict[str, Any]]]] = {}
+        self._fetched: dict[tuple[str, str], asyncio.Task[Any]] = {}
 
     @property
     def authorization(self) -> str:
@@ -36,15 +36,18 @@ class Context(BaseContext):
 
     async def reference(self, kind: str) -> list[dict[str, Any]]:
         """Districts or associations, fetched once per request however many resolvers ask."""
-        if kind not in self._reference:
+        rows: list[dict[str, Any]] = await self.fetched("registration", f"/{kind}")
+        return rows
+
+    async def fetched(self, service: str, path: str) -> Any:
+        """A service's reference answer (districts, modules…), fetched once per request."""
+        if (service, path) not in self._fetched:
             self.principal  # noqa: B018 — refuse anonymous callers before any service call
             # A task, not its result: concurrent resolvers must share the one call in flight.
-            self._reference[kind] = asyncio.ensure_future(
-                self.services.call(
-                    "registration", "GET", f"/{kind}", authorization=self.authorization
-                )
+            self._fetched[service, path] = asyncio.ensure_future(
+                self.services.call(service, "GET", path, authorization=self.authorization)
             )
-        return await self._reference[kind]
+        return await self._fetched[service, path]
 
 
 def context_of(info: Info[Context, Any]) -> Context:

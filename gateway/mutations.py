@@ -1,4 +1,5 @@
-"""The GraphQL Mutation type: a person's record and rights, reference data, retention runs."""
+"""The GraphQL Mutation type: a person's record and rights, reference data, retention runs,
+training and orientation."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from . import orientation, training
 from .context import Context, context_of
-from .enums import ConsentPurpose, ErasureReason
+from .enums import ConsentPurpose, ErasureReason, ReferralOutcome
 from .inputs import AssociationInput, DistrictInput, EnrolBeneficiaryInput, RectifyBeneficiaryInput
 from .outputs import Association, Beneficiary, District, ErasureReceipt, RetentionRun
 from .rectification import rectification
@@ -155,4 +157,97 @@ class Mutation:
             dry_run=answer["dry_run"],
             older_than_days=answer["older_than_days"],
             beneficiary_ids=[strawberry.ID(i) for i in answer["beneficiary_ids"]],
+        )
+
+    @strawberry.mutation(description="Schedule one session (district: the association's own)")
+    async def schedule_session(
+        self, info: Info[Context, Any], input: training.ScheduleSessionInput
+    ) -> training.Session:
+        return await training.schedule_session(context_of(info), input)
+
+    @strawberry.mutation(description="Schedule a weekly series of sessions, all or none (≤ 200)")
+    async def schedule_recurring_sessions(
+        self, info: Info[Context, Any], input: training.ScheduleRecurringSessionsInput
+    ) -> list[training.Session]:
+        return await training.schedule_recurring_sessions(context_of(info), input)
+
+    @strawberry.mutation(
+        description="Record one person's attendance; the same record again changes nothing"
+    )
+    async def record_attendance(
+        self, info: Info[Context, Any], input: training.RecordAttendanceInput
+    ) -> training.Attendance:
+        return await training.record_attendance(context_of(info), input)
+
+    @strawberry.mutation(description="Record a session's whole roll-call, all or none")
+    async def record_roll_call(
+        self,
+        info: Info[Context, Any],
+        session_id: strawberry.ID,
+        records: list[training.RollCallRecordInput],
+    ) -> training.RollCall:
+        return await training.record_roll_call(context_of(info), session_id, records)
+
+    @strawberry.mutation(description="Set the headcount of people attending without enrolment")
+    async def record_anonymous_attendance(
+        self, info: Info[Context, Any], session_id: strawberry.ID, count: int
+    ) -> training.Session:
+        return await training.record_anonymous_attendance(context_of(info), session_id, count)
+
+    @strawberry.mutation(description="Record a Pix assessment of one competence")
+    async def record_assessment(
+        self, info: Info[Context, Any], input: training.RecordAssessmentInput
+    ) -> training.Assessment:
+        return await training.record_assessment(context_of(info), input)
+
+    @strawberry.mutation(description="Score an association's digital maturity; coordinators only")
+    async def assess_association_maturity(
+        self, info: Info[Context, Any], association_id: strawberry.ID, score: int
+    ) -> training.AssociationMaturity:
+        return await training.assess_association_maturity(context_of(info), association_id, score)
+
+    @strawberry.mutation(description="Record a career-discovery workshop and its participants")
+    async def record_workshop(
+        self, info: Info[Context, Any], input: orientation.RecordWorkshopInput
+    ) -> orientation.Workshop:
+        return await orientation.record_workshop(context_of(info), input)
+
+    @strawberry.mutation(description="The job families a person is interested in")
+    async def set_interests(
+        self, info: Info[Context, Any], beneficiary_id: strawberry.ID, job_families: list[str]
+    ) -> orientation.Interests:
+        return await orientation.set_interests(context_of(info), beneficiary_id, job_families)
+
+    @strawberry.mutation(description="Refer a person to a partner; needs their consent to share")
+    async def refer_beneficiary(
+        self, info: Info[Context, Any], input: orientation.ReferBeneficiaryInput
+    ) -> orientation.Referral:
+        return await orientation.refer_beneficiary(context_of(info), input)
+
+    @strawberry.mutation(description="The partner's answer to a referral (a reason when refused)")
+    async def resolve_referral(
+        self,
+        info: Info[Context, Any],
+        id: strawberry.ID,
+        outcome: ReferralOutcome,
+        refusal_reason: str | None = None,
+    ) -> orientation.Referral:
+        return await orientation.resolve_referral(context_of(info), id, outcome, refusal_reason)
+
+    @strawberry.mutation(description="Record what a person went on to (once per person and kind)")
+    async def record_placement(
+        self, info: Info[Context, Any], input: orientation.RecordPlacementInput
+    ) -> orientation.Placement:
+        return await orientation.record_placement(context_of(info), input)
+
+    @strawberry.mutation(description="Whether the person was still in post at 3 or 6 months")
+    async def record_follow_up(
+        self,
+        info: Info[Context, Any],
+        placement_id: strawberry.ID,
+        months: int,
+        still_in_post: bool,
+    ) -> orientation.FollowUp:
+        return await orientation.record_follow_up(
+            context_of(info), placement_id, months, still_in_post
         )

@@ -1,10 +1,11 @@
-"""The GraphQL Query type: figures, beneficiaries, exports, logs and reference data."""
+"""The GraphQL Query type: figures, beneficiaries, exports, logs, reference data, training
+and orientation."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -12,6 +13,7 @@ from strawberry.types import Info
 
 from kit.settings import SERVICE_NAMES
 
+from . import orientation, training
 from .context import Context, context_of
 from .impact import compose_impact
 from .inputs import ImpactFilter
@@ -150,3 +152,59 @@ class Query:
     @strawberry.field(description="The associations running the programme")
     async def associations(self, info: Info[Context, Any]) -> list[Association]:
         return [Association.of(row) for row in await context_of(info).reference("associations")]
+
+    @strawberry.field(description="The training catalogue: modules with competences and level")
+    async def modules(self, info: Info[Context, Any]) -> list[training.TrainingModule]:
+        return await training.modules(context_of(info))
+
+    @strawberry.field(description="The Pix competence framework, area by area")
+    async def competences(self, info: Info[Context, Any]) -> list[training.CompetenceArea]:
+        return await training.competences(context_of(info))
+
+    @strawberry.field(description="Sessions by start time; association staff see their own")
+    async def sessions(
+        self,
+        info: Info[Context, Any],
+        association_id: strawberry.ID | None = None,
+        starts_from: Annotated[dt.datetime | None, strawberry.argument(name="from")] = None,
+        starts_to: Annotated[dt.datetime | None, strawberry.argument(name="to")] = None,
+        limit: int = 200,
+    ) -> list[training.Session]:
+        return await training.sessions(
+            context_of(info), association_id, starts_from, starts_to, limit
+        )
+
+    @strawberry.field(description="One session with its roll-call; null when unknown or not yours")
+    async def session(self, info: Info[Context, Any], id: strawberry.ID) -> training.Session | None:
+        return await training.session(context_of(info), id)
+
+    @strawberry.field(
+        description="Attendance totals, trained or not, assessments; null when training does "
+        "not know the person"
+    )
+    async def beneficiary_progress(
+        self, info: Info[Context, Any], id: strawberry.ID
+    ) -> training.Progress | None:
+        return await training.beneficiary_progress(context_of(info), id)
+
+    @strawberry.field(description="An association's digital maturity scores")
+    async def association_maturity(
+        self, info: Info[Context, Any], id: strawberry.ID
+    ) -> training.AssociationMaturity:
+        return await training.association_maturity(context_of(info), id)
+
+    @strawberry.field(description="Families of digital jobs, for workshops and interests")
+    async def job_families(self, info: Info[Context, Any]) -> list[orientation.JobFamily]:
+        return await orientation.job_families(context_of(info))
+
+    @strawberry.field(description="The reasons a partner may give for refusing a referral")
+    async def refusal_reasons(self, info: Info[Context, Any]) -> list[str]:
+        return await orientation.refusal_reasons(context_of(info))
+
+    @strawberry.field(
+        description="Placement follow-ups due on or before a day (default: today), earliest first"
+    )
+    async def follow_ups_due(
+        self, info: Info[Context, Any], on: dt.date | None = None
+    ) -> list[orientation.FollowUpDue]:
+        return await orientation.follow_ups_due(context_of(info), on)

@@ -68,8 +68,10 @@ class Services:
         json: Any = None,
         params: dict[str, str] | None = None,
         missing_ok: bool = False,
+        missing_field: str | None = None,
     ) -> Any:
-        """The JSON answer; ``None`` for 404 when ``missing_ok``; GraphQL errors otherwise."""
+        """The JSON answer; ``None`` for 404 when ``missing_ok``; GraphQL errors otherwise (a
+        404 names ``missing_field`` when given: the input field whose id was not found)."""
         try:
             response = await self._clients[service].request(
                 method, path, json=json, params=params, headers={"authorization": authorization}
@@ -83,6 +85,9 @@ class Services:
         if response.status_code == 409:
             body = response.json()
             raise AlreadyExists(body.get("error", "already exists"), body.get("existing_id"))
+        if response.status_code == 404 and missing_field is not None:
+            message = response.json().get("error", "not found")
+            raise UserInputError(message, [{"field": missing_field, "message": message}])
         if response.status_code in (400, 404, 422):
             body = response.json()
             raise UserInputError(body.get("error", "invalid input"), body.get("errors", []))

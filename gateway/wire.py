@@ -25,3 +25,8 @@ def parse_datetime(value: Any) -> dt.datetime | None:
     if value is None or isinstance(value, dt.datetime):
         return value
     return dt.datetime.fromisoformat(str(value))
+
+
+def required_datetime(value: Any) -> dt.datetime:
+    """A datetime a service always sends (ISO text or already parsed)."""
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))

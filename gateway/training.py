@@ -1,0 +1,541 @@
+"""Training in GraphQL: modules, sessions, attendance, assessments, progress, maturity."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from .context import Context, context_of
+from .enums import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
+from .services import UserInputError
+from .wire import enum_value, parse_datetime, path_segment, required_datetime
+
+# -- reference ----------------------------------------------------------------------------
+
+
+@strawberry.type(description="A training module of the catalogue")
+class TrainingModule:
+    id: strawberry.ID
+    title: str
+    competences: list[str] = strawberry.field(description="Pix competence codes, e.g. 1.1")
+    level: str = strawberry.field(description="beginner, intermediate or advanced")
+    themes: list[str]
+
+    @staticmethod
+    def of(row: dict[str, Any]) -> TrainingModule:
+        return TrainingModule(
+            id=strawberry.ID(row["id"]),
+            title=row["title"],
+            competences=list(row["competences"]),
+            level=row["level"],
+            themes=list(row.get("themes", [])),
+        )
+
+
+@strawberry.type(description="One competence of the Pix framework")
+class Competence:
+    code: str
+    name: str
+
+
+@strawberry.type(description="One area of the Pix framework, with its competences")
+class CompetenceArea:
+    id: strawberry.ID
+    name: str
+    english: str
+    digcomp: str = strawberry.field(description="The matching DigComp 2.2 area")
+    competences: list[Competence]
+
+
+async def modules(context: Context) -> list[TrainingModule]:
+    return [TrainingModule.of(row) for row in await context.fetched("training", "/modules")]
+
+
+async def module_of(context: Context, module_id: str) -> TrainingModule | None:
+    return next((module for module in await modules(context) if module.id == module_id), None)
+
+
+async def competences(context: Context) -> list[CompetenceArea]:
+    framework = await context.fetched("training", "/competences")
+    return [
+        CompetenceArea(
+            id=strawberry.ID(area["id"]),
+            name=area["name"],
+            english=area["english"],
+            digcomp=area["digcomp"],
+            competences=[Competence(code=c["code"], name=c["name"]) for c in area["competences"]],
+        )
+        for area in framework["areas"]
+    ]
+
+
+# -- sessions and attendance --------------------------------------------------------------
+
+
+@strawberry.type(description="One person's attendance at one session")
+class Attendance:
+    id: strawberry.ID
+    session_id: strawberry.ID
+    beneficiary_id: strawberry.ID
+    status: AttendanceStatus
+    minutes: int
+    module_id: strawberry.ID
+    association_id: strawberry.ID
+    session_starts_at: dt.datetime
+    recorded_at: dt.datetime
+
+    @staticmethod
+    def of(row: dict[str, Any]) -> Attendance:
+        return Attendance(
+            id=strawberry.ID(row["id"]),
+            session_id=strawberry.ID(row["session_id"]),
+            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
+            status=AttendanceStatus(row["status"]),
+            minutes=row["minutes"],
+            module_id=strawberry.ID(row["module_id"]),
+            association_id=strawberry.ID(row["association_id"]),
+            session_starts_at=required_datetime(row["session_starts_at"]),
+            recorded_at=required_datetime(row["recorded_at"]),
+        )
+
+
+@strawberry.type(description="A training session, individual or collective (or for staff)")
+class Session:
+    id: strawberry.ID
+    association_id: strawberry.ID
+    district_id: strawberry.ID
+    module_id: strawberry.ID
+    kind: SessionKind
+    place_type: str
+    starts_at: dt.datetime
+    duration_minutes: int
+    capacity: int | None = strawberry.field(description="null: no limit")
+    anonymous_count: int = strawberry.field(description="Headcount of people not enrolled")
+    roll_call: strawberry.Private[list[dict[str, Any]] | None]
+
+    @strawberry.field(description="The module taught")
+    async def module(self, info: Info[Context, Any]) -> TrainingModule | None:
+        return await module_of(context_of(info), self.module_id)
+
+    @strawberry.field(description="The roll-call: one record per person")
+    async def attendance(self, info: Info[Context, Any]) -> list[Attendance]:
+        rows = self.roll_call
+        if rows is None:
+            found = await session(context_of(info), self.id)
+            rows = found.roll_call if found is not None else None
+        return [Attendance.of(row) for row in rows or []]
+
+    @staticmethod
+    def of(row: dict[str, Any]) -> Session:
+        return Session(
+            id=strawberry.ID(row["id"]),
+            association_id=strawberry.ID(row["association_id"]),
+            district_id=strawberry.ID(row["district_id"]),
+            module_id=strawberry.ID(row["module_id"]),
+            kind=SessionKind(row["kind"]),
+            place_type=row["place_type"],
+            starts_at=required_datetime(row["starts_at"]),
+            duration_minutes=row["duration_minutes"],
+            capacity=row.get("capacity"),
+            anonymous_count=row.get("anonymous_count", 0),
+            roll_call=row.get("roll_call"),
+        )
+
+
+@strawberry.type(description="What a roll-call added; records already there are unchanged")
+class RollCall:
+    recorded: list[Attendance]
+    unchanged: int
+
+
+@strawberry.input
+class ScheduleSessionInput:
+    association_id: strawberry.ID
+    module_id: strawberry.ID
+    starts_at: dt.datetime = strawberry.field(description="With its offset, e.g. +01:00")
+    duration_minutes: int
+    kind: SessionKind
+    capacity: int | None = strawberry.field(default=None, description="null: no limit")
+    district_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Needed only when the association serves several districts"
+    )
+    place_type: str | None = strawberry.field(
+        default=None, description="e.g. association_premises (the default), library"
+    )
+
+
+class Weekday(StrEnum):
+    MONDAY = "monday"
+    TUESDAY = "tuesday"
+    WEDNESDAY = "wednesday"
+    THURSDAY = "thursday"
+    FRIDAY = "friday"
+    SATURDAY = "saturday"
+    SUNDAY = "sunday"
+
+
+strawberry.enum(Weekday, description="A day of the week")
+
+
+@strawberry.input(description="Sessions every week on the given days, all scheduled or none")
+class ScheduleRecurringSessionsInput:
+    association_id: strawberry.ID
+    module_id: strawberry.ID
+    weekdays: list[Weekday]
+    starts_on: dt.date = strawberry.field(name="from", description="First day (inclusive)")
+    until: dt.date = strawberry.field(description="Last day (inclusive)")
+    at: dt.time = strawberry.field(description="Local start time, e.g. 14:00")
+    duration_minutes: int
+    kind: SessionKind
+    timezone: str = strawberry.field(default="Europe/Paris", description="IANA time zone")
+    capacity: int | None = strawberry.field(default=None, description="null: no limit")
+    district_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Needed only when the association serves several districts"
+    )
+    place_type: str | None = strawberry.field(
+        default=None, description="e.g. association_premises (the default), library"
+    )
+
+
+@strawberry.input
+class RecordAttendanceInput:
+    session_id: strawberry.ID
+    beneficiary_id: strawberry.ID
+    status: AttendanceStatus
+    minutes: int | None = strawberry.field(
+        default=None, description="Default: the session's duration when present, 0 when absent"
+    )
+
+
+@strawberry.input(description="One line of a roll-call")
+class RollCallRecordInput:
+    beneficiary_id: strawberry.ID
+    status: AttendanceStatus
+    minutes: int | None = strawberry.field(
+        default=None, description="Default: the session's duration when present, 0 when absent"
+    )
+
+
+async def district_for(context: Context, association_id: str, district_id: str | None) -> str:
+    """The district a session takes place in: the one given, else the association's only one."""
+    if district_id is not None:
+        return district_id
+    associations = {row["id"]: row for row in await context.reference("associations")}
+    association = associations.get(str(association_id))
+    if association is None:
+        message = f"unknown association {association_id}; known: {', '.join(sorted(associations))}"
+        raise UserInputError(message, [{"field": "associationId", "message": message}])
+    served: list[str] = association["districts"]
+    if len(served) != 1:
+        message = (
+            f"association {association_id} serves {len(served)} districts; say which one in "
+            f"districtId: {', '.join(served) or 'none registered'}"
+        )
+        raise UserInputError(message, [{"field": "districtId", "message": message}])
+    return served[0]
+
+
+async def _session_fields(
+    context: Context, input: ScheduleSessionInput | ScheduleRecurringSessionsInput
+) -> dict[str, Any]:
+    fields = {
+        "association_id": str(input.association_id),
+        "district_id": await district_for(context, input.association_id, input.district_id),
+        "module_id": str(input.module_id),
+        "kind": enum_value(input.kind),
+        "duration_minutes": input.duration_minutes,
+        "capacity": input.capacity,
+    }
+    if input.place_type is not None:
+        fields["place_type"] = input.place_type
+    return fields
+
+
+async def schedule_session(context: Context, input: ScheduleSessionInput) -> Session:
+    body = {**await _session_fields(context, input), "starts_at": input.starts_at.isoformat()}
+    row = await context.services.call(
+        "training", "POST", "/sessions", authorization=context.authorization, json=body
+    )
+    return Session.of(row)
+
+
+async def schedule_recurring_sessions(
+    context: Context, input: ScheduleRecurringSessionsInput
+) -> list[Session]:
+    body = {
+        **await _session_fields(context, input),
+        "weekdays": enum_value(input.weekdays),
+        "from": input.starts_on.isoformat(),
+        "until": input.until.isoformat(),
+        "at": input.at.isoformat(timespec="minutes"),
+        "timezone": input.timezone,
+    }
+    answer = await context.services.call(
+        "training", "POST", "/schedules", authorization=context.authorization, json=body
+    )
+    return [Session.of(row) for row in answer["sessions"]]
+
+
+async def sessions(
+    context: Context,
+    association_id: str | None,
+    starts_from: dt.datetime | None,
+    starts_to: dt.datetime | None,
+    limit: int,
+) -> list[Session]:
+    params = {"limit": str(limit)}
+    if association_id is not None:
+        params["association_id"] = str(association_id)
+    if starts_from is not None:
+        params["from"] = starts_from.isoformat()
+    if starts_to is not None:
+        params["to"] = starts_to.isoformat()
+    rows = await context.services.call(
+        "training", "GET", "/sessions", authorization=context.authorization, params=params
+    )
+    return [Session.of(row) for row in rows]
+
+
+async def session(context: Context, session_id: str) -> Session | None:
+    row = await context.services.call(
+        "training",
+        "GET",
+        f"/sessions/{path_segment(session_id)}",
+        authorization=context.authorization,
+        missing_ok=True,
+    )
+    return Session.of(row) if row else None
+
+
+async def _to_session(context: Context, session_id: str, route: str, body: Any) -> Any:
+    """POST to one of a session's routes; an unknown (or not yours) session names sessionId."""
+    return await context.services.call(
+        "training",
+        "POST",
+        f"/sessions/{path_segment(session_id)}/{route}",
+        authorization=context.authorization,
+        json=body,
+        missing_field="sessionId",
+    )
+
+
+def _mark(record: RecordAttendanceInput | RollCallRecordInput) -> dict[str, Any]:
+    return {
+        "beneficiary_id": str(record.beneficiary_id),
+        "status": enum_value(record.status),
+        "minutes": record.minutes,
+    }
+
+
+async def record_attendance(context: Context, input: RecordAttendanceInput) -> Attendance:
+    row = await _to_session(context, input.session_id, "attendance", _mark(input))
+    return Attendance.of(row)
+
+
+async def record_roll_call(
+    context: Context, session_id: str, records: list[RollCallRecordInput]
+) -> RollCall:
+    body = {"records": [_mark(record) for record in records]}
+    answer = await _to_session(context, session_id, "roll-call", body)
+    return RollCall(
+        recorded=[Attendance.of(row) for row in answer["recorded"]],
+        unchanged=answer["unchanged"],
+    )
+
+
+async def record_anonymous_attendance(context: Context, session_id: str, count: int) -> Session:
+    row = await _to_session(context, session_id, "anonymous-attendance", {"count": count})
+    return Session.of(row)
+
+
+# -- assessments and progress -------------------------------------------------------------
+
+
+@strawberry.type(description="A Pix skill assessment of one competence")
+class Assessment:
+    beneficiary_id: strawberry.ID
+    competence: str
+    stage: AssessmentStage
+    level: int = strawberry.field(description="Pix level, 0 (not acquired) to 8")
+    autonomy: Autonomy
+    assessed_at: dt.datetime
+
+
+@strawberry.input
+class RecordAssessmentInput:
+    beneficiary_id: strawberry.ID
+    competence: str = strawberry.field(description="Pix competence code, e.g. 1.1")
+    stage: AssessmentStage
+    level: int = strawberry.field(description="Pix level, 0 (not acquired) to 8")
+    autonomy: Autonomy
+    assessed_at: dt.datetime | None = strawberry.field(default=None, description="Default: now")
+
+
+@strawberry.type
+class StageResult:
+    level: int
+    autonomy: Autonomy
+    assessed_at: dt.datetime
+
+
+@strawberry.type(description="One competence's initial and final assessments")
+class CompetenceProgress:
+    competence: str
+    initial: StageResult | None
+    final: StageResult | None
+
+
+@strawberry.type(description="The rule that makes someone trained")
+class CompletionRule:
+    min_sessions: int
+    min_minutes: int
+    require_final_assessment: bool
+
+
+@strawberry.type(description="How far one beneficiary is in training")
+class Progress:
+    beneficiary_id: strawberry.ID
+    association_id: strawberry.ID | None
+    status: str
+    sessions_present: int
+    minutes_present: int
+    excused_absences: int
+    unexcused_absences: int
+    trained: bool
+    trained_at: dt.datetime | None
+    at_risk: bool = strawberry.field(description="Several unexcused absences in a row")
+    rule: CompletionRule
+    assessments: list[CompetenceProgress]
+
+
+def _stage(row: dict[str, Any] | None) -> StageResult | None:
+    if row is None:
+        return None
+    return StageResult(
+        level=row["level"],
+        autonomy=Autonomy(row["autonomy"]),
+        assessed_at=required_datetime(row["assessed_at"]),
+    )
+
+
+async def record_assessment(context: Context, input: RecordAssessmentInput) -> Assessment:
+    body = {
+        "beneficiary_id": str(input.beneficiary_id),
+        "competence": input.competence,
+        "stage": enum_value(input.stage),
+        "level": input.level,
+        "autonomy": enum_value(input.autonomy),
+        "assessed_at": input.assessed_at.isoformat() if input.assessed_at else None,
+    }
+    row = await context.services.call(
+        "training",
+        "POST",
+        "/assessments",
+        authorization=context.authorization,
+        json=body,
+        missing_field="beneficiaryId",
+    )
+    return Assessment(
+        beneficiary_id=strawberry.ID(row["beneficiary_id"]),
+        competence=row["competence"],
+        stage=AssessmentStage(row["stage"]),
+        level=row["level"],
+        autonomy=Autonomy(row["autonomy"]),
+        assessed_at=required_datetime(row["assessed_at"]),
+    )
+
+
+async def beneficiary_progress(context: Context, beneficiary_id: str) -> Progress | None:
+    row = await context.services.call(
+        "training",
+        "GET",
+        f"/beneficiaries/{path_segment(beneficiary_id)}/progress",
+        authorization=context.authorization,
+        missing_ok=True,
+    )
+    if not row:
+        return None
+    rule = row["rule"]
+    return Progress(
+        beneficiary_id=strawberry.ID(row["beneficiary_id"]),
+        association_id=strawberry.ID(row["association_id"]) if row["association_id"] else None,
+        status=row["status"],
+        sessions_present=row["sessions_present"],
+        minutes_present=row["minutes_present"],
+        excused_absences=row["excused_absences"],
+        unexcused_absences=row["unexcused_absences"],
+        trained=row["trained"],
+        trained_at=parse_datetime(row.get("trained_at")),
+        at_risk=row["at_risk"],
+        rule=CompletionRule(
+            min_sessions=rule["min_sessions"],
+            min_minutes=rule["min_minutes"],
+            require_final_assessment=rule["require_final_assessment"],
+        ),
+        assessments=[
+            CompetenceProgress(
+                competence=a["competence"], initial=_stage(a["initial"]), final=_stage(a["final"])
+            )
+            for a in row["assessments"]
+        ],
+    )
+
+
+# -- associations -------------------------------------------------------------------------
+
+
+@strawberry.type
+class MaturityScore:
+    score: int
+    at: dt.datetime
+
+
+@strawberry.type(description="An association's digital maturity, from 0 to 100, over time")
+class AssociationMaturity:
+    association_id: strawberry.ID
+    baseline_score: int | None
+    latest_score: int | None
+    upskilled: bool
+    upskilled_at: dt.datetime | None
+    history: list[MaturityScore]
+
+    @staticmethod
+    def of(row: dict[str, Any]) -> AssociationMaturity:
+        return AssociationMaturity(
+            association_id=strawberry.ID(row["association_id"]),
+            baseline_score=row["baseline_score"],
+            latest_score=row["latest_score"],
+            upskilled=row["upskilled"],
+            upskilled_at=parse_datetime(row.get("upskilled_at")),
+            history=[
+                MaturityScore(score=h["score"], at=required_datetime(h["at"]))
+                for h in row["history"]
+            ],
+        )
+
+
+async def association_maturity(context: Context, association_id: str) -> AssociationMaturity:
+    row = await context.services.call(
+        "training",
+        "GET",
+        f"/associations/{path_segment(association_id)}/maturity",
+        authorization=context.authorization,
+    )
+    return AssociationMaturity.of(row)
+
+
+async def assess_association_maturity(
+    context: Context, association_id: str, score: int
+) -> AssociationMaturity:
+    row = await context.services.call(
+        "training",
+        "POST",
+        f"/associations/{path_segment(association_id)}/maturity",
+        authorization=context.authorization,
+        json={"score": score},
+    )
+    return AssociationMaturity.of(row)
