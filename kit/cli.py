@@ -191,6 +191,48 @@ def import_beneficiaries(
     raise typer.Exit(cli.import_beneficiaries(file, association, dry_run, report))
 
 
+DRY_RUN_OPTION = typer.Option("--dry-run", help="check every row, record nothing")
+REPORT_OPTION = typer.Option(help="write the row-by-row report to this CSV file")
+SHEET_ARGUMENT = typer.Argument(help=".csv or .xlsx; the first row names the columns")
+
+
+@import_app.command("attendance")
+def import_attendance(
+    file: Annotated[Path, SHEET_ARGUMENT],
+    dry_run: Annotated[bool, DRY_RUN_OPTION] = False,
+    report: Annotated[Path | None, REPORT_OPTION] = None,
+) -> None:
+    """Record the attendance listed in a spreadsheet; running it again records nothing twice.
+
+    Columns: session / séance, beneficiary / bénéficiaire, status / présence, minutes.
+
+    Exit 0: every row recorded or already recorded; 1: some refused; 2: file or service fails.
+    """
+    from kit.spreadsheet import run_import
+    from services.training.importer import ATTENDANCE
+
+    raise typer.Exit(run_import(ATTENDANCE, file, dry_run=dry_run, report=report))
+
+
+@import_app.command("placements")
+def import_placements(
+    file: Annotated[Path, SHEET_ARGUMENT],
+    dry_run: Annotated[bool, DRY_RUN_OPTION] = False,
+    report: Annotated[Path | None, REPORT_OPTION] = None,
+) -> None:
+    """Record the placements listed in a spreadsheet; running it again records nothing twice.
+
+    Columns: beneficiary / bénéficiaire, kind / type de sortie, start / date de début,
+    employer / employeur, digital / secteur numérique.
+
+    Exit 0: every row recorded or already recorded; 1: some refused; 2: file or service fails.
+    """
+    from kit.spreadsheet import run_import
+    from services.orientation.importer import PLACEMENTS
+
+    raise typer.Exit(run_import(PLACEMENTS, file, dry_run=dry_run, report=report))
+
+
 @registration_app.command("export")
 def export_beneficiary(
     beneficiary_id: Annotated[str, typer.Argument(help="the beneficiary's id")],

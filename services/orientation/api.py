@@ -42,9 +42,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.orientation import PartnerKind, PlacementKind, ReferralOutcome
 from kit.auth import Principal, Role
+from kit.mongo import Session
 from kit.service import caller
+from kit.spreadsheet import SheetImportIn, SheetRow, rehearse, row_result
+from services.orientation import importer
 from services.orientation.commands import Orientation
 from services.orientation.domain import (
     MAX_EMPLOYER_LENGTH,
@@ -262,3 +266,61 @@ async def export_beneficiary(beneficiary_id: str, who: Caller, service: Service)
     """Everything orientation holds about the person (right of access)."""
     who.require(Role.COORDINATOR)
     return {"service": "orientation", "records": await service.store.records_of(beneficiary_id)}
+
+
+# -- spreadsheet import -------------------------------------------------------------------
+
+
+@router.post("/imports/placements")
+async def import_placements(body: SheetImportIn, who: Caller, service: Service) -> dict[str, Any]:
+    """Record spreadsheet rows one by one, each as ``POST /placements`` would.
+
+    A placement already recorded (same person, kind and start) comes back as a duplicate with
+    its id: sending the same file twice records nothing twice. A dry run goes through the same
+    steps in one transaction that is rolled back.
+    """
+    association = scope(who)
+    rows = [sent.sheet_row() for sent in body.rows]
+    if not body.dry_run:
+        return {"results": [await _import_placement(row, association, service) for row in rows]}
+
+    async def rehearsal(session: Session) -> list[dict[str, Any]]:
+        within = Orientation(
+            service.store,
+            lambda work: work(session),
+            service.reference,
+            clock=service.now,
+            calendar=service.today,
+        )
+        made: dict[str, int] = {}
+        return [await _import_placement(row, association, within, made) for row in rows]
+
+    return {"results": await rehearse(service.store.db.client, rehearsal)}
+
+
+async def _import_placement(
+    row: SheetRow,
+    association: str | None,
+    service: Orientation,
+    rehearsed: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """One row's result; ``rehearsed`` (a dry run) maps the placements it made to their rows."""
+    parsed = importer.parse_row(row)
+    if isinstance(parsed, list):
+        return row_result(row, "invalid", errors=parsed)
+    try:
+        placement = await service.record_placement(parsed, association)
+    except NotFound as missing:
+        return row_result(
+            row, "invalid", errors=[importer.SHEET.refusal(row, "beneficiary", str(missing))]
+        )
+    except Conflict as duplicate:
+        if rehearsed is not None and duplicate.existing_id in rehearsed:
+            return row_result(row, "duplicate", same_as_row=rehearsed[duplicate.existing_id])
+        return row_result(row, "duplicate", id=duplicate.existing_id)
+    except InvalidInput as refused:
+        return row_result(row, "invalid", errors=importer.SHEET.refusals(row, refused.errors))
+    if rehearsed is None:
+        return row_result(row, "created", id=str(placement.id))
+    rehearsed[str(placement.id)] = row.number
+    return row_result(row, "valid")

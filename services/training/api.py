@@ -38,6 +38,11 @@ POST   /associations/{id}/maturity           {"score": 0-100} — coordinators
 GET    /associations/{id}/maturity           baseline, latest score, upskilled_at, history
 GET    /beneficiaries/{id}/export            everything training holds about the person
                                              (coordinators): {"service": "training", "records"}
+POST   /imports/attendance                   spreadsheet rows (``dn import attendance``):
+                                             {"rows": [{row, values}], "dry_run"} → {"results":
+                                             [{row, status: created|valid|duplicate|invalid,
+                                             id?, errors: [{row, column, problem, accepted}]}]};
+                                             each row through the attendance use case
 =====  ====================================  =====================================================
 """
 
@@ -51,11 +56,13 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.errors import FieldError, InvalidInput, NotFound
+from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
 from contracts.training import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
 from kit.auth import Principal, Role
+from kit.mongo import Session
 from kit.service import caller
-from services.training import domain
+from kit.spreadsheet import SheetImportIn, SheetRow, rehearse, row_result
+from services.training import domain, importer
 from services.training.commands import Training, now
 from services.training.domain import Assessment, Attendance, AttendanceMark
 from services.training.domain import Session as TrainingSession
@@ -373,3 +380,58 @@ async def association_maturity(
     who.require(*STAFF_ROLES)
     who.require_association(association_id)
     return maturity_view(await service.store.maturity_of(association_id))
+
+
+# -- spreadsheet import -------------------------------------------------------------------
+
+
+@router.post("/imports/attendance")
+async def import_attendance(body: SheetImportIn, who: Caller, service: Service) -> dict[str, Any]:
+    """Record spreadsheet rows one by one, each as ``POST /sessions/{id}/attendance`` would.
+
+    An identical record already there comes back as a duplicate with its id: sending the same
+    file twice records nothing twice. A dry run goes through the same steps in one transaction
+    that is rolled back.
+    """
+    who.require(*STAFF_ROLES)
+    rows = [sent.sheet_row() for sent in body.rows]
+    if not body.dry_run:
+        return {"results": [await _import_attendance(row, who, service) for row in rows]}
+
+    async def rehearsal(session: Session) -> list[dict[str, Any]]:
+        within = Training(
+            service.store, lambda work: work(session), service.catalogue, service.rules
+        )
+        made: dict[str, int] = {}
+        return [await _import_attendance(row, who, within, made) for row in rows]
+
+    return {"results": await rehearse(service.store.db.client, rehearsal)}
+
+
+async def _import_attendance(
+    row: SheetRow, who: Principal, service: Training, rehearsed: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """One row's result; ``rehearsed`` (a dry run) maps the records it made to their rows."""
+    parsed = importer.parse_row(row)
+    if isinstance(parsed, list):
+        return row_result(row, "invalid", errors=parsed)
+    try:
+        await _visible_session(service, parsed.session_id, who)
+        attendance, created = await service.record_attendance(parsed.session_id, parsed.mark)
+    except NotFound as missing:
+        return row_result(
+            row, "invalid", errors=[importer.SHEET.refusal(row, "session", str(missing))]
+        )
+    except Conflict as different:
+        # Another status or duration is already recorded: the file contradicts the record.
+        return row_result(row, "invalid", errors=importer.SHEET.refusals(row, different.errors))
+    except InvalidInput as refused:
+        return row_result(row, "invalid", errors=importer.SHEET.refusals(row, refused.errors))
+    if rehearsed is None:
+        return row_result(row, "created" if created else "duplicate", id=attendance.id)
+    if created:
+        rehearsed[attendance.id] = row.number
+        return row_result(row, "valid")
+    if attendance.id in rehearsed:
+        return row_result(row, "duplicate", same_as_row=rehearsed[attendance.id])
+    return row_result(row, "duplicate", id=attendance.id)
