@@ -26,6 +26,7 @@ from contracts.orientation import (
     ReferralResolvedV1,
     WorkshopAttendedV1,
 )
+from contracts.text import MARKUP, is_plain_text
 
 MAX_EMPLOYER_LENGTH = 200
 MAX_PARTICIPANTS = 200
@@ -35,7 +36,6 @@ FOLLOW_UP_EARLIEST = timedelta(days=14)
 # Placements are recorded after the fact or shortly before a start; further out is a typo.
 PLACEMENT_MAX_AHEAD = timedelta(days=366)
 PLACEMENT_MAX_BEHIND = timedelta(days=5 * 366)
-MARKUP = "< > { } [ ] \\ | ; $ ` and control characters"
 
 
 # -- what orientation knows about a person (from registration's events) --------------------
@@ -390,7 +390,7 @@ def record_placement(
     if employer is not None:
         if len(employer) > MAX_EMPLOYER_LENGTH:
             errors.append(FieldError("employer", f"at most {MAX_EMPLOYER_LENGTH} characters"))
-        elif not plain_text(employer):
+        elif not is_plain_text(employer):
             errors.append(
                 FieldError("employer", f"a name in letters, digits and punctuation; not {MARKUP}")
             )
@@ -428,10 +428,6 @@ def refuse_duplicate_placement(existing_id: str | None) -> None:
             f"this placement is already recorded (placement {existing_id}); "
             "a follow-up is recorded on it, not as a new placement",
         )
-
-
-def plain_text(value: str) -> bool:
-    return not any(c in "<>{}[]\\|;$`" or (ord(c) < 32 or 127 <= ord(c) < 160) for c in value)
 
 
 # -- follow-ups ------------------------------------------------------------------------------

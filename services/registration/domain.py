@@ -22,6 +22,7 @@ from contracts.registration import (
     ConsentPurpose,
 )
 from contracts.registration import ErasureReason as ErasureReason  # re-exported: api, commands
+from contracts.text import MARKUP, is_plain_text
 
 MAX_NAME_LENGTH = 100
 OLDEST_AGE = 110
@@ -33,9 +34,6 @@ POSTCODE = re.compile(r"^[0-9]{5}$")
 INSEE_CODE = re.compile(r"^[0-9][0-9AB][0-9]{3}$")
 MAX_ADDRESS_LENGTH = 200
 DEFAULT_RETENTION = timedelta(days=2 * 365)  # CNIL benchmark for social support records
-# Markup and control characters have no place in a name or an address; refusing them keeps
-# scripts out of every screen and export that will show these fields.
-MARKUP = "< > { } [ ] \\ | ; $ ` and control characters"
 NAME_ACCEPTS = f"letters, with spaces, apostrophes, hyphens or dots; not {MARKUP}"
 
 
@@ -223,7 +221,7 @@ def _check_personal(personal: PersonalData) -> list[FieldError]:
             errors.append(FieldError(name, "must not be empty"))
         elif len(value) > MAX_NAME_LENGTH:
             errors.append(FieldError(name, f"at most {MAX_NAME_LENGTH} characters"))
-        elif not _plain_text(value.strip()) or not any(c.isalpha() for c in value):
+        elif not is_plain_text(value.strip()) or not any(c.isalpha() for c in value):
             errors.append(FieldError(name, NAME_ACCEPTS))
     phone = (personal.phone or "").strip()
     if phone and not (PHONE.match(phone) and sum(c.isdigit() for c in phone) >= MIN_PHONE_DIGITS):
@@ -236,7 +234,7 @@ def _check_personal(personal: PersonalData) -> list[FieldError]:
         errors.append(FieldError("email", "an address like name@example.org"))
     if personal.street and len(personal.street) > MAX_ADDRESS_LENGTH:
         errors.append(FieldError("street", f"at most {MAX_ADDRESS_LENGTH} characters"))
-    elif personal.street and not _plain_text(personal.street.strip()):
+    elif personal.street and not is_plain_text(personal.street.strip()):
         errors.append(FieldError("street", f"letters, digits and punctuation, without {MARKUP}"))
     if personal.postcode and not POSTCODE.match(personal.postcode.strip()):
         errors.append(FieldError("postcode", "five digits, e.g. 33000"))
@@ -245,10 +243,6 @@ def _check_personal(personal: PersonalData) -> list[FieldError]:
             FieldError("inseeCode", "the commune's five-character INSEE code, e.g. 33063")
         )
     return errors
-
-
-def _plain_text(value: str) -> bool:
-    return not any(c in "<>{}[]\\|;$`" or (ord(c) < 32 or 127 <= ord(c) < 160) for c in value)
 
 
 def _check_birth_year(birth_year: int | None, this_year: int) -> list[FieldError]:
