@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -184,6 +184,78 @@ class PlacementReportedV1(EventData):
         return str(self.beneficiary_id)
 
 
+class WorkshopReportedV1(EventData):
+    """A partner's system reports a career-discovery workshop that took place (the same rules
+    as ``POST /workshops``; participants must be the association's own beneficiaries)."""
+
+    event_type: ClassVar[str] = "dn.intake.orientation.workshop_reported.v1"
+    topic: ClassVar[str] = INTAKE_ORIENTATION
+
+    association_id: str = Field(min_length=1, max_length=100)
+    held_at: datetime
+    job_families: list[Annotated[str, Field(max_length=50)]] = Field(
+        default=[], max_length=20, description="ROME-based job family codes presented"
+    )
+    women_focused: bool = False
+    participants: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        max_length=200, description="Beneficiary ids"
+    )
+
+    def subject(self) -> str:
+        return self.association_id
+
+
+class InterestsReportedV1(_AboutBeneficiary):
+    """A partner's system reports a person's interest profile (replaces the earlier one)."""
+
+    event_type: ClassVar[str] = "dn.intake.orientation.interests_reported.v1"
+    topic: ClassVar[str] = INTAKE_ORIENTATION
+
+    job_families: list[Annotated[str, Field(max_length=50)]] = Field(
+        max_length=20, description="ROME-based job family codes"
+    )
+
+
+class ReferralRequestedV1(_AboutBeneficiary):
+    """A partner's system refers a person to a partner (only with their consent to share)."""
+
+    event_type: ClassVar[str] = "dn.intake.orientation.referral_requested.v1"
+    topic: ClassVar[str] = INTAKE_ORIENTATION
+
+    partner_kind: PartnerKind
+
+
+class ReferralResolutionReportedV1(EventData):
+    """A partner's system reports that a referral was accepted or refused (with a reason)."""
+
+    event_type: ClassVar[str] = "dn.intake.orientation.referral_resolution_reported.v1"
+    topic: ClassVar[str] = INTAKE_ORIENTATION
+
+    referral_id: UUID
+    outcome: ReferralOutcome
+    refusal_reason: str | None = Field(
+        default=None, max_length=50, description="A configured reason code when refused"
+    )
+
+    def subject(self) -> str:
+        return str(self.referral_id)
+
+
+class FollowUpReportedV1(EventData):
+    """A partner's system reports whether the person was still in post at a placement's 3- or
+    6-month follow-up (once each)."""
+
+    event_type: ClassVar[str] = "dn.intake.orientation.follow_up_reported.v1"
+    topic: ClassVar[str] = INTAKE_ORIENTATION
+
+    placement_id: UUID
+    months: FollowUpMonths
+    still_in_post: bool
+
+    def subject(self) -> str:
+        return str(self.placement_id)
+
+
 # Every canonical event type, then every intake request type. The catalogue reads both tuples.
 EVENTS: tuple[type[EventData], ...] = (
     WorkshopAttendedV1,
@@ -194,4 +266,11 @@ EVENTS: tuple[type[EventData], ...] = (
     FollowUpDueV1,
     FollowUpRecordedV1,
 )
-INTAKE_REQUESTS: tuple[type[EventData], ...] = (PlacementReportedV1,)
+INTAKE_REQUESTS: tuple[type[EventData], ...] = (
+    PlacementReportedV1,
+    WorkshopReportedV1,
+    InterestsReportedV1,
+    ReferralRequestedV1,
+    ReferralResolutionReportedV1,
+    FollowUpReportedV1,
+)

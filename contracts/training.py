@@ -200,6 +200,66 @@ class AttendanceReportedV1(EventData):
         return str(self.beneficiary_id)
 
 
+class SessionReportedV1(EventData):
+    """A partner's system schedules one session (the same rules as ``POST /sessions``).
+
+    Training assigns the session's id (read it back with ``GET /sessions``); a redelivery of
+    the same request (same ``ce_id``) schedules nothing more.
+    """
+
+    event_type: ClassVar[str] = "dn.intake.training.session_reported.v1"
+    topic: ClassVar[str] = INTAKE_TRAINING
+
+    association_id: str = Field(min_length=1, max_length=100)
+    district_id: str = Field(min_length=1, max_length=100)
+    module_id: str = Field(min_length=1, max_length=100)
+    kind: SessionKind
+    place_type: str = Field(
+        default="association_premises",
+        min_length=1,
+        max_length=100,
+        description="e.g. association_premises, library",
+    )
+    starts_at: datetime = Field(description="RFC 3339 with offset")
+    duration_minutes: int = Field(description="15 to 600")
+    capacity: int | None = Field(default=None, description="null: no limit")
+
+    def subject(self) -> str:
+        return self.association_id
+
+
+class AnonymousAttendanceReportedV1(EventData):
+    """A partner's system reports a session's headcount of people not enrolled (replaces the
+    earlier count; the same rules as the anonymous-attendance form)."""
+
+    event_type: ClassVar[str] = "dn.intake.training.anonymous_attendance_reported.v1"
+    topic: ClassVar[str] = INTAKE_TRAINING
+
+    session_id: str = Field(min_length=1, max_length=100)
+    count: int = Field(ge=0, description="The session's anonymous headcount")
+
+    def subject(self) -> str:
+        return self.session_id
+
+
+class AssessmentReportedV1(EventData):
+    """A partner's system reports a beneficiary's assessed level in one Pix competence (the
+    same rules as ``POST /assessments``: the latest per person, competence and stage)."""
+
+    event_type: ClassVar[str] = "dn.intake.training.assessment_reported.v1"
+    topic: ClassVar[str] = INTAKE_TRAINING
+
+    beneficiary_id: UUID = BENEFICIARY
+    competence: str = Field(max_length=10, description="Pix competence code, e.g. 1.1")
+    stage: AssessmentStage
+    level: int = Field(description="Pix level, 0 (not acquired) to 8")
+    autonomy: Autonomy
+    assessed_at: datetime | None = Field(default=None, description="null: when it is applied")
+
+    def subject(self) -> str:
+        return str(self.beneficiary_id)
+
+
 EVENTS: tuple[type[EventData], ...] = (
     SessionScheduledV1,
     AttendanceRecordedV1,
@@ -210,4 +270,9 @@ EVENTS: tuple[type[EventData], ...] = (
     AssociationMaturityAssessedV1,
     AssociationUpskilledV1,
 )
-INTAKE_REQUESTS: tuple[type[EventData], ...] = (AttendanceReportedV1,)
+INTAKE_REQUESTS: tuple[type[EventData], ...] = (
+    AttendanceReportedV1,
+    SessionReportedV1,
+    AnonymousAttendanceReportedV1,
+    AssessmentReportedV1,
+)

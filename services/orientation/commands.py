@@ -65,6 +65,12 @@ class Orientation:
         result: T = await self._transact(work)
         return result
 
+    async def _mark(self, session: Session, request_id: str | None, **result: str) -> None:
+        """Record a partner request's ce_id with its effect, so a redelivery is recognised
+        (the store refuses a second record of the same id: the transaction is retried)."""
+        if request_id is not None:
+            await self.store.mark_applied(session, request_id, **result)
+
     async def person(
         self, beneficiary_id: str, association: str | None, session: Session | None = None
     ) -> Person:
@@ -76,7 +82,9 @@ class Orientation:
 
     # -- workshops and interests -----------------------------------------------------------
 
-    async def record_workshop(self, request: WorkshopRequest, association: str | None) -> Workshop:
+    async def record_workshop(
+        self, request: WorkshopRequest, association: str | None, *, request_id: str | None = None
+    ) -> Workshop:
         async def work(session: Session) -> Workshop:
             people = await self.store.people_among(list(request.participants), session)
             if association is not None:
@@ -87,12 +95,18 @@ class Orientation:
             await self.store.add_workshop(session, workshop)
             for event in workshop.attended_events():
                 await self.store.emit(session, event)
+            await self._mark(session, request_id, workshop_id=str(workshop.id))
             return workshop
 
         return await self._in_transaction(work)
 
     async def record_interests(
-        self, beneficiary_id: str, job_families: list[str], association: str | None
+        self,
+        beneficiary_id: str,
+        job_families: list[str],
+        association: str | None,
+        *,
+        request_id: str | None = None,
     ) -> InterestRecordedV1:
         async def work(session: Session) -> InterestRecordedV1:
             person = await self.person(beneficiary_id, association, session)
@@ -101,6 +115,7 @@ class Orientation:
                 session, person.id, event.job_families, event.recorded_at
             )
             await self.store.emit(session, event)
+            await self._mark(session, request_id, beneficiary_id=person.id)
             return event
 
         return await self._in_transaction(work)
@@ -108,7 +123,12 @@ class Orientation:
     # -- referrals -------------------------------------------------------------------------
 
     async def make_referral(
-        self, beneficiary_id: str, partner_kind: PartnerKind, association: str | None
+        self,
+        beneficiary_id: str,
+        partner_kind: PartnerKind,
+        association: str | None,
+        *,
+        request_id: str | None = None,
     ) -> Referral:
         async def work(session: Session) -> Referral:
             person = await self.person(beneficiary_id, association, session)
@@ -117,6 +137,7 @@ class Orientation:
             )
             await self.store.save_referral(session, referral, person.association_id)
             await self.store.emit(session, event)
+            await self._mark(session, request_id, referral_id=str(referral.id))
             return referral
 
         return await self._in_transaction(work)
@@ -127,6 +148,8 @@ class Orientation:
         outcome: ReferralOutcome,
         refusal_reason: str | None,
         association: str | None,
+        *,
+        request_id: str | None = None,
     ) -> Referral:
         async def work(session: Session) -> Referral:
             found = await self.store.referral(referral_id, session)
@@ -138,6 +161,7 @@ class Orientation:
             )
             await self.store.save_referral(session, resolved, association_id)
             await self.store.emit(session, event)
+            await self._mark(session, request_id, referral_id=referral_id)
             return resolved
 
         return await self._in_transaction(work)
@@ -187,7 +211,13 @@ class Orientation:
         return domain.due_follow_ups(placements, await self.store.recorded_follow_ups(), on)
 
     async def record_follow_up(
-        self, placement_id: str, months: int, still_in_post: bool, association: str | None
+        self,
+        placement_id: str,
+        months: int,
+        still_in_post: bool,
+        association: str | None,
+        *,
+        request_id: str | None = None,
     ) -> FollowUpRecordedV1:
         async def work(session: Session) -> FollowUpRecordedV1:
             found = await self.store.placement(placement_id, session)
@@ -205,6 +235,7 @@ class Orientation:
                 session, placement, event.months, still_in_post, event.recorded_at
             )
             await self.store.emit(session, event)
+            await self._mark(session, request_id, followed_up_placement_id=placement_id)
             return event
 
         return await self._in_transaction(work)

@@ -237,6 +237,10 @@ class Referral:
     resolved_at: datetime | None = None
 
 
+class ConsentMissing(InvalidInput):
+    """A referral for someone who has not consented to sharing with partners."""
+
+
 def make_referral(
     person: Person, partner_kind: PartnerKind, *, referral_id: UUID, now: datetime
 ) -> tuple[Referral, ReferralMadeV1]:
@@ -246,7 +250,7 @@ def make_referral(
     """
     require_active(person)
     if not person.shares_with_partners:
-        raise InvalidInput(
+        raise ConsentMissing(
             FieldError(
                 "beneficiaryId",
                 "this person has not consented to sharing with orientation partners "

@@ -1,9 +1,14 @@
 """Orientation's Kafka subscribers: registration's events (the facts orientation keeps about
 each person) and partner requests from ``dn.intake.orientation``.
 
-Registration's events are applied once per ``ce_id``; a partner request that cannot be applied
-is dead-lettered with the reason (``unknown_beneficiary``, ``invalid_request``,
-``duplicate_placement``, or the envelope's own reason).
+Registration's events are applied once per ``ce_id``, and so are partner requests (workshops,
+interests, referrals and their resolution, placements, follow-ups: each through the same use
+case as its form, the ce_id recorded in the transaction of its effect). A partner request that
+cannot be applied is dead-lettered with the reason: ``unknown_beneficiary``,
+``unknown_referral``, ``unknown_placement``, ``no_consent`` (a referral without consent to
+share with partners), ``duplicate_placement``, ``conflicting_request`` (the person left the
+programme, the referral is already resolved, the follow-up is already recorded),
+``invalid_request``, or the envelope's own reason.
 """
 
 from __future__ import annotations
@@ -13,7 +18,14 @@ from contracts.catalogue import decode, intake_types
 from contracts.envelope import CloudEvent
 from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.event import EventData
-from contracts.orientation import PlacementReportedV1
+from contracts.orientation import (
+    FollowUpReportedV1,
+    InterestsReportedV1,
+    PlacementReportedV1,
+    ReferralRequestedV1,
+    ReferralResolutionReportedV1,
+    WorkshopReportedV1,
+)
 from contracts.registration import (
     BeneficiariesMergedV1,
     BeneficiaryEnrolledV1,
@@ -26,7 +38,12 @@ from contracts.registration import (
 from kit.consumer import IdempotentConsumer, Rejected
 from kit.mongo import Session
 from services.orientation.commands import Orientation
-from services.orientation.domain import PersonStatus, PlacementRequest
+from services.orientation.domain import (
+    ConsentMissing,
+    PersonStatus,
+    PlacementRequest,
+    WorkshopRequest,
+)
 from services.orientation.store import OrientationStore
 
 BENEFICIARIES_GROUP_ID = "dn-orientation-beneficiaries"
@@ -96,24 +113,79 @@ def placement_request(data: PlacementReportedV1) -> PlacementRequest:
     )
 
 
+def workshop_request(data: WorkshopReportedV1) -> WorkshopRequest:
+    return WorkshopRequest(
+        association_id=data.association_id,
+        held_at=data.held_at,
+        job_families=tuple(data.job_families),
+        women_focused=data.women_focused,
+        participants=tuple(data.participants),
+    )
+
+
+def unknown_reason(data: EventData) -> str:
+    """The dead-letter reason when what a request names is not known (or not visible)."""
+    if isinstance(data, ReferralResolutionReportedV1):
+        return "unknown_referral"
+    if isinstance(data, FollowUpReportedV1):
+        return "unknown_placement"
+    return "unknown_beneficiary"
+
+
 class IntakeHandler:
-    """Applies a partner's placement report with the same rules as the placement form, once."""
+    """Applies a partner's request with the same rules as the matching form, once per ce_id.
+
+    Partners act with no association scope (as registration's own events do), except where
+    the request names its association: a workshop's participants must be that association's.
+    """
 
     def __init__(self, orientation: Orientation) -> None:
         self.orientation = orientation
 
     async def __call__(self, event: CloudEvent) -> None:
-        if await self.orientation.store.applied_request(str(event.id)):
+        if await self.orientation.store.was_applied(str(event.id)):
             return  # a redelivery of a request already applied
         data = decode(event, ACCEPTED_REQUESTS)
-        assert isinstance(data, PlacementReportedV1)
         try:
-            await self.orientation.record_placement(
-                placement_request(data), None, request_id=str(event.id)
-            )
+            await self.apply(data, str(event.id))
         except NotFound as unknown:
-            raise Rejected("unknown_beneficiary", str(unknown)) from unknown
+            raise Rejected(unknown_reason(data), str(unknown)) from unknown
+        except ConsentMissing as refused:
+            raise Rejected("no_consent", str(refused)) from refused
         except Conflict as duplicate:
             raise Rejected("duplicate_placement", str(duplicate)) from duplicate
         except InvalidInput as invalid:
-            raise Rejected("invalid_request", str(invalid)) from invalid
+            reason = "conflicting_request" if invalid.status == 409 else "invalid_request"
+            raise Rejected(reason, str(invalid)) from invalid
+
+    async def apply(self, data: EventData, request_id: str) -> None:
+        """The use case for the request's type; ``request_id`` is recorded with its effect."""
+        orientation = self.orientation
+        if isinstance(data, PlacementReportedV1):
+            await orientation.record_placement(placement_request(data), None, request_id=request_id)
+        elif isinstance(data, WorkshopReportedV1):
+            await orientation.record_workshop(
+                workshop_request(data), data.association_id, request_id=request_id
+            )
+        elif isinstance(data, InterestsReportedV1):
+            await orientation.record_interests(
+                str(data.beneficiary_id), data.job_families, None, request_id=request_id
+            )
+        elif isinstance(data, ReferralRequestedV1):
+            await orientation.make_referral(
+                str(data.beneficiary_id), data.partner_kind, None, request_id=request_id
+            )
+        elif isinstance(data, ReferralResolutionReportedV1):
+            await orientation.resolve_referral(
+                str(data.referral_id),
+                data.outcome,
+                data.refusal_reason,
+                None,
+                request_id=request_id,
+            )
+        elif isinstance(data, FollowUpReportedV1):
+            await orientation.record_follow_up(
+                str(data.placement_id), data.months, data.still_in_post, None, request_id=request_id
+            )
+        else:  # a type added to the contracts but not here: a bug, not the partner's fault
+            raise TypeError(f"no use case for {type(data).__name__}")

@@ -314,14 +314,21 @@ class OrientationStore:
     async def mark_request_applied(
         self, session: Session, request_id: str, placement_id: str
     ) -> None:
+        await self.mark_applied(session, request_id, placement_id=placement_id)
+
+    async def mark_applied(self, session: Session, request_id: str, **result: str) -> None:
+        """Record a partner request (its ce_id) as applied, with the ids of what it made."""
         await self.applied_requests.insert_one(
-            {"_id": request_id, "placement_id": placement_id, "at": datetime.now(UTC)},
-            session=session,
+            {"_id": request_id, **result, "at": datetime.now(UTC)}, session=session
         )
+
+    async def was_applied(self, request_id: str, session: Session | None = None) -> bool:
+        found = await self.applied_requests.find_one({"_id": request_id}, session=session)
+        return found is not None
 
     async def applied_request(self, request_id: str, session: Session | None = None) -> str | None:
         found = await self.applied_requests.find_one({"_id": request_id}, session=session)
-        return str(found["placement_id"]) if found else None
+        return str(found["placement_id"]) if found and "placement_id" in found else None
 
     # -- right of access -----------------------------------------------------------------------
 

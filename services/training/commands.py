@@ -77,23 +77,38 @@ class Training:
         ]
 
         async def work(session: Session) -> None:
-            await self.store.add_sessions(session, sessions)
-            for scheduled in sessions:
-                await self.store.emit(session, scheduled.scheduled_event())
+            await self._store_sessions(session, sessions)
 
         await self._in_transaction(work)
         return sessions
 
+    async def schedule_in(self, session: Session, plan: domain.SessionPlan) -> TrainingSession:
+        """As :meth:`schedule`, inside the caller's transaction (partner intake)."""
+        scheduled = domain.schedule(plan, self.catalogue, session_id=str(uuid4()))
+        await self._store_sessions(session, [scheduled])
+        return scheduled
+
+    async def _store_sessions(self, session: Session, sessions: list[TrainingSession]) -> None:
+        await self.store.add_sessions(session, sessions)
+        for scheduled in sessions:
+            await self.store.emit(session, scheduled.scheduled_event())
+
     async def record_anonymous_attendance(self, session_id: str, count: int) -> TrainingSession:
         async def work(session: Session) -> TrainingSession:
-            current = await self.session(session_id, session)
-            updated, event = domain.record_anonymous_attendance(current, count, now())
-            if event is not None:
-                await self.store.save_session(session, updated)
-                await self.store.emit(session, event)
-            return updated
+            return await self.record_anonymous_attendance_in(session, session_id, count)
 
         return await self._in_transaction(work)
+
+    async def record_anonymous_attendance_in(
+        self, session: Session, session_id: str, count: int
+    ) -> TrainingSession:
+        """As :meth:`record_anonymous_attendance`, inside the caller's transaction."""
+        current = await self.session(session_id, session)
+        updated, event = domain.record_anonymous_attendance(current, count, now())
+        if event is not None:
+            await self.store.save_session(session, updated)
+            await self.store.emit(session, event)
+        return updated
 
     # -- attendance --------------------------------------------------------------------------
 
@@ -207,23 +222,27 @@ class Training:
 
     async def assess(self, assessment: Assessment) -> tuple[Assessment, bool]:
         async def work(session: Session) -> tuple[Assessment, bool]:
-            beneficiary_id = UUID(assessment.beneficiary_id)
-            domain.require_recordable(
-                beneficiary_id, await self.store.person(assessment.beneficiary_id, session)
-            )
-            existing = await self.store.get_assessment(
-                session, assessment.beneficiary_id, assessment.competence, assessment.stage
-            )
-            decided = domain.assess(assessment, self.catalogue, existing)
-            if decided is None:
-                assert existing is not None
-                return existing, False
-            await self.store.save_assessment(session, decided)
-            await self.store.emit(session, decided.assessed_event())
-            await self._reconsider(session, decided.beneficiary_id)
-            return decided, True
+            return await self.assess_in(session, assessment)
 
         return await self._in_transaction(work)
+
+    async def assess_in(self, session: Session, assessment: Assessment) -> tuple[Assessment, bool]:
+        """As :meth:`assess`, inside the caller's transaction (partner intake)."""
+        beneficiary_id = UUID(assessment.beneficiary_id)
+        domain.require_recordable(
+            beneficiary_id, await self.store.person(assessment.beneficiary_id, session)
+        )
+        existing = await self.store.get_assessment(
+            session, assessment.beneficiary_id, assessment.competence, assessment.stage
+        )
+        decided = domain.assess(assessment, self.catalogue, existing)
+        if decided is None:
+            assert existing is not None
+            return existing, False
+        await self.store.save_assessment(session, decided)
+        await self.store.emit(session, decided.assessed_event())
+        await self._reconsider(session, decided.beneficiary_id)
+        return decided, True
 
     # -- association maturity ----------------------------------------------------------------
 

@@ -2,10 +2,12 @@
 only) from ``dn.registration.events``, and partners' attendance reports from
 ``dn.intake.training``.
 
-Both apply each event once (its ``ce_id`` is recorded in the transaction of its effect). An
-attendance report that cannot be applied is dead-lettered with a reason: ``unknown_session``,
-``unknown_beneficiary``, ``merged_beneficiary``, ``conflicting_attendance`` or
-``invalid_request``; an identical resend of an applied report changes nothing.
+Both apply each event once (its ``ce_id`` is recorded in the transaction of its effect), so a
+redelivered request changes nothing. Partners may report sessions, attendance, anonymous
+headcounts and assessments, each through the same use case as its form. A request that cannot
+be applied is dead-lettered with a reason: ``unknown_session``, ``unknown_beneficiary``,
+``merged_beneficiary``, ``conflicting_attendance`` or ``invalid_request``; an identical resend
+of an applied attendance report or assessment changes nothing either.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from contracts import catalogue, topics
 from contracts.envelope import CloudEvent
 from contracts.errors import Conflict, InvalidInput, NotFound
+from contracts.event import EventData
 from contracts.registration import (
     BeneficiariesMergedV1,
     BeneficiaryEnrolledV1,
@@ -20,11 +23,16 @@ from contracts.registration import (
     BeneficiaryUpdatedV1,
     BeneficiaryWithdrawnV1,
 )
-from contracts.training import AttendanceReportedV1
+from contracts.training import (
+    AnonymousAttendanceReportedV1,
+    AssessmentReportedV1,
+    AttendanceReportedV1,
+    SessionReportedV1,
+)
 from kit.consumer import IdempotentConsumer, Rejected
 from kit.mongo import Session
-from services.training.commands import Training
-from services.training.domain import AttendanceMark, RefusedBeneficiary
+from services.training.commands import Training, now
+from services.training.domain import Assessment, AttendanceMark, RefusedBeneficiary, SessionPlan
 
 BENEFICIARIES_GROUP_ID = "dn-training-beneficiaries"
 BENEFICIARIES_TOPICS = (topics.REGISTRATION_EVENTS,)
@@ -70,8 +78,32 @@ class BeneficiaryHandler:
         return await self.consumer.apply(event, effect)
 
 
+def session_plan(data: SessionReportedV1) -> SessionPlan:
+    return SessionPlan(
+        association_id=data.association_id,
+        district_id=data.district_id,
+        module_id=data.module_id,
+        kind=data.kind,
+        place_type=data.place_type,
+        starts_at=data.starts_at,
+        duration_minutes=data.duration_minutes,
+        capacity=data.capacity,
+    )
+
+
+def assessment_of(data: AssessmentReportedV1) -> Assessment:
+    return Assessment(
+        beneficiary_id=str(data.beneficiary_id),
+        competence=data.competence,
+        stage=data.stage,
+        level=data.level,
+        autonomy=data.autonomy,
+        assessed_at=data.assessed_at or now(),
+    )
+
+
 class IntakeHandler:
-    """Applies partners' attendance reports with the same rules as the attendance form."""
+    """Applies partners' requests with the same rules as the forms, each once per ``ce_id``."""
 
     def __init__(self, training: Training, consumer: IdempotentConsumer) -> None:
         self.training = training
@@ -79,12 +111,10 @@ class IntakeHandler:
 
     async def __call__(self, event: CloudEvent) -> bool:
         data = catalogue.decode(event, ACCEPTED_REQUESTS)
-        assert isinstance(data, AttendanceReportedV1)
-        mark = AttendanceMark(data.beneficiary_id, data.status, data.minutes)
 
         async def effect(_: CloudEvent, session: Session) -> None:
             try:
-                await self.training.record_attendance_in(session, data.session_id, mark)
+                await self.apply(session, data)
             except NotFound as missing:
                 raise Rejected("unknown_session", f"sessionId: {missing}") from missing
             except RefusedBeneficiary as refused:
@@ -95,3 +125,18 @@ class IntakeHandler:
                 raise Rejected("invalid_request", str(invalid)) from invalid
 
         return await self.consumer.apply(event, effect)
+
+    async def apply(self, session: Session, data: EventData) -> None:
+        """The use case for the request's type, inside the consumer's transaction."""
+        training = self.training
+        if isinstance(data, AttendanceReportedV1):
+            mark = AttendanceMark(data.beneficiary_id, data.status, data.minutes)
+            await training.record_attendance_in(session, data.session_id, mark)
+        elif isinstance(data, SessionReportedV1):
+            await training.schedule_in(session, session_plan(data))
+        elif isinstance(data, AnonymousAttendanceReportedV1):
+            await training.record_anonymous_attendance_in(session, data.session_id, data.count)
+        elif isinstance(data, AssessmentReportedV1):
+            await training.assess_in(session, assessment_of(data))
+        else:  # a type added to the contracts but not here: a bug, not the partner's fault
+            raise TypeError(f"no use case for {type(data).__name__}")

@@ -15,7 +15,13 @@ import pytest
 
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
 from contracts.event import EventData
-from contracts.orientation import PlacementKind, PlacementReportedV1
+from contracts.orientation import (
+    InterestsReportedV1,
+    PartnerKind,
+    PlacementKind,
+    PlacementReportedV1,
+    ReferralRequestedV1,
+)
 from contracts.registration import (
     BeneficiariesMergedV1,
     BeneficiaryEnrolledV1,
@@ -367,3 +373,50 @@ async def test_merge_moves_placements_and_referrals_to_the_kept_person(service: 
     kinds = {row["record"] for row in await store.records_of(kept_id)}
     assert {"placement", "referral"} <= kinds
     assert await store.records_of(merged_id) == []
+
+
+async def test_partner_interests_and_referrals_apply_and_one_without_consent_is_dead_lettered(
+    service: Service,
+) -> None:
+    consenting = await service.enrol(shares_with_partners=True)
+    unconsenting = await service.enrol(shares_with_partners=False)
+
+    await service.send(
+        InterestsReportedV1(beneficiary_id=UUID(consenting), job_families=["M1805"]),
+        INTAKE_ORIENTATION,
+    )
+    await service.send(
+        ReferralRequestedV1(beneficiary_id=UUID(consenting), partner_kind=PartnerKind.EMPLOYER),
+        INTAKE_ORIENTATION,
+    )
+    refused_id = str(
+        await service.send(
+            ReferralRequestedV1(
+                beneficiary_id=UUID(unconsenting), partner_kind=PartnerKind.MISSION_LOCALE
+            ),
+            INTAKE_ORIENTATION,
+        )
+    )
+
+    store = service.orientation.store
+    rows = await eventually(
+        lambda: store.records_of(consenting),
+        lambda found: {"interests", "referral"} <= {row["record"] for row in found},
+        timeout_s=60,
+        what="interests and referral applied",
+    )
+    [interests] = [row for row in rows if row["record"] == "interests"]
+    assert interests["job_families"] == ["M1805"]
+    [referral] = [row for row in rows if row["record"] == "referral"]
+    assert referral["partner_kind"] == "employer"
+
+    records = await read_topic(
+        service.bootstrap,
+        DEAD_LETTER,
+        until=lambda rs: any(header(r, "ce_id") == refused_id for r in rs),
+        timeout_s=60,
+    )
+    dead = next(r for r in records if header(r, "ce_id") == refused_id)
+    assert header(dead, "dn_error") == "no_consent"
+    assert "share_with_partners" in header(dead, "dn_error_detail")
+    assert not [row for row in await store.records_of(unconsenting) if row["record"] == "referral"]

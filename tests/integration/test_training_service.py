@@ -24,7 +24,13 @@ from contracts.registration import (
     BeneficiaryErasedV1,
 )
 from contracts.topics import DEAD_LETTER, INTAKE_TRAINING, REGISTRATION_EVENTS, TRAINING_EVENTS
-from contracts.training import AttendanceReportedV1, AttendanceStatus
+from contracts.training import (
+    AnonymousAttendanceReportedV1,
+    AttendanceReportedV1,
+    AttendanceStatus,
+    SessionKind,
+    SessionReportedV1,
+)
 from kit.auth import Role, issue_token
 from kit.mongo import Document
 from kit.settings import Settings
@@ -368,3 +374,75 @@ async def test_shuffled_and_repeated_partner_attendance_makes_exactly_one_traine
     body = json.loads(trained[0].value or b"{}")
     assert (body["sessions_present"], body["minutes_present"]) == (4, 4 * 180)
     assert records
+
+
+async def test_partner_sessions_are_scheduled_once_and_headcounts_applied_or_dead_lettered(
+    training: TrainingService,
+) -> None:
+    association = f"asso-intake-{uuid4().hex[:8]}"
+
+    def report(day: int) -> SessionReportedV1:
+        return SessionReportedV1(
+            association_id=association,
+            district_id="qpv-saige",
+            module_id="mod-demarches-en-ligne",
+            kind=SessionKind.COLLECTIVE,
+            starts_at=datetime(2026, 4, day, 12, 0, tzinfo=UTC),
+            duration_minutes=120,
+            capacity=5,
+        )
+
+    def as_record(data: EventData) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+        value, headers = data.to_event("partner/asso-intake").to_kafka()
+        return association.encode(), value, [(k, v.encode()) for k, v in headers.items()]
+
+    copy = as_record(report(6))
+    # One key, one partition: the sentinel (another day) is applied after both copies.
+    await produce(training.bootstrap, INTAKE_TRAINING, [copy, copy, as_record(report(13))])
+
+    async def sessions() -> list[dict[str, Any]]:
+        found = await training.http.get("/sessions", params={"association_id": association})
+        listed: list[dict[str, Any]] = found.json()
+        return listed
+
+    scheduled = await eventually(
+        sessions, lambda found: len(found) >= 2, timeout_s=60, what="partner sessions"
+    )
+    assert sorted(s["starts_at"][:10] for s in scheduled) == ["2026-04-06", "2026-04-13"]
+    first = next(s for s in scheduled if s["starts_at"].startswith("2026-04-06"))
+    assert (first["module_id"], first["capacity"]) == ("mod-demarches-en-ligne", 5)
+
+    await training.send(
+        INTAKE_TRAINING,
+        AnonymousAttendanceReportedV1(session_id=first["id"], count=3),
+        source="partner/asso-intake",
+    )
+    over_capacity = await training.send(
+        INTAKE_TRAINING,
+        AnonymousAttendanceReportedV1(session_id=first["id"], count=9),
+        source="partner/asso-intake",
+    )
+    no_session = await training.send(
+        INTAKE_TRAINING,
+        AnonymousAttendanceReportedV1(session_id="no-such-session", count=1),
+        source="partner/asso-intake",
+    )
+    counted = await eventually(
+        lambda: training.http.get(f"/sessions/{first['id']}"),
+        lambda response: response.json()["anonymous_count"] == 3,
+        timeout_s=60,
+        what="anonymous headcount applied",
+    )
+    assert counted.status_code == 200
+    wanted = {over_capacity, no_session}
+    dead = await read_topic(
+        training.bootstrap,
+        DEAD_LETTER,
+        until=lambda rs: wanted <= {header(r, "ce_id") for r in rs},
+        timeout_s=60,
+    )
+    reasons = {
+        header(r, "ce_id"): header(r, "dn_error") for r in dead if header(r, "ce_id") in wanted
+    }
+    assert reasons == {over_capacity: "invalid_request", no_session: "unknown_session"}
+    assert len(await sessions()) == 2, "the redelivered report scheduled nothing more"
