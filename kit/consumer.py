@@ -26,12 +26,13 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
+from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
 
 from contracts.catalogue import EVENT_TYPES
-from contracts.envelope import CloudEvent, EnvelopeError
+from contracts.envelope import CloudEvent, EnvelopeError, describe_validation_error
 from kit.deadletter import DeadLetters
 from kit.metrics import EVENTS_CONSUMED
 from kit.mongo import Document, Session, in_transaction
@@ -39,6 +40,7 @@ from kit.mongo import Document, Session, in_transaction
 log = logging.getLogger(__name__)
 
 PROCESSED = "processed"
+MAX_FAILURE_TEXT = 500
 UNAVAILABLE = (ConnectionFailure, KafkaConnectionError, KafkaTimeoutError, ConnectionError)
 
 
@@ -165,12 +167,27 @@ async def _process(
             log.warning("infrastructure unavailable (%s); retrying in %.1f s", error, delay)
         except Exception as error:
             failures += 1
+            what = describe_failure(error)
             if failures >= retry.attempts:
-                log.exception("event %s failed %d times; dead-lettering", event.id, failures)
-                return "dead_lettered", "processing_failed", f"{type(error).__name__}: {error}"
-            log.warning("event %s failed (%s); retry %d", event.id, error, failures)
+                log.error(
+                    "event %s failed %d times (%s); dead-lettering",
+                    event.id,
+                    failures,
+                    what,
+                    exc_info=not isinstance(error, ValidationError),
+                )
+                return "dead_lettered", "processing_failed", what
+            log.warning("event %s failed (%s); retry %d", event.id, what, failures)
         await asyncio.sleep(delay)
         delay = min(delay * 2, retry.max_delay_s)
+
+
+def describe_failure(error: Exception) -> str:
+    """An error as logs and dead letters may show it: a validation error names fields only,
+    since its own text repeats the input (an intake request may carry personal data)."""
+    if isinstance(error, ValidationError):
+        return f"ValidationError: {describe_validation_error(error)}"
+    return f"{type(error).__name__}: {error}"[:MAX_FAILURE_TEXT]
 
 
 async def _until_sent(send: Callable[[], Awaitable[None]], retry: RetryPolicy) -> None:
