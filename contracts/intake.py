@@ -8,6 +8,7 @@ encrypts the personal data on arrival, and never reach a canonical topic.
 from __future__ import annotations
 
 from typing import ClassVar
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +49,15 @@ class EnrolmentRequestedV1(EventData):
     partner_reference: str | None = Field(
         default=None, max_length=100, description="The partner's own id for this person"
     )
+    beneficiary_id: UUID | None = Field(
+        default=None,
+        description=(
+            "A random UUID (v4) the partner chooses for the person, to use in its later "
+            "attendance or placement requests; the platform assigns one when absent"
+        ),
+    )
 
     def subject(self) -> str:
+        if self.beneficiary_id is not None:
+            return str(self.beneficiary_id)
         return self.partner_reference or self.association_id

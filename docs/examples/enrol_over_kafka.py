@@ -2,7 +2,7 @@
 
 Run: DN_KAFKA_BOOTSTRAP=127.0.0.1:19092 python enrol_over_kafka.py
 Needs only aiokafka (pip install aiokafka). Binary mode: the record value is the event data,
-its CloudEvents attributes travel as ce_* headers. The partner's own reference is the key.
+its CloudEvents attributes travel as ce_* headers. The person's id is the key.
 """
 
 import asyncio
@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 BOOTSTRAP = os.environ.get("DN_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 PARTNER = os.environ.get("PARTNER_SOURCE", "partner/asso-lac-connecte-crm")
 REFERENCE = os.environ.get("PARTNER_REFERENCE", f"crm-{uuid.uuid4().hex[:8]}")
+PERSON = str(uuid.uuid4())
 
 data = {
     "association_id": "asso-lac-connecte",
@@ -33,6 +34,7 @@ data = {
         "contact_for_surveys": False,
     },
     "partner_reference": REFERENCE,
+    "beneficiary_id": PERSON,  # yours to keep: later requests name the person by it
 }
 headers = {
     "ce_specversion": "1.0",
@@ -51,7 +53,7 @@ async def main() -> None:
         await producer.send_and_wait(
             "dn.intake.registration",
             value=json.dumps(data).encode(),
-            key=REFERENCE.encode(),
+            key=PERSON.encode(),  # per-person order
             headers=[(name, value.encode()) for name, value in headers.items()],
         )
     finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from contracts.errors import NotFound
 from contracts.registration import ConsentPurpose
@@ -48,18 +48,25 @@ class Registration:
         dry_run: bool = False,
         request_id: str | None = None,
         reference: domain.ReferenceData | None = None,
+        beneficiary_id: UUID | None = None,
     ) -> Beneficiary:
         """Validate, refuse duplicates, then store the record and its event (unless dry run).
 
         ``request_id`` (a partner request's ce_id) makes a redelivered request a no-op that
         returns the record it created. ``reference`` spares a batch re-reading districts
-        and associations for every row.
+        and associations for every row. ``beneficiary_id`` is a partner's own UUID for the
+        person (refused as a duplicate when a record already has it).
         """
         if request_id is not None and (done := await self.store.applied_request(request_id)):
             return await self._load(done)
         beneficiary = domain.enrol(
-            request, reference or await self.store.reference(), beneficiary_id=uuid4(), now=now()
+            request,
+            reference or await self.store.reference(),
+            beneficiary_id=beneficiary_id or uuid4(),
+            now=now(),
         )
+        if beneficiary_id is not None and await self.store.status_of(str(beneficiary_id)):
+            domain.refuse_duplicate(str(beneficiary_id))
         domain.refuse_duplicate(await self.store.find_duplicate(beneficiary))
         if dry_run:
             return beneficiary

@@ -57,7 +57,10 @@ class IntakeHandler:
             data = decode(event, ACCEPTED_TYPES)
             assert isinstance(data, EnrolmentRequestedV1)
             beneficiary = await self.registration.enrol(
-                enrolment_request(data), f"partner:{partner}", request_id=str(event.id)
+                enrolment_request(data),
+                f"partner:{partner}",
+                request_id=str(event.id),
+                beneficiary_id=data.beneficiary_id,
             )
         except Conflict as conflict:
             await self._reject(partner, "duplicate_beneficiary", str(conflict))

@@ -105,3 +105,54 @@ async def test_partner_requests_in_both_modes_are_applied_once_and_bad_ones_dead
     assert log[0]["rejected"] == 1
     assert log[0]["accepted"] == 2
     assert log[0]["last_error"].startswith("invalid_request: birthYear")
+
+
+async def test_a_partner_chooses_the_person_s_id_and_uses_it_in_later_requests(
+    platform: Platform, infra: TestInfra, coordinator_token: str
+) -> None:
+    chosen = uuid4()
+    source = f"partner/crm-{uuid4().hex[:6]}"
+    request = CloudEvent(
+        source=source, type=REQUESTED, data=request_data(beneficiary_id=str(chosen))
+    )
+    value, headers = request.to_kafka()
+    await produce(
+        infra.kafka_bootstrap,
+        INTAKE_REGISTRATION,
+        [(str(chosen).encode(), value, [(k, v.encode()) for k, v in headers.items()])],
+    )
+    auth = {"authorization": f"Bearer {coordinator_token}"}
+
+    async def status(service: str, path: str) -> int:
+        async with httpx.AsyncClient(headers=auth) as client:
+            url = f"{platform.settings.service_url(service)}{path}"
+            return (await client.get(url)).status_code
+
+    registered = await eventually(
+        lambda: status("registration", f"/beneficiaries/{chosen}"),
+        lambda code: code == 200,
+        what="enrolled under the chosen id",
+    )
+    assert registered == 200
+    # Training knows the person by the same id: the partner can report attendance with it.
+    known = await eventually(
+        lambda: status("training", f"/beneficiaries/{chosen}/progress"),
+        lambda code: code == 200,
+        what="training knows the chosen id",
+    )
+    assert known == 200
+
+    again = CloudEvent(source=source, type=REQUESTED, data=request_data(beneficiary_id=str(chosen)))
+    value, headers = again.to_kafka()
+    await produce(
+        infra.kafka_bootstrap,
+        INTAKE_REGISTRATION,
+        [(str(chosen).encode(), value, [(k, v.encode()) for k, v in headers.items()])],
+    )
+    records = await read_topic(
+        infra.kafka_bootstrap,
+        DEAD_LETTER,
+        until=lambda rs: any(header(r, "ce_id") == str(again.id) for r in rs),
+    )
+    dead = next(r for r in records if header(r, "ce_id") == str(again.id))
+    assert header(dead, "dn_error") == "duplicate_beneficiary", "an id is never reused"
