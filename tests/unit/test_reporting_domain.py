@@ -211,12 +211,18 @@ def streams(draw: st.DrawFn) -> list[BeneficiaryEnrolledV1]:
     return stream
 
 
-def incremental(stream: list[BeneficiaryEnrolledV1]) -> dict[tuple[Bucket, str], int]:
-    """Counters as the projection moves them: one transition per event, in arrival order."""
+def subject(event: EventData) -> str:
+    key = beneficiary_of(event)
+    assert key is not None
+    return key
+
+
+def projected(stream: list[EventData]) -> dict[tuple[Bucket, str], int]:
+    """Counters as the projection moves them: facts keyed as the handler keys them."""
     facts: dict[str, BeneficiaryFacts] = {}
     counters: Counter[tuple[Bucket, str]] = Counter()
     for event in stream:
-        key = str(event.beneficiary_id)
+        key = subject(event)
         old = facts.get(key, BeneficiaryFacts(key))
         new = apply(old, event)
         counters.update(transition(old, new))
@@ -224,11 +230,11 @@ def incremental(stream: list[BeneficiaryEnrolledV1]) -> dict[tuple[Bucket, str],
     return {key: count for key, count in counters.items() if count}
 
 
-def from_scratch(stream: list[BeneficiaryEnrolledV1]) -> dict[tuple[Bucket, str], int]:
-    """Counters rebuilt from each person's final facts."""
+def rebuilt(stream: list[EventData]) -> dict[tuple[Bucket, str], int]:
+    """Counters rebuilt from each record's final facts."""
     facts: dict[str, BeneficiaryFacts] = {}
     for event in stream:
-        key = str(event.beneficiary_id)
+        key = subject(event)
         facts[key] = apply(facts.get(key, BeneficiaryFacts(key)), event)
     counters: Counter[tuple[Bucket, str]] = Counter()
     for person in facts.values():
@@ -240,9 +246,9 @@ def from_scratch(stream: list[BeneficiaryEnrolledV1]) -> dict[tuple[Bucket, str]
 def test_incremental_counters_equal_counters_rebuilt_from_final_facts(
     stream: list[BeneficiaryEnrolledV1],
 ) -> None:
-    counters = incremental(stream)
+    counters = projected(stream)
 
-    assert counters == from_scratch(stream)
+    assert counters == rebuilt(stream)
     assert all(count > 0 for count in counters.values())
     people = {event.beneficiary_id for event in stream}
     assert counters.get(enrolled((ALL, None, None)), 0) == len(people)
@@ -259,7 +265,7 @@ def test_counters_do_not_depend_on_interleaving_across_beneficiaries(
     random.shuffle(turns)
     interleaved = [per_person[person].pop(0) for person in turns]
 
-    assert incremental(interleaved) == incremental(stream)
+    assert projected(interleaved) == projected(stream)
 
 
 @given(events)
@@ -354,7 +360,7 @@ def test_impact_of_projected_counters_matches_the_people_enrolled() -> None:
     ]
     documents: list[dict[str, object]] = [
         {"scope": scope, "dimension": dimension, "value": value, indicator: count}
-        for ((scope, dimension, value), indicator), count in incremental(stream).items()
+        for ((scope, dimension, value), indicator), count in projected(stream).items()
         if scope == ALL
     ]
 
@@ -540,37 +546,6 @@ def lifecycle_streams(draw: st.DrawFn) -> list[EventData]:
         if stream:
             stream.insert(draw(st.integers(original + 1, len(stream))), stream[original])
     return stream
-
-
-def subject(event: EventData) -> str:
-    key = beneficiary_of(event)
-    assert key is not None
-    return key
-
-
-def projected(stream: list[EventData]) -> dict[tuple[Bucket, str], int]:
-    """Counters as the projection moves them: facts keyed as the handler keys them."""
-    facts: dict[str, BeneficiaryFacts] = {}
-    counters: Counter[tuple[Bucket, str]] = Counter()
-    for event in stream:
-        key = subject(event)
-        old = facts.get(key, BeneficiaryFacts(key))
-        new = apply(old, event)
-        counters.update(transition(old, new))
-        facts[key] = new
-    return {key: count for key, count in counters.items() if count}
-
-
-def rebuilt(stream: list[EventData]) -> dict[tuple[Bucket, str], int]:
-    """Counters rebuilt from each record's final facts."""
-    facts: dict[str, BeneficiaryFacts] = {}
-    for event in stream:
-        key = subject(event)
-        facts[key] = apply(facts.get(key, BeneficiaryFacts(key)), event)
-    counters: Counter[tuple[Bucket, str]] = Counter()
-    for person in facts.values():
-        counters.update(contributions(person))
-    return dict(counters)
 
 
 def expected_districts(stream: list[EventData]) -> Counter[str]:
