@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import CloudEvent
 
@@ -29,3 +30,12 @@ class EventData(BaseModel):
             data=self.model_dump(mode="json"),
             **attributes,
         )
+
+
+class AboutBeneficiary(EventData):
+    """An event about one person: keyed by their pseudonymous id, for per-person order."""
+
+    beneficiary_id: UUID = Field(description="Pseudonymous id; the only link to the person")
+
+    def subject(self) -> str:
+        return str(self.beneficiary_id)

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from contracts.event import EventData
+from contracts.event import AboutBeneficiary, EventData
 from contracts.topics import INTAKE_ORIENTATION, ORIENTATION_EVENTS
 
 
@@ -61,14 +61,7 @@ class ReferralOutcome(StrEnum):
 FollowUpMonths = Literal[3, 6]
 
 
-class _AboutBeneficiary(EventData):
-    beneficiary_id: UUID = Field(description="Pseudonymous id; the only link to the person")
-
-    def subject(self) -> str:
-        return str(self.beneficiary_id)
-
-
-class WorkshopAttendedV1(_AboutBeneficiary):
+class WorkshopAttendedV1(AboutBeneficiary):
     """A person took part in a career-discovery workshop (one event per participant)."""
 
     event_type: ClassVar[str] = "dn.orientation.workshop_attended.v1"
@@ -83,7 +76,7 @@ class WorkshopAttendedV1(_AboutBeneficiary):
     held_at: datetime
 
 
-class InterestRecordedV1(_AboutBeneficiary):
+class InterestRecordedV1(AboutBeneficiary):
     """A person's interest profile: the job families they want to explore (replaces earlier)."""
 
     event_type: ClassVar[str] = "dn.orientation.interest_recorded.v1"
@@ -93,7 +86,7 @@ class InterestRecordedV1(_AboutBeneficiary):
     recorded_at: datetime
 
 
-class ReferralMadeV1(_AboutBeneficiary):
+class ReferralMadeV1(AboutBeneficiary):
     """A person was referred to a partner (made only with their consent to share)."""
 
     event_type: ClassVar[str] = "dn.orientation.referral_made.v1"
@@ -104,7 +97,7 @@ class ReferralMadeV1(_AboutBeneficiary):
     made_at: datetime
 
 
-class ReferralResolvedV1(_AboutBeneficiary):
+class ReferralResolvedV1(AboutBeneficiary):
     """The partner accepted or refused a referral; a refusal names a configured reason."""
 
     event_type: ClassVar[str] = "dn.orientation.referral_resolved.v1"
@@ -118,7 +111,7 @@ class ReferralResolvedV1(_AboutBeneficiary):
     resolved_at: datetime
 
 
-class PlacementRecordedV1(_AboutBeneficiary):
+class PlacementRecordedV1(AboutBeneficiary):
     """A person started a job, a business, an apprenticeship or a qualifying training.
 
     Carries the IAE outcome class and whether it counts as directed towards employment
@@ -137,7 +130,7 @@ class PlacementRecordedV1(_AboutBeneficiary):
     recorded_at: datetime
 
 
-class FollowUpDueV1(_AboutBeneficiary):
+class FollowUpDueV1(AboutBeneficiary):
     """A placement's 3- or 6-month follow-up is due (emitted once per follow-up)."""
 
     event_type: ClassVar[str] = "dn.orientation.follow_up_due.v1"
@@ -148,7 +141,7 @@ class FollowUpDueV1(_AboutBeneficiary):
     due_on: date
 
 
-class FollowUpRecordedV1(_AboutBeneficiary):
+class FollowUpRecordedV1(AboutBeneficiary):
     """Whether the person was still in post at a placement's 3- or 6-month follow-up."""
 
     event_type: ClassVar[str] = "dn.orientation.follow_up_recorded.v1"
@@ -205,7 +198,7 @@ class WorkshopReportedV1(EventData):
         return self.association_id
 
 
-class InterestsReportedV1(_AboutBeneficiary):
+class InterestsReportedV1(AboutBeneficiary):
     """A partner's system reports a person's interest profile (replaces the earlier one)."""
 
     event_type: ClassVar[str] = "dn.intake.orientation.interests_reported.v1"
@@ -216,7 +209,7 @@ class InterestsReportedV1(_AboutBeneficiary):
     )
 
 
-class ReferralRequestedV1(_AboutBeneficiary):
+class ReferralRequestedV1(AboutBeneficiary):
     """A partner's system refers a person to a partner (only with their consent to share)."""
 
     event_type: ClassVar[str] = "dn.intake.orientation.referral_requested.v1"

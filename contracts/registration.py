@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import Field
 
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
-from contracts.event import EventData
+from contracts.event import AboutBeneficiary, EventData
 from contracts.topics import REGISTRATION_EVENTS
 
 
@@ -43,14 +43,7 @@ class BeneficiaryEnrolledV1(EventData):
         return str(self.beneficiary_id)
 
 
-class _AboutBeneficiary(EventData):
-    beneficiary_id: UUID = Field(description="Pseudonymous id; the only link to the person")
-
-    def subject(self) -> str:
-        return str(self.beneficiary_id)
-
-
-class BeneficiaryUpdatedV1(_AboutBeneficiary):
+class BeneficiaryUpdatedV1(AboutBeneficiary):
     """A record was rectified; carries the dimensions as they now stand (no personal data)."""
 
     event_type: ClassVar[str] = "dn.registration.beneficiary_updated.v1"
@@ -66,7 +59,7 @@ class BeneficiaryUpdatedV1(_AboutBeneficiary):
     updated_at: datetime
 
 
-class BeneficiaryWithdrawnV1(_AboutBeneficiary):
+class BeneficiaryWithdrawnV1(AboutBeneficiary):
     """The person left the programme; what they did so far still counts."""
 
     event_type: ClassVar[str] = "dn.registration.beneficiary_withdrawn.v1"
@@ -75,7 +68,7 @@ class BeneficiaryWithdrawnV1(_AboutBeneficiary):
     withdrawn_at: datetime
 
 
-class BeneficiariesMergedV1(_AboutBeneficiary):
+class BeneficiariesMergedV1(AboutBeneficiary):
     """Two records were the same person: ``merged_id`` is folded into ``beneficiary_id``.
 
     Keyed by ``merged_id`` so it follows every earlier event about the record that disappears.
@@ -99,7 +92,7 @@ class ErasureReason(StrEnum):
     COORDINATOR_DECISION = "coordinator_decision"
 
 
-class BeneficiaryErasedV1(_AboutBeneficiary):
+class BeneficiaryErasedV1(AboutBeneficiary):
     """The person's personal data was destroyed; services drop or pseudonymise what they hold."""
 
     event_type: ClassVar[str] = "dn.registration.beneficiary_erased.v1"
@@ -115,7 +108,7 @@ class ConsentPurpose(StrEnum):
     CONTACT_FOR_SURVEYS = "contact_for_surveys"
 
 
-class ConsentChangedV1(_AboutBeneficiary):
+class ConsentChangedV1(AboutBeneficiary):
     """Consent for one purpose was given or withdrawn (other services gate on it)."""
 
     event_type: ClassVar[str] = "dn.registration.consent_changed.v1"

@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
-from uuid import UUID
 
 from pydantic import Field
 
-from contracts.event import EventData
+from contracts.event import AboutBeneficiary, EventData
 from contracts.topics import INTAKE_TRAINING, TRAINING_EVENTS
 
 
@@ -46,7 +45,6 @@ class Autonomy(StrEnum):
     AUTONOMOUS = "autonomous"
 
 
-BENEFICIARY = Field(description="Pseudonymous id; the only link to the person")
 COMPETENCE = Field(
     pattern=r"^[1-5]\.[1-4]$", description="Pix competence code, e.g. 1.1 (see GET /modules)"
 )
@@ -72,7 +70,7 @@ class SessionScheduledV1(EventData):
         return self.session_id
 
 
-class AttendanceRecordedV1(EventData):
+class AttendanceRecordedV1(AboutBeneficiary):
     """A beneficiary's attendance at one session was recorded (once per session and person)."""
 
     event_type: ClassVar[str] = "dn.training.attendance_recorded.v1"
@@ -80,16 +78,12 @@ class AttendanceRecordedV1(EventData):
 
     attendance_id: str = Field(min_length=1)
     session_id: str = Field(min_length=1)
-    beneficiary_id: UUID = BENEFICIARY
     status: AttendanceStatus
     minutes: int = Field(ge=0, le=600, description="Minutes attended; 0 when absent")
     module_id: str = Field(min_length=1)
     association_id: str = Field(min_length=1)
     session_starts_at: datetime
     recorded_at: datetime
-
-    def subject(self) -> str:
-        return str(self.beneficiary_id)
 
 
 class AnonymousAttendanceRecordedV1(EventData):
@@ -106,51 +100,39 @@ class AnonymousAttendanceRecordedV1(EventData):
         return self.session_id
 
 
-class SkillAssessedV1(EventData):
+class SkillAssessedV1(AboutBeneficiary):
     """A beneficiary's level in one Pix competence was assessed, on entry or at the end."""
 
     event_type: ClassVar[str] = "dn.training.skill_assessed.v1"
     topic: ClassVar[str] = TRAINING_EVENTS
 
-    beneficiary_id: UUID = BENEFICIARY
     competence: str = COMPETENCE
     stage: AssessmentStage
     level: int = Field(ge=0, le=8, description="Pix level, 0 (not acquired) to 8")
     autonomy: Autonomy
     assessed_at: datetime
 
-    def subject(self) -> str:
-        return str(self.beneficiary_id)
 
-
-class BeneficiaryTrainedV1(EventData):
+class BeneficiaryTrainedV1(AboutBeneficiary):
     """A beneficiary met the completion rule: emitted once per person."""
 
     event_type: ClassVar[str] = "dn.training.beneficiary_trained.v1"
     topic: ClassVar[str] = TRAINING_EVENTS
 
-    beneficiary_id: UUID = BENEFICIARY
     sessions_present: int = Field(ge=0)
     minutes_present: int = Field(ge=0)
     trained_at: datetime
 
-    def subject(self) -> str:
-        return str(self.beneficiary_id)
 
-
-class BeneficiaryAtRiskV1(EventData):
+class BeneficiaryAtRiskV1(AboutBeneficiary):
     """A beneficiary missed several sessions in a row without excuse: once per streak."""
 
     event_type: ClassVar[str] = "dn.training.beneficiary_at_risk.v1"
     topic: ClassVar[str] = TRAINING_EVENTS
 
-    beneficiary_id: UUID = BENEFICIARY
     consecutive_unexcused_absences: int = Field(ge=1)
     last_session_id: str = Field(min_length=1)
     flagged_at: datetime
-
-    def subject(self) -> str:
-        return str(self.beneficiary_id)
 
 
 class AssociationMaturityAssessedV1(EventData):
@@ -182,7 +164,7 @@ class AssociationUpskilledV1(EventData):
         return self.association_id
 
 
-class AttendanceReportedV1(EventData):
+class AttendanceReportedV1(AboutBeneficiary):
     """A partner's system reports one beneficiary's attendance at a session (same rules as the
     attendance form: one record per session and person, identical resends are no-ops)."""
 
@@ -190,14 +172,10 @@ class AttendanceReportedV1(EventData):
     topic: ClassVar[str] = INTAKE_TRAINING
 
     session_id: str = Field(min_length=1, max_length=100)
-    beneficiary_id: UUID = BENEFICIARY
     status: AttendanceStatus
     minutes: int | None = Field(
         default=None, ge=0, le=600, description="null: the session's duration when present, else 0"
     )
-
-    def subject(self) -> str:
-        return str(self.beneficiary_id)
 
 
 class SessionReportedV1(EventData):
@@ -242,22 +220,18 @@ class AnonymousAttendanceReportedV1(EventData):
         return self.session_id
 
 
-class AssessmentReportedV1(EventData):
+class AssessmentReportedV1(AboutBeneficiary):
     """A partner's system reports a beneficiary's assessed level in one Pix competence (the
     same rules as ``POST /assessments``: the latest per person, competence and stage)."""
 
     event_type: ClassVar[str] = "dn.intake.training.assessment_reported.v1"
     topic: ClassVar[str] = INTAKE_TRAINING
 
-    beneficiary_id: UUID = BENEFICIARY
     competence: str = Field(max_length=10, description="Pix competence code, e.g. 1.1")
     stage: AssessmentStage
     level: int = Field(description="Pix level, 0 (not acquired) to 8")
     autonomy: Autonomy
     assessed_at: datetime | None = Field(default=None, description="null: when it is applied")
-
-    def subject(self) -> str:
-        return str(self.beneficiary_id)
 
 
 EVENTS: tuple[type[EventData], ...] = (
