@@ -17,6 +17,7 @@ from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
 from contracts.registration import ConsentPurpose
 from kit.auth import Principal, Role
 from kit.service import caller
+from kit.spreadsheet import SheetImportIn, row_result
 from services.registration import domain, importer
 from services.registration.commands import Registration
 from services.registration.domain import Beneficiary, ErasureReason
@@ -328,19 +329,11 @@ def _iso(value: Any) -> str | None:
 
 # -- spreadsheet import ------------------------------------------------------------------
 
-MAX_IMPORT_ROWS = 500
 IMPORT_ROUTE = "POST /imports/beneficiaries"
 
 
-class SheetRowIn(Strict):
-    row: int = Field(ge=1)
-    values: dict[str, Annotated[str, Field(max_length=1000)]] = Field(max_length=100)
-
-
-class ImportIn(Strict):
+class ImportIn(SheetImportIn):
     association_id: str = Field(max_length=100)
-    dry_run: bool = False
-    rows: list[SheetRowIn] = Field(max_length=MAX_IMPORT_ROWS)
 
 
 @router.post("/imports/beneficiaries")
@@ -356,8 +349,7 @@ async def import_beneficiaries(body: ImportIn, who: Caller, service: Service) ->
     results = []
     reference = await service.store.reference()
     for sent in body.rows:
-        row = importer.SheetRow(sent.row, sent.values)
-        results.append(await _import_row(row, body, who, service, reference, seen))
+        results.append(await _import_row(sent.sheet_row(), body, who, service, reference, seen))
     return {"results": results}
 
 
@@ -371,15 +363,15 @@ async def _import_row(
 ) -> dict[str, Any]:
     parsed = importer.parse_row(row, body.association_id)
     if isinstance(parsed, list):
-        return _imported(row, "invalid", errors=parsed)
+        return row_result(row, "invalid", errors=parsed)
     try:
         beneficiary = await service.enrol(
             parsed, who.subject, dry_run=body.dry_run, reference=reference
         )
     except Conflict as duplicate:
-        return _imported(row, "duplicate", beneficiary_id=duplicate.existing_id)
+        return row_result(row, "duplicate", beneficiary_id=duplicate.existing_id)
     except InvalidInput as refused:
-        return _imported(row, "invalid", errors=importer.refusals(row, refused.errors))
+        return row_result(row, "invalid", errors=importer.refusals(row, refused.errors))
     if body.dry_run:
         # A dry run stores nothing, so a person repeated within the call is found here.
         keys = [
@@ -390,27 +382,12 @@ async def _import_row(
         ]
         earlier = next((seen[key] for key in keys if key in seen), None)
         if earlier is not None:
-            return _imported(row, "duplicate", same_as_row=earlier)
+            return row_result(row, "duplicate", same_as_row=earlier)
         seen.update(dict.fromkeys(keys, row.number))
-        return _imported(row, "valid")
+        return row_result(row, "valid")
     beneficiary_id = str(beneficiary.id)
     await service.store.audit(who.subject, who.role.value, "import", beneficiary_id, IMPORT_ROUTE)
-    return _imported(row, "created", beneficiary_id=beneficiary_id)
-
-
-def _imported(
-    row: importer.SheetRow,
-    status: str,
-    *,
-    errors: list[importer.CellError] | None = None,
-    **detail: Any,
-) -> dict[str, Any]:
-    return {
-        "row": row.number,
-        "status": status,
-        **detail,
-        "errors": [asdict(error) for error in errors or ()],
-    }
+    return row_result(row, "created", beneficiary_id=beneficiary_id)
 
 
 # -- reference data ------------------------------------------------------------------------
