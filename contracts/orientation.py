@@ -172,6 +172,13 @@ class PlacementReportedV1(EventData):
     partner_reference: str | None = Field(
         default=None, max_length=100, description="The partner's own id for this placement"
     )
+    placement_id: UUID | None = Field(
+        default=None,
+        description=(
+            "A random UUID (v4) the partner chooses for the placement, to name it in its later "
+            "follow-up reports; orientation assigns one when absent"
+        ),
+    )
 
     def subject(self) -> str:
         return str(self.beneficiary_id)
@@ -216,6 +223,13 @@ class ReferralRequestedV1(AboutBeneficiary):
     topic: ClassVar[str] = INTAKE_ORIENTATION
 
     partner_kind: PartnerKind
+    referral_id: UUID | None = Field(
+        default=None,
+        description=(
+            "A random UUID (v4) the partner chooses for the referral, to name it in its later "
+            "resolution report; orientation assigns one when absent"
+        ),
+    )
 
 
 class ReferralResolutionReportedV1(EventData):

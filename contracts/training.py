@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
+from uuid import UUID
 
 from pydantic import Field
 
@@ -181,8 +182,9 @@ class AttendanceReportedV1(AboutBeneficiary):
 class SessionReportedV1(EventData):
     """A partner's system schedules one session (the same rules as ``POST /sessions``).
 
-    Training assigns the session's id (read it back with ``GET /sessions``); a redelivery of
-    the same request (same ``ce_id``) schedules nothing more.
+    The partner may choose the session's id (``session_id``) to name it in its later
+    attendance reports; otherwise training assigns one (read it back with ``GET /sessions``).
+    A redelivery of the same request (same ``ce_id``) schedules nothing more.
     """
 
     event_type: ClassVar[str] = "dn.intake.training.session_reported.v1"
@@ -201,6 +203,13 @@ class SessionReportedV1(EventData):
     starts_at: datetime = Field(description="RFC 3339 with offset")
     duration_minutes: int = Field(description="15 to 600")
     capacity: int | None = Field(default=None, description="null: no limit")
+    session_id: UUID | None = Field(
+        default=None,
+        description=(
+            "A random UUID (v4) the partner chooses for the session, to use in its later "
+            "attendance reports; training assigns one when absent"
+        ),
+    )
 
     def subject(self) -> str:
         return self.association_id

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
-from uuid import uuid4
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from contracts.errors import NotFound
+from contracts.errors import FieldError, InvalidInput, NotFound
 from contracts.orientation import (
     FollowUpRecordedV1,
     InterestRecordedV1,
@@ -129,11 +129,19 @@ class Orientation:
         association: str | None,
         *,
         request_id: str | None = None,
+        referral_id: UUID | None = None,
     ) -> Referral:
+        """``referral_id``: a partner's own choice of id (intake); refused when in use."""
+
         async def work(session: Session) -> Referral:
             person = await self.person(beneficiary_id, association, session)
+            if referral_id is not None and await self.store.referral(str(referral_id), session):
+                raise InvalidInput(
+                    FieldError("referralId", f"referral {referral_id} already exists"),
+                    status=409,
+                )
             referral, event = domain.make_referral(
-                person, partner_kind, referral_id=uuid4(), now=self.now()
+                person, partner_kind, referral_id=referral_id or uuid4(), now=self.now()
             )
             await self.store.save_referral(session, referral, person.association_id)
             await self.store.emit(session, event)
@@ -174,11 +182,13 @@ class Orientation:
         association: str | None,
         *,
         request_id: str | None = None,
+        placement_id: UUID | None = None,
     ) -> Placement:
         """Store the placement and its event; the employer name is stored, never emitted.
 
         ``request_id`` (a partner request's ce_id) is recorded in the same transaction, so a
-        redelivered request is recognised and changes nothing.
+        redelivered request is recognised and changes nothing. ``placement_id`` is a partner's
+        own choice of id (intake); one already in use is refused as a duplicate.
         """
 
         async def work(session: Session) -> Placement:
@@ -189,8 +199,14 @@ class Orientation:
                 if found is not None:
                     return found[0]
             person = await self.person(request.beneficiary_id, association, session)
+            if placement_id is not None:
+                domain.refuse_duplicate_placement(
+                    str(placement_id)
+                    if await self.store.placement(str(placement_id), session)
+                    else None
+                )
             placement = domain.record_placement(
-                person, request, placement_id=uuid4(), now=self.now()
+                person, request, placement_id=placement_id or uuid4(), now=self.now()
             )
             domain.refuse_duplicate_placement(
                 await self.store.same_placement(

@@ -147,6 +147,11 @@ class Workshop:
         ]
 
 
+class UnknownParticipants(InvalidInput):
+    """A workshop names participants orientation does not know (not enrolled, or their
+    enrolment has not reached orientation yet): partner intake may retry it later."""
+
+
 def record_workshop(
     request: WorkshopRequest,
     people: Mapping[str, Person],
@@ -187,7 +192,7 @@ def record_workshop(
         errors.extend(invalid.errors)
         families = ()
     if errors:
-        raise InvalidInput(*errors)
+        raise UnknownParticipants(*errors) if unknown else InvalidInput(*errors)
     return Workshop(
         id=workshop_id,
         association_id=request.association_id,

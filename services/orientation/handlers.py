@@ -4,7 +4,8 @@ each person) and partner requests from ``dn.intake.orientation``.
 Registration's events are applied once per ``ce_id``, and so are partner requests (workshops,
 interests, referrals and their resolution, placements, follow-ups: each through the same use
 case as its form, the ce_id recorded in the transaction of its effect). A partner request that
-cannot be applied is dead-lettered with the reason: ``unknown_beneficiary``,
+cannot be applied is dead-lettered with the reason: ``unknown_beneficiary`` (also a
+workshop naming a participant orientation does not know yet),
 ``unknown_referral``, ``unknown_placement``, ``no_consent`` (a referral without consent to
 share with partners), ``duplicate_placement``, ``conflicting_request`` (the person left the
 programme, the referral is already resolved, the follow-up is already recorded),
@@ -42,6 +43,7 @@ from services.orientation.domain import (
     ConsentMissing,
     PersonStatus,
     PlacementRequest,
+    UnknownParticipants,
     WorkshopRequest,
 )
 from services.orientation.store import OrientationStore
@@ -152,6 +154,8 @@ class IntakeHandler:
             raise Rejected(unknown_reason(data), str(unknown)) from unknown
         except ConsentMissing as refused:
             raise Rejected("no_consent", str(refused)) from refused
+        except UnknownParticipants as unknown:
+            raise Rejected("unknown_beneficiary", str(unknown)) from unknown
         except Conflict as duplicate:
             raise Rejected("duplicate_placement", str(duplicate)) from duplicate
         except InvalidInput as invalid:
@@ -162,7 +166,12 @@ class IntakeHandler:
         """The use case for the request's type; ``request_id`` is recorded with its effect."""
         orientation = self.orientation
         if isinstance(data, PlacementReportedV1):
-            await orientation.record_placement(placement_request(data), None, request_id=request_id)
+            await orientation.record_placement(
+                placement_request(data),
+                None,
+                request_id=request_id,
+                placement_id=data.placement_id,
+            )
         elif isinstance(data, WorkshopReportedV1):
             await orientation.record_workshop(
                 workshop_request(data), data.association_id, request_id=request_id
@@ -173,7 +182,11 @@ class IntakeHandler:
             )
         elif isinstance(data, ReferralRequestedV1):
             await orientation.make_referral(
-                str(data.beneficiary_id), data.partner_kind, None, request_id=request_id
+                str(data.beneficiary_id),
+                data.partner_kind,
+                None,
+                request_id=request_id,
+                referral_id=data.referral_id,
             )
         elif isinstance(data, ReferralResolutionReportedV1):
             await orientation.resolve_referral(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from contracts.errors import FieldError, InvalidInput, NotFound
+from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
 from contracts.training import AttendanceStatus
 from kit.mongo import Session
 from services.training import domain
@@ -82,9 +82,17 @@ class Training:
         await self._in_transaction(work)
         return sessions
 
-    async def schedule_in(self, session: Session, plan: domain.SessionPlan) -> TrainingSession:
-        """As :meth:`schedule`, inside the caller's transaction (partner intake)."""
-        scheduled = domain.schedule(plan, self.catalogue, session_id=str(uuid4()))
+    async def schedule_in(
+        self, session: Session, plan: domain.SessionPlan, session_id: UUID | None = None
+    ) -> TrainingSession:
+        """As :meth:`schedule`, inside the caller's transaction (partner intake); a partner may
+        choose the id, but not one already in use (:class:`Conflict`)."""
+        if session_id is not None and await self.store.get_session(str(session_id), session):
+            raise Conflict(
+                str(session_id),
+                f"session {session_id} already exists; choose a new id for a new session",
+            )
+        scheduled = domain.schedule(plan, self.catalogue, session_id=str(session_id or uuid4()))
         await self._store_sessions(session, [scheduled])
         return scheduled
 

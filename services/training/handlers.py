@@ -6,7 +6,8 @@ Both apply each event once (its ``ce_id`` is recorded in the transaction of its 
 redelivered request changes nothing. Partners may report sessions, attendance, anonymous
 headcounts and assessments, each through the same use case as its form. A request that cannot
 be applied is dead-lettered with a reason: ``unknown_session``, ``unknown_beneficiary``,
-``merged_beneficiary``, ``conflicting_attendance`` or ``invalid_request``; an identical resend
+``merged_beneficiary``, ``conflicting_attendance``, ``duplicate_session`` (a partner-chosen
+session id already in use) or ``invalid_request``; an identical resend
 of an applied attendance report or assessment changes nothing either.
 """
 
@@ -120,7 +121,12 @@ class IntakeHandler:
             except RefusedBeneficiary as refused:
                 raise Rejected(refused.reason, str(refused)) from refused
             except Conflict as conflict:
-                raise Rejected("conflicting_attendance", str(conflict)) from conflict
+                reason = (
+                    "duplicate_session"
+                    if isinstance(data, SessionReportedV1)
+                    else "conflicting_attendance"
+                )
+                raise Rejected(reason, str(conflict)) from conflict
             except InvalidInput as invalid:
                 raise Rejected("invalid_request", str(invalid)) from invalid
 
@@ -133,7 +139,7 @@ class IntakeHandler:
             mark = AttendanceMark(data.beneficiary_id, data.status, data.minutes)
             await training.record_attendance_in(session, data.session_id, mark)
         elif isinstance(data, SessionReportedV1):
-            await training.schedule_in(session, session_plan(data))
+            await training.schedule_in(session, session_plan(data), data.session_id)
         elif isinstance(data, AnonymousAttendanceReportedV1):
             await training.record_anonymous_attendance_in(session, data.session_id, data.count)
         elif isinstance(data, AssessmentReportedV1):
