@@ -1,5 +1,5 @@
-"""Gateway process: GraphQL at /graphql, partner intake at /ingest/{service}, health, and the
-dashboard page (python -m gateway.app)."""
+"""Gateway process: GraphQL at /graphql (subscriptions over graphql-transport-ws), partner
+intake at /ingest/{service}, health, and the dashboard page (python -m gateway.app)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
-from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from kit.service import instrument_http_app, run
 from kit.settings import SERVICE_NAMES, Settings
 
 from .context import Context
 from .ingest import IntakePublisher, ingest_router
+from .live import ImpactChanges
 from .schema import schema
 from .services import Services
+from .subscriptions import SubscriptionsRouter
 
 NAME = "gateway"
 DASHBOARD = Path(__file__).with_name("dashboard.html")
@@ -27,6 +29,7 @@ DASHBOARD = Path(__file__).with_name("dashboard.html")
 def build(settings: Settings) -> FastAPI:
     services = Services(settings)
     intake = IntakePublisher(settings.resolved_kafka_bootstrap)
+    impact_changes = ImpactChanges(settings)  # listens from the first subscription on
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -34,6 +37,7 @@ def build(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await impact_changes.close()
             await intake.stop()
             await services.close()
 
@@ -41,10 +45,12 @@ def build(settings: Settings) -> FastAPI:
         return Context(settings, services)
 
     app = FastAPI(title="Digital Neighbourhoods gateway", lifespan=lifespan)
-    graphql: GraphQLRouter[Context, None] = GraphQLRouter(
+    app.state.impact_changes = impact_changes
+    graphql = SubscriptionsRouter(
         schema,
         context_getter=context,
         graphql_ide="graphiql" if settings.environment == "development" else None,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
     app.include_router(graphql, prefix="/graphql")
     app.include_router(ingest_router(settings, intake))

@@ -25,7 +25,23 @@ class Context(BaseContext):
 
     @property
     def authorization(self) -> str:
+        """The caller's ``Authorization`` value: on a websocket, from the ``connection_init``
+        payload (``Authorization`` or ``authorization``) when there, else the HTTP header."""
+        params = self.connection_params
+        if isinstance(params, dict):
+            for key in ("Authorization", "authorization"):
+                value = params.get(key)
+                if isinstance(value, str) and value:
+                    return value
         return self.request.headers.get("authorization", "") if self.request else ""
+
+    def renewed(self) -> Context:
+        """The same caller with nothing fetched yet: a subscription answering again reads
+        today's reference data, not what it fetched when it connected."""
+        renewed = Context(self.settings, self.services)
+        renewed.request = self.request
+        renewed.connection_params = self.connection_params
+        return renewed
 
     @property
     def principal(self) -> Principal:

@@ -1,4 +1,5 @@
-"""The GraphQL schema: Query and Mutation with the limits, masking and tracing extensions."""
+"""The GraphQL schema: Query, Mutation and Subscription, with the limits, masking and tracing
+extensions."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimite
 
 from .mutations import Mutation
 from .queries import Query
+from .subscriptions import Subscription
 from .tracing import PrivateOpenTelemetryExtension
 
 
@@ -29,4 +31,6 @@ EXTENSIONS: list[Any] = [
     MaxAliasesLimiter(max_alias_count=20),
     MaskErrors(should_mask_error=_mask),
 ]
-schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=EXTENSIONS)
+schema = strawberry.Schema(
+    query=Query, mutation=Mutation, subscription=Subscription, extensions=EXTENSIONS
+)

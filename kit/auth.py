@@ -98,6 +98,13 @@ def issue_token(
     return jwt.encode(claims, signing_key(settings), algorithm=ALGORITHM)
 
 
+def service_token(settings: Settings, service: str, ttl: timedelta = timedelta(minutes=10)) -> str:
+    """What one platform process presents to another when no user is behind the call (the
+    gateway listening to reporting's change stream): the ops role, subject ``service:<name>``,
+    short-lived; mint a new one for each connection."""
+    return issue_token(settings, Role.OPS, subject=f"service:{service}", ttl=ttl)
+
+
 def verify_token(settings: Settings, token: str) -> Principal:
     try:
         claims = jwt.decode(

@@ -1,4 +1,5 @@
-"""Reporting's HTTP API: the impact figures for one scope, and what it holds about one person."""
+"""Reporting's HTTP API: the impact figures for one scope, what it holds about one person, and
+the live stream of which scopes changed."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
 
 from contracts.errors import FieldError, InvalidInput
 from kit.auth import Principal, Role
 from kit.service import caller
 from services.reporting import domain
+from services.reporting.live import ImpactFeed, server_sent_events
 from services.reporting.store import ReportingStore
 
 router = APIRouter()
@@ -80,3 +83,19 @@ async def export_beneficiary(
         return {"service": "reporting", "records": []}
     facts = {"beneficiary_id": document.pop("_id"), **document}
     return {"service": "reporting", "records": [facts]}
+
+
+@router.get("/impact/changes")
+async def impact_changes(who: Caller, request: Request) -> StreamingResponse:
+    """Server-Sent Events: ``event: changed`` with ``{"sequence", "scopes", "event_time",
+    "pushed_at", "traceparent"}`` after each committed projection change (merged while the
+    reader is busy), a comment line every 15 s. Scopes are ``all``, ``association:<id>``,
+    ``district:<id>``, ``track:<value>``. For the gateway (its service identity has the ops
+    role) and the roles that may read the figures."""
+    who.require(Role.COORDINATOR, Role.ASSOCIATION, Role.FUNDER, Role.OPS)
+    feed: ImpactFeed = request.app.state.feed
+    return StreamingResponse(
+        server_sent_events(feed),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    )

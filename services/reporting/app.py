@@ -8,6 +8,7 @@ from kit.service import Runtime, run, service_app
 from kit.settings import Settings
 from services.reporting.api import router
 from services.reporting.handlers import GROUP_ID, TOPICS, ProjectionHandler
+from services.reporting.live import ImpactFeed, close_on_exit_signal
 from services.reporting.store import ReportingStore
 
 NAME = "reporting"
@@ -20,7 +21,10 @@ def build(settings: Settings) -> FastAPI:
         store = ReportingStore(runtime.db)
         await store.ensure_indexes()
         app.state.store = store
-        handler = ProjectionHandler(store, runtime.idempotent("projection"))
+        feed = ImpactFeed()
+        close_on_exit_signal(feed)  # an open change stream would otherwise hold the shutdown
+        app.state.feed = feed
+        handler = ProjectionHandler(store, runtime.idempotent("projection"), feed)
         runtime.consume(*TOPICS, group_id=GROUP_ID, handle=handler)
 
     app = service_app(NAME, settings, router=router, setup=setup)

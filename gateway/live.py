@@ -1,0 +1,166 @@
+"""The gateway's one listener to reporting's change stream (``GET /impact/changes``, Server-Sent
+Events), fanned out to the GraphQL subscriptions of this process.
+
+Started at the first subscription; reconnects with capped backoff. Every (re)connection tells
+every watcher to look again (``RESYNC``), since changes made while the stream was down were not
+heard. A watcher holds at most one pending set of scopes, never a queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from kit.auth import service_token
+from kit.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RESYNC = "*"  # a scope meaning "anything may have changed": the stream was (re)connected
+# Reporting sends a comment every 15 s; silence for longer than this means the stream is dead.
+READ_TIMEOUT_S = 45.0
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 15.0
+
+
+@dataclass(frozen=True)
+class ChangeNotice:
+    """Scopes whose figures changed since the watcher last looked, and the latest change's
+    trace (to join the push to it)."""
+
+    scopes: frozenset[str]
+    traceparent: str | None
+
+    def touches(self, scope: str) -> bool:
+        """Whether ``scope``'s figures may differ (``all`` moves with any change)."""
+        return bool(self.scopes) and (
+            scope == "all" or scope in self.scopes or RESYNC in self.scopes
+        )
+
+
+class ChangeWatcher:
+    """One subscription's pending changes, merged until it takes them."""
+
+    def __init__(self) -> None:
+        self._scopes: set[str] = set()
+        self._traceparent: str | None = None
+        self._ready = asyncio.Event()
+
+    def notify(self, scopes: Iterable[str], traceparent: str | None = None) -> None:
+        self._scopes.update(scopes)
+        self._traceparent = traceparent or self._traceparent
+        self._ready.set()
+
+    async def next(self) -> ChangeNotice:
+        """The changes pending, once there are some."""
+        while not self._scopes:
+            self._ready.clear()
+            await self._ready.wait()
+        return self.take()
+
+    def take(self) -> ChangeNotice:
+        notice = ChangeNotice(frozenset(self._scopes), self._traceparent)
+        self._scopes.clear()
+        self._traceparent = None
+        self._ready.clear()
+        return notice
+
+
+class ImpactChanges:
+    """Reporting's change notices for every watcher of this gateway process."""
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+        self._settings = settings
+        self._transport = transport
+        self._watchers: set[ChangeWatcher] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.sequence = 0  # reporting's sequence number of the last notice heard
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[ChangeWatcher]:
+        """A watcher told of every change heard while the block runs; starts the stream."""
+        watcher = ChangeWatcher()
+        self._watchers.add(watcher)
+        self.start()
+        try:
+            yield watcher
+        finally:
+            self._watchers.discard(watcher)
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._listen(), name="impact-change-stream")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def _broadcast(self, scopes: Iterable[str], traceparent: str | None = None) -> None:
+        touched = frozenset(scopes)
+        for watcher in self._watchers:
+            watcher.notify(touched, traceparent)
+
+    async def _listen(self) -> None:
+        backoff = BACKOFF_FIRST_S
+        timeout = httpx.Timeout(5.0, read=READ_TIMEOUT_S)
+        base_url = self._settings.service_url("reporting")
+        async with httpx.AsyncClient(
+            base_url=base_url, timeout=timeout, transport=self._transport
+        ) as client:
+            while True:
+                try:
+                    async for notice in self._notices(client):
+                        self._broadcast(notice["scopes"], notice.get("traceparent"))
+                    reason = "reporting ended the stream"
+                except httpx.HTTPStatusError as error:
+                    reason = f"reporting answered {error.response.status_code}"
+                except (httpx.TransportError, ValueError, KeyError) as error:
+                    reason = type(error).__name__
+                if self.connected.is_set():  # it had worked: try again soon
+                    backoff = BACKOFF_FIRST_S
+                self.connected.clear()
+                delay = backoff * random.uniform(
+                    0.8, 1.2
+                )  # jitter, so gateways do not reconnect in step
+                log.warning("impact change stream lost (%s); reconnecting in %.1f s", reason, delay)
+                await asyncio.sleep(delay)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    async def _notices(self, client: httpx.AsyncClient) -> AsyncIterator[dict[str, Any]]:
+        """The ``changed`` events of one connection, as their JSON data."""
+        token = service_token(self._settings, "gateway")
+        headers = {"authorization": f"Bearer {token}", "accept": "text/event-stream"}
+        async with client.stream("GET", "/impact/changes", headers=headers) as response:
+            response.raise_for_status()
+            self.connected.set()
+            log.info("impact change stream connected")
+            # Changes made while no stream was open were not heard: every watcher looks again.
+            self._broadcast((RESYNC,))
+            event, data = "message", list[str]()
+            async for line in response.aiter_lines():
+                if line == "":
+                    if event == "changed" and data:
+                        notice: dict[str, Any] = json.loads("\n".join(data))
+                        self.sequence = int(notice["sequence"])
+                        yield notice
+                    event, data = "message", []
+                elif line.startswith(":"):
+                    continue  # a heartbeat or a greeting
+                else:
+                    name, _, value = line.partition(":")
+                    value = value.removeprefix(" ")
+                    if name == "event":
+                        event = value
+                    elif name == "data":
+                        data.append(value)

@@ -1,0 +1,127 @@
+"""GraphQL subscriptions over graphql-transport-ws: ``impactUpdated`` answers with the figures
+now, then again whenever reporting says its scope changed; and who may open the websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Iterator
+from typing import Any
+
+import strawberry
+from opentelemetry import propagate, trace
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.types import Info
+from strawberry.types.unset import UNSET, UnsetType
+
+from .context import Context, context_of
+from .impact import compose_impact
+from .inputs import ImpactFilter
+from .live import ImpactChanges
+from .outputs import Impact
+from .services import AccessDenied
+from .wire import enum_value
+
+# A dashboard needs no more than this; a burst of changes in between is one answer.
+MIN_INTERVAL_S = 0.25
+# The longest reason a websocket close frame carries (RFC 6455: 125 bytes less the code).
+CLOSE_REASON_BYTES = 123
+
+tracer = trace.get_tracer(__name__)
+
+
+def scope_of(impact_filter: ImpactFilter | None) -> str:
+    """The reporting scope a filter reads: ``all``, ``association:<id>``, ``district:<id>``
+    or ``track:<value>`` (reporting refuses a filter naming more than one)."""
+    if impact_filter is not None:
+        for name, prefix in (
+            ("association_id", "association"),
+            ("district_id", "district"),
+            ("track", "track"),
+        ):
+            value = enum_value(getattr(impact_filter, name))
+            if value is not None:
+                return f"{prefix}:{value}"
+    return "all"
+
+
+def impact_changes_of(context: Context) -> ImpactChanges:
+    assert context.request is not None
+    changes: ImpactChanges = context.request.app.state.impact_changes
+    return changes
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(  # type: ignore[untyped-decorator]
+        description="The figures now, then again each time a change to them is committed "
+        "(within about a second; at most four answers a second)"
+    )
+    async def impact_updated(
+        self, info: Info[Context, Any], filter: ImpactFilter | None = None
+    ) -> AsyncGenerator[Impact, None]:
+        context = context_of(info)
+        scope = scope_of(filter)
+        loop = asyncio.get_running_loop()
+        # Watch before the first answer: a change committed while it is composed is not lost.
+        with impact_changes_of(context).watching() as watcher:
+            latest = await compose_impact(context, filter)
+            yield latest
+            answered_at = loop.time()
+            while True:
+                notice = await watcher.next()
+                if not notice.touches(scope):
+                    continue
+                await asyncio.sleep(max(0.0, answered_at + MIN_INTERVAL_S - loop.time()))
+                # Changes heard while waiting are in the answer composed now.
+                traceparent = watcher.take().traceparent or notice.traceparent
+                with _joined(traceparent):
+                    impact = await compose_impact(context.renewed(), filter)
+                answered_at = loop.time()
+                if impact != latest:  # the same figures again say nothing new
+                    latest = impact
+                    yield impact
+
+
+@contextlib.contextmanager
+def _joined(traceparent: str | None) -> Iterator[None]:
+    """A span for one pushed answer, in the trace of the change that caused it."""
+    parent = propagate.extract({"traceparent": traceparent}) if traceparent else None
+    with tracer.start_as_current_span("impactUpdated push", context=parent):
+        yield
+
+
+class _ExplainedRefusal(ASGIWebSocketAdapter):
+    """Closes a refused connection with the reason recorded at ``connection_init`` rather than
+    the bare ``Forbidden`` strawberry sends."""
+
+    async def close(self, code: int, reason: str) -> None:
+        refusal = getattr(self.ws.state, "refusal", None)
+        await super().close(code, refusal if code == 4403 and refusal else reason)
+
+
+class SubscriptionsRouter(GraphQLRouter[Context, None]):
+    """GraphQL over HTTP and over graphql-transport-ws; a websocket is acknowledged only with
+    a valid token, in the ``connection_init`` payload (``{"Authorization": "Bearer …"}``) or
+    in the handshake's ``Authorization`` header. Each operation then checks its own roles."""
+
+    websocket_adapter_class = _ExplainedRefusal
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        try:
+            context.principal  # noqa: B018 — verifies the token
+        except AccessDenied as error:
+            if not context.authorization:
+                message = (
+                    'send a token: connection_init payload {"Authorization": "Bearer <token>"}'
+                )
+            else:
+                message = error.message
+            reason = message.encode()[:CLOSE_REASON_BYTES].decode(errors="ignore")
+            assert context.request is not None
+            context.request.state.refusal = reason
+            raise ConnectionRejectionError({"message": message}) from error
+        acknowledged: UnsetType = UNSET  # acknowledge with no payload
+        return acknowledged
