@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -26,6 +27,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
+from opentelemetry import propagate, trace
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -40,6 +42,7 @@ from kit.mongo import Document, Session, in_transaction
 log = logging.getLogger(__name__)
 
 PROCESSED = "processed"
+_tracer = trace.get_tracer(__name__)
 MAX_FAILURE_TEXT = 500
 UNAVAILABLE = (ConnectionFailure, KafkaConnectionError, KafkaTimeoutError, ConnectionError)
 
@@ -209,3 +212,150 @@ def _event_type_label(headers: object) -> str:
             name = bytes(value).decode(errors="replace")
             return name if name in EVENT_TYPES else "unknown"
     return "unknown"
+
+
+# -- batches ------------------------------------------------------------------------------------
+
+# A batch handler applies readable events together; it raises only when the batch as a whole
+# could not be applied (then each event is retried alone, so one bad event cannot hold the rest).
+BatchHandler = Callable[[list[CloudEvent]], Awaitable[object]]
+
+
+async def _tolerant_batch_parser(
+    records: tuple[ConsumerRecord[bytes, bytes], ...],
+    parse: Callable[[tuple[ConsumerRecord[bytes, bytes], ...]], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    readable = tuple(
+        dataclasses.replace(
+            record,
+            headers=[(k, v.decode(errors="replace").encode()) for k, v in record.headers],
+        )
+        for record in records
+    )
+    message = await parse(readable)
+    message.raw_message = records
+    return message
+
+
+def subscribe_batch(
+    broker: KafkaBroker,
+    *topics: str,
+    group_id: str,
+    handle: BatchHandler,
+    dead_letters: DeadLetters,
+    retry: RetryPolicy = RetryPolicy(),
+    max_records: int = 500,
+    fetch_max_wait_ms: int = 10,
+) -> None:
+    """Register an at-least-once subscriber that hands readable events to ``handle`` in batches
+    of up to ``max_records``; the batch is acknowledged once applied or dead-lettered."""
+
+    async def on_batch(message: KafkaMessage) -> None:
+        records = message.raw_message
+        assert isinstance(records, tuple)
+        await process_batch(records, handle, dead_letters, retry)
+        await message.ack()
+
+    broker.subscriber(
+        *topics,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        batch=True,
+        max_records=max_records,
+        parser=_tolerant_batch_parser,
+        decoder=_raw_body,
+        fetch_max_wait_ms=fetch_max_wait_ms,
+    )(on_batch)
+
+
+async def process_batch(
+    records: tuple[ConsumerRecord[bytes, bytes], ...] | list[ConsumerRecord[bytes, bytes]],
+    handle: BatchHandler,
+    dead_letters: DeadLetters,
+    retry: RetryPolicy,
+) -> None:
+    """Apply a batch: unreadable records are dead-lettered, the rest applied together, or one by
+    one when the batch fails, so each failing event is retried and dead-lettered on its own.
+    Each event gets a span in its own trace (the request that caused it)."""
+    readable: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent]] = []
+    for record in records:
+        try:
+            readable.append((record, CloudEvent.from_kafka(record.value, record.headers)))
+        except EnvelopeError as error:
+            await _until_sent(partial(dead_letters.send, record, error.reason, error.detail), retry)
+            EVENTS_CONSUMED.labels(record.topic, "unknown", "dead_lettered").inc()
+    if not readable:
+        return
+    spans = [_event_span(record, event) for record, event in readable]
+    try:
+        with trace.use_span(spans[-1], end_on_exit=False):
+            outcome, _, _ = await _process_events([e for _, e in readable], handle, retry)
+        if outcome == "applied":
+            for record, event in readable:
+                EVENTS_CONSUMED.labels(record.topic, _known(event.type), "applied").inc()
+            return
+        for (record, event), span in zip(readable, spans, strict=True):
+            with trace.use_span(span, end_on_exit=False):
+                outcome, reason, detail = await _process_events([event], handle, retry)
+            if outcome == "dead_lettered":
+                await _until_sent(partial(dead_letters.send, record, reason, detail), retry)
+            EVENTS_CONSUMED.labels(record.topic, _known(event.type), outcome).inc()
+    finally:
+        for span in spans:
+            span.end()
+
+
+async def _process_events(
+    events: list[CloudEvent], handle: BatchHandler, retry: RetryPolicy
+) -> tuple[str, str, str]:
+    """Like :func:`_process`, for already readable events; a batch of several is tried once
+    (then the caller splits it), a single event gets the full retry policy."""
+    single = len(events) == 1
+    delay = retry.first_delay_s
+    failures = 0
+    while True:
+        try:
+            await handle(events)
+            return "applied", "", ""
+        except (Rejected, EnvelopeError) as error:
+            if not single:
+                return "split", "", ""
+            return "dead_lettered", error.reason, error.detail
+        except UNAVAILABLE as error:
+            log.warning("infrastructure unavailable (%s); retrying in %.1f s", error, delay)
+        except Exception as error:
+            failures += 1
+            what = describe_failure(error)
+            if not single:
+                log.warning("batch of %d failed (%s); applying one by one", len(events), what)
+                return "split", "", ""
+            if failures >= retry.attempts:
+                log.error(
+                    "event %s failed %d times (%s); dead-lettering", events[0].id, failures, what
+                )
+                return "dead_lettered", "processing_failed", what
+            log.warning("event %s failed (%s); retry %d", events[0].id, what, failures)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, retry.max_delay_s)
+
+
+def _event_span(record: ConsumerRecord[bytes, bytes], event: CloudEvent) -> trace.Span:
+    carrier = {k: bytes(v).decode(errors="replace") for k, v in record.headers or ()}
+    return _tracer.start_span(
+        f"{record.topic} process",
+        context=propagate.extract(carrier),
+        kind=trace.SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": record.topic,
+            "messaging.kafka.destination.partition": record.partition,
+            "messaging.kafka.message.offset": record.offset,
+            "messaging.message.id": str(event.id),
+            "cloudevents.event_type": _known(event.type),
+        },
+    )
+
+
+def _known(event_type: str) -> str:
+    return event_type if event_type in EVENT_TYPES else "unknown"

@@ -25,7 +25,13 @@ from contracts.errors import Conflict, InvalidInput, NotFound
 from kit import outbox
 from kit.auth import AuthError, Principal, principal_from_header
 from kit.broker import build_broker, outbox_publisher
-from kit.consumer import IdempotentConsumer, RetryPolicy, subscribe
+from kit.consumer import (
+    BatchHandler,
+    IdempotentConsumer,
+    RetryPolicy,
+    subscribe,
+    subscribe_batch,
+)
 from kit.deadletter import DeadLetters
 from kit.logs import configure_logging
 from kit.mongo import Document, Session, connect, in_transaction
@@ -74,6 +80,25 @@ class Runtime:
             handle=handle,
             dead_letters=self.dead_letters,
             retry=retry,
+            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+        )
+
+    def consume_batches(
+        self,
+        *topics: str,
+        group_id: str,
+        handle: BatchHandler,
+        max_records: int = 500,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        subscribe_batch(
+            self.broker,
+            *topics,
+            group_id=group_id,
+            handle=handle,
+            dead_letters=self.dead_letters,
+            retry=retry,
+            max_records=max_records,
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
         )
 

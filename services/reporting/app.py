@@ -7,9 +7,9 @@ from fastapi import FastAPI
 from kit.service import Runtime, run, service_app
 from kit.settings import Settings
 from services.reporting.api import router
-from services.reporting.handlers import GROUP_ID, TOPICS, ProjectionHandler
+from services.reporting.handlers import GROUP_ID, TOPICS, Freshness, ProjectionHandler
 from services.reporting.live import ImpactFeed, close_on_exit_signal
-from services.reporting.store import ReportingStore
+from services.reporting.store import Versions
 
 NAME = "reporting"
 
@@ -18,14 +18,17 @@ def build(settings: Settings) -> FastAPI:
     app: FastAPI
 
     async def setup(runtime: Runtime) -> None:
-        store = ReportingStore(runtime.db)
-        await store.ensure_indexes()
-        app.state.store = store
+        versions = Versions(runtime.db)
+        registry = await versions.current()
+        await versions.store(registry.active).ensure_indexes()
         feed = ImpactFeed()
-        close_on_exit_signal(feed)  # an open change stream would otherwise hold the shutdown
+        freshness = Freshness()
+        close_on_exit_signal(feed)
+        app.state.versions = versions
         app.state.feed = feed
-        handler = ProjectionHandler(store, runtime.idempotent("projection"), feed)
-        runtime.consume(*TOPICS, group_id=GROUP_ID, handle=handler)
+        app.state.freshness = freshness
+        handler = ProjectionHandler(runtime.client, versions, feed, freshness)
+        runtime.consume_batches(*TOPICS, group_id=GROUP_ID, handle=handler)
 
     app = service_app(NAME, settings, router=router, setup=setup)
     return app

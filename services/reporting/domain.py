@@ -1,18 +1,34 @@
 """Reporting rules: what each beneficiary's facts are, and how a change of facts moves counters.
 
 Every aggregate is derived from the transition of one beneficiary's facts (old → new), so the
-order events arrive in cannot change the result, and a dimension that is not known yet is
-counted under ``unknown`` until the enrolment arrives, then moves.
+order events arrive in cannot change the result:
+
+* registration facts (dimensions, withdrawal, merge) arrive in order on one topic, keyed by the
+  person, so the latest one wins;
+* everything else (attendance, assessments, workshops, referrals, placements, follow-ups) is
+  kept as a set keyed by its own id, and a date is the earliest one seen, so training and
+  orientation facts commute with each other and with registration's.
+
+A dimension that is not known yet is counted under ``unknown`` until the enrolment arrives,
+then moves. A merged record counts nothing itself; what it did is folded into the kept record,
+again as set unions, so facts about it that arrive after the merge still reach the kept one.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 
-from contracts.dimensions import Gender, Track
+from contracts.dimensions import Track
 from contracts.event import EventData
-from contracts.orientation import PlacementRecordedV1
+from contracts.orientation import (
+    FollowUpRecordedV1,
+    OutcomeClass,
+    PlacementRecordedV1,
+    ReferralMadeV1,
+    WorkshopAttendedV1,
+)
 from contracts.registration import (
     BeneficiariesMergedV1,
     BeneficiaryEnrolledV1,
@@ -20,13 +36,49 @@ from contracts.registration import (
     BeneficiaryUpdatedV1,
     BeneficiaryWithdrawnV1,
 )
-from contracts.training import BeneficiaryTrainedV1
+from contracts.training import (
+    AttendanceRecordedV1,
+    AttendanceStatus,
+    BeneficiaryAtRiskV1,
+    BeneficiaryTrainedV1,
+    SkillAssessedV1,
+)
 
 UNKNOWN = "unknown"
 ALL = "all"
-# Breakdowns shown for every scope; careers_gender counts careers-track people by gender.
-DIMENSIONS = ("district", "association", "gender", "age_band", "track", "careers_gender")
-INDICATORS = ("enrolled", "trained", "directed_to_employment")
+
+# People counted once each when they reached the stage (the funnel's order).
+FUNNEL = (
+    "enrolled",
+    "attended",
+    "trained",
+    "career_workshop",
+    "referred",
+    "placed",
+    "directed_to_employment",
+    "in_post_6m",
+)
+PEOPLE = (*FUNNEL, "withdrawn", "at_risk")
+# Directed people by the best outcome class of their placements (IAE exit classes).
+OUTCOME_ORDER = (
+    OutcomeClass.DURABLE_EMPLOYMENT.value,
+    OutcomeClass.TRANSITIONAL_EMPLOYMENT.value,
+    OutcomeClass.POSITIVE_EXIT.value,
+)
+DIRECTED_BY_OUTCOME = tuple(f"directed_{outcome}" for outcome in OUTCOME_ORDER)
+ATTENDANCE = ("sessions_present", "sessions_excused", "sessions_unexcused", "minutes_present")
+ATTENDING = ("attending_new", "attending_returning")  # per week or month only
+PIX_AREAS = ("1", "2", "3", "4", "5")
+SKILL_GAIN = tuple(f"skill_gain_{kind}_{area}" for area in PIX_AREAS for kind in ("sum", "count"))
+ASSOCIATIONS = ("associations_upskilled",)
+INDICATORS = (*PEOPLE, *DIRECTED_BY_OUTCOME, *ATTENDANCE, *ATTENDING, *SKILL_GAIN, *ASSOCIATIONS)
+
+# Who a person is: every indicator is broken down by these. careers_gender counts
+# careers-track people by gender; cohort is the month of enrolment.
+ATTRIBUTES = ("district", "association", "gender", "age_band", "track", "careers_gender", "cohort")
+# When something happened: enrolments, completions, attendance… per ISO week and per month.
+PERIODS = ("week", "month")
+DIMENSIONS = (*ATTRIBUTES, *PERIODS)
 
 Bucket = tuple[str, str | None, str | None]  # (scope, dimension, value); no dimension = total
 Deltas = dict[tuple[Bucket, str], int]
@@ -34,10 +86,15 @@ Deltas = dict[tuple[Bucket, str], int]
 
 @dataclass(frozen=True)
 class BeneficiaryFacts:
-    """What reporting knows about one person; never personal data, only dimensions."""
+    """What reporting knows about one person; never personal data, only dimensions and ids.
+
+    The mappings hold records keyed by their own id (attendance id, placement id…) with dates
+    as ISO strings, so the facts store as one MongoDB document as they are.
+    """
 
     beneficiary_id: str
     enrolled: bool = False
+    enrolled_on: str | None = None
     association_id: str | None = None
     district_id: str | None = None
     gender: str | None = None
@@ -45,18 +102,50 @@ class BeneficiaryFacts:
     tracks: tuple[str, ...] = ()
     employment_status: str | None = None
     withdrawn: bool = False
-    trained: bool = False
-    directed_to_employment: bool = False
     # Folded into another record: counted there, not here.
     merged_into: str | None = None
+    # attendance id → {status, minutes, on, recorded_at}
+    attendances: dict[str, dict[str, object]] = field(default_factory=dict)
+    # "competence|stage" → {level, at}
+    assessments: dict[str, dict[str, object]] = field(default_factory=dict)
+    trained_on: str | None = None
+    at_risk_on: str | None = None
+    career_workshop_on: str | None = None
+    referred_on: str | None = None
+    # placement id → {outcome_class, directed, starts_on}
+    placements: dict[str, dict[str, object]] = field(default_factory=dict)
+    # "placement id|months" → still in post
+    follow_ups: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def trained(self) -> bool:
+        return self.trained_on is not None
+
+    @property
+    def directed_to_employment(self) -> bool:
+        return self.directed_on is not None
+
+    @property
+    def directed_on(self) -> str | None:
+        return _earliest(str(p["starts_on"]) for p in self.placements.values() if p["directed"])
+
+    @property
+    def placed_on(self) -> str | None:
+        return _earliest(str(p["starts_on"]) for p in self.placements.values())
 
 
 def apply(facts: BeneficiaryFacts, data: EventData) -> BeneficiaryFacts:
     """The facts after ``data``; event types reporting does not use leave them unchanged."""
     if isinstance(data, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1):
+        enrolled_on = (
+            data.enrolled_at.date().isoformat()
+            if isinstance(data, BeneficiaryEnrolledV1)
+            else facts.enrolled_on
+        )
         return replace(
             facts,
             enrolled=True,
+            enrolled_on=enrolled_on,
             association_id=data.association_id,
             district_id=data.district_id,
             gender=data.gender.value,
@@ -69,19 +158,62 @@ def apply(facts: BeneficiaryFacts, data: EventData) -> BeneficiaryFacts:
         return replace(facts, withdrawn=True)  # what they did so far still counts
     if isinstance(data, BeneficiariesMergedV1):
         return replace(facts, merged_into=str(data.beneficiary_id))
+    if isinstance(data, AttendanceRecordedV1):
+        record: dict[str, object] = {
+            "status": data.status.value,
+            "minutes": data.minutes if data.status == AttendanceStatus.PRESENT else 0,
+            "on": data.session_starts_at.date().isoformat(),
+            "recorded_at": data.recorded_at.isoformat(),
+        }
+        return replace(facts, attendances=_keep(facts.attendances, data.attendance_id, record))
+    if isinstance(data, SkillAssessedV1):
+        key = f"{data.competence}|{data.stage.value}"
+        assessment: dict[str, object] = {"at": data.assessed_at.isoformat(), "level": data.level}
+        return replace(facts, assessments=_keep(facts.assessments, key, assessment))
     if isinstance(data, BeneficiaryTrainedV1):
-        return replace(facts, trained=True)
-    if isinstance(data, PlacementRecordedV1) and data.directed_to_employment:
-        return replace(facts, directed_to_employment=True)
+        return replace(facts, trained_on=_earliest((facts.trained_on, _day(data.trained_at))))
+    if isinstance(data, BeneficiaryAtRiskV1):
+        return replace(facts, at_risk_on=_earliest((facts.at_risk_on, _day(data.flagged_at))))
+    if isinstance(data, WorkshopAttendedV1):
+        held_on = _day(data.held_at)
+        return replace(facts, career_workshop_on=_earliest((facts.career_workshop_on, held_on)))
+    if isinstance(data, ReferralMadeV1):
+        return replace(facts, referred_on=_earliest((facts.referred_on, _day(data.made_at))))
+    if isinstance(data, PlacementRecordedV1):
+        placement: dict[str, object] = {
+            "outcome_class": data.outcome_class.value,
+            "directed": data.directed_to_employment,
+            "starts_on": data.starts_on.isoformat(),
+        }
+        placements = _keep(facts.placements, str(data.placement_id), placement)
+        return replace(facts, placements=placements)
+    if isinstance(data, FollowUpRecordedV1):
+        key = f"{data.placement_id}|{data.months}"
+        follow_ups = {
+            **facts.follow_ups,
+            key: facts.follow_ups.get(key, False) or data.still_in_post,
+        }
+        return replace(facts, follow_ups=follow_ups)
     return facts
 
 
 def absorb(kept: BeneficiaryFacts, merged: BeneficiaryFacts) -> BeneficiaryFacts:
-    """The kept record after a merge: what either record achieved counts once, for it."""
+    """The kept record after a merge: what either record did counts once, for the kept one.
+
+    Unions, so absorbing the same record again (or a newer version of it) is safe."""
     return replace(
         kept,
-        trained=kept.trained or merged.trained,
-        directed_to_employment=kept.directed_to_employment or merged.directed_to_employment,
+        attendances=_union(kept.attendances, merged.attendances),
+        assessments=_union(kept.assessments, merged.assessments),
+        trained_on=_earliest((kept.trained_on, merged.trained_on)),
+        at_risk_on=_earliest((kept.at_risk_on, merged.at_risk_on)),
+        career_workshop_on=_earliest((kept.career_workshop_on, merged.career_workshop_on)),
+        referred_on=_earliest((kept.referred_on, merged.referred_on)),
+        placements=_union(kept.placements, merged.placements),
+        follow_ups={
+            key: kept.follow_ups.get(key, False) or merged.follow_ups.get(key, False)
+            for key in {*kept.follow_ups, *merged.follow_ups}
+        },
     )
 
 
@@ -95,25 +227,82 @@ def beneficiary_of(data: EventData) -> str | None:
         | BeneficiaryUpdatedV1
         | BeneficiaryWithdrawnV1
         | BeneficiaryErasedV1
+        | AttendanceRecordedV1
+        | SkillAssessedV1
         | BeneficiaryTrainedV1
-        | PlacementRecordedV1,
+        | BeneficiaryAtRiskV1
+        | WorkshopAttendedV1
+        | ReferralMadeV1
+        | PlacementRecordedV1
+        | FollowUpRecordedV1,
     ):
         return str(data.beneficiary_id)
     return None
 
 
-def indicators(facts: BeneficiaryFacts) -> tuple[str, ...]:
+# -- what one person adds to the counters ----------------------------------------------------
+
+
+def person_counts(facts: BeneficiaryFacts) -> Counter[str]:
+    """This person's contribution to every indicator that is not tied to a period."""
     if facts.merged_into is not None:
-        return ()
+        return Counter()
+    counts: Counter[str] = Counter()
     reached = {
         "enrolled": facts.enrolled,
+        "attended": any(a["status"] == AttendanceStatus.PRESENT for a in _attended(facts)),
         "trained": facts.trained,
+        "career_workshop": facts.career_workshop_on is not None,
+        "referred": facts.referred_on is not None,
+        "placed": bool(facts.placements),
         "directed_to_employment": facts.directed_to_employment,
+        "in_post_6m": any(still for key, still in facts.follow_ups.items() if key.endswith("|6")),
+        "withdrawn": facts.enrolled and facts.withdrawn,
+        "at_risk": facts.at_risk_on is not None,
     }
-    return tuple(indicator for indicator in INDICATORS if reached[indicator])
+    counts.update(indicator for indicator, yes in reached.items() if yes)
+    best = best_outcome(facts)
+    if best is not None:
+        counts[f"directed_{best}"] += 1
+    for attendance in _attended(facts):
+        counts[f"sessions_{_status_name(attendance['status'])}"] += 1
+        counts["minutes_present"] += _int(attendance["minutes"])
+    for area, gain in skill_gains(facts):
+        counts[f"skill_gain_sum_{area}"] += gain
+        counts[f"skill_gain_count_{area}"] += 1
+    return counts
 
 
-def dimension_values(facts: BeneficiaryFacts) -> dict[str, tuple[str, ...]]:
+def period_counts(facts: BeneficiaryFacts, period: str) -> Counter[tuple[str, str]]:
+    """(period value, indicator) → count: when this person reached each stage, and what they
+    attended per week or month (a week of attendance is ``new`` the first time)."""
+    if facts.merged_into is not None:
+        return Counter()
+    counts: Counter[tuple[str, str]] = Counter()
+    dated = {
+        "enrolled": facts.enrolled_on if facts.enrolled else None,
+        "trained": facts.trained_on,
+        "career_workshop": facts.career_workshop_on,
+        "referred": facts.referred_on,
+        "placed": facts.placed_on,
+        "directed_to_employment": facts.directed_on,
+    }
+    for indicator, on in dated.items():
+        if on is not None:
+            counts[(period_of(on, period), indicator)] += 1
+    attended_periods: set[str] = set()
+    for attendance in _attended(facts):
+        when = period_of(str(attendance["on"]), period)
+        counts[(when, f"sessions_{_status_name(attendance['status'])}")] += 1
+        counts[(when, "minutes_present")] += _int(attendance["minutes"])
+        if attendance["status"] == AttendanceStatus.PRESENT:
+            attended_periods.add(when)
+    for position, when in enumerate(sorted(attended_periods)):
+        counts[(when, "attending_new" if position == 0 else "attending_returning")] += 1
+    return counts
+
+
+def attribute_values(facts: BeneficiaryFacts) -> dict[str, tuple[str, ...]]:
     careers = Track.DIGITAL_CAREERS.value in facts.tracks
     return {
         "district": (facts.district_id or UNKNOWN,),
@@ -122,6 +311,7 @@ def dimension_values(facts: BeneficiaryFacts) -> dict[str, tuple[str, ...]]:
         "age_band": (facts.age_band or UNKNOWN,),
         "track": facts.tracks or (UNKNOWN,),
         "careers_gender": ((facts.gender or UNKNOWN),) if careers else (),
+        "cohort": (facts.enrolled_on[:7] if facts.enrolled and facts.enrolled_on else UNKNOWN,),
     }
 
 
@@ -138,13 +328,20 @@ def scopes(facts: BeneficiaryFacts) -> tuple[str, ...]:
 def contributions(facts: BeneficiaryFacts) -> Counter[tuple[Bucket, str]]:
     """How much this person adds to each counter."""
     counts: Counter[tuple[Bucket, str]] = Counter()
-    values = dimension_values(facts)
-    for indicator in indicators(facts):
-        for scope in scopes(facts):
-            counts[((scope, None, None), indicator)] += 1
-            for dimension in DIMENSIONS:
+    person = person_counts(facts)
+    if not person:
+        return counts
+    values = attribute_values(facts)
+    by_period = {period: period_counts(facts, period) for period in PERIODS}
+    for scope in scopes(facts):
+        for indicator, count in person.items():
+            counts[((scope, None, None), indicator)] += count
+            for dimension in ATTRIBUTES:
                 for value in values[dimension]:
-                    counts[((scope, dimension, value), indicator)] += 1
+                    counts[((scope, dimension, value), indicator)] += count
+        for period, dated in by_period.items():
+            for (when, indicator), count in dated.items():
+                counts[((scope, period, when), indicator)] += count
     return counts
 
 
@@ -155,55 +352,90 @@ def transition(old: BeneficiaryFacts, new: BeneficiaryFacts) -> Deltas:
     return {key: change for key, change in deltas.items() if change}
 
 
-@dataclass(frozen=True)
-class Targets:
-    trained: int
-    directed_to_employment: int
-    associations_upskilled: int
+def association_upskilled(association_id: str, upskilled_on: str) -> Deltas:
+    """An association counted as upskilled: in the totals and its own scope, and in the week
+    and month it happened (for the trend and the forecast)."""
+    deltas: Deltas = {}
+    for scope in (ALL, f"association:{association_id}"):
+        deltas[((scope, None, None), "associations_upskilled")] = 1
+        for period in PERIODS:
+            deltas[((scope, period, period_of(upskilled_on, period)), "associations_upskilled")] = 1
+    return deltas
 
 
-@dataclass(frozen=True)
-class Breakdown:
-    dimension: str
-    value: str
-    enrolled: int
+def best_outcome(facts: BeneficiaryFacts) -> str | None:
+    """The best IAE outcome class among the person's placements directed towards employment."""
+    classes = {str(p["outcome_class"]) for p in facts.placements.values() if p["directed"]}
+    return next((outcome for outcome in OUTCOME_ORDER if outcome in classes), None)
 
 
-@dataclass(frozen=True)
-class Impact:
-    scope: str
-    enrolled: int
-    trained: int
-    directed_to_employment: int
-    associations_upskilled: int
-    women_share_careers: float | None
-    targets: Targets
-    breakdowns: tuple[Breakdown, ...]
+def skill_gains(facts: BeneficiaryFacts) -> list[tuple[str, int]]:
+    """(Pix area, final − initial level) for each competence assessed at both stages."""
+    gains = []
+    for key, initial in facts.assessments.items():
+        competence, stage = key.split("|")
+        if stage != "initial":
+            continue
+        final = facts.assessments.get(f"{competence}|final")
+        if final is not None:
+            gains.append((competence.split(".")[0], _int(final["level"]) - _int(initial["level"])))
+    return gains
 
 
-def impact(scope: str, counters: list[dict[str, object]], targets: Targets) -> Impact:
-    """Compose the impact answer for one scope from its counter documents."""
-    totals: dict[str, object] = next((c for c in counters if c.get("dimension") is None), {})
-    breakdowns = tuple(
-        Breakdown(str(c["dimension"]), str(c["value"]), _count(c, "enrolled"))
-        for c in counters
-        if c.get("dimension") is not None
-    )
-    careers = [b for b in breakdowns if b.dimension == "careers_gender"]
-    careers_total = sum(b.enrolled for b in careers)
-    women = sum(b.enrolled for b in careers if b.value == Gender.FEMALE.value)
-    return Impact(
-        scope=scope,
-        enrolled=_count(totals, "enrolled"),
-        trained=_count(totals, "trained"),
-        directed_to_employment=_count(totals, "directed_to_employment"),
-        associations_upskilled=_count(totals, "associations_upskilled"),
-        women_share_careers=women / careers_total if careers_total else None,
-        targets=targets,
-        breakdowns=breakdowns,
-    )
+def period_of(on: str, period: str) -> str:
+    """The ISO week (``2026-W05``) or month (``2026-02``) of an ISO date."""
+    if period == "month":
+        return on[:7]
+    year, week, _ = date.fromisoformat(on[:10]).isocalendar()
+    return f"{year}-W{week:02d}"
 
 
-def _count(counter: dict[str, object], indicator: str) -> int:
-    value = counter.get(indicator, 0)
+# -- small rules ------------------------------------------------------------------------------
+
+
+def _attended(facts: BeneficiaryFacts) -> list[dict[str, object]]:
+    return list(facts.attendances.values())
+
+
+def _status_name(status: object) -> str:
+    return {
+        AttendanceStatus.PRESENT.value: "present",
+        AttendanceStatus.EXCUSED_ABSENCE.value: "excused",
+    }.get(str(status), "unexcused")
+
+
+def _keep(
+    records: dict[str, dict[str, object]], key: str, record: dict[str, object]
+) -> dict[str, dict[str, object]]:
+    """Add a record by its id; when two versions of one id arrive, the same one wins whatever
+    their order (the greatest), so redeliveries and reorderings converge."""
+    current = records.get(key)
+    if current is not None and _rank(current) >= _rank(record):
+        return records
+    return {**records, key: record}
+
+
+def _union(
+    kept: dict[str, dict[str, object]], merged: dict[str, dict[str, object]]
+) -> dict[str, dict[str, object]]:
+    result = kept
+    for key, record in merged.items():
+        result = _keep(result, key, record)
+    return result
+
+
+def _rank(record: dict[str, object]) -> tuple[str, ...]:
+    return tuple(str(record[key]) for key in sorted(record))
+
+
+def _earliest(days: object) -> str | None:
+    known = [day for day in days if day is not None]  # type: ignore[attr-defined]
+    return min(known) if known else None
+
+
+def _day(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+def _int(value: object) -> int:
     return value if isinstance(value, int) else 0

@@ -1,78 +1,103 @@
-"""Reporting's Kafka subscribers: canonical events in, projection transitions out."""
+"""Reporting's Kafka subscriber: canonical events in batches, projection transitions out."""
 
 from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from opentelemetry import propagate
+from prometheus_client import Histogram
+from pymongo import AsyncMongoClient
 
 from contracts import catalogue, topics
 from contracts.envelope import CloudEvent
 from contracts.event import EventData
-from contracts.registration import BeneficiariesMergedV1, BeneficiaryErasedV1
-from contracts.training import AssociationUpskilledV1
-from kit.consumer import Effect, IdempotentConsumer
-from kit.mongo import Session
-from services.reporting import domain
-from services.reporting.live import ImpactFeed, current_traceparent
-from services.reporting.store import ReportingStore
+from kit.mongo import Document, Session, in_transaction
+from services.reporting.live import ImpactFeed
+from services.reporting.projector import BatchResult, project
+from services.reporting.store import Versions
 
 GROUP_ID = "dn-reporting-projection"
-TOPICS = (topics.REGISTRATION_EVENTS, topics.TRAINING_EVENTS, topics.ORIENTATION_EVENTS)
+# Registration last: a rebuild replays them in this order, so a person's activity is counted
+# before their erasure (after which late facts about them have nothing to link to).
+TOPICS = (topics.TRAINING_EVENTS, topics.ORIENTATION_EVENTS, topics.REGISTRATION_EVENTS)
+
+FRESHNESS = Histogram(
+    "dn_projection_freshness_seconds",
+    "Delay from an event's time to the commit of the projection change it caused",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+BATCH_SIZE = Histogram(
+    "dn_projection_batch_events",
+    "Events applied per projection transaction",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000),
+)
+
+
+class Freshness:
+    """The recent delays from event time to projection commit, for the impact answer."""
+
+    def __init__(self, size: int = 2000) -> None:
+        self.delays: deque[float] = deque(maxlen=size)
+
+    def record(self, events: Sequence[CloudEvent], committed_at: datetime) -> None:
+        for event in events:
+            delay = max((committed_at - event.time).total_seconds(), 0.0)
+            self.delays.append(delay)
+            FRESHNESS.observe(delay)
+
+    def summary(self) -> dict[str, float | int | None]:
+        ordered = sorted(self.delays)
+        if not ordered:
+            return {"samples": 0, "p50_seconds": None, "p99_seconds": None}
+        return {
+            "samples": len(ordered),
+            "p50_seconds": ordered[len(ordered) // 2],
+            "p99_seconds": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        }
 
 
 class ProjectionHandler:
-    """Applies each canonical event to the facts it changes and to the counters, once."""
+    """Applies each batch of canonical events to every projection version being written, once
+    per version (a rebuild's new version receives live events too), then tells listeners."""
 
     def __init__(
-        self, store: ReportingStore, consumer: IdempotentConsumer, feed: ImpactFeed | None = None
+        self,
+        client: AsyncMongoClient[Document],
+        versions: Versions,
+        feed: ImpactFeed | None = None,
+        freshness: Freshness | None = None,
     ) -> None:
-        self.store = store
-        self.consumer = consumer
+        self.client = client
+        self.versions = versions
         self.feed = feed
+        self.freshness = freshness or Freshness()
 
-    async def __call__(self, event: CloudEvent) -> bool:
-        data = catalogue.decode(event)
-        touched: set[str] = set()  # the scopes whose figures moved, told once committed
-        if isinstance(data, AssociationUpskilledV1):
-            touched.update((domain.ALL, f"association:{data.association_id}"))
-            applied = await self.consumer.apply(event, self._association_effect(data))
-        else:
-            beneficiary_id = domain.beneficiary_of(data)
-            if beneficiary_id is None:
-                return False
-            effect = self._beneficiary_effect(beneficiary_id, data, touched)
-            applied = await self.consumer.apply(event, effect)
-        if applied and touched and self.feed is not None:
-            self.feed.publish(touched, event.time, current_traceparent())
-        return applied
+    async def __call__(self, events: list[CloudEvent]) -> None:
+        # Unknown or invalid data raises EnvelopeError: the subscriber splits the batch and
+        # dead-letters that event alone.
+        decoded = [(event, catalogue.decode(event)) for event in events]
+        registry = await self.versions.current()
+        result = BatchResult()
+        for version in registry.written:
+            result = await self.apply(version, decoded)
+        committed_at = datetime.now(UTC)
+        self.freshness.record(events, committed_at)
+        BATCH_SIZE.observe(len(events))
+        if self.feed is not None and result.scopes:
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            self.feed.publish(
+                result.scopes,
+                min(event.time for event in events),
+                carrier.get("traceparent"),
+            )
 
-    def _beneficiary_effect(
-        self, beneficiary_id: str, data: EventData, touched: set[str]
-    ) -> Effect:
-        async def effect(event: CloudEvent, session: Session) -> None:
-            if await self.store.is_erased(session, beneficiary_id):
-                return  # a late event about someone erased: nothing to link it to
-            if isinstance(data, BeneficiaryErasedV1):
-                # Counters stay as they are; only the link to the person goes.
-                await self.store.pseudonymise(session, beneficiary_id)
-                return
-            old = await self.store.load_facts(session, beneficiary_id)
-            new = domain.apply(old, data)
-            deltas = domain.transition(old, new)
-            await self.store.save_transition(session, new, deltas, event.time)
-            if deltas:
-                touched.update(domain.scopes(old), domain.scopes(new))
-            if isinstance(data, BeneficiariesMergedV1):
-                # What the merged record achieved now counts for the kept one.
-                kept_id = str(data.beneficiary_id)
-                kept = await self.store.load_facts(session, kept_id)
-                absorbed = domain.absorb(kept, old)
-                await self.store.save_transition(
-                    session, absorbed, domain.transition(kept, absorbed), event.time
-                )
-                touched.update(domain.scopes(kept), domain.scopes(absorbed))
+    async def apply(self, version: int, decoded: list[tuple[CloudEvent, EventData]]) -> BatchResult:
+        store = self.versions.store(version)
 
-        return effect
+        async def work(session: Session) -> BatchResult:
+            return await project(store, session, decoded)
 
-    def _association_effect(self, data: AssociationUpskilledV1) -> Effect:
-        async def effect(event: CloudEvent, session: Session) -> None:
-            await self.store.mark_association_upskilled(session, data.association_id, event.time)
-
-        return effect
+        return await in_transaction(self.client, work)

@@ -1,93 +1,245 @@
-"""Reporting's MongoDB collections: per-beneficiary facts, counters, freshness."""
+"""Reporting's MongoDB collections: projection versions, per-beneficiary facts, counters.
+
+A projection *version* is a set of collections (``v3_facts``, ``v3_counters`` …). Reads use
+the active version; a rebuild fills a new one while the live consumer writes to both, and one
+update of the registry document switches reads over.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
-from pymongo import UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kit.mongo import Document, Session
-from services.reporting.domain import ALL, BeneficiaryFacts, Deltas
+from services.reporting.domain import BeneficiaryFacts, Deltas
+
+REGISTRY = "projection_versions"
+# A rebuild that has not reported progress for this long is taken to have died.
+REBUILD_STALE_AFTER = timedelta(seconds=60)
 
 
 def counter_id(scope: str, dimension: str | None, value: str | None) -> str:
     return scope if dimension is None else f"{scope}|{dimension}:{value}"
 
 
-class ReportingStore:
+@dataclasses.dataclass(frozen=True)
+class Registry:
+    active: int
+    building: int | None
+    building_heartbeat: datetime | None
+    switched_at: datetime | None
+
+    @property
+    def written(self) -> tuple[int, ...]:
+        """Versions every new event must reach."""
+        return (self.active,) if self.building is None else (self.active, self.building)
+
+
+class RebuildRunning(Exception):
+    pass
+
+
+class Versions:
+    """The registry of projection versions: which one serves reads, which one is being built."""
+
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.facts = db["beneficiary_facts"]
-        self.counters = db["counters"]
-        self.meta = db["meta"]
-        self.associations = db["association_facts"]
+        self.db = db
+        self.registry = db[REGISTRY]
+
+    async def current(self) -> Registry:
+        document = await self.registry.find_one({"_id": "registry"})
+        if document is None:
+            await self.registry.update_one(
+                {"_id": "registry"}, {"$setOnInsert": {"active": 1, "building": None}}, upsert=True
+            )
+            document = await self.registry.find_one({"_id": "registry"})
+            assert document is not None
+        return Registry(
+            active=int(document["active"]),
+            building=document.get("building"),
+            building_heartbeat=document.get("building_heartbeat"),
+            switched_at=document.get("switched_at"),
+        )
+
+    def store(self, version: int) -> ReportingStore:
+        return ReportingStore(self.db, version)
+
+    async def active_store(self) -> ReportingStore:
+        return self.store((await self.current()).active)
+
+    async def begin_rebuild(self, *, force: bool = False) -> int:
+        """Register a new version as being built; refuses while another rebuild is alive."""
+        registry = await self.current()
+        now = datetime.now(UTC)
+        if registry.building is not None and not force:
+            beat = registry.building_heartbeat
+            if beat is not None and now - beat < REBUILD_STALE_AFTER:
+                raise RebuildRunning(
+                    f"version {registry.building} is being rebuilt (last progress {beat:%H:%M:%S}"
+                    " UTC); wait for it, or pass --force if that rebuild has died"
+                )
+        if registry.building is not None:
+            await self.drop(registry.building)  # an abandoned attempt
+        version = max(registry.active, registry.building or 0) + 1
+        await self.drop(version)
+        await self.store(version).ensure_indexes()
+        await self.registry.update_one(
+            {"_id": "registry"},
+            {"$set": {"building": version, "building_heartbeat": now}},
+        )
+        return version
+
+    async def heartbeat(self, version: int) -> None:
+        await self.registry.update_one(
+            {"_id": "registry", "building": version},
+            {"$set": {"building_heartbeat": datetime.now(UTC)}},
+        )
+
+    async def switch(self, version: int) -> int:
+        """Make ``version`` the one reads use, in one update; returns the retired version."""
+        before = await self.registry.find_one_and_update(
+            {"_id": "registry", "building": version},
+            {"$set": {"active": version, "building": None, "switched_at": datetime.now(UTC)}},
+            return_document=ReturnDocument.BEFORE,
+        )
+        if before is None:
+            raise RebuildRunning(f"version {version} is no longer the one being built")
+        return int(before["active"])
+
+    async def abandon(self, version: int) -> None:
+        await self.registry.update_one(
+            {"_id": "registry", "building": version}, {"$set": {"building": None}}
+        )
+        await self.drop(version)
+
+    async def drop(self, version: int) -> None:
+        for name in await self.db.list_collection_names():
+            if name.startswith(f"v{version}_"):
+                await self.db.drop_collection(name)
+
+
+class ReportingStore:
+    """The collections of one projection version."""
+
+    def __init__(self, db: AsyncDatabase[Document], version: int = 1) -> None:
+        self.version = version
+        prefix = f"v{version}_"
+        self.facts = db[f"{prefix}facts"]
+        self.counters = db[f"{prefix}counters"]
+        self.associations = db[f"{prefix}associations"]
+        self.processed = db[f"{prefix}processed"]
+        self.meta = db[f"{prefix}meta"]
 
     async def ensure_indexes(self) -> None:
         await self.counters.create_index("scope")
 
-    async def load_facts(self, session: Session, beneficiary_id: str) -> BeneficiaryFacts:
-        document = await self.facts.find_one({"_id": beneficiary_id}, session=session)
-        if document is None:
-            return BeneficiaryFacts(beneficiary_id)
-        known = {f.name for f in fields(BeneficiaryFacts)} - {"beneficiary_id"}
-        # An old document may lack newer fields: they take their defaults.
-        values = {key: document[key] for key in known if key in document}
-        if "tracks" in values:
-            values["tracks"] = tuple(values["tracks"])
-        return BeneficiaryFacts(beneficiary_id=beneficiary_id, **values)
+    # -- facts --------------------------------------------------------------------------------
 
-    async def mark_association_upskilled(
-        self, session: Session, association_id: str, event_time: datetime
+    async def load_facts(
+        self, session: Session, beneficiary_ids: list[str]
+    ) -> dict[str, BeneficiaryFacts | None]:
+        """The stored facts of each person; None for an erased one (a tombstone)."""
+        found: dict[str, BeneficiaryFacts | None] = {}
+        async for document in self.facts.find({"_id": {"$in": beneficiary_ids}}, session=session):
+            found[document["_id"]] = None if document.get("erased") else facts_of(document)
+        return found
+
+    async def save_facts(
+        self, session: Session, changed: list[BeneficiaryFacts], erased: list[BeneficiaryFacts]
     ) -> None:
-        """Count an association as upskilled, once, in the totals and in its own scope."""
-        changed = await self.associations.update_one(
-            {"_id": association_id, "upskilled": {"$ne": True}},
-            {"$set": {"upskilled": True, "upskilled_at": event_time}},
-            upsert=False,
-            session=session,
+        """Store changed facts; re-key each erased person's facts under a random id and leave
+        an empty tombstone, so aggregates keep their contribution but nothing links it to them."""
+        writes: list[Any] = [
+            UpdateOne({"_id": facts.beneficiary_id}, {"$set": document_of(facts)}, upsert=True)
+            for facts in changed
+        ]
+        for facts in erased:
+            anonymous = dataclasses.replace(facts, beneficiary_id=f"erased-{uuid4()}")
+            writes.append(
+                UpdateOne(
+                    {"_id": anonymous.beneficiary_id}, {"$set": document_of(anonymous)}, upsert=True
+                )
+            )
+            writes.append(
+                UpdateOne(
+                    {"_id": facts.beneficiary_id},
+                    {"$set": {"erased": True}, "$unset": _all_fields()},
+                    upsert=True,
+                )
+            )
+        if writes:
+            await self.facts.bulk_write(writes, ordered=True, session=session)
+
+    # -- associations -------------------------------------------------------------------------
+
+    async def upskilled_associations(
+        self, session: Session, association_ids: list[str]
+    ) -> set[str]:
+        cursor = self.associations.find(
+            {"_id": {"$in": association_ids}, "upskilled": True}, {"_id": 1}, session=session
         )
-        if changed.matched_count == 0:
-            if await self.associations.find_one({"_id": association_id}, session=session):
-                return  # already counted
-            await self.associations.insert_one(
-                {"_id": association_id, "upskilled": True, "upskilled_at": event_time},
+        return {document["_id"] async for document in cursor}
+
+    async def mark_upskilled(self, session: Session, upskilled: dict[str, datetime]) -> None:
+        if upskilled:
+            await self.associations.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": association_id},
+                        {"$set": {"upskilled": True, "upskilled_at": at}},
+                        upsert=True,
+                    )
+                    for association_id, at in upskilled.items()
+                ],
                 session=session,
             )
-        deltas: Deltas = {
-            ((ALL, None, None), "associations_upskilled"): 1,
-            ((f"association:{association_id}", None, None), "associations_upskilled"): 1,
-        }
-        await self._move_counters(session, deltas)
 
-    async def is_erased(self, session: Session, beneficiary_id: str) -> bool:
-        found = await self.facts.find_one(
-            {"_id": beneficiary_id, "erased": True}, {"_id": 1}, session=session
-        )
-        return found is not None
+    # -- idempotence --------------------------------------------------------------------------
 
-    async def pseudonymise(self, session: Session, beneficiary_id: str) -> None:
-        """Re-key the person's facts under a random id and leave an empty tombstone, so
-        aggregates keep their contribution but nothing links it to the erased person."""
-        document = await self.facts.find_one({"_id": beneficiary_id}, session=session)
-        if document is not None:
-            document["_id"] = f"erased-{uuid4()}"
-            await self.facts.insert_one(document, session=session)
-        await self.facts.replace_one(
-            {"_id": beneficiary_id}, {"erased": True}, upsert=True, session=session
+    async def already_processed(self, session: Session, event_ids: list[str]) -> set[str]:
+        cursor = self.processed.find({"_id": {"$in": event_ids}}, {"_id": 1}, session=session)
+        return {document["_id"] async for document in cursor}
+
+    async def mark_processed(self, session: Session, events: list[tuple[str, str]]) -> None:
+        if events:
+            now = datetime.now(UTC)
+            await self.processed.insert_many(
+                [{"_id": event_id, "type": kind, "at": now} for event_id, kind in events],
+                ordered=False,
+                session=session,
+            )
+
+    # -- counters -----------------------------------------------------------------------------
+
+    async def move_counters(self, session: Session, deltas: Deltas) -> None:
+        if not deltas:
+            return
+        increments: dict[str, dict[str, int]] = {}
+        buckets: dict[str, dict[str, Any]] = {}
+        for (bucket, indicator), change in deltas.items():
+            key = counter_id(*bucket)
+            increments.setdefault(key, {})[indicator] = change
+            buckets[key] = dict(zip(("scope", "dimension", "value"), bucket, strict=True))
+        await self.counters.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": key},
+                    {"$inc": increments[key], "$setOnInsert": buckets[key]},
+                    upsert=True,
+                )
+                for key in sorted(increments)
+            ],
+            ordered=False,
+            session=session,
         )
 
-    async def save_transition(
-        self, session: Session, facts: BeneficiaryFacts, deltas: Deltas, event_time: datetime
-    ) -> None:
-        """Store the new facts and move the counters, in the caller's transaction."""
-        document = asdict(facts)
-        document["_id"] = document.pop("beneficiary_id")
-        await self.facts.replace_one(
-            {"_id": document["_id"]}, document, upsert=True, session=session
-        )
-        await self._move_counters(session, deltas)
+    async def record_freshness(self, session: Session, event_time: datetime) -> None:
         now = datetime.now(UTC)
         await self.meta.update_one(
             {"_id": "freshness"},
@@ -102,30 +254,31 @@ class ReportingStore:
             session=session,
         )
 
-    async def _move_counters(self, session: Session, deltas: Deltas) -> None:
-        if not deltas:
-            return
-        await self.counters.bulk_write(
-            [
-                UpdateOne(
-                    {"_id": counter_id(*bucket)},
-                    {
-                        "$inc": {indicator: change},
-                        "$setOnInsert": dict(
-                            zip(("scope", "dimension", "value"), bucket, strict=True)
-                        ),
-                    },
-                    upsert=True,
-                )
-                for (bucket, indicator), change in deltas.items()
-            ],
-            ordered=False,
-            session=session,
-        )
-
     async def counters_of(self, scope: str) -> list[Document]:
         return await self.counters.find({"scope": scope}).to_list()
 
-    async def updated_at(self) -> datetime | None:
-        document = await self.meta.find_one({"_id": "freshness"})
-        return document["updated_at"] if document else None
+    async def all_counters(self) -> list[Document]:
+        return await self.counters.find({}).to_list()
+
+    async def freshness(self) -> Document | None:
+        return await self.meta.find_one({"_id": "freshness"})
+
+
+def document_of(facts: BeneficiaryFacts) -> Document:
+    document = asdict(facts)
+    document.pop("beneficiary_id")
+    document["tracks"] = list(facts.tracks)
+    return document
+
+
+def facts_of(document: Document) -> BeneficiaryFacts:
+    known = {f.name for f in fields(BeneficiaryFacts)} - {"beneficiary_id"}
+    # An old document may lack newer fields: they take their defaults.
+    values = {key: document[key] for key in known if key in document}
+    if "tracks" in values:
+        values["tracks"] = tuple(values["tracks"])
+    return BeneficiaryFacts(beneficiary_id=str(document["_id"]), **values)
+
+
+def _all_fields() -> dict[str, str]:
+    return {f.name: "" for f in fields(BeneficiaryFacts) if f.name != "beneficiary_id"}

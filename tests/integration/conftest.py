@@ -16,11 +16,11 @@ from contracts.envelope import CloudEvent
 from contracts.registration import BeneficiaryEnrolledV1
 from contracts.topics import REGISTRATION_EVENTS
 from kit.broker import build_broker
-from kit.consumer import IdempotentConsumer, RetryPolicy, subscribe
+from kit.consumer import RetryPolicy, subscribe_batch
 from kit.deadletter import DeadLetters
 from kit.mongo import Document
 from services.reporting.handlers import TOPICS, ProjectionHandler
-from services.reporting.store import ReportingStore
+from services.reporting.store import ReportingStore, Versions
 from tests.conftest import TestInfra
 from tests.support import eventually, produce
 
@@ -67,20 +67,21 @@ class Projection:
 async def projection(
     infra: TestInfra, mongo: AsyncMongoClient[Document]
 ) -> AsyncIterator[Projection]:
-    """The reporting projection handler behind kit's at-least-once subscriber, in-process."""
+    """The reporting projection handler behind kit's at-least-once batch subscriber, in-process."""
     db = mongo[f"test_reporting_{uuid4().hex[:8]}"]
-    store = ReportingStore(db)
+    versions = Versions(db)
+    store = await versions.active_store()
     await store.ensure_indexes()
-    handler = ProjectionHandler(store, IdempotentConsumer(mongo, db, "projection"))
+    handler = ProjectionHandler(mongo, versions)
 
-    async def handle(event: CloudEvent) -> object:
-        if event.subject == POISON_SUBJECT:
+    async def handle(events: list[CloudEvent]) -> object:
+        if any(event.subject == POISON_SUBJECT for event in events):
             raise RuntimeError("this event always fails")
-        return await handler(event)
+        return await handler(events)
 
     broker: KafkaBroker = build_broker(infra.kafka_bootstrap, client_id="test-projection")
     dead_letters = DeadLetters(infra.kafka_bootstrap, consumer="test-projection")
-    subscribe(
+    subscribe_batch(
         broker,
         *TOPICS,
         group_id=f"test-projection-{uuid4().hex[:8]}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
@@ -30,16 +32,14 @@ from services.reporting.domain import (
     ALL,
     DIMENSIONS,
     BeneficiaryFacts,
-    Breakdown,
     Bucket,
-    Targets,
     absorb,
     apply,
     beneficiary_of,
     contributions,
-    impact,
     transition,
 )
+from services.reporting.projector import WorkingSet
 
 ENROLLED_AT = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
 PEOPLE = (
@@ -50,7 +50,6 @@ PEOPLE = (
 )
 DISTRICTS = ("qpv-benauge", "qpv-aubiers", "qpv-grand-parc")
 ASSOCIATIONS = ("assoc-bastide", "assoc-passerelle")
-TARGETS = Targets(trained=500, directed_to_employment=50, associations_upskilled=5)
 
 
 def enrolment(
@@ -99,6 +98,7 @@ def test_enrolment_records_the_dimensions_as_facts() -> None:
         age_band="26_44",
         tracks=("digital_inclusion", "digital_careers"),
         employment_status="registered_job_seeker",
+        enrolled_on="2026-01-31",
     )
 
 
@@ -126,6 +126,9 @@ def test_enrolling_adds_one_to_the_total_and_to_each_breakdown_of_each_scope() -
         "age_band": {"26_44"},
         "track": {"digital_careers", "digital_inclusion"},
         "careers_gender": {"female"},
+        "cohort": {"2026-01"},
+        "week": {"2026-W05"},
+        "month": {"2026-01"},
     }
     scopes = {
         ALL,
@@ -218,28 +221,45 @@ def subject(event: EventData) -> str:
 
 
 def projected(stream: list[EventData]) -> dict[tuple[Bucket, str], int]:
-    """Counters as the projection moves them: facts keyed as the handler keys them."""
-    facts: dict[str, BeneficiaryFacts] = {}
+    """Counters as the projector moves them, one event per batch, over an in-memory store."""
+    stored: dict[str, BeneficiaryFacts | None] = {}
     counters: Counter[tuple[Bucket, str]] = Counter()
-    for event in stream:
-        key = subject(event)
-        old = facts.get(key, BeneficiaryFacts(key))
-        new = apply(old, event)
-        counters.update(transition(old, new))
-        facts[key] = new
+
+    async def load(keys: list[str]) -> dict[str, BeneficiaryFacts | None]:
+        return {key: stored[key] for key in keys if key in stored}
+
+    async def run() -> None:
+        for event in stream:
+            working = WorkingSet(load)
+            await working.apply(subject(event), event)
+            counters.update(working.deltas())
+            stored.update({f.beneficiary_id: f for f in working.changed()})
+            for key in working.erased:
+                stored[key] = None
+
+    asyncio.run(run())
     return {key: count for key, count in counters.items() if count}
 
 
 def rebuilt(stream: list[EventData]) -> dict[tuple[Bucket, str], int]:
-    """Counters rebuilt from each record's final facts."""
-    facts: dict[str, BeneficiaryFacts] = {}
-    for event in stream:
-        key = subject(event)
-        facts[key] = apply(facts.get(key, BeneficiaryFacts(key)), event)
+    """Counters computed from scratch: the whole stream moves facts in memory (one batch, as
+    a rebuild does), then every record's final facts are summed, erased ones included."""
+    working = WorkingSet(nothing_stored)
+
+    async def run() -> None:
+        for event in stream:
+            await working.apply(subject(event), event)
+
+    asyncio.run(run())
+    final = [f for f in working.now.values() if f is not None] + list(working.erased.values())
     counters: Counter[tuple[Bucket, str]] = Counter()
-    for person in facts.values():
+    for person in final:
         counters.update(contributions(person))
-    return dict(counters)
+    return {key: count for key, count in counters.items() if count}
+
+
+async def nothing_stored(keys: list[str]) -> dict[str, BeneficiaryFacts | None]:
+    return {}
 
 
 @given(streams())
@@ -276,99 +296,6 @@ def test_first_enrolment_adds_exactly_one_everywhere_it_counts(
 
     assert set(deltas.values()) == {1}
     assert deltas == dict(contributions(apply(fresh(event.beneficiary_id), event)))
-
-
-# -- impact ---------------------------------------------------------------------------------
-
-
-def counter(
-    dimension: str | None = None, value: str | None = None, **indicators: object
-) -> dict[str, object]:
-    """A counter document as the reporting store keeps it for the 'all' scope."""
-    return {"_id": "…", "scope": ALL, "dimension": dimension, "value": value, **indicators}
-
-
-def test_impact_reads_totals_and_breakdowns_of_the_scope() -> None:
-    counters = [
-        counter("district", "qpv-benauge", enrolled=4),
-        counter(None, None, enrolled=7, trained=3, directed_to_employment=2),
-        counter("gender", "female", enrolled=5),
-    ]
-
-    answer = impact(ALL, counters, TARGETS)
-
-    assert (answer.scope, answer.enrolled, answer.trained) == (ALL, 7, 3)
-    assert answer.directed_to_employment == 2
-    assert answer.associations_upskilled == 0
-    assert answer.targets == TARGETS
-    assert answer.breakdowns == (
-        Breakdown("district", "qpv-benauge", 4),
-        Breakdown("gender", "female", 5),
-    )
-
-
-def test_impact_computes_women_share_from_careers_track_participants_only() -> None:
-    counters = [
-        counter(None, None, enrolled=20),
-        counter("gender", "female", enrolled=15),  # mostly inclusion-track women
-        counter("gender", "male", enrolled=5),
-        counter("careers_gender", "female", enrolled=3),
-        counter("careers_gender", "male", enrolled=4),
-        counter("careers_gender", "non_binary", enrolled=1),
-    ]
-
-    assert impact(ALL, counters, TARGETS).women_share_careers == pytest.approx(3 / 8)
-
-
-@pytest.mark.parametrize(
-    "careers",
-    [[], [counter("careers_gender", "female", enrolled=0), counter("careers_gender", "male")]],
-    ids=["no careers breakdown", "careers counters moved back to zero"],
-)
-def test_women_share_is_none_without_careers_participants(careers: list[dict[str, object]]) -> None:
-    counters = [counter(None, None, enrolled=2), counter("gender", "female", enrolled=2), *careers]
-
-    assert impact(ALL, counters, TARGETS).women_share_careers is None
-
-
-def test_impact_ignores_unknown_indicators() -> None:
-    counters = [
-        counter(None, None, enrolled=3, graduated=99, trained="many"),
-        counter("gender", "female", enrolled=3, graduated=12),
-    ]
-
-    answer = impact(ALL, counters, TARGETS)
-
-    assert (answer.enrolled, answer.trained) == (3, 0)
-    assert answer.breakdowns == (Breakdown("gender", "female", 3),)
-
-
-def test_impact_of_a_scope_without_counters_is_all_zero() -> None:
-    answer = impact("district:qpv-nowhere", [], TARGETS)
-
-    assert (answer.enrolled, answer.trained, answer.directed_to_employment) == (0, 0, 0)
-    assert answer.women_share_careers is None
-    assert answer.breakdowns == ()
-
-
-def test_impact_of_projected_counters_matches_the_people_enrolled() -> None:
-    stream = [
-        enrolment(PEOPLE[0], gender=Gender.FEMALE, tracks=(Track.DIGITAL_CAREERS,)),
-        enrolment(PEOPLE[1], gender=Gender.MALE, tracks=(Track.DIGITAL_CAREERS,)),
-        enrolment(PEOPLE[2], gender=Gender.FEMALE, tracks=(Track.DIGITAL_INCLUSION,)),
-        enrolment(PEOPLE[3], gender=Gender.FEMALE, tracks=list(Track)),
-    ]
-    documents: list[dict[str, object]] = [
-        {"scope": scope, "dimension": dimension, "value": value, indicator: count}
-        for ((scope, dimension, value), indicator), count in projected(stream).items()
-        if scope == ALL
-    ]
-
-    answer = impact(ALL, documents, TARGETS)
-
-    assert answer.enrolled == 4
-    assert answer.women_share_careers == pytest.approx(2 / 3)
-    assert Breakdown("gender", "female", 3) in answer.breakdowns
 
 
 # -- lifecycle: updates, withdrawals, merges --------------------------------------------------
@@ -444,13 +371,16 @@ def test_update_changing_tracks_moves_the_track_scopes() -> None:
     assert enrolled((ALL, None, None)) not in deltas
 
 
-def test_withdrawal_is_recorded_but_changes_no_counter() -> None:
+def test_withdrawal_counts_the_person_as_withdrawn_and_keeps_them_enrolled() -> None:
     before = apply(fresh(), enrolment())
 
     after = apply(before, withdrawal())
 
     assert after == replace(before, withdrawn=True)
-    assert transition(before, after) == {}
+    deltas = transition(before, after)
+    assert {indicator for (_, indicator) in deltas} == {"withdrawn"}
+    assert deltas[((ALL, None, None), "withdrawn")] == 1
+    assert set(deltas.values()) == {1}
 
 
 def test_merge_removes_the_merged_record_contribution_entirely() -> None:
@@ -550,14 +480,20 @@ def lifecycle_streams(draw: st.DrawFn) -> list[EventData]:
 
 def expected_districts(stream: list[EventData]) -> Counter[str]:
     """Read straight off the events: each person counts in the district of their last enrolment
-    or update, unless their record was merged into another."""
+    or update, unless their record was merged into another; an erasure freezes what a person
+    counts for (later facts about them have nothing to link to)."""
     district: dict[str, str] = {}
     merged: set[str] = set()
+    erased: set[str] = set()
     for event in stream:
+        if subject(event) in erased:
+            continue
         if isinstance(event, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1):
             district[str(event.beneficiary_id)] = event.district_id
         elif isinstance(event, BeneficiariesMergedV1):
             merged.add(str(event.merged_id))
+        elif isinstance(event, BeneficiaryErasedV1):
+            erased.add(subject(event))
     return Counter(where for person, where in district.items() if person not in merged)
 
 
@@ -625,6 +561,9 @@ def test_training_before_enrolment_counts_under_unknown_then_moves() -> None:
             ("gender", "unknown"),
             ("age_band", "unknown"),
             ("track", "unknown"),
+            ("cohort", "unknown"),
+            ("week", "2026-W10"),  # when they were trained
+            ("month", "2026-03"),
         )
     }
     later = apply(early, enrolment())
