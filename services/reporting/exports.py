@@ -506,7 +506,9 @@ def progress_chart(target: ProgressTarget, lang: Lang) -> Chart:
     progress = format_rate(target.progress, lang) if target.progress is not None else "—"
     left, right, top, height = 0.0, CHART_WIDTH, 18.0, 16.0
     fill = max(0.0, min(1.0, target.progress or 0.0))
-    headline = f"{actual} / {format_count(target.target, lang)} — {progress}"
+    headline = f"{actual} / {format_count(target.target, lang)}"
+    if target.progress is not None:
+        headline += f" — {progress}"
     drawn: list[Shape] = [
         Text(left, 12, name, bold=True, size=10),
         Text(right, 12, headline, anchor="end", size=10),
@@ -624,9 +626,11 @@ def trend_chart(series: Series, lang: Lang) -> Chart:
         if isinstance(point.count, int) and point.count > 0:
             h = point.count * count_scale
             drawn.append(Box(x - step * 0.3, bottom - h, step * 0.6, h, _PALETTE[1]))
+        elif isinstance(point.count, Masked):
+            drawn.append(Text(x, bottom - 3, point.count.value, "middle", 7, _MUTED))
         if isinstance(point.cumulative, int):
             line.append((x, bottom - (bottom - top) * point.cumulative / top_value))
-        if i % every == 0 or i == len(points) - 1:
+        if (len(points) - 1 - i) % every == 0:  # evenly spaced, ending on the last week
             drawn.append(Text(x, bottom + 12, point.label, "middle", 7, _MUTED))
     if len(line) > 1:
         drawn.append(Line(tuple(line), _PALETTE[0], 2))
@@ -634,7 +638,11 @@ def trend_chart(series: Series, lang: Lang) -> Chart:
         last = next(p for p in reversed(points) if isinstance(p.cumulative, int))
         x, y = line[-1]
         drawn.append(Text(x, y - 6, format_count(last.cumulative, lang), "end", 8, bold=True))
-    values = ", ".join(f"{p.label} {format_count(p.cumulative, lang)}" for p in points)
+    values = ", ".join(
+        f"{p.label} {format_count(p.cumulative, lang)} "
+        f"({label('weekly', lang).lower()} {format_count(p.count, lang)})"
+        for p in points
+    )
     description = label("chart_trend", lang).format(title=title, values=values)
     return Chart(title, description, CHART_WIDTH, height, tuple(drawn))
 
