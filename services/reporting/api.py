@@ -125,7 +125,7 @@ def impact_json(answer: figures.Impact) -> dict[str, Any]:
         "associations_upskilled": totals["associations_upskilled"],
         "women_share_careers": answer.women_share_careers,
         "targets": {
-            name: answer.targets.targets[name]
+            name: int(answer.targets.targets[name])
             for name in figures.TARGETED
             if name in answer.targets.targets
         },
