@@ -214,8 +214,10 @@ def histories(draw: st.DrawFn) -> list[Delivery]:
     for key, events in queues.items():
         order += [key] * len(events)
     shuffled = draw(st.permutations(order))
-    stream = [Delivery(topic, event, event.to_event(f"dn/{topic}"))
-              for key in shuffled for topic in [key[1]] for event in [queues[key].pop(0)]]  # fmt: skip
+    stream = []
+    for person, topic in shuffled:
+        event = queues[(person, topic)].pop(0)
+        stream.append(Delivery(topic, event, event.to_event(f"dn/{topic}")))
     for person in sorted(erased):
         ce = BeneficiaryErasedV1(beneficiary_id=person, erased_at=_days(365), reason="retention")
         stream.append(Delivery("registration", ce, ce.to_event("dn/registration")))
