@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -30,6 +31,8 @@ registration_app = typer.Typer(
 )
 app.add_typer(import_app, name="import")
 app.add_typer(registration_app, name="registration")
+reporting_app = typer.Typer(help="Impact projections: rebuild, exports.", no_args_is_help=True)
+app.add_typer(reporting_app, name="reporting")
 console = Console()
 
 
@@ -102,6 +105,7 @@ def up(
         raise _fail(str(error)) from error
     platform = Platform(settings, status.mongodb_url, status.kafka_bootstrap)
     stopping = False
+    stop_demo: Callable[[], None] | None = None
 
     def stop(signum: int, _: FrameType | None) -> None:
         nonlocal stopping
@@ -114,7 +118,7 @@ def up(
         seconds = platform.wait_healthy()
         _print_urls(settings, status.mongodb_url, status.kafka_bootstrap, seconds)
         if settings.demo if demo is None else demo:
-            _seed_demo(settings)
+            stop_demo = _seed_demo(status.kafka_bootstrap)
         console.print("Ctrl-C stops everything.")
         while not stopping:
             if dead := platform.dead():
@@ -126,6 +130,8 @@ def up(
         raise _fail(str(error)) from error
     finally:
         console.print("stopping…")
+        if stop_demo is not None:
+            stop_demo()  # before the platform: the demo's requests are not half-sent
         platform.stop()
         if started:
             infra.down(tuple(started))
@@ -146,11 +152,46 @@ def _print_urls(settings: Settings, mongodb_url: str, kafka: str, seconds: float
     console.print("  token       dn token --role coordinator")
 
 
-def _seed_demo(settings: Settings) -> None:
-    from kit.demo import seed
+def _seed_demo(kafka_bootstrap: str) -> Callable[[], None]:
+    """Demo data: a smaller programme year played by the partner simulator in the background."""
+    from kit.simulation.command import start_demo
 
-    accepted = seed(settings.gateway_url, issue_token(settings, Role.COORDINATOR))
-    console.print(f"  demo        {accepted} generated enrolments (DN_DEMO=0 to skip)")
+    return start_demo(kafka_bootstrap, lambda line: console.print(f"  demo        {line}"))
+
+
+@app.command()
+def simulate(
+    days: Annotated[int, typer.Option(help="the simulated period: this many days to today")] = 365,
+    people: Annotated[int, typer.Option(help="residents enrolled over the period")] = 600,
+    rate: Annotated[float, typer.Option(help="requests sent per second at most")] = 200.0,
+    seed: Annotated[int, typer.Option(help="same seed, same programme (and same event ids)")] = 1,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", "--summary", help="print the plan and figures; send nothing"),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Play a programme year through the partner intake topics, as the five associations'
+    systems would, then say what was sent, re-sent and refused, and the figures to expect.
+
+    Exit 0: everything applied; 1: some requests finally refused or unread; 2: no platform.
+    """
+    from kit.simulation.command import run
+
+    if not 1 <= people <= 20_000 or not 7 <= days <= 730 or rate <= 0:
+        raise _fail("--people 1-20000, --days 7-730 and a positive --rate, please", 2)
+    raise typer.Exit(
+        run(
+            bootstrap=Settings().resolved_kafka_bootstrap,
+            seed=seed,
+            people=people,
+            days=days,
+            rate=rate,
+            dry_run=dry_run,
+            as_json=as_json,
+            console=console,
+        )
+    )
 
 
 @contracts_app.command("export")
@@ -253,3 +294,19 @@ def retention(
     from services.registration import cli
 
     raise typer.Exit(cli.run_retention(apply, older_than_days))
+
+
+@reporting_app.command("rebuild")
+def reporting_rebuild(
+    force: Annotated[
+        bool, typer.Option("--force", help="take over from a rebuild that has died")
+    ] = False,
+) -> None:
+    """Replay the canonical topics into a fresh projection version, then switch reads to it.
+
+    The running reporting service keeps answering from the current version meanwhile and
+    feeds the new one with live events; the switch is one atomic update.
+    """
+    from services.reporting.rebuild import run_rebuild
+
+    raise typer.Exit(run_rebuild(force=force))
