@@ -1,15 +1,14 @@
-"""Generated demo enrolments, sent through the gateway as association staff would.
+"""Generated residents for demos, benchmarks and the partner simulator.
 
-Names are drawn at random from lists of common French first and last names, so no real
+Names are drawn at random from lists of common first and last names in France, so no real
 person is described; the platform's own rules (association serves district…) still apply.
+The demo data of ``dn up`` is played by the partner simulator (:mod:`kit.simulation`).
 """
 
 from __future__ import annotations
 
 import random
 from typing import Any
-
-import httpx
 
 FIRST_NAMES = {
     "FEMALE": [
@@ -190,7 +189,6 @@ EMPLOYMENT = [
 ENROL = (
     """mutation Enrol($input: EnrolBeneficiaryInput!) { enrolBeneficiary(input: $input) { id } }"""
 )
-ASSOCIATIONS = "{ associations { id districts { id } } }"
 
 
 def demo_enrolment(rng: random.Random, association: dict[str, Any]) -> dict[str, Any]:
@@ -211,18 +209,3 @@ def demo_enrolment(rng: random.Random, association: dict[str, Any]) -> dict[str,
             "contactForSurveys": rng.random() < 0.5,
         },
     }
-
-
-def seed(gateway_url: str, token: str, count: int = 40, seed_value: int = 2026) -> int:
-    """Enrol ``count`` generated residents; returns how many were accepted."""
-    rng = random.Random(seed_value)
-    headers = {"authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=gateway_url, headers=headers, timeout=10.0) as client:
-        answer = client.post("/graphql", json={"query": ASSOCIATIONS}).json()
-        associations = answer["data"]["associations"]
-        accepted = 0
-        for _ in range(count):
-            variables = {"input": demo_enrolment(rng, rng.choice(associations))}
-            result = client.post("/graphql", json={"query": ENROL, "variables": variables}).json()
-            accepted += 0 if result.get("errors") else 1
-    return accepted

@@ -1,0 +1,360 @@
+"""Sends a planned programme over the intake topics as the associations' systems would.
+
+Requests go in simulated-time order at a steady rate, in CloudEvents binary mode, keyed by the
+person (or the session, the association…). Out of order across topics is normal here: an
+attendance report can reach training before the enrolment it names has. So, like a careful
+partner, this watches ``dn.deadletter`` for its own ``ce_id``s: one refused because something
+it names is not known yet (``unknown_*``) is re-sent after a backoff, with the same ``ce_id``
+(applied once), a bounded number of times. The run ends once the platform's intake consumers
+have read past everything sent and every dead letter about it was read: nothing is left
+unaccounted for, and the report names whatever was finally refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from contracts.topics import DEAD_LETTER, INTAKE_ORIENTATION, INTAKE_REGISTRATION, INTAKE_TRAINING
+from kit.simulation.programme import PlannedRequest, Programme
+
+# Refusals that mean "not known yet": the prerequisite may still be on its way.
+RETRYABLE = frozenset(
+    {"unknown_beneficiary", "unknown_session", "unknown_placement", "unknown_referral"}
+)
+# The consumer group applying each intake topic (the services' handlers; a unit test keeps
+# these in step): their committed offsets say how far the platform has read.
+INTAKE_GROUPS = {
+    INTAKE_REGISTRATION: "dn-registration-intake",
+    INTAKE_TRAINING: "dn-training-intake",
+    INTAKE_ORIENTATION: "dn-orientation-intake",
+}
+IN_FLIGHT = 256
+
+Progress = Callable[["DeliveryReport"], None]
+
+
+@dataclass(frozen=True)
+class DeliveryOptions:
+    rate: float = 200.0  # first sends per second
+    max_attempts: int = 8  # sends of one request, the first included
+    first_backoff_s: float = 0.5
+    max_backoff_s: float = 8.0
+    settle_timeout_s: float = 180.0  # for the platform to read what was sent, after the last send
+    consumers_timeout_s: float = 30.0  # for the platform's intake consumers to be there
+
+
+@dataclass(frozen=True)
+class Refusal:
+    ce_id: str
+    event_type: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class DeliveryReport:
+    total: int
+    sent: Counter[str] = field(default_factory=Counter)  # first sends, per type
+    resent: Counter[str] = field(default_factory=Counter)  # re-sends, per refusal reason
+    refused: list[Refusal] = field(default_factory=list)  # finally refused
+    unread: int = 0  # records the platform had not read when the wait ended
+    sending_s: float = 0.0
+    total_s: float = 0.0
+    cancelled: bool = False
+    problem: str | None = None
+
+    @property
+    def sent_total(self) -> int:
+        return sum(self.sent.values())
+
+    @property
+    def ok(self) -> bool:
+        return not (self.refused or self.unread or self.cancelled or self.problem)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "sent": self.sent_total,
+            "sent_by_type": dict(sorted(self.sent.items())),
+            "resent": sum(self.resent.values()),
+            "resent_by_reason": dict(sorted(self.resent.items())),
+            "refused": [vars(r) for r in self.refused],
+            "refused_by_reason": dict(Counter(r.reason for r in self.refused)),
+            "unread": self.unread,
+            "sending_s": round(self.sending_s, 2),
+            "total_s": round(self.total_s, 2),
+            "rate": round(self.sent_total / self.sending_s, 1) if self.sending_s else None,
+            "cancelled": self.cancelled,
+            "problem": self.problem,
+        }
+
+
+class DeliveryError(RuntimeError):
+    """The broker or the platform cannot take the simulation; the message says what to do."""
+
+
+def _record(request: PlannedRequest) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    value, headers = request.envelope().to_kafka()
+    return request.key.encode(), value, [(k, v.encode()) for k, v in headers.items()]
+
+
+def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode(errors="replace")
+    return None
+
+
+class Delivery:
+    """One run: send, watch dead letters, re-send, and wait until everything is accounted for."""
+
+    def __init__(
+        self,
+        programme: Programme,
+        bootstrap: str,
+        options: DeliveryOptions = DeliveryOptions(),
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.requests = programme.requests
+        self.bootstrap = bootstrap
+        self.options = options
+        self.progress = progress or (lambda _: None)
+        self.cancel = cancel or threading.Event()
+        self.by_id = {str(r.ce_id): r for r in self.requests}
+        self.sends: Counter[str] = Counter()  # ce_id → sends so far
+        self.done: set[str] = set()  # finally refused
+        self.due: list[tuple[float, str, str]] = []  # (when, ce_id, reason) re-sends, a heap
+        self.report = DeliveryReport(total=len(self.requests))
+
+    async def run(self) -> DeliveryReport:
+        started = time.monotonic()
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+        dead_letters = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        try:
+            await producer.start()
+            await dead_letters.start()
+        except Exception as error:
+            await producer.stop()
+            raise DeliveryError(
+                f"cannot reach the broker at {self.bootstrap} ({error}); start the platform "
+                "with `dn up`, or set DN_KAFKA_BOOTSTRAP"
+            ) from error
+        try:
+            await self._wait_for_consumers()
+            partitions = await self._from_now_on(dead_letters, DEAD_LETTER)
+            watcher = asyncio.create_task(self._watch(dead_letters, partitions))
+            resender = asyncio.create_task(self._resend(producer))
+            try:
+                await self._send_all(producer)
+                self.report.sending_s = time.monotonic() - started
+                await self._settle(producer, dead_letters, partitions)
+            finally:
+                for task in (watcher, resender):
+                    task.cancel()
+                await asyncio.gather(watcher, resender, return_exceptions=True)
+        finally:
+            await dead_letters.stop()
+            await producer.stop()
+            self.report.total_s = time.monotonic() - started
+            self.report.cancelled = self.cancel.is_set()
+            self.progress(self.report)
+        return self.report
+
+    async def _wait_for_consumers(self) -> None:
+        """The platform's intake consumers must be there, or nothing would read the requests."""
+        deadline = time.monotonic() + self.options.consumers_timeout_s
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            while True:
+                missing = sorted(set(INTAKE_GROUPS.values()) - await _active_groups(admin))
+                if not missing:
+                    return
+                if time.monotonic() > deadline or self.cancel.is_set():
+                    raise DeliveryError(
+                        f"no intake consumer ({', '.join(missing)}) reads from {self.bootstrap}; "
+                        "start the platform with `dn up` first"
+                    )
+                await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+    async def _from_now_on(self, consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+        """Assign every partition of ``topic`` and start reading at its current end."""
+        await consumer.topics()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            await consumer.position(partition)  # resolve the end now, before anything is sent
+        return partitions
+
+    async def _send(
+        self, producer: AIOKafkaProducer, request: PlannedRequest
+    ) -> asyncio.Future[object]:
+        key, value, headers = _record(request)
+        self.sends[str(request.ce_id)] += 1
+        future: asyncio.Future[object] = await producer.send(
+            request.topic, value=value, key=key, headers=headers
+        )
+        return future
+
+    async def _send_all(self, producer: AIOKafkaProducer) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        in_flight: list[asyncio.Future[object]] = []
+        for number, request in enumerate(self.requests):
+            if self.cancel.is_set():
+                break
+            ahead = started + number / self.options.rate - loop.time()
+            if ahead > 0.002:
+                await asyncio.sleep(ahead)
+            in_flight.append(await self._send(producer, request))
+            self.report.sent[request.event_type] += 1
+            if len(in_flight) >= IN_FLIGHT:
+                await asyncio.gather(*in_flight)
+                in_flight.clear()
+                self.progress(self.report)
+        await asyncio.gather(*in_flight)
+        self.progress(self.report)
+
+    async def _watch(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+        while True:
+            batches = await consumer.getmany(*partitions, timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    self._dead_lettered(record)
+
+    def _dead_lettered(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        ce_id = _header(record, "ce_id")
+        if ce_id is None or ce_id not in self.by_id or ce_id in self.done:
+            return  # not ours (another partner, or a test's)
+        request = self.by_id[ce_id]
+        reason = _header(record, "dn_error") or "unknown"
+        attempts = self.sends[ce_id]
+        if reason in RETRYABLE and attempts < self.options.max_attempts:
+            backoff = min(
+                self.options.first_backoff_s * 2 ** (attempts - 1), self.options.max_backoff_s
+            )
+            heapq.heappush(self.due, (time.monotonic() + backoff, ce_id, reason))
+            return
+        self.done.add(ce_id)
+        detail = _header(record, "dn_error_detail") or ""
+        self.report.refused.append(Refusal(ce_id, request.event_type, reason, detail))
+        self.progress(self.report)
+
+    async def _resend(self, producer: AIOKafkaProducer) -> None:
+        while True:
+            if self.due and self.due[0][0] <= time.monotonic():
+                _, ce_id, reason = heapq.heappop(self.due)
+                await (await self._send(producer, self.by_id[ce_id]))
+                self.report.resent[reason] += 1
+                self.progress(self.report)
+                continue
+            await asyncio.sleep(0.05)
+
+    async def _settle(
+        self,
+        producer: AIOKafkaProducer,
+        dead_letters: AIOKafkaConsumer,
+        partitions: list[TopicPartition],
+    ) -> None:
+        """Wait until the intake consumers read past everything sent, and every dead letter
+        that produced was read, with no re-send left to make."""
+        deadline = time.monotonic() + self.options.settle_timeout_s
+        groups = [
+            _Committed(self.bootstrap, group, topic) for topic, group in INTAKE_GROUPS.items()
+        ]
+        try:
+            for committed in groups:
+                await committed.start()
+            while not self.cancel.is_set():
+                if time.monotonic() > deadline:
+                    self.report.problem = (
+                        "the platform had not read everything within "
+                        f"{self.options.settle_timeout_s:.0f} s of the last send"
+                    )
+                    return
+                await asyncio.sleep(0.2)
+                if self.due:
+                    continue  # re-sends to make first
+                await producer.flush()
+                self.report.unread = sum([await g.behind(dead_letters) for g in groups])
+                if self.report.unread:
+                    continue
+                # Every dead letter those reads produced was published before the commit.
+                ends = await dead_letters.end_offsets(partitions)
+                positions = {p: await dead_letters.position(p) for p in partitions}
+                if all(positions[p] >= ends[p] for p in partitions) and not self.due:
+                    return
+        finally:
+            for committed in groups:
+                await committed.stop()
+
+
+async def _active_groups(admin: AIOKafkaAdminClient) -> set[str]:
+    """Which of the intake groups have members now. One group per request (the embedded
+    broker misreads several); a broker that cannot describe groups is taken at its word."""
+    active = set()
+    for group in INTAKE_GROUPS.values():
+        try:
+            responses = await admin.describe_consumer_groups([group])
+        except KafkaError:
+            active.add(group)
+            continue
+        for response in responses:
+            for error_code, name, _state, _kind, _protocol, members, *_ in response.groups:
+                if error_code == 0 and name == group and members:
+                    active.add(group)
+    return active
+
+
+class _Committed:
+    """A consumer group's committed offsets on one topic, read without joining the group."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
+        self.topic = topic
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        )
+
+    async def start(self) -> None:
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    async def behind(self, reader: AIOKafkaConsumer) -> int:
+        """How many records of the topic the group has not committed yet."""
+        await reader.topics()
+        partitions = [
+            TopicPartition(self.topic, p) for p in reader.partitions_for_topic(self.topic) or ()
+        ]
+        ends = await reader.end_offsets(partitions)
+        behind = 0
+        for partition in partitions:
+            committed = await self.consumer.committed(partition)
+            behind += max(0, ends[partition] - (committed or 0))
+        return behind
+
+
+async def deliver(
+    programme: Programme,
+    bootstrap: str,
+    options: DeliveryOptions = DeliveryOptions(),
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> DeliveryReport:
+    """Send ``programme`` to the platform at ``bootstrap``; the report says what became of it."""
+    return await Delivery(programme, bootstrap, options, progress, cancel).run()
