@@ -106,7 +106,8 @@ class ImpactChanges:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    def _broadcast(self, scopes: Iterable[str], traceparent: str | None = None) -> None:
+    def broadcast(self, scopes: Iterable[str], traceparent: str | None = None) -> None:
+        """Tell every watcher that ``scopes`` changed."""
         touched = frozenset(scopes)
         for watcher in self._watchers:
             watcher.notify(touched, traceparent)
@@ -121,12 +122,15 @@ class ImpactChanges:
             while True:
                 try:
                     async for notice in self._notices(client):
-                        self._broadcast(notice["scopes"], notice.get("traceparent"))
+                        self.broadcast(notice["scopes"], notice.get("traceparent"))
                     reason = "reporting ended the stream"
                 except httpx.HTTPStatusError as error:
                     reason = f"reporting answered {error.response.status_code}"
                 except (httpx.TransportError, ValueError, KeyError) as error:
                     reason = type(error).__name__
+                except Exception:  # a bug must not end the stream for good: keep retrying
+                    log.exception("impact change stream failed")
+                    reason = "failure"
                 if self.connected.is_set():  # it had worked: try again soon
                     backoff = BACKOFF_FIRST_S
                 self.connected.clear()
@@ -146,7 +150,7 @@ class ImpactChanges:
             self.connected.set()
             log.info("impact change stream connected")
             # Changes made while no stream was open were not heard: every watcher looks again.
-            self._broadcast((RESYNC,))
+            self.broadcast((RESYNC,))
             event, data = "message", list[str]()
             async for line in response.aiter_lines():
                 if line == "":

@@ -21,7 +21,7 @@ from .impact import compose_impact
 from .inputs import ImpactFilter
 from .live import ImpactChanges
 from .outputs import Impact
-from .services import AccessDenied
+from .services import AccessDenied, ServiceUnavailable
 from .wire import enum_value
 
 # A dashboard needs no more than this; a burst of changes in between is one answer.
@@ -77,9 +77,14 @@ class Subscription:
                 await asyncio.sleep(max(0.0, answered_at + MIN_INTERVAL_S - loop.time()))
                 # Changes heard while waiting are in the answer composed now.
                 traceparent = watcher.take().traceparent or notice.traceparent
-                with _joined(traceparent):
-                    impact = await compose_impact(context.renewed(), filter)
-                answered_at = loop.time()
+                try:
+                    with _joined(traceparent):
+                        impact = await compose_impact(context.renewed(), filter)
+                except ServiceUnavailable:
+                    # Reporting is restarting: its stream resyncs every watcher once it is back.
+                    continue
+                finally:
+                    answered_at = loop.time()
                 if impact != latest:  # the same figures again say nothing new
                     latest = impact
                     yield impact

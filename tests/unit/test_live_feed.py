@@ -6,14 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
+from graphql import ExecutionResult
 from prometheus_client import REGISTRY
 
+from gateway import subscriptions
 from gateway.inputs import ImpactFilter
 from gateway.live import RESYNC, ChangeNotice, ChangeWatcher, ImpactChanges
+from gateway.schema import schema
 from gateway.subscriptions import scope_of
 from kit.settings import Settings
 from services.reporting.live import ImpactFeed, server_sent_events
@@ -214,3 +220,103 @@ async def test_the_gateway_fans_the_reporting_stream_out_after_a_resync() -> Non
         await changes.close()
     assert asked[0].url.path == "/impact/changes"
     assert asked[0].headers["authorization"].startswith("Bearer ")
+
+
+class FakeImpact(SimpleNamespace):
+    """What the subscription yields; only ``enrolled`` is asked for."""
+
+
+def live_context(changes: ImpactChanges) -> SimpleNamespace:
+    state = SimpleNamespace(impact_changes=changes)
+    context = SimpleNamespace(request=SimpleNamespace(app=SimpleNamespace(state=state)))
+    context.renewed = lambda: context
+    return context
+
+
+@pytest.fixture
+async def unreachable_reporting() -> AsyncIterator[ImpactChanges]:
+    """A change stream that never connects: the test tells the watchers itself."""
+
+    def refuse(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(503)
+
+    changes = ImpactChanges(Settings(jwt_secret="x" * 48), transport=httpx.MockTransport(refuse))
+    yield changes
+    await changes.close()
+
+
+class Answers:
+    """The ``enrolled`` of each answer a subscription pushes, read in the background."""
+
+    def __init__(self, subscription: AsyncGenerator[Any, None]) -> None:
+        self.received: list[int] = []
+        self._reader = asyncio.create_task(self._read(subscription))
+
+    async def _read(self, subscription: AsyncGenerator[Any, None]) -> None:
+        async for result in subscription:
+            assert result.errors is None, result.errors
+            self.received.append(result.data["impactUpdated"]["enrolled"])
+
+    async def stop(self) -> list[int]:
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+        return self.received
+
+
+async def tell_for(seconds: float, changes: ImpactChanges, scopes: list[str]) -> None:
+    """Tell every watcher of a change to ``scopes`` every 10 ms for ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        changes.broadcast(scopes)
+        await asyncio.sleep(0.01)
+
+
+async def test_a_burst_of_changes_is_answered_at_most_four_times_a_second(
+    monkeypatch: pytest.MonkeyPatch, unreachable_reporting: ImpactChanges
+) -> None:
+    composed = 0
+
+    async def compose(_: object, __: object) -> FakeImpact:
+        nonlocal composed
+        composed += 1
+        return FakeImpact(enrolled=composed)
+
+    monkeypatch.setattr(subscriptions, "compose_impact", compose)
+    subscription = await schema.subscribe(
+        "subscription { impactUpdated { enrolled } }",
+        context_value=live_context(unreachable_reporting),
+    )
+    assert not isinstance(subscription, ExecutionResult), subscription
+    first = await anext(subscription)
+    assert first.data == {"impactUpdated": {"enrolled": 1}}
+    answers = Answers(subscription)
+    await tell_for(1.0, unreachable_reporting, ["all"])
+    await asyncio.sleep(0.4)  # the last answer of the burst
+    received = await answers.stop()
+    assert 3 <= len(received) <= 6, received  # ~4 a second, the last one after the burst
+    assert received == sorted(received)
+
+
+async def test_changes_elsewhere_and_unchanged_figures_are_not_pushed(
+    monkeypatch: pytest.MonkeyPatch, unreachable_reporting: ImpactChanges
+) -> None:
+    composed: list[object] = []
+
+    async def compose(_: object, impact_filter: object) -> FakeImpact:
+        composed.append(impact_filter)
+        return FakeImpact(enrolled=7)  # the same figures every time
+
+    monkeypatch.setattr(subscriptions, "compose_impact", compose)
+    subscription = await schema.subscribe(
+        'subscription { impactUpdated(filter: { districtId: "qpv-saige" }) { enrolled } }',
+        context_value=live_context(unreachable_reporting),
+    )
+    assert not isinstance(subscription, ExecutionResult), subscription
+    await anext(subscription)
+    answers = Answers(subscription)
+    await tell_for(0.3, unreachable_reporting, ["all", "district:qpv-aubiers-lac"])
+    assert len(composed) == 1  # only the first answer: nothing touched qpv-saige
+    unreachable_reporting.broadcast(["district:qpv-saige"])
+    await asyncio.sleep(0.1)
+    assert await answers.stop() == []
+    assert len(composed) == 2  # composed again, but the same figures are not pushed
