@@ -110,7 +110,7 @@ async def open_runtime(name: str, settings: Settings) -> Runtime:
     bootstrap = settings.resolved_kafka_bootstrap
     await ensure_topics(bootstrap, settings.kafka_partitions, settings.kafka_replication)
     client = connect(settings.resolved_mongodb_url)
-    db = client[f"dn_{name}"]
+    db = client[f"{settings.database_prefix}{name}"]
     await outbox.ensure_indexes(db)
     broker = build_broker(bootstrap, client_id=f"dn-{name}")
     return Runtime(

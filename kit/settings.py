@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     mongodb_url: str | None = None
     kafka_bootstrap: str | None = None
     # Ports of the embedded instances.
+    # Each service's database is named <prefix><service> (dn_registration …): two platforms (or a
+    # test's own process) can share one MongoDB.
+    database_prefix: str = "dn_"
     mongodb_port: int = 27027
     kafka_port: int = 19092
     kafka_partitions: int = 6

@@ -9,6 +9,7 @@ projection's facts or transitions.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
@@ -43,6 +44,8 @@ from contracts.training import (
     SkillAssessedV1,
 )
 from services.orientation.domain import outcome_class
+from services.reporting.domain import BeneficiaryFacts, Bucket, beneficiary_of, contributions
+from services.reporting.projector import WorkingSet
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 DISTRICTS = ("qpv-benauge", "qpv-aubiers", "qpv-grand-parc")
@@ -264,3 +267,38 @@ def ground_truth(stream: list[Delivery]) -> Counter[str]:
         {who(e) for e in unique if isinstance(e, FollowUpRecordedV1) and e.still_in_post}
     )
     return +truth
+
+
+def from_scratch(stream: list[Delivery]) -> dict[tuple[Bucket, str], int]:
+    """Every distinct event applied once in memory, then each record's final facts summed."""
+    working = WorkingSet(nothing_stored)
+    seen: set[str] = set()
+
+    async def run() -> None:
+        for delivery in stream:
+            key = beneficiary_of(delivery.event)
+            if str(delivery.ce.id) not in seen and key is not None:
+                seen.add(str(delivery.ce.id))
+                await working.apply(key, delivery.event)
+
+    finish(run())
+    final = [f for f in working.now.values() if f is not None] + list(working.erased.values())
+    counters: Counter[tuple[Bucket, str]] = Counter()
+    for person in final:
+        counters.update(contributions(person))
+    return {key: count for key, count in counters.items() if count}
+
+
+async def nothing_stored(keys: list[str]) -> dict[str, BeneficiaryFacts | None]:
+    return {}
+
+
+def finish(work: Coroutine[object, object, None]) -> None:
+    """Run a coroutine that never waits (an in-memory store) without an event loop, so sync
+    and async tests alike can compute expectations."""
+    try:
+        work.send(None)
+    except StopIteration:
+        return
+    work.close()
+    raise RuntimeError("the computation waited on something; it must run in memory")

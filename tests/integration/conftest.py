@@ -47,19 +47,25 @@ def as_record(event: CloudEvent) -> tuple[bytes, list[tuple[str, bytes]]]:
 
 @dataclass
 class Projection:
-    store: ReportingStore
+    versions: Versions
     bootstrap: str
+    client: AsyncMongoClient[Document]
+
+    async def store(self) -> ReportingStore:
+        """The version reads use now (a rebuild switches it)."""
+        return await self.versions.active_store()
 
     async def count(
         self, scope: str, indicator: str, dimension: str | None = None, value: str | None = None
     ) -> int:
-        counters = await self.store.counters_of(scope)
+        counters = await (await self.store()).counters_of(scope)
         found = [c for c in counters if c.get("dimension") == dimension and c.get("value") == value]
         return int(found[0].get(indicator, 0)) if found else 0
 
     async def enrolled(self, association_id: str) -> int:
-        totals = [c for c in await self.store.counters_of(f"association:{association_id}")
-                  if c.get("dimension") is None]  # fmt: skip
+        store = await self.store()
+        counters = await store.counters_of(f"association:{association_id}")
+        totals = [c for c in counters if c.get("dimension") is None]
         return int(totals[0].get("enrolled", 0)) if totals else 0
 
 
@@ -74,10 +80,10 @@ async def projection(
     await store.ensure_indexes()
     handler = ProjectionHandler(mongo, versions)
 
-    async def handle(events: list[CloudEvent]) -> object:
+    async def handle(events: list[CloudEvent]) -> None:
         if any(event.subject == POISON_SUBJECT for event in events):
             raise RuntimeError("this event always fails")
-        return await handler(events)
+        await handler(events)
 
     broker: KafkaBroker = build_broker(infra.kafka_bootstrap, client_id="test-projection")
     dead_letters = DeadLetters(infra.kafka_bootstrap, consumer="test-projection")
@@ -91,7 +97,7 @@ async def projection(
     )
     await dead_letters.start()
     await broker.start()
-    projection = Projection(store, infra.kafka_bootstrap)
+    projection = Projection(versions, infra.kafka_bootstrap, mongo)
     # Wait for the group assignment: a probe event must come through.
     probe_association = f"probe-{uuid4().hex[:8]}"
     value, headers = as_record(enrolment(probe_association).to_event("dn/test"))

@@ -80,7 +80,7 @@ async def test_a_placement_of_kind_other_is_not_directed_towards_employment(
     placement = placed(person.beneficiary_id, PlacementKind.OTHER)
     await send(projection, REGISTRATION_EVENTS, person.to_event("dn/registration"))
     await send(projection, ORIENTATION_EVENTS, placement)
-    processed = projection.store.processed
+    processed = (await projection.store()).processed
 
     # Nothing visible changes for OTHER: wait until the consumer has applied it.
     await eventually(

@@ -9,9 +9,9 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.reporting.domain import ALL, BeneficiaryFacts, Bucket, beneficiary_of, contributions
+from services.reporting.domain import ALL, BeneficiaryFacts, Bucket, beneficiary_of
 from services.reporting.projector import WorkingSet
-from tests.histories import Delivery, ground_truth, histories
+from tests.histories import Delivery, from_scratch, ground_truth, histories
 
 Counters = dict[tuple[Bucket, str], int]
 
@@ -45,30 +45,6 @@ def project_in_batches(stream: list[Delivery], sizes: list[int]) -> Counters:
 
     asyncio.run(run())
     return {key: count for key, count in counters.items() if count}
-
-
-def from_scratch(stream: list[Delivery]) -> Counters:
-    """Every distinct event applied once in memory, then each record's final facts summed."""
-    working = WorkingSet(nothing_stored)
-    seen: set[str] = set()
-
-    async def run() -> None:
-        for delivery in stream:
-            key = beneficiary_of(delivery.event)
-            if str(delivery.ce.id) not in seen and key is not None:
-                seen.add(str(delivery.ce.id))
-                await working.apply(key, delivery.event)
-
-    asyncio.run(run())
-    final = [f for f in working.now.values() if f is not None] + list(working.erased.values())
-    counters: Counter[tuple[Bucket, str]] = Counter()
-    for person in final:
-        counters.update(contributions(person))
-    return {key: count for key, count in counters.items() if count}
-
-
-async def nothing_stored(keys: list[str]) -> dict[str, BeneficiaryFacts | None]:
-    return {}
 
 
 def totals(counters: Counters) -> Counter[str]:
