@@ -1,0 +1,295 @@
+"""The partner simulator's programme model (pure) and its dead-letter bookkeeping (no I/O)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from aiokafka import ConsumerRecord
+
+from contracts.catalogue import decode, intake_types
+from contracts.envelope import CloudEvent
+from contracts.intake import EnrolmentRequestedV1
+from contracts.orientation import FollowUpReportedV1, PlacementKind, PlacementReportedV1
+from contracts.topics import INTAKE
+from contracts.training import AttendanceReportedV1, AttendanceStatus, SessionReportedV1
+from kit.simulation.delivery import INTAKE_GROUPS, Delivery, DeliveryOptions
+from kit.simulation.programme import (
+    ASSOCIATIONS,
+    CAREERS_MODULES,
+    INCLUSION_MODULES,
+    JOB_FAMILIES,
+    REFUSAL_REASONS,
+    Programme,
+    TrainedRule,
+    plan_programme,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 6, 15, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def year() -> Programme:
+    return plan_programme(seed=11, people=600, days=365, now=NOW)
+
+
+def test_the_same_seed_plans_the_same_programme() -> None:
+    first = plan_programme(seed=5, people=80, days=120, now=NOW)
+    again = plan_programme(seed=5, people=80, days=120, now=NOW)
+
+    assert first == again
+    assert first.requests != plan_programme(seed=6, people=80, days=120, now=NOW).requests
+
+
+def test_replaying_a_seed_later_resends_the_same_people_and_ids() -> None:
+    """Playing the demo again tomorrow re-sends events applied once, enrolling nobody twice."""
+    today = plan_programme(seed=5, people=80, days=120, now=NOW)
+    tomorrow = plan_programme(seed=5, people=80, days=120, now=NOW + timedelta(days=1))
+
+    def enrolments(programme: Programme) -> dict[UUID, Any]:
+        return {
+            r.ce_id: r.data.model_copy(update={"birth_year": None})
+            for r in programme.requests
+            if isinstance(r.data, EnrolmentRequestedV1)
+        }
+
+    assert enrolments(today) == enrolments(tomorrow)
+
+
+def test_simulated_dates_span_the_period_ending_now(year: Programme) -> None:
+    times = [r.at for r in year.requests]
+
+    assert times == sorted(times)
+    assert year.starts == NOW - timedelta(days=365)
+    assert year.starts <= times[0] < year.starts + timedelta(days=14)
+    assert NOW - timedelta(days=7) < times[-1] <= NOW
+    weeks = {(t - year.starts).days // 7 for t in times}
+    assert len(weeks) >= 50  # a history week after week, not one burst
+    assert all(r.envelope().time == r.at for r in year.requests[:50])
+
+
+def test_the_programme_has_a_realistic_shape(year: Programme) -> None:
+    truth = year.truth
+    assert truth.enrolled == 600
+    assert 0.55 <= truth.women / truth.enrolled <= 0.65
+    assert truth.women_share_careers is not None
+    assert 0.3 <= truth.women_share_careers < truth.women / truth.enrolled
+    assert 0.75 <= truth.present_share <= 0.85
+    assert 0.05 * truth.enrolled <= truth.drop_outs <= 0.25 * truth.enrolled
+    assert 0.4 * truth.enrolled <= truth.trained <= 0.9 * truth.enrolled
+    assert 20 <= truth.directed_to_employment <= 80
+    assert truth.placements_by_kind.get(PlacementKind.OTHER.value, 0) > 0
+    assert {a.id for a in ASSOCIATIONS} == set(truth.by_association)
+    assert {"18_25", "26_44", "45_64", "65_plus"} <= set(truth.by_age_band)
+    sessions = [r.data for r in year.requests if isinstance(r.data, SessionReportedV1)]
+    assert {s.duration_minutes for s in sessions} <= {120, 150, 180}
+    assert truth.workshops > 0
+    assert truth.referrals > 0
+
+
+def test_each_association_serves_only_its_own_districts(year: Programme) -> None:
+    served = {a.id: set(a.districts) for a in ASSOCIATIONS}
+    for request in year.requests:
+        if isinstance(request.data, EnrolmentRequestedV1 | SessionReportedV1):
+            assert request.data.district_id in served[request.data.association_id]
+
+
+def test_the_expected_figures_follow_from_the_requests(year: Programme) -> None:
+    """Trained (4 sessions present, 12 h) and directed towards employment (every placement
+    but OTHER), recomputed from what is sent."""
+    sessions: dict[str, int] = {}
+    present: dict[UUID, list[int]] = defaultdict(list)
+    directed: set[UUID] = set()
+    for request in year.requests:
+        data = request.data
+        if isinstance(data, SessionReportedV1):
+            sessions[str(data.session_id)] = data.duration_minutes
+        elif isinstance(data, AttendanceReportedV1) and data.status is AttendanceStatus.PRESENT:
+            minutes = data.minutes or sessions[data.session_id]
+            assert 1 <= minutes <= sessions[data.session_id]
+            present[data.beneficiary_id].append(minutes)
+        elif isinstance(data, PlacementReportedV1) and data.kind is not PlacementKind.OTHER:
+            directed.add(data.beneficiary_id)
+
+    rule = TrainedRule()
+    trained = [
+        p for p, m in present.items() if len(m) >= rule.min_sessions and sum(m) >= rule.min_minutes
+    ]
+    assert len(trained) == year.truth.trained
+    assert 0 < len(trained) < len(present)  # some reach the rule, others do not
+    assert len(directed) == year.truth.directed_to_employment
+
+
+def test_a_stricter_rule_counts_fewer_trained() -> None:
+    default = plan_programme(seed=3, people=200, days=365, now=NOW)
+    strict = plan_programme(seed=3, people=200, days=365, now=NOW, rule=TrainedRule(6, 900))
+
+    assert strict.requests == default.requests
+    assert strict.truth.trained < default.truth.trained
+
+
+def test_no_request_comes_before_what_it_names(year: Programme) -> None:
+    provided: dict[str, datetime] = {}
+    for request in year.requests:
+        for need in request.needs:
+            assert need in provided, f"{request.event_type} needs {need}, not sent before"
+            assert provided[need] <= request.at
+        if request.provides:
+            assert request.provides not in provided, f"{request.provides} created twice"
+            provided[request.provides] = request.at
+    kinds = Counter(need.split(":")[0] for r in year.requests for need in r.needs)
+    assert set(kinds) == {"beneficiary", "session", "referral", "placement"}
+
+
+def test_attendance_follows_the_session_and_follow_ups_fall_due(year: Programme) -> None:
+    starts: dict[str, datetime] = {}
+    placements: dict[UUID, PlacementReportedV1] = {}
+    for request in year.requests:
+        data = request.data
+        if isinstance(data, SessionReportedV1):
+            assert request.at < data.starts_at
+            starts[str(data.session_id)] = data.starts_at
+        elif isinstance(data, AttendanceReportedV1):
+            assert request.at > starts[data.session_id]
+        elif isinstance(data, PlacementReportedV1):
+            assert data.placement_id is not None
+            placements[data.placement_id] = data
+        elif isinstance(data, FollowUpReportedV1):
+            placement = placements[data.placement_id]
+            assert placement.kind is not PlacementKind.OTHER
+            assert request.at.date() >= placement.starts_on + timedelta(days=28 * data.months)
+
+
+def test_personal_data_travels_only_in_enrolment_requests(year: Programme) -> None:
+    personal: set[str] = set()
+    for request in year.requests:
+        if isinstance(request.data, EnrolmentRequestedV1):
+            data = request.data
+            personal |= {data.first_name, data.last_name, f"{data.first_name} {data.last_name}"}
+            personal |= {data.email} if data.email else set()
+    assert len(personal) > 600
+
+    def strings(value: object) -> list[str]:
+        if isinstance(value, dict):
+            return [s for v in value.values() for s in strings(v)]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return [value] if isinstance(value, str) else []
+
+    for request in year.requests:
+        if isinstance(request.data, EnrolmentRequestedV1):
+            continue
+        value, headers = request.envelope().to_kafka()
+        assert not set(strings(json.loads(value))) & personal, request.event_type
+        assert not set(headers.values()) & personal
+        assert request.topic != "dn.intake.registration"
+
+
+def test_generated_people_are_unique_where_registration_looks_for_duplicates(
+    year: Programme,
+) -> None:
+    enrolments = [r.data for r in year.requests if isinstance(r.data, EnrolmentRequestedV1)]
+    identities = Counter(
+        (e.association_id, e.first_name, e.last_name, e.birth_year)
+        for e in enrolments
+        if e.birth_year is not None
+    )
+    emails = [e.email for e in enrolments if e.email]
+
+    assert max(identities.values()) == 1
+    assert len(set(emails)) == len(emails)
+    assert all(e.endswith("@example.org") for e in emails)
+    assert all(e.phone is None for e in enrolments)
+
+
+def test_every_request_is_a_valid_intake_event_on_its_topic(year: Programme) -> None:
+    for request in year.requests[:: max(1, len(year.requests) // 400)]:
+        value, headers = request.envelope().to_kafka()
+        event = CloudEvent.from_kafka(value, {k: v.encode() for k, v in headers.items()})
+        assert decode(event, intake_types(request.topic)) == request.data
+        assert request.topic in INTAKE
+        assert event.subject == request.key
+    assert len({r.ce_id for r in year.requests}) == len(year.requests)
+
+
+def test_the_model_is_in_step_with_the_services_reference_data() -> None:
+    registration = json.loads((ROOT / "services/registration/reference_data.json").read_text())
+    training = json.loads((ROOT / "services/training/reference_data.json").read_text())
+    orientation = json.loads((ROOT / "services/orientation/reference_data.json").read_text())
+
+    assert {a.id: list(a.districts) for a in ASSOCIATIONS} == {
+        a["id"]: a["districts"] for a in registration["associations"]
+    }
+    modules = {m["id"]: set(m["competences"]) for m in training["modules"]}
+    for module, competences in {**INCLUSION_MODULES, **CAREERS_MODULES}.items():
+        assert set(competences) <= modules[module]
+    assert set(JOB_FAMILIES) <= {f["code"] for f in orientation["job_families"]}
+    assert set(REFUSAL_REASONS) <= set(orientation["refusal_reasons"])
+
+
+def test_the_intake_groups_watched_are_the_services_own() -> None:
+    from services.orientation import handlers as orientation
+    from services.registration import handlers as registration
+    from services.training import handlers as training
+
+    assert {
+        registration.TOPICS[0]: registration.GROUP_ID,
+        training.INTAKE_TOPICS[0]: training.INTAKE_GROUP_ID,
+        orientation.INTAKE_TOPICS[0]: orientation.INTAKE_GROUP_ID,
+    } == INTAKE_GROUPS
+
+
+def dead_letter(ce_id: str, reason: str) -> ConsumerRecord[bytes, bytes]:
+    headers = [("ce_id", ce_id.encode()), ("dn_error", reason.encode())]
+    headers.append(("dn_error_detail", b"what to change"))
+    return ConsumerRecord(
+        topic="dn.deadletter", partition=0, offset=0, timestamp=0, timestamp_type=0,
+        key=None, value=b"{}", checksum=None, serialized_key_size=0, serialized_value_size=2,
+        headers=headers,
+    )  # fmt: skip
+
+
+def test_a_request_refused_for_a_missing_prerequisite_is_resent_a_bounded_number_of_times() -> None:
+    programme = plan_programme(seed=1, people=5, days=30, now=NOW)
+    delivery = Delivery(programme, "unused:9092", DeliveryOptions(max_attempts=3))
+    attendance = next(r for r in programme.requests if isinstance(r.data, AttendanceReportedV1))
+    ce_id = str(attendance.ce_id)
+
+    for sends in (1, 2):
+        delivery.sends[ce_id] = sends
+        delivery._dead_lettered(dead_letter(ce_id, "unknown_session"))
+        assert len(delivery.due) == sends
+        assert not delivery.report.refused
+    delivery.sends[ce_id] = 3
+    delivery._dead_lettered(dead_letter(ce_id, "unknown_session"))
+
+    assert [r.reason for r in delivery.report.refused] == ["unknown_session"]
+    assert delivery.report.refused[0].event_type == attendance.event_type
+
+
+def test_a_request_refused_for_another_reason_is_reported_at_once_and_others_ignored() -> None:
+    programme = plan_programme(seed=1, people=5, days=30, now=NOW)
+    delivery = Delivery(programme, "unused:9092")
+    enrolment = programme.requests[0]
+    delivery.sends[str(enrolment.ce_id)] = 1
+
+    delivery._dead_lettered(dead_letter(str(enrolment.ce_id), "duplicate_beneficiary"))
+    delivery._dead_lettered(dead_letter(str(UUID(int=7)), "unknown_beneficiary"))
+
+    assert not delivery.due
+    assert [(r.reason, r.detail) for r in delivery.report.refused] == [
+        ("duplicate_beneficiary", "what to change")
+    ]
+    assert not delivery.report.ok
+
+
+@pytest.mark.parametrize(("days", "people"), [(6, 10), (731, 10), (30, 0)])
+def test_sizes_out_of_range_are_refused(days: int, people: int) -> None:
+    with pytest.raises(ValueError, match="between"):
+        plan_programme(seed=1, people=people, days=days, now=NOW)
