@@ -246,3 +246,20 @@ async def test_a_role_that_may_not_read_the_figures_gets_an_error_not_figures(
         message = await connection.next("ops")
         errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
         assert errors[0]["extensions"]["code"] == "FORBIDDEN", message
+
+
+async def test_the_token_may_come_in_the_handshake_header_instead(
+    platform: Platform, coordinator_token: str
+) -> None:
+    headers = {"Authorization": f"Bearer {coordinator_token}"}
+    async with connect(
+        websocket_url(platform),
+        subprotocols=[PROTOCOL],  # type: ignore[list-item]
+        additional_headers=headers,
+    ) as socket:
+        connection = LiveConnection(socket)
+        assert (await connection.initialise({}))["type"] == "connection_ack"
+        await connection.subscribe("header", {})
+        impact = await connection.next_impact("header")
+        await connection.close()
+    assert impact["enrolled"] >= 0
