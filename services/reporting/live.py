@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-from opentelemetry import propagate
 from prometheus_client import Gauge, Histogram
 
 log = logging.getLogger(__name__)
@@ -172,13 +171,6 @@ async def server_sent_events(
             if notice.event_time is not None:
                 PUSH_SECONDS.observe(max(0.0, (pushed_at - notice.event_time).total_seconds()))
             yield notice.server_sent_event(pushed_at)
-
-
-def current_traceparent() -> str | None:
-    """The W3C ``traceparent`` of the active span, if any."""
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier.get("traceparent")
 
 
 def close_on_exit_signal(feed: ImpactFeed) -> None:
