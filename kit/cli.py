@@ -310,3 +310,42 @@ def reporting_rebuild(
     from services.reporting.rebuild import run_rebuild
 
     raise typer.Exit(run_rebuild(force=force))
+
+
+@reporting_app.command("export")
+def reporting_export(
+    format: Annotated[str, typer.Option(help="csv, xlsx, html or pdf")],
+    out: Annotated[Path, typer.Option(help="the file to write (a directory: the service's name)")],
+    breakdown: Annotated[
+        str | None,
+        typer.Option(
+            help="district, association, gender, age_band, track, careers_gender, "
+            "cohort or month (csv: district by default; xlsx: every one by default)"
+        ),
+    ] = None,
+    association: Annotated[str | None, typer.Option(help="only this association")] = None,
+    district: Annotated[str | None, typer.Option(help="only this district")] = None,
+    track: Annotated[str | None, typer.Option(help="only this track")] = None,
+    lang: Annotated[str, typer.Option(help="fr or en")] = "fr",
+    audience: Annotated[
+        Role, typer.Option("--as", help="coordinator (exact), association, funder (<5 hidden)")
+    ] = Role.COORDINATOR,
+) -> None:
+    """Write an impact export from the running reporting service (figures as --as sees them).
+
+    Exit 0: written; 1: the service refused; 2: usage, no platform, or the file cannot be written.
+    """
+    from services.reporting import cli
+
+    raise typer.Exit(
+        cli.export(
+            format,
+            out,
+            breakdown=breakdown,
+            association=association,
+            district=district,
+            track=track,
+            lang=lang,
+            audience=audience,
+        )
+    )

@@ -3,23 +3,28 @@ the live stream of which scopes changed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-from dataclasses import asdict
-from datetime import date
+import re
+from dataclasses import asdict, replace
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
 from contracts.errors import FieldError, InvalidInput
 from kit.auth import Principal, Role
-from kit.service import caller
-from services.reporting import domain, figures
+from kit.service import caller, runtime_of
+from services.reporting import domain, exports, figures, impact_report
 from services.reporting.figures import TargetsFile
 from services.reporting.handlers import Freshness
 from services.reporting.live import ImpactFeed, server_sent_events
+from services.reporting.names import reference_names
+from services.reporting.report import ImpactReport
 from services.reporting.store import ReportingStore, Versions
 
 router = APIRouter()
@@ -195,3 +200,187 @@ async def impact_changes(who: Caller, request: Request) -> StreamingResponse:
         media_type="text/event-stream",
         headers={"cache-control": "no-store", "x-accel-buffering": "no"},
     )
+
+
+# -- exports for funders and associations ----------------------------------------------------
+#
+# GET /exports                         the breakdowns and formats on offer (JSON)
+# GET /exports/{breakdown}.csv         one breakdown (district, association, gender, age_band,
+#                                      track, careers_gender, cohort, month), RFC 4180
+# GET /exports/{breakdown}.xlsx        the summary sheet and that breakdown
+# GET /exports/impact.xlsx             the summary sheet, every breakdown, the weekly series
+# GET /exports/report.html | .pdf      the impact report with charts
+# Query: association_id | district_id | track (the /impact scope filter), lang=fr|en.
+# Coordinators, and association staff for their own association, get exact figures; funders
+# (and association staff looking beyond their association) get the report with small cells
+# suppressed ("<5"); the answer says which in X-DN-Suppressed.
+
+EXPORT_MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+}
+ExportLang = Annotated[Literal["fr", "en"], Query(description="fr (default) or en")]
+
+
+def may_see_individuals(who: Principal, scope: str) -> bool:
+    """Exact figures for coordinators, and for association staff within their association."""
+    if who.role is Role.COORDINATOR:
+        return True
+    return who.role is Role.ASSOCIATION and scope == f"association:{who.association_id}"
+
+
+async def export_report(
+    request: Request,
+    who: Principal,
+    store: ReportingStore,
+    scope: str,
+    lang: Literal["fr", "en"],
+    breakdowns: tuple[str, ...] = tuple(impact_report.BREAKDOWNS),
+) -> ImpactReport:
+    """The report of ``scope`` as ``who`` may see it."""
+    who.require(*READERS)
+    answer = await compute_impact(store, scope)
+    freshness = await store.freshness()
+    names = await reference_names(runtime_of(request).settings)
+    local = export_zone()
+    updated_at = freshness["updated_at"] if freshness else None
+    report = impact_report.compose(
+        answer,
+        districts=names.districts,
+        associations=names.associations,
+        lang=lang,
+        generated_at=datetime.now(UTC).astimezone(local),
+        updated_at=_as_utc(updated_at).astimezone(local) if updated_at else None,
+        breakdowns=breakdowns,
+    )
+    if not names.complete:
+        report = replace(report, notes=(*report.notes, exports.label("note_names_missing", lang)))
+    return impact_report.for_audience(report, may_see_individuals(who, scope))
+
+
+def export_zone() -> tzinfo:
+    """Times in exports are Bordeaux's (UTC when the time zone database is missing)."""
+    try:
+        return ZoneInfo("Europe/Paris")
+    except ZoneInfoNotFoundError:
+        return UTC
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # MongoDB gives naive UTC
+
+
+def breakdown_of(breakdown: str) -> str:
+    if breakdown not in impact_report.BREAKDOWNS:
+        known = ", ".join(impact_report.BREAKDOWNS)
+        raise HTTPException(404, detail=f"no breakdown {breakdown!r}; the breakdowns: {known}")
+    return breakdown
+
+
+def export_response(body: str | bytes, report: ImpactReport, scope: str, name: str) -> Response:
+    """The file with its media type and name (``impact-<scope>-<what>-<date>.<ext>``)."""
+    extension = name.rpartition(".")[2]
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", scope).strip("-")
+    filename = f"impact-{slug}-{name.rpartition('.')[0]}-{report.generated_at:%Y-%m-%d}.{extension}"
+    disposition = "inline" if extension in ("html", "pdf") else "attachment"
+    return Response(
+        body,
+        media_type=EXPORT_MEDIA_TYPES[extension],
+        headers={
+            "content-disposition": f'{disposition}; filename="{filename}"',
+            "cache-control": "no-store",
+            "x-dn-suppressed": "true" if report.suppressed else "false",
+        },
+    )
+
+
+@router.get("/exports")
+async def list_exports(who: Caller) -> dict[str, Any]:
+    """What can be exported: the breakdowns, the formats, and the routes."""
+    who.require(*READERS)
+    return {
+        "breakdowns": list(impact_report.BREAKDOWNS),
+        "formats": list(EXPORT_MEDIA_TYPES),
+        "routes": [
+            "/exports/{breakdown}.csv",
+            "/exports/{breakdown}.xlsx",
+            "/exports/impact.xlsx",
+            "/exports/report.html",
+            "/exports/report.pdf",
+        ],
+    }
+
+
+@router.get("/exports/report.html")
+async def export_html(
+    who: Caller,
+    request: Request,
+    store: Annotated[ReportingStore, Depends(store_of)],
+    scope: Annotated[str, Depends(scope_of)],
+    lang: ExportLang = "fr",
+) -> Response:
+    """The impact report as one printable page with inline SVG charts."""
+    report = await export_report(request, who, store, scope, lang)
+    body = await asyncio.to_thread(exports.to_html, report, lang)
+    return export_response(body, report, scope, "report.html")
+
+
+@router.get("/exports/report.pdf")
+async def export_pdf(
+    who: Caller,
+    request: Request,
+    store: Annotated[ReportingStore, Depends(store_of)],
+    scope: Annotated[str, Depends(scope_of)],
+    lang: ExportLang = "fr",
+) -> Response:
+    """The impact report as an A4 PDF with the same charts and tables as the HTML page."""
+    report = await export_report(request, who, store, scope, lang)
+    body = await asyncio.to_thread(exports.to_pdf, report, lang)
+    return export_response(body, report, scope, "report.pdf")
+
+
+@router.get("/exports/impact.xlsx")
+async def export_workbook(
+    who: Caller,
+    request: Request,
+    store: Annotated[ReportingStore, Depends(store_of)],
+    scope: Annotated[str, Depends(scope_of)],
+    lang: ExportLang = "fr",
+) -> Response:
+    """A workbook: summary (targets, funnel, notes), one sheet per breakdown and per series."""
+    report = await export_report(request, who, store, scope, lang)
+    body = await asyncio.to_thread(exports.to_xlsx, report, lang)
+    return export_response(body, report, scope, "all.xlsx")
+
+
+@router.get("/exports/{breakdown}.csv")
+async def export_breakdown_csv(
+    breakdown: str,
+    who: Caller,
+    request: Request,
+    store: Annotated[ReportingStore, Depends(store_of)],
+    scope: Annotated[str, Depends(scope_of)],
+    lang: ExportLang = "fr",
+) -> Response:
+    """One breakdown as CSV: a row per value and a total row, counts then rates (%)."""
+    chosen = breakdown_of(breakdown)
+    report = await export_report(request, who, store, scope, lang, (chosen,))
+    return export_response(exports.to_csv(report.tables[0], lang), report, scope, f"{chosen}.csv")
+
+
+@router.get("/exports/{breakdown}.xlsx")
+async def export_breakdown_xlsx(
+    breakdown: str,
+    who: Caller,
+    request: Request,
+    store: Annotated[ReportingStore, Depends(store_of)],
+    scope: Annotated[str, Depends(scope_of)],
+    lang: ExportLang = "fr",
+) -> Response:
+    """A workbook with the summary sheet and one breakdown."""
+    chosen = breakdown_of(breakdown)
+    report = await export_report(request, who, store, scope, lang, (chosen,))
+    body = await asyncio.to_thread(exports.to_xlsx, replace(report, series=()), lang)
+    return export_response(body, report, scope, f"{chosen}.xlsx")

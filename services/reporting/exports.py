@@ -143,6 +143,57 @@ LABELS: dict[str, dict[str, str]] = {
         "chart_progress": "{indicator} : {actual} {of} {target} ({progress}).",
         "chart_funnel": "Entonnoir : {values}",
         "chart_trend": "{title}, cumul par semaine : {values}",
+        # impact report composed by services/reporting/impact_report.py
+        "attended": "Venus en séance",
+        "placed": "Sortie enregistrée",
+        "in_post_6m": "En poste à 6 mois",
+        "started_attending": "Première séance suivie",
+        "attended_share": "Venus en séance (part des inscrits)",
+        "by_cohort": "Par cohorte (mois d'inscription)",
+        "by_month": "Par mois (date des faits)",
+        "cohort": "Cohorte",
+        "month": "Mois",
+        "scope_all": "Ensemble du programme",
+        "fresh_as_of": "Chiffres à jour au {moment}",
+        "fresh_none": "Aucun évènement reçu pour l'instant",
+        "note_enrolled": (
+            "Inscrits : personnes inscrites par une association (les retraits restent comptés)."
+        ),
+        "note_attended": "Venus en séance : au moins une séance suivie (présent).",
+        "note_trained": (
+            "Formés : règle du service formation, par défaut au moins 4 séances suivies "
+            "totalisant au moins 12 heures."
+        ),
+        "note_directed": (
+            "Orientés vers l'emploi : une sortie de toute nature sauf « autre » (emploi durable, "
+            "emploi de transition, sortie positive, classes de l'IAE)."
+        ),
+        "note_rates": (
+            "Taux de formation = formés / inscrits ; venus en séance = venus / inscrits ; "
+            "part = part du total de la colonne."
+        ),
+        "note_track": (
+            "Parcours : une personne peut suivre les deux parcours ; ses lignes se recouvrent, "
+            "le total compte chaque personne une fois."
+        ),
+        "note_periods": (
+            "Cohorte : mois d'inscription, et ce que ces personnes ont atteint depuis. Par mois : "
+            "mois où chaque étape a été atteinte (inscription, première séance, formation, "
+            "orientation)."
+        ),
+        "note_unknown": "Inconnu : fait reçu avant l'inscription de la personne.",
+        "note_baseline": (
+            "Réalisé = point de départ (résultats antérieurs à la plateforme) + ce que la "
+            "plateforme a compté."
+        ),
+        "note_women_target": (
+            "Objectif de part des femmes dans le parcours métiers du numérique : {goal} "
+            "(voir le tableau par genre de ce parcours)."
+        ),
+        "note_names_missing": (
+            "Le service d'inscription n'a pas répondu : quartiers et associations sont "
+            "désignés par leur identifiant."
+        ),
     },
     "en": {
         "enrolled": "Enrolled",
@@ -215,6 +266,52 @@ LABELS: dict[str, dict[str, str]] = {
         "chart_progress": "{indicator}: {actual} {of} {target} ({progress}).",
         "chart_funnel": "Funnel: {values}",
         "chart_trend": "{title}, cumulative by week: {values}",
+        "attended": "Attended a session",
+        "placed": "Placement recorded",
+        "in_post_6m": "In post after 6 months",
+        "started_attending": "First session attended",
+        "attended_share": "Attended (share of enrolled)",
+        "by_cohort": "By cohort (month of enrolment)",
+        "by_month": "By month (when it happened)",
+        "cohort": "Cohort",
+        "month": "Month",
+        "scope_all": "Whole programme",
+        "fresh_as_of": "Figures as of {moment}",
+        "fresh_none": "No event received yet",
+        "note_enrolled": "Enrolled: people enrolled by an association (withdrawals still count).",
+        "note_attended": "Attended a session: present at one session at least.",
+        "note_trained": (
+            "Trained: the training service's rule, by default at least 4 sessions attended "
+            "totalling at least 12 hours."
+        ),
+        "note_directed": (
+            "Directed towards employment: a placement of any kind but 'other' (durable "
+            "employment, transitional employment, positive exit: the IAE classes)."
+        ),
+        "note_rates": (
+            "Training rate = trained / enrolled; attended = attended / enrolled; share = share "
+            "of the column's total."
+        ),
+        "note_track": (
+            "Track: a person may follow both tracks; the rows overlap and the total counts "
+            "each person once."
+        ),
+        "note_periods": (
+            "Cohort: the month of enrolment, and what those people reached since. By month: the "
+            "month each stage was reached (enrolment, first session, trained, directed)."
+        ),
+        "note_unknown": "Unknown: a fact received before the person's enrolment.",
+        "note_baseline": (
+            "Actual = baseline (results before the platform) + what the platform counted."
+        ),
+        "note_women_target": (
+            "Target share of women in the digital careers track: {goal} (see the table of that "
+            "track by gender)."
+        ),
+        "note_names_missing": (
+            "The registration service did not answer: districts and associations are shown "
+            "by their ids."
+        ),
     },
 }
 
