@@ -29,7 +29,9 @@ def build(settings: Settings) -> FastAPI:
         app.state.freshness = freshness
         handler = ProjectionHandler(runtime.client, versions, feed, freshness)
         # One group per database: another platform sharing the broker projects on its own.
-        group_id = GROUP_ID if settings.database_prefix == "dn_" else f"{GROUP_ID}-{runtime.db.name}"
+        group_id = (
+            GROUP_ID if settings.database_prefix == "dn_" else f"{GROUP_ID}-{runtime.db.name}"
+        )
         runtime.consume_batches(*TOPICS, group_id=group_id, handle=handler)
 
     app = service_app(NAME, settings, router=router, setup=setup)

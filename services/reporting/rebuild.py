@@ -174,7 +174,11 @@ def run_rebuild(*, force: bool = False) -> int:
                     bar.update(task, completed=done, total=total)
 
                 return await rebuild(
-                    client, Versions(client[f"{settings.database_prefix}reporting"]), bootstrap, force=force, progress=show
+                    client,
+                    Versions(client[f"{settings.database_prefix}reporting"]),
+                    bootstrap,
+                    force=force,
+                    progress=show,
                 )
         finally:
             await client.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import replace

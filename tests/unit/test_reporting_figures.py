@@ -79,7 +79,8 @@ def test_a_scope_without_counters_is_all_zero() -> None:
 
     assert answer.totals.counts == {}
     assert answer.women_share_careers is None
-    assert answer.cells == () and answer.history == ()
+    assert answer.cells == ()
+    assert answer.history == ()
     assert [count for _, count in answer.funnel] == [0] * 8
 
 
@@ -160,7 +161,8 @@ def test_a_reached_target_is_reached_today() -> None:
     answer = impact(ALL, [counter(None, None, associations_upskilled=5)], TARGETS, TODAY)
 
     upskilled = next(p for p in answer.progress if p.indicator == "associations_upskilled")
-    assert upskilled.reached_on == TODAY and upskilled.share == 1.0
+    assert upskilled.reached_on == TODAY
+    assert upskilled.share == 1.0
 
 
 def test_week_range_crosses_the_year_boundary() -> None:
