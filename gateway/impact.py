@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import strawberry
 
 from .context import Context
-from .enums import Gender
+from .enums import AgeBand, Gender, OutcomeClass, Track
 from .inputs import ImpactFilter
-from .outputs import AssociationImpact, DistrictImpact, GenderImpact, Impact, Targets
+from .outputs import (
+    AgeBandImpact,
+    AssociationImpact,
+    CohortImpact,
+    DistrictImpact,
+    Freshness,
+    FunnelStage,
+    GenderImpact,
+    Impact,
+    OutcomeCount,
+    SkillGain,
+    TargetProgress,
+    Targets,
+    TrackImpact,
+    WeekImpact,
+)
 from .wire import enum_value, parse_datetime
+
+Row = dict[str, Any]
 
 
 async def compose_impact(context: Context, impact_filter: ImpactFilter | None) -> Impact:
@@ -26,27 +44,59 @@ async def compose_impact(context: Context, impact_filter: ImpactFilter | None) -
     districts = {row["id"]: row["name"] for row in await context.reference("districts")}
     associations = {row["id"]: row["name"] for row in await context.reference("associations")}
 
-    def rows(dimension: str) -> list[dict[str, Any]]:
+    def rows(dimension: str) -> list[Row]:
         found = [b for b in answer["breakdowns"] if b["dimension"] == dimension]
         return sorted(found, key=lambda b: (-b["enrolled"], b["value"]))
 
+    def figures(row: Row) -> dict[str, Any]:
+        counts = row["counts"]
+        return {
+            "enrolled": counts.get("enrolled", 0),
+            "attended": counts.get("attended", 0),
+            "trained": counts.get("trained", 0),
+            "directed_to_employment": counts.get("directed_to_employment", 0),
+            "attendance_rate": row["attendance_rate"],
+        }
+
+    totals = answer["totals"]
+    counts = totals["counts"]
     targets = answer["targets"]
+    freshness = answer.get("freshness") or {}
     return Impact(
         enrolled=answer["enrolled"],
         trained=answer["trained"],
         directed_to_employment=answer["directed_to_employment"],
         associations_upskilled=answer["associations_upskilled"],
         women_share_careers=answer["women_share_careers"],
+        women_share_goal=answer.get("women_share_goal"),
         targets=Targets(
             trained=targets["trained"],
             directed_to_employment=targets["directed_to_employment"],
             associations_upskilled=targets["associations_upskilled"],
         ),
+        progress=[_progress(row) for row in answer["progress"]],
+        funnel=[FunnelStage(stage=row["stage"], count=row["count"]) for row in answer["funnel"]],
+        attendance_rate=totals["attendance_rate"],
+        no_show_rate=totals["no_show_rate"],
+        withdrawn=counts.get("withdrawn", 0),
+        at_risk=counts.get("at_risk", 0),
+        directed_by_outcome=[
+            OutcomeCount(outcome_class=OutcomeClass(outcome), people=people)
+            for outcome, people in totals["directed_by_outcome"].items()
+        ],
+        skill_gain=[
+            SkillGain(
+                area=area,
+                average_levels_gained=gain,
+                competences_assessed=counts.get(f"skill_gain_count_{area}", 0),
+            )
+            for area, gain in totals["skill_gain"].items()
+        ],
         by_district=[
             DistrictImpact(
                 district_id=strawberry.ID(b["value"]),
                 name=districts.get(b["value"], "Unknown district"),
-                enrolled=b["enrolled"],
+                **figures(b),
             )
             for b in rows("district")
         ],
@@ -54,14 +104,68 @@ async def compose_impact(context: Context, impact_filter: ImpactFilter | None) -
             AssociationImpact(
                 association_id=strawberry.ID(b["value"]),
                 name=associations.get(b["value"], "Unknown association"),
-                enrolled=b["enrolled"],
+                **figures(b),
             )
             for b in rows("association")
         ],
         by_gender=[
-            GenderImpact(gender=Gender(b["value"]), enrolled=b["enrolled"])
+            GenderImpact(gender=Gender(b["value"]), **figures(b))
             for b in rows("gender")
             if b["value"] in Gender._value2member_map_
         ],
+        by_age_band=[
+            AgeBandImpact(age_band=AgeBand(b["value"]), **figures(b))
+            for b in rows("age_band")
+            if b["value"] in AgeBand._value2member_map_
+        ],
+        by_track=[
+            TrackImpact(track=Track(b["value"]), **figures(b))
+            for b in rows("track")
+            if b["value"] in Track._value2member_map_
+        ],
+        cohorts=sorted(
+            (
+                CohortImpact(month=b["value"], **figures(b))
+                for b in rows("cohort")
+                if b["value"] != "unknown"
+            ),
+            key=lambda cohort: cohort.month,
+        ),
+        weekly=[_week(point) for point in answer["history"]],
+        freshness=Freshness(
+            last_event_time=parse_datetime(freshness.get("last_event_time")),
+            lag_seconds=freshness.get("lag_seconds"),
+            p50_seconds=freshness.get("p50_seconds"),
+            p99_seconds=freshness.get("p99_seconds"),
+        ),
         updated_at=parse_datetime(answer.get("updated_at")),
+    )
+
+
+def _progress(row: Row) -> TargetProgress:
+    return TargetProgress(
+        indicator=row["indicator"],
+        target=row["target"],
+        baseline=row["baseline"],
+        actual=row["actual"],
+        share=row["share"],
+        weekly_pace=row["weekly_pace"],
+        forecast_on=dt.date.fromisoformat(row["reached_on"]) if row["reached_on"] else None,
+        on_track=row["on_track"],
+    )
+
+
+def _week(point: Row) -> WeekImpact:
+    counts, cumulative = point["counts"], point["cumulative"]
+    return WeekImpact(
+        week=point["week"],
+        enrolled=counts.get("enrolled", 0),
+        trained=counts.get("trained", 0),
+        directed_to_employment=counts.get("directed_to_employment", 0),
+        sessions_present=counts.get("sessions_present", 0),
+        attending_new=counts.get("attending_new", 0),
+        attending_returning=counts.get("attending_returning", 0),
+        cumulative_enrolled=cumulative.get("enrolled", 0),
+        cumulative_trained=cumulative.get("trained", 0),
+        cumulative_directed_to_employment=cumulative.get("directed_to_employment", 0),
     )

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from .context import Context, context_of
-from .enums import AgeBand, EmploymentStatus, ErasureReason, Gender, Track
+from .enums import AgeBand, EmploymentStatus, ErasureReason, Gender, OutcomeClass, Track
 from .wire import parse_datetime
 
 
@@ -166,24 +166,111 @@ class Targets:
     associations_upskilled: int
 
 
+@strawberry.type(description="Main figures of one cell of a breakdown")
+class CellFigures:
+    enrolled: int
+    attended: int = strawberry.field(description="People present at one session at least")
+    trained: int
+    directed_to_employment: int
+    attendance_rate: float | None = strawberry.field(
+        description="Share of recorded attendances where the person was present (0–1)"
+    )
+
+
 @strawberry.type
-class DistrictImpact:
+class DistrictImpact(CellFigures):
     district_id: strawberry.ID
     name: str
-    enrolled: int
 
 
 @strawberry.type
-class AssociationImpact:
+class AssociationImpact(CellFigures):
     association_id: strawberry.ID
     name: str
-    enrolled: int
 
 
 @strawberry.type
-class GenderImpact:
+class GenderImpact(CellFigures):
     gender: Gender
+
+
+@strawberry.type
+class AgeBandImpact(CellFigures):
+    age_band: AgeBand
+
+
+@strawberry.type
+class TrackImpact(CellFigures):
+    track: Track
+
+
+@strawberry.type(description="People enrolled in one month, and how far they have gone since")
+class CohortImpact(CellFigures):
+    month: str = strawberry.field(description="Month of enrolment, YYYY-MM")
+
+
+@strawberry.type(description="What happened in one ISO week, and the running totals")
+class WeekImpact:
+    week: str = strawberry.field(description="ISO week, e.g. 2026-W05")
     enrolled: int
+    trained: int
+    directed_to_employment: int
+    sessions_present: int
+    attending_new: int = strawberry.field(description="People attending for the first time")
+    attending_returning: int = strawberry.field(description="People who had attended before")
+    cumulative_enrolled: int
+    cumulative_trained: int = strawberry.field(description="Baseline included")
+    cumulative_directed_to_employment: int = strawberry.field(description="Baseline included")
+
+
+@strawberry.type
+class FunnelStage:
+    stage: str = strawberry.field(
+        description="enrolled, attended, trained, career_workshop, referred, placed, "
+        "directed_to_employment, in_post_6m"
+    )
+    count: int
+
+
+@strawberry.type(description="One target: where the programme stands and when it gets there")
+class TargetProgress:
+    indicator: str = strawberry.field(
+        description="trained, directed_to_employment or associations_upskilled"
+    )
+    target: int
+    baseline: int = strawberry.field(description="Reached before the platform counted")
+    actual: int = strawberry.field(description="Baseline + counted")
+    share: float = strawberry.field(description="actual / target")
+    weekly_pace: float = strawberry.field(description="Per week, over the last 4 complete weeks")
+    forecast_on: dt.date | None = strawberry.field(
+        description="When the target is reached at that pace; null without a recent pace"
+    )
+    on_track: bool | None = strawberry.field(description="Forecast before the programme's end")
+
+
+@strawberry.type
+class SkillGain:
+    area: str = strawberry.field(description="Pix area, 1 to 5")
+    average_levels_gained: float | None = strawberry.field(
+        description="Average final − initial Pix level per competence assessed at both stages"
+    )
+    competences_assessed: int
+
+
+@strawberry.type
+class OutcomeCount:
+    outcome_class: OutcomeClass
+    people: int
+
+
+@strawberry.type(description="How recent the figures are")
+class Freshness:
+    last_event_time: dt.datetime | None
+    lag_seconds: float | None = strawberry.field(
+        description="From the last event's time to its projection"
+    )
+    p50_seconds: float | None = strawberry.field(description="Median delay, recent events")
+    p99_seconds: float | None
 
 
 @strawberry.type(description="Programme figures against its targets, for one scope")
@@ -195,8 +282,24 @@ class Impact:
     women_share_careers: float | None = strawberry.field(
         description="Share of women among careers-track participants (0–1); null when none"
     )
+    women_share_goal: float | None = strawberry.field(description="From the targets file")
     targets: Targets
+    progress: list[TargetProgress]
+    funnel: list[FunnelStage]
+    attendance_rate: float | None
+    no_show_rate: float | None = strawberry.field(
+        description="Share of recorded attendances missed without an excuse (0–1)"
+    )
+    withdrawn: int
+    at_risk: int = strawberry.field(description="People flagged after repeated absences")
+    directed_by_outcome: list[OutcomeCount]
+    skill_gain: list[SkillGain]
     by_district: list[DistrictImpact]
     by_association: list[AssociationImpact]
     by_gender: list[GenderImpact]
+    by_age_band: list[AgeBandImpact]
+    by_track: list[TrackImpact]
+    cohorts: list[CohortImpact]
+    weekly: list[WeekImpact]
+    freshness: Freshness
     updated_at: dt.datetime | None
