@@ -80,7 +80,8 @@ def delivery_lines(report: DeliveryReport) -> list[str]:
     rate = report.sent_total / report.sending_s if report.sending_s else 0.0
     lines = [
         f"sent {report.sent_total} of {report.total} in {report.sending_s:.1f} s ({rate:.0f}/s); "
-        f"all applied or refused after {report.total_s:.1f} s",
+        f"{report.confirmed} confirmed applied (by their canonical event) after "
+        f"{report.total_s:.1f} s",
         "re-sent after a refusal for a prerequisite not yet known: "
         + (
             ", ".join(f"{n} {reason}" for reason, n in sorted(report.resent.items()))
@@ -97,7 +98,8 @@ def delivery_lines(report: DeliveryReport) -> list[str]:
     else:
         lines.append("finally refused: none")
     if report.problem:
-        lines.append(f"{report.problem} ({report.unread} records unread)")
+        lines.append(report.problem)
+        lines += [f"  unconfirmed {t}: {n}" for t, n in sorted(report.unconfirmed.items())]
     if report.cancelled:
         lines.append("interrupted: the rest was not sent")
     return lines
@@ -171,11 +173,11 @@ def _with_progress(
         task = bar.add_task("sending", total=len(programme.requests), status="")
 
         def progress(report: DeliveryReport) -> None:
-            done = report.sent_total >= report.total
+            sent = report.sent_total >= report.total
             bar.update(
                 task,
-                completed=report.sent_total,
-                description="applying" if done else "sending",
+                completed=report.confirmed + len(report.refused) if sent else report.sent_total,
+                description="applied" if sent else "sent",
                 status=f"re-sent {sum(report.resent.values())} · refused {len(report.refused)}",
             )
 

@@ -5,9 +5,10 @@ person (or the session, the association…). Out of order across topics is norma
 attendance report can reach training before the enrolment it names has. So, like a careful
 partner, this watches ``dn.deadletter`` for its own ``ce_id``s: one refused because something
 it names is not known yet (``unknown_*``) is re-sent after a backoff, with the same ``ce_id``
-(applied once), a bounded number of times. The run ends once the platform's intake consumers
-have read past everything sent and every dead letter about it was read: nothing is left
-unaccounted for, and the report names whatever was finally refused.
+(applied once), a bounded number of times. It also reads the canonical topics: the event each
+request makes (the person enrolled, the attendance recorded…) confirms it was applied. The run
+ends when every request is confirmed or finally refused, so nothing is left unaccounted for;
+whatever is neither when the platform stops making progress is reported as unconfirmed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from contracts.topics import DEAD_LETTER, INTAKE_ORIENTATION, INTAKE_REGISTRATION, INTAKE_TRAINING
+from contracts.catalogue import decode
+from contracts.envelope import CloudEvent, EnvelopeError
+from contracts.topics import (
+    CANONICAL,
+    DEAD_LETTER,
+    INTAKE_ORIENTATION,
+    INTAKE_REGISTRATION,
+    INTAKE_TRAINING,
+)
+from kit.simulation.confirmation import confirmed_fact, expected_fact
 from kit.simulation.programme import PlannedRequest, Programme
 
 # Refusals that mean "not known yet": the prerequisite may still be on its way.
@@ -32,7 +42,7 @@ RETRYABLE = frozenset(
     {"unknown_beneficiary", "unknown_session", "unknown_placement", "unknown_referral"}
 )
 # The consumer group applying each intake topic (the services' handlers; a unit test keeps
-# these in step): their committed offsets say how far the platform has read.
+# these in step): a run starts once they have members.
 INTAKE_GROUPS = {
     INTAKE_REGISTRATION: "dn-registration-intake",
     INTAKE_TRAINING: "dn-training-intake",
@@ -49,7 +59,7 @@ class DeliveryOptions:
     max_attempts: int = 8  # sends of one request, the first included
     first_backoff_s: float = 0.5
     max_backoff_s: float = 8.0
-    settle_timeout_s: float = 180.0  # for the platform to read what was sent, after the last send
+    quiet_timeout_s: float = 120.0  # the wait for confirmations ends after this long without one
     consumers_timeout_s: float = 30.0  # for the platform's intake consumers to be there
 
 
@@ -67,7 +77,8 @@ class DeliveryReport:
     sent: Counter[str] = field(default_factory=Counter)  # first sends, per type
     resent: Counter[str] = field(default_factory=Counter)  # re-sends, per refusal reason
     refused: list[Refusal] = field(default_factory=list)  # finally refused
-    unread: int = 0  # records the platform had not read when the wait ended
+    confirmed: int = 0  # requests whose canonical event was seen
+    unconfirmed: Counter[str] = field(default_factory=Counter)  # per type, when the wait ended
     sending_s: float = 0.0
     total_s: float = 0.0
     cancelled: bool = False
@@ -79,7 +90,7 @@ class DeliveryReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.refused or self.unread or self.cancelled or self.problem)
+        return not (self.refused or self.unconfirmed or self.cancelled or self.problem)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -90,7 +101,8 @@ class DeliveryReport:
             "resent_by_reason": dict(sorted(self.resent.items())),
             "refused": [vars(r) for r in self.refused],
             "refused_by_reason": dict(Counter(r.reason for r in self.refused)),
-            "unread": self.unread,
+            "confirmed": self.confirmed,
+            "unconfirmed": dict(sorted(self.unconfirmed.items())),
             "sending_s": round(self.sending_s, 2),
             "total_s": round(self.total_s, 2),
             "rate": round(self.sent_total / self.sending_s, 1) if self.sending_s else None,
@@ -135,6 +147,8 @@ class Delivery:
         self.sends: Counter[str] = Counter()  # ce_id → sends so far
         self.done: set[str] = set()  # finally refused
         self.due: list[tuple[float, str, str]] = []  # (when, ce_id, reason) re-sends, a heap
+        self.awaited = {expected_fact(r.data): str(r.ce_id) for r in self.requests}
+        self.last_news = time.monotonic()
         self.report = DeliveryReport(total=len(self.requests))
 
     async def run(self) -> DeliveryReport:
@@ -150,20 +164,27 @@ class Delivery:
                 f"cannot reach the broker at {self.bootstrap} ({error}); start the platform "
                 "with `dn up`, or set DN_KAFKA_BOOTSTRAP"
             ) from error
+        facts = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
         try:
+            await facts.start()
             await self._wait_for_consumers()
             partitions = await self._from_now_on(dead_letters, DEAD_LETTER)
-            watcher = asyncio.create_task(self._watch(dead_letters, partitions))
-            resender = asyncio.create_task(self._resend(producer))
+            canonical = await self._from_now_on(facts, *CANONICAL)
+            tasks = [
+                asyncio.create_task(self._watch(dead_letters, partitions, self._dead_lettered)),
+                asyncio.create_task(self._watch(facts, canonical, self._fact)),
+                asyncio.create_task(self._resend(producer)),
+            ]
             try:
                 await self._send_all(producer)
                 self.report.sending_s = time.monotonic() - started
-                await self._settle(producer, dead_letters, partitions)
+                await self._settle()
             finally:
-                for task in (watcher, resender):
+                for task in tasks:
                     task.cancel()
-                await asyncio.gather(watcher, resender, return_exceptions=True)
+                await asyncio.gather(*tasks, return_exceptions=True)
         finally:
+            await facts.stop()
             await dead_letters.stop()
             await producer.stop()
             self.report.total_s = time.monotonic() - started
@@ -190,10 +211,14 @@ class Delivery:
         finally:
             await admin.close()
 
-    async def _from_now_on(self, consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-        """Assign every partition of ``topic`` and start reading at its current end."""
+    async def _from_now_on(self, consumer: AIOKafkaConsumer, *topics: str) -> list[TopicPartition]:
+        """Assign every partition of ``topics`` and start reading at their current end."""
         await consumer.topics()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in consumer.partitions_for_topic(topic) or ()
+        ]
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)
         for partition in partitions:
@@ -229,12 +254,30 @@ class Delivery:
         await asyncio.gather(*in_flight)
         self.progress(self.report)
 
-    async def _watch(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+    async def _watch(
+        self,
+        consumer: AIOKafkaConsumer,
+        partitions: list[TopicPartition],
+        take: Callable[[ConsumerRecord[bytes, bytes]], None],
+    ) -> None:
         while True:
             batches = await consumer.getmany(*partitions, timeout_ms=200)
             for records in batches.values():
                 for record in records:
-                    self._dead_lettered(record)
+                    take(record)
+
+    def _fact(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """A canonical event: the request it confirms, if ours, was applied."""
+        try:
+            event = decode(CloudEvent.from_kafka(record.value, record.headers))
+        except (EnvelopeError, ValueError):
+            return  # not ours to judge: the platform dead-letters its own problems
+        fact = confirmed_fact(event)
+        if fact is not None and self.awaited.pop(fact, None) is not None:
+            self.report.confirmed += 1
+            self.last_news = time.monotonic()
+            if self.report.confirmed % 64 == 0:
+                self.progress(self.report)
 
     def _dead_lettered(self, record: ConsumerRecord[bytes, bytes]) -> None:
         ce_id = _header(record, "ce_id")
@@ -248,8 +291,11 @@ class Delivery:
                 self.options.first_backoff_s * 2 ** (attempts - 1), self.options.max_backoff_s
             )
             heapq.heappush(self.due, (time.monotonic() + backoff, ce_id, reason))
+            self.last_news = time.monotonic()
             return
         self.done.add(ce_id)
+        self.awaited.pop(expected_fact(request.data), None)
+        self.last_news = time.monotonic()
         detail = _header(record, "dn_error_detail") or ""
         self.report.refused.append(Refusal(ce_id, request.event_type, reason, detail))
         self.progress(self.report)
@@ -264,43 +310,20 @@ class Delivery:
                 continue
             await asyncio.sleep(0.05)
 
-    async def _settle(
-        self,
-        producer: AIOKafkaProducer,
-        dead_letters: AIOKafkaConsumer,
-        partitions: list[TopicPartition],
-    ) -> None:
-        """Wait until the intake consumers read past everything sent, and every dead letter
-        that produced was read, with no re-send left to make."""
-        deadline = time.monotonic() + self.options.settle_timeout_s
-        groups = [
-            _Committed(self.bootstrap, group, topic) for topic, group in INTAKE_GROUPS.items()
-        ]
-        try:
-            for committed in groups:
-                await committed.start()
-            while not self.cancel.is_set():
-                if time.monotonic() > deadline:
-                    self.report.problem = (
-                        "the platform had not read everything within "
-                        f"{self.options.settle_timeout_s:.0f} s of the last send"
-                    )
-                    return
-                await asyncio.sleep(0.2)
-                if self.due:
-                    continue  # re-sends to make first
-                await producer.flush()
-                self.report.unread = sum([await g.behind(dead_letters) for g in groups])
-                if self.report.unread:
-                    continue
-                # Every dead letter those reads produced was published before the commit.
-                ends = await dead_letters.end_offsets(partitions)
-                positions = {p: await dead_letters.position(p) for p in partitions}
-                if all(positions[p] >= ends[p] for p in partitions) and not self.due:
-                    return
-        finally:
-            for committed in groups:
-                await committed.stop()
+    async def _settle(self) -> None:
+        """Wait until every request is confirmed or finally refused, while the platform makes
+        progress (a confirmation, a refusal or a re-send within ``quiet_timeout_s``)."""
+        while self.awaited and not self.cancel.is_set():
+            if time.monotonic() - self.last_news > self.options.quiet_timeout_s and not self.due:
+                waiting = set(self.awaited.values())
+                self.report.unconfirmed = Counter(self.by_id[ce_id].event_type for ce_id in waiting)
+                self.report.problem = (
+                    f"{len(waiting)} requests neither applied nor refused after "
+                    f"{self.options.quiet_timeout_s:.0f} s without progress (a seed played "
+                    "before is applied once: its requests change nothing and make no event)"
+                )
+                return
+            await asyncio.sleep(0.2)
 
 
 async def _active_groups(admin: AIOKafkaAdminClient) -> set[str]:
@@ -318,35 +341,6 @@ async def _active_groups(admin: AIOKafkaAdminClient) -> set[str]:
                 if error_code == 0 and name == group and members:
                     active.add(group)
     return active
-
-
-class _Committed:
-    """A consumer group's committed offsets on one topic, read without joining the group."""
-
-    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
-        self.topic = topic
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-        )
-
-    async def start(self) -> None:
-        await self.consumer.start()
-
-    async def stop(self) -> None:
-        await self.consumer.stop()
-
-    async def behind(self, reader: AIOKafkaConsumer) -> int:
-        """How many records of the topic the group has not committed yet."""
-        await reader.topics()
-        partitions = [
-            TopicPartition(self.topic, p) for p in reader.partitions_for_topic(self.topic) or ()
-        ]
-        ends = await reader.end_offsets(partitions)
-        behind = 0
-        for partition in partitions:
-            committed = await self.consumer.committed(partition)
-            behind += max(0, ends[partition] - (committed or 0))
-        return behind
 
 
 async def deliver(

@@ -13,11 +13,14 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from contracts.catalogue import decode, intake_types
+from contracts.dimensions import AgeBand, EmploymentStatus
 from contracts.envelope import CloudEvent
 from contracts.intake import EnrolmentRequestedV1
 from contracts.orientation import FollowUpReportedV1, PlacementKind, PlacementReportedV1
+from contracts.registration import BeneficiaryEnrolledV1
 from contracts.topics import INTAKE
 from contracts.training import AttendanceReportedV1, AttendanceStatus, SessionReportedV1
+from kit.simulation.confirmation import confirmed_fact, expected_fact
 from kit.simulation.delivery import INTAKE_GROUPS, Delivery, DeliveryOptions
 from kit.simulation.programme import (
     ASSOCIATIONS,
@@ -293,3 +296,18 @@ def test_a_request_refused_for_another_reason_is_reported_at_once_and_others_ign
 def test_sizes_out_of_range_are_refused(days: int, people: int) -> None:
     with pytest.raises(ValueError, match="between"):
         plan_programme(seed=1, people=people, days=days, now=NOW)
+
+
+def test_each_request_waits_for_its_own_canonical_fact(year: Programme) -> None:
+    facts = [expected_fact(r.data) for r in year.requests]
+
+    assert len(set(facts)) == len(facts)
+    enrolment = next(r.data for r in year.requests if isinstance(r.data, EnrolmentRequestedV1))
+    assert enrolment.beneficiary_id is not None
+    enrolled = BeneficiaryEnrolledV1(
+        beneficiary_id=enrolment.beneficiary_id, association_id=enrolment.association_id,
+        district_id=enrolment.district_id, gender=enrolment.gender, age_band=AgeBand.UNKNOWN,
+        tracks=enrolment.tracks, employment_status=EmploymentStatus.UNKNOWN,
+        qpv_resident=True, shares_with_partners=True, enrolled_at=NOW,
+    )  # fmt: skip
+    assert confirmed_fact(enrolled) == expected_fact(enrolment)
