@@ -118,7 +118,7 @@ def up(
         seconds = platform.wait_healthy()
         _print_urls(settings, status.mongodb_url, status.kafka_bootstrap, seconds)
         if settings.demo if demo is None else demo:
-            stop_demo = _seed_demo(status.kafka_bootstrap)
+            stop_demo = _seed_demo(settings, status.kafka_bootstrap)
         console.print("Ctrl-C stops everything.")
         while not stopping:
             if dead := platform.dead():
@@ -152,11 +152,14 @@ def _print_urls(settings: Settings, mongodb_url: str, kafka: str, seconds: float
     console.print("  token       dn token --role coordinator")
 
 
-def _seed_demo(kafka_bootstrap: str) -> Callable[[], None]:
+def _seed_demo(settings: Settings, kafka_bootstrap: str) -> Callable[[], None]:
     """Demo data: a smaller programme year played by the partner simulator in the background."""
     from kit.simulation.command import start_demo
 
-    return start_demo(kafka_bootstrap, lambda line: console.print(f"  demo        {line}"))
+    def say(line: str) -> None:
+        console.print(f"  demo        {line}")
+
+    return start_demo(kafka_bootstrap, settings.home, say)
 
 
 @app.command()

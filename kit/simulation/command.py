@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
@@ -184,8 +185,13 @@ def _with_progress(
         return asyncio.run(deliver(programme, bootstrap, options, progress))
 
 
-def start_demo(bootstrap: str, say: Callable[[str], None]) -> Callable[[], None]:
-    """Play the demo programme in the background; returns what stops it (waits briefly)."""
+def start_demo(bootstrap: str, home: Path, say: Callable[[str], None]) -> Callable[[], None]:
+    """Play the demo programme in the background, once per ``DN_HOME`` (its data persists
+    there); returns what stops it (waiting briefly)."""
+    played = home / "demo.json"
+    if played.exists():
+        say(f"already played ({played}; remove it to play the demo again)")
+        return lambda: None
     programme = plan(DEMO_SEED, DEMO_PEOPLE, DEMO_DAYS)
     truth = programme.truth
     cancel = threading.Event()
@@ -207,6 +213,8 @@ def start_demo(bootstrap: str, say: Callable[[str], None]) -> Callable[[], None]
             return
         if report.cancelled:
             return
+        if report.ok:
+            played.write_text(json.dumps(_json(programme, report), indent=2))
         resent = sum(report.resent.values())
         outcome = (
             f"done in {report.total_s:.0f} s ({resent} re-sent): {truth.enrolled} enrolled, "
