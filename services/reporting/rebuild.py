@@ -89,8 +89,12 @@ async def rebuild(
             while remaining:
                 fetched = await consumer.getmany(*remaining, timeout_ms=1000, max_records=batch)
                 records: list[ConsumerRecord[bytes, bytes]] = []
-                for partition, found in fetched.items():
-                    records += [r for r in found if r.offset < ends[partition]]
+                for found in fetched.values():
+                    # Whole batches, even past the end offset: some brokers (the embedded
+                    # Tansu) report a partition's end as its last batch's first offset + 1,
+                    # and stopping there would skip the rest of that batch. Reading further
+                    # is harmless: those events reach the new version live anyway, once.
+                    records += found
                 for partition in list(remaining):
                     if await consumer.position(partition) >= ends[partition]:
                         remaining.discard(partition)

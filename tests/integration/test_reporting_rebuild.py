@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
 from contracts.event import EventData
@@ -23,7 +24,7 @@ from contracts.training import AttendanceRecordedV1, AttendanceStatus, Beneficia
 from services.reporting.rebuild import rebuild
 from tests.histories import Delivery, from_scratch
 from tests.integration.conftest import Projection, as_record
-from tests.support import eventually, produce
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -79,14 +80,20 @@ def programme(association: str, people: list[UUID]) -> list[Delivery]:
 
 
 async def send(projection: Projection, deliveries: list[Delivery]) -> None:
-    for topic in TOPIC:
-        records = []
+    """Produce as a partner system's producer would: many records per batch (a broker that
+    misreports a batch's end offset must not make the rebuild miss the rest of it)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=projection.bootstrap, acks="all", linger_ms=20, max_batch_size=65536
+    )
+    await producer.start()
+    try:
         for delivery in deliveries:
-            if delivery.topic == topic:
-                value, headers = as_record(delivery.ce)
-                records.append(((delivery.ce.subject or "").encode(), value, headers))
-        if records:
-            await produce(projection.bootstrap, TOPIC[topic], records)
+            value, headers = as_record(delivery.ce)
+            key = (delivery.ce.subject or "").encode()
+            await producer.send(TOPIC[delivery.topic], value=value, key=key, headers=headers)
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 def scope_counters(expected: dict[tuple[tuple[str, str | None, str | None], str], int],
