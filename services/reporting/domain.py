@@ -333,12 +333,11 @@ def contributions(facts: BeneficiaryFacts) -> Counter[tuple[Bucket, str]]:
         return counts
     values = attribute_values(facts)
     by_period = {period: period_counts(facts, period) for period in PERIODS}
+    cells = [(dimension, value) for dimension in ATTRIBUTES for value in values[dimension]]
     for scope in scopes(facts):
-        for indicator, count in person.items():
-            counts[((scope, None, None), indicator)] += count
-            for dimension in ATTRIBUTES:
-                for value in values[dimension]:
-                    counts[((scope, dimension, value), indicator)] += count
+        for bucket in [(scope, None, None), *((scope, d, v) for d, v in cells)]:
+            for indicator, count in person.items():
+                counts[(bucket, indicator)] += count
         for period, dated in by_period.items():
             for (when, indicator), count in dated.items():
                 counts[((scope, period, when), indicator)] += count
@@ -397,11 +396,14 @@ def _attended(facts: BeneficiaryFacts) -> list[dict[str, object]]:
     return list(facts.attendances.values())
 
 
+_STATUS_NAMES = {
+    AttendanceStatus.PRESENT.value: "present",
+    AttendanceStatus.EXCUSED_ABSENCE.value: "excused",
+}
+
+
 def _status_name(status: object) -> str:
-    return {
-        AttendanceStatus.PRESENT.value: "present",
-        AttendanceStatus.EXCUSED_ABSENCE.value: "excused",
-    }.get(str(status), "unexcused")
+    return _STATUS_NAMES.get(str(status), "unexcused")
 
 
 def _keep(

@@ -8,7 +8,7 @@ update of the registry document switches reads over.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -265,8 +265,8 @@ class ReportingStore:
 
 
 def document_of(facts: BeneficiaryFacts) -> Document:
-    document = asdict(facts)
-    document.pop("beneficiary_id")
+    # Shallow: the records inside are plain dicts already (asdict would deep-copy them all).
+    document = {f.name: getattr(facts, f.name) for f in fields(facts) if f.name != "beneficiary_id"}
     document["tracks"] = list(facts.tracks)
     return document
 
