@@ -654,8 +654,36 @@ def completion(
         beneficiary_id=UUID(beneficiary_id),
         sessions_present=done.sessions_present,
         minutes_present=done.minutes_present,
-        trained_at=now,
+        trained_at=min(now, rule_met_at(rule, attendances, assessments) or now),
     )
+
+
+def rule_met_at(
+    rule: CompletionRule, attendances: Sequence[Attendance], assessments: Sequence[Assessment]
+) -> datetime | None:
+    """When the person actually met the rule: the start of the session that completed it (or
+    the final assessment, when required and later), not when the records reached us — an
+    association entering last month's roll-calls today trained people last month."""
+    present = sorted(
+        (a for a in attendances if a.status is AttendanceStatus.PRESENT),
+        key=lambda a: a.session_starts_at,
+    )
+    sessions = minutes = 0
+    met: datetime | None = None
+    seen: set[str] = set()
+    for attendance in present:
+        if attendance.session_id in seen:
+            continue
+        seen.add(attendance.session_id)
+        sessions += 1
+        minutes += attendance.minutes
+        if sessions >= rule.min_sessions and minutes >= rule.min_minutes:
+            met = attendance.session_starts_at
+            break
+    if met is None or not rule.require_final_assessment:
+        return met
+    finals = [a.assessed_at for a in assessments if a.stage is AssessmentStage.FINAL]
+    return max(met, min(finals)) if finals else None
 
 
 # -- at risk -------------------------------------------------------------------------------

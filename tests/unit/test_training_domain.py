@@ -432,6 +432,18 @@ def test_four_sessions_of_three_hours_make_a_person_trained() -> None:
     assert (event.sessions_present, event.minutes_present) == (4, 720)
 
 
+def test_trained_at_is_when_the_completing_session_took_place_not_when_it_was_recorded() -> None:
+    records = history(*[180] * 6)  # six sessions; the fourth completes the rule
+    shuffled = [records[5], records[3], records[0], records[4], records[2], records[1]]
+
+    months_later = datetime(2026, 6, 1, tzinfo=UTC)
+
+    event = domain.completion(CompletionRule(), str(PERSON), False, shuffled, [], months_later)
+
+    assert isinstance(event, BeneficiaryTrainedV1)
+    assert event.trained_at == records[3].session_starts_at
+
+
 def test_too_few_sessions_or_too_few_hours_do_not() -> None:
     assert not domain.meets_rule(CompletionRule(), history(240, 240, 240), [])
     assert not domain.meets_rule(CompletionRule(), history(*[179] * 4), [])
