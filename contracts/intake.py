@@ -7,6 +7,7 @@ encrypts the personal data on arrival, and never reach a canonical topic.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar
 from uuid import UUID
 
@@ -54,6 +55,13 @@ class EnrolmentRequestedV1(EventData):
         description=(
             "A random UUID (v4) the partner chooses for the person, to use in its later "
             "attendance or placement requests; the platform assigns one when absent"
+        ),
+    )
+    enrolled_on: date | None = Field(
+        default=None,
+        description=(
+            "The day the person joined the programme at the association, when the partner "
+            "records it later (at most 366 days ago, never in the future); null: today"
         ),
     )
 

@@ -526,6 +526,7 @@ def _enrol(plan: _Plan, rng: random.Random, cohort: Cohort, starts: datetime) ->
                 ),
                 partner_reference=f"crm-{person.index:05d}",
                 beneficiary_id=person.id,
+                enrolled_on=person.enrolled_at.date(),
             ),
             "enrolment",
             person.index,

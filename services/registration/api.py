@@ -6,7 +6,7 @@ Every read or change of a beneficiary record is written to the audit log (ids on
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -63,6 +63,7 @@ class EnrolmentIn(PersonalIn):
     employment_status: EmploymentStatus | None = None
     qpv_resident: bool = True
     consent: ConsentIn
+    enrolled_on: date | None = None
 
     def request(self) -> domain.EnrolmentRequest:
         return domain.EnrolmentRequest(
@@ -75,6 +76,7 @@ class EnrolmentIn(PersonalIn):
             employment_status=self.employment_status,
             consent=domain.Consent(**self.consent.model_dump()),
             qpv_resident=self.qpv_resident,
+            enrolled_on=self.enrolled_on,
         )
 
 

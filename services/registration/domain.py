@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -100,6 +100,8 @@ class EnrolmentRequest:
     employment_status: EmploymentStatus | None
     consent: Consent
     qpv_resident: bool = True
+    # A partner recording an enrolment after the fact says when it happened.
+    enrolled_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ def enrol(
         *_check_personal(request.personal),
         *_check_birth_year(request.birth_year, now.year),
         *_check_tracks(request.tracks),
+        *_check_enrolled_on(request.enrolled_on, now.date()),
     ]
     if not request.consent.programme_follow_up:
         errors.append(
@@ -174,10 +177,35 @@ def enrol(
         tracks=tuple(dict.fromkeys(request.tracks)),
         employment_status=request.employment_status or EmploymentStatus.UNKNOWN,
         consent=request.consent,
-        enrolled_at=now,
+        enrolled_at=_enrolment_time(request.enrolled_on, now),
         qpv_resident=request.qpv_resident,
         last_contact_at=now,
     )
+
+
+ENROLLED_ON_MAX_DAYS_AGO = 366
+
+
+def _check_enrolled_on(enrolled_on: date | None, today: date) -> list[FieldError]:
+    if enrolled_on is None:
+        return []
+    earliest = today - timedelta(days=ENROLLED_ON_MAX_DAYS_AGO)
+    if not earliest <= enrolled_on <= today:
+        return [
+            FieldError(
+                "enrolledOn",
+                f"a day between {earliest.isoformat()} and {today.isoformat()}, or leave empty "
+                "for today",
+            )
+        ]
+    return []
+
+
+def _enrolment_time(enrolled_on: date | None, now: datetime) -> datetime:
+    """Noon UTC of the day given (the same calendar day in France), else now."""
+    if enrolled_on is None or enrolled_on == now.date():
+        return now
+    return datetime.combine(enrolled_on, time(12, 0), tzinfo=UTC)
 
 
 def _cleaned(personal: PersonalData) -> PersonalData:

@@ -42,6 +42,7 @@ def enrolment_request(data: EnrolmentRequestedV1) -> domain.EnrolmentRequest:
         employment_status=data.employment_status,
         consent=domain.Consent(**data.consent.model_dump()),
         qpv_resident=data.qpv_resident,
+        enrolled_on=data.enrolled_on,
     )
 
 

@@ -337,3 +337,17 @@ def test_every_problem_of_a_request_is_reported_together() -> None:
         "tracks",
         "consent.programmeFollowUp",
     ]
+
+
+def test_an_enrolment_recorded_later_keeps_the_day_it_happened() -> None:
+    from datetime import UTC, date, datetime
+
+    from services.registration.domain import _check_enrolled_on, _enrolment_time
+
+    now = datetime(2026, 11, 26, 15, 30, tzinfo=UTC)
+    assert _enrolment_time(date(2026, 9, 14), now) == datetime(2026, 9, 14, 12, 0, tzinfo=UTC)
+    assert _enrolment_time(None, now) == now
+    assert _check_enrolled_on(date(2026, 9, 14), now.date()) == []
+    future = _check_enrolled_on(date(2026, 11, 27), now.date())
+    too_old = _check_enrolled_on(date(2025, 11, 1), now.date())
+    assert [e.field for e in future + too_old] == ["enrolledOn", "enrolledOn"]

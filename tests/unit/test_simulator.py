@@ -57,7 +57,7 @@ def test_replaying_a_seed_later_resends_the_same_people_and_ids() -> None:
 
     def enrolments(programme: Programme) -> dict[UUID, Any]:
         return {
-            r.ce_id: r.data.model_copy(update={"birth_year": None})
+            r.ce_id: r.data.model_copy(update={"birth_year": None, "enrolled_on": None})
             for r in programme.requests
             if isinstance(r.data, EnrolmentRequestedV1)
         }
