@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -22,6 +23,9 @@ GROUP_ID = "dn-reporting-projection"
 # Registration last: a rebuild replays them in this order, so a person's activity is counted
 # before their erasure (after which late facts about them have nothing to link to).
 TOPICS = (topics.TRAINING_EVENTS, topics.ORIENTATION_EVENTS, topics.REGISTRATION_EVENTS)
+
+# How often erased people's expired links to their re-keyed facts are removed.
+FORGET_LINKS_EVERY_S = 3600.0
 
 FRESHNESS = Histogram(
     "dn_projection_freshness_seconds",
@@ -73,6 +77,7 @@ class ProjectionHandler:
         self.versions = versions
         self.feed = feed
         self.freshness = freshness or Freshness()
+        self.links_checked_at = 0.0
 
     async def __call__(self, events: list[CloudEvent]) -> None:
         # Unknown or invalid data raises EnvelopeError: the subscriber splits the batch and
@@ -83,6 +88,10 @@ class ProjectionHandler:
         for version in registry.written:
             result = await self.apply(version, decoded)
         committed_at = datetime.now(UTC)
+        if time.monotonic() - self.links_checked_at > FORGET_LINKS_EVERY_S:
+            self.links_checked_at = time.monotonic()
+            for version in registry.written:
+                await self.versions.store(version).forget_erased_links()
         self.freshness.record(events, committed_at)
         BATCH_SIZE.observe(len(events))
         if self.feed is not None and result.scopes:

@@ -33,7 +33,8 @@ class BatchResult:
     latest_event_time: datetime | None = None
 
 
-# Reads stored facts by id (None for an erased person; absent when never seen).
+# Reads stored facts by id: absent when never seen; for an erased person, their re-keyed facts
+# while the erasure's link lasts (facts already in flight still count), then None.
 LoadFacts = Callable[[list[str]], Awaitable[dict[str, BeneficiaryFacts | None]]]
 
 
@@ -45,7 +46,7 @@ class WorkingSet:
         self.load = load
         self.before: dict[str, BeneficiaryFacts | None] = {}
         self.now: dict[str, BeneficiaryFacts | None] = {}
-        self.erased: dict[str, BeneficiaryFacts] = {}
+        self.erased: set[str] = set()  # erased by this batch
 
     async def preload(self, beneficiary_ids: list[str]) -> None:
         missing = [key for key in dict.fromkeys(beneficiary_ids) if key not in self.before]
@@ -58,7 +59,7 @@ class WorkingSet:
             self.now[key] = stored
 
     async def facts(self, beneficiary_id: str) -> BeneficiaryFacts | None:
-        """The person's facts as they now stand; None once erased."""
+        """The person's facts as they now stand; None once their erasure's link has gone."""
         if beneficiary_id not in self.before:
             await self.preload([beneficiary_id])
         return self.now[beneficiary_id]
@@ -66,10 +67,10 @@ class WorkingSet:
     async def apply(self, beneficiary_id: str, data: EventData) -> None:
         facts = await self.facts(beneficiary_id)
         if facts is None:
-            return  # a late event about someone erased: nothing to link it to
+            return  # erased long ago: nothing links this late fact to their figures any more
         if isinstance(data, BeneficiaryErasedV1):
-            self.erased[beneficiary_id] = facts
-            self.now[beneficiary_id] = None
+            # Counters stay as they are; the store re-keys the facts (see save_facts).
+            self.erased.add(beneficiary_id)
             return
         changed = domain.apply(facts, data)
         self.now[beneficiary_id] = changed
@@ -85,18 +86,17 @@ class WorkingSet:
         total: Counter[tuple[Bucket, str]] = Counter()
         for key, before in self.before.items():
             after = self.now[key]
-            final = self.erased.get(key, after) if after is None else after
-            if final is None or final == before:
+            if after is None or before is None or after == before:
                 continue
-            old = before if before is not None else BeneficiaryFacts(key)
-            total.update(domain.transition(old, final))
+            total.update(domain.transition(before, after))
         return {key: change for key, change in total.items() if change}
 
-    def changed(self) -> list[BeneficiaryFacts]:
+    def changed(self) -> list[tuple[str, BeneficiaryFacts]]:
+        """(person, facts) to store: what changed, and everyone this batch erased."""
         return [
-            facts
+            (key, facts)
             for key, facts in self.now.items()
-            if facts is not None and facts != self.before[key]
+            if facts is not None and (facts != self.before[key] or key in self.erased)
         ]
 
 
@@ -136,7 +136,7 @@ async def project(
         announced = domain.association_upskilled(association_id, at.date().isoformat())
         for bucket, change in announced.items():
             deltas[bucket] = deltas.get(bucket, 0) + change
-    await store.save_facts(session, working.changed(), list(working.erased.values()))
+    await store.save_facts(session, working.changed(), working.erased)
     await store.mark_upskilled(session, upskilled)
     await store.move_counters(session, deltas)
     await store.mark_processed(session, [(str(event.id), event.type) for event, _ in fresh])

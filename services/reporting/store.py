@@ -22,6 +22,9 @@ from services.reporting.domain import BeneficiaryFacts, Deltas
 REGISTRY = "projection_versions"
 # A rebuild that has not reported progress for this long is taken to have died.
 REBUILD_STALE_AFTER = timedelta(seconds=60)
+# How long an erased person's tombstone still leads to their re-keyed facts, so that facts
+# already in flight on other topics when the erasure is read still count (then: forgotten).
+ERASURE_LINK_DAYS = 7.0
 
 
 def counter_id(scope: str, dimension: str | None, value: str | None) -> str:
@@ -144,37 +147,73 @@ class ReportingStore:
     async def load_facts(
         self, session: Session, beneficiary_ids: list[str]
     ) -> dict[str, BeneficiaryFacts | None]:
-        """The stored facts of each person; None for an erased one (a tombstone)."""
+        """The stored facts of each person. For an erased person: their re-keyed facts while
+        the erasure's link lasts (``beneficiary_id`` is then the random key), else None."""
         found: dict[str, BeneficiaryFacts | None] = {}
+        linked: dict[str, str] = {}
+        now = datetime.now(UTC)
         async for document in self.facts.find({"_id": {"$in": beneficiary_ids}}, session=session):
-            found[document["_id"]] = None if document.get("erased") else facts_of(document)
+            if not document.get("erased"):
+                found[document["_id"]] = facts_of(document)
+            elif document.get("pseudonym") and document.get("link_expires_at", now) > now:
+                linked[document["pseudonym"]] = document["_id"]
+            else:
+                found[document["_id"]] = None
+        if linked:
+            cursor = self.facts.find({"_id": {"$in": list(linked)}}, session=session)
+            async for document in cursor:
+                found[linked[document["_id"]]] = facts_of(document)
         return found
 
     async def save_facts(
-        self, session: Session, changed: list[BeneficiaryFacts], erased: list[BeneficiaryFacts]
+        self,
+        session: Session,
+        changed: list[tuple[str, BeneficiaryFacts]],
+        erased: set[str],
+        link_days: float = ERASURE_LINK_DAYS,
     ) -> None:
-        """Store changed facts; re-key each erased person's facts under a random id and leave
-        an empty tombstone, so aggregates keep their contribution but nothing links it to them."""
-        writes: list[Any] = [
-            UpdateOne({"_id": facts.beneficiary_id}, {"$set": document_of(facts)}, upsert=True)
-            for facts in changed
-        ]
-        for facts in erased:
-            anonymous = dataclasses.replace(facts, beneficiary_id=f"erased-{uuid4()}")
+        """Store changed facts. An erased person's facts are re-keyed under a random id and
+        their record becomes a tombstone: aggregates keep their contribution. The tombstone
+        keeps the random key for ``link_days`` only, so facts already on their way (an
+        attendance read after the erasure from another topic) still count; then
+        :meth:`forget_erased_links` removes it and nothing links the figures to the person."""
+        writes: list[Any] = []
+        for key, facts in changed:
+            pseudonymised = facts.beneficiary_id != key
+            if key not in erased and not pseudonymised:
+                writes.append(UpdateOne({"_id": key}, {"$set": document_of(facts)}, upsert=True))
+                continue
+            if not pseudonymised:
+                facts = dataclasses.replace(facts, beneficiary_id=f"erased-{uuid4()}")
             writes.append(
-                UpdateOne(
-                    {"_id": anonymous.beneficiary_id}, {"$set": document_of(anonymous)}, upsert=True
-                )
+                UpdateOne({"_id": facts.beneficiary_id}, {"$set": document_of(facts)}, upsert=True)
             )
-            writes.append(
-                UpdateOne(
-                    {"_id": facts.beneficiary_id},
-                    {"$set": {"erased": True}, "$unset": _all_fields()},
-                    upsert=True,
+            if key in erased and not pseudonymised:
+                expires = datetime.now(UTC) + timedelta(days=link_days)
+                writes.append(
+                    UpdateOne(
+                        {"_id": key},
+                        {
+                            "$set": {
+                                "erased": True,
+                                "pseudonym": facts.beneficiary_id,
+                                "link_expires_at": expires,
+                            },
+                            "$unset": _all_fields(),
+                        },
+                        upsert=True,
+                    )
                 )
-            )
         if writes:
             await self.facts.bulk_write(writes, ordered=True, session=session)
+
+    async def forget_erased_links(self, now: datetime | None = None) -> int:
+        """Drop the link from erased people to their re-keyed facts once its time is up."""
+        result = await self.facts.update_many(
+            {"erased": True, "link_expires_at": {"$lte": now or datetime.now(UTC)}},
+            {"$unset": {"pseudonym": "", "link_expires_at": ""}},
+        )
+        return result.modified_count
 
     # -- associations -------------------------------------------------------------------------
 

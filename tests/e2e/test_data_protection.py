@@ -124,8 +124,17 @@ async def test_erasure_leaves_nothing_readable_anywhere_and_figures_unchanged(
         tombstone = registration["beneficiaries"].find_one({"_id": beneficiary_id})
         assert tombstone is not None
         assert set(tombstone) == {"_id", "status", "association_id", "erased_at"}
-        reporting = client["dn_reporting"]["beneficiary_facts"].find_one({"_id": beneficiary_id})
-        assert reporting == {"_id": beneficiary_id, "erased": True}
+        projection = client["dn_reporting"]
+        active = projection["projection_versions"].find_one({"_id": "registry"})
+        assert active is not None
+        facts = projection[f"v{active['active']}_facts"]
+        tombstone = facts.find_one({"_id": beneficiary_id})
+        assert tombstone is not None
+        # Only the temporary link to the re-keyed facts (for facts still in flight) remains.
+        assert set(tombstone) == {"_id", "erased", "pseudonym", "link_expires_at"}
+        rekeyed = facts.find_one({"_id": tombstone["pseudonym"]})
+        assert rekeyed is not None
+        assert rekeyed["enrolled"] is True
 
 
 async def test_personal_data_never_reaches_events_logs_or_traces(

@@ -3,14 +3,14 @@ possibly twice, and the figures converge to the same values."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
 
 from contracts.envelope import CloudEvent
 from contracts.orientation import OutcomeClass, PlacementKind, PlacementRecordedV1
-from contracts.registration import BeneficiaryEnrolledV1
+from contracts.registration import BeneficiaryEnrolledV1, BeneficiaryErasedV1
 from contracts.topics import ORIENTATION_EVENTS, REGISTRATION_EVENTS, TRAINING_EVENTS
 from contracts.training import BeneficiaryTrainedV1
 from tests.integration.conftest import Projection, as_record, enrolment
@@ -90,3 +90,43 @@ async def test_a_placement_of_kind_other_is_not_directed_towards_employment(
     )
     assert await eventually(lambda: projection.count(scope, "enrolled"), lambda n: n == 1) == 1
     assert await projection.count(scope, "directed_to_employment") == 0
+
+
+async def test_facts_read_after_an_erasure_still_count_until_the_link_is_forgotten(
+    projection: Projection,
+) -> None:
+    association = f"asso-{uuid4().hex[:8]}"
+    person = enrolment(association)
+    scope = f"association:{association}"
+    erasure = BeneficiaryErasedV1(
+        beneficiary_id=person.beneficiary_id, erased_at=NOW, reason="request_of_person"
+    )
+    await send(projection, REGISTRATION_EVENTS, person.to_event("dn/registration"))
+    await send(projection, REGISTRATION_EVENTS, erasure.to_event("dn/registration"))
+    await eventually(lambda: tombstone(projection, person.beneficiary_id), bool, what="erasure")
+
+    # The person's completion was on another topic and is read after the erasure: it counts.
+    await send(projection, TRAINING_EVENTS, trained(person.beneficiary_id))
+    assert await eventually(lambda: projection.count(scope, "trained"), lambda n: n == 1) == 1
+    assert await projection.count(scope, "enrolled") == 1
+
+    # Once the link is forgotten, nothing leads from the person to the figures any more.
+    store = await projection.store()
+    assert await store.forget_erased_links(datetime.now(UTC) + timedelta(days=8)) >= 1
+    left = await tombstone(projection, person.beneficiary_id)
+    assert left == {"_id": str(person.beneficiary_id), "erased": True}
+    late = placed(person.beneficiary_id)
+    await send(projection, ORIENTATION_EVENTS, late)
+    await eventually(
+        lambda: store.processed.count_documents({"_id": str(late.id)}), lambda n: n == 1
+    )
+    assert await projection.count(scope, "directed_to_employment") == 0
+    assert await projection.count(scope, "trained") == 1
+
+
+async def tombstone(projection: Projection, beneficiary_id: UUID) -> dict[str, object] | None:
+    store = await projection.store()
+    found: dict[str, object] | None = await store.facts.find_one(
+        {"_id": str(beneficiary_id), "erased": True}
+    )
+    return found

@@ -108,7 +108,16 @@ async def test_figures_equal_the_ground_truth_after_a_kill_mid_stream_and_a_rest
                     found[(document["dimension"], document["value"], indicator)] = value
         return found
 
-    final = await eventually(figures, lambda f: f == expected, timeout_s=120, what="ground truth")
+    try:
+        final = await eventually(figures, lambda f: f == expected, timeout_s=120, what="truth")
+    except AssertionError:
+        found = await figures()
+        differences = {
+            key: (found.get(key), expected.get(key))
+            for key in {*found, *expected}
+            if found.get(key) != expected.get(key)
+        }
+        raise AssertionError(f"(found, expected) where they differ: {differences}") from None
     assert applied_before_kill < len(deliveries)
     assert final[(None, None, "enrolled")] == 119  # one of the 120 records merged
     mine = list({str(d.ce.id) for d in deliveries})

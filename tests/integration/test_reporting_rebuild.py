@@ -43,7 +43,7 @@ def programme(association: str, people: list[UUID]) -> list[Delivery]:
     for n, person in enumerate(people):
         add("registration", BeneficiaryEnrolledV1(
             beneficiary_id=person, association_id=association,
-            district_id=("qpv-benauge", "qpv-aubiers")[n % 2],
+            district_id=("qpv-benauge", "qpv-aubiers-lac")[n % 2],
             gender=(Gender.FEMALE, Gender.MALE, Gender.NON_BINARY)[n % 3],
             age_band=AgeBand.FROM_26_TO_44, tracks=[Track.DIGITAL_CAREERS],
             employment_status=EmploymentStatus.REGISTERED_JOB_SEEKER,

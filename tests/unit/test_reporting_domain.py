@@ -232,9 +232,8 @@ def projected(stream: list[EventData]) -> dict[tuple[Bucket, str], int]:
             working = WorkingSet(load)
             await working.apply(subject(event), event)
             counters.update(working.deltas())
-            stored.update({f.beneficiary_id: f for f in working.changed()})
-            for key in working.erased:
-                stored[key] = None
+            # In memory an erased person's facts stay under their key: the link never expires.
+            stored.update(dict(working.changed()))
 
     asyncio.run(run())
     return {key: count for key, count in counters.items() if count}
@@ -250,7 +249,7 @@ def rebuilt(stream: list[EventData]) -> dict[tuple[Bucket, str], int]:
             await working.apply(subject(event), event)
 
     asyncio.run(run())
-    final = [f for f in working.now.values() if f is not None] + list(working.erased.values())
+    final = [f for f in working.now.values() if f is not None]
     counters: Counter[tuple[Bucket, str]] = Counter()
     for person in final:
         counters.update(contributions(person))
@@ -479,20 +478,14 @@ def lifecycle_streams(draw: st.DrawFn) -> list[EventData]:
 
 def expected_districts(stream: list[EventData]) -> Counter[str]:
     """Read straight off the events: each person counts in the district of their last enrolment
-    or update, unless their record was merged into another; an erasure freezes what a person
-    counts for (later facts about them have nothing to link to)."""
+    or update, unless their record was merged into another; an erasure changes no figure."""
     district: dict[str, str] = {}
     merged: set[str] = set()
-    erased: set[str] = set()
     for event in stream:
-        if subject(event) in erased:
-            continue
         if isinstance(event, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1):
             district[str(event.beneficiary_id)] = event.district_id
         elif isinstance(event, BeneficiariesMergedV1):
             merged.add(str(event.merged_id))
-        elif isinstance(event, BeneficiaryErasedV1):
-            erased.add(subject(event))
     return Counter(where for person, where in district.items() if person not in merged)
 
 
