@@ -976,6 +976,15 @@ def to_drawing(chart: Chart) -> shapes.Drawing:
     return drawing
 
 
+def _fitted(drawing: shapes.Drawing, max_width: float, max_height: float) -> shapes.Drawing:
+    factor = min(1.0, max_width / drawing.width, max_height / drawing.height)
+    if factor < 1.0:
+        drawing.scale(factor, factor)
+        drawing.width *= factor
+        drawing.height *= factor
+    return drawing
+
+
 def to_pdf(report: ImpactReport, lang: Lang = "fr") -> bytes:
     """The report as an A4 PDF with the same charts and tables as the HTML page."""
     out = io.BytesIO()
@@ -992,6 +1001,11 @@ def to_pdf(report: ImpactReport, lang: Lang = "fr") -> bytes:
         author=label("programme", lang),
         lang=lang,
     )
+
+    def fit(chart: Chart) -> shapes.Drawing:
+        # A chart with many rows (a year of months, every cohort) must still fit one page.
+        return _fitted(to_drawing(chart), doc.width, doc.height * 0.6)
+
     styles = getSampleStyleSheet()
     heading = ParagraphStyle(
         "dn-h2", parent=styles["Heading2"], textColor=colors.HexColor("#1f5f8b")
@@ -1006,14 +1020,14 @@ def to_pdf(report: ImpactReport, lang: Lang = "fr") -> bytes:
     if report.targets:
         story.append(Paragraph(_h(label("targets", lang)), heading))
         for target in report.targets:
-            story += [to_drawing(progress_chart(target, lang)), Spacer(1, 6)]
+            story += [fit(progress_chart(target, lang)), Spacer(1, 6)]
     if report.funnel:
         funnel = report.funnel
         story.append(
             KeepTogether(
                 [
                     Paragraph(_h(label(funnel.title, lang)), heading),
-                    to_drawing(funnel_chart(funnel, lang)),
+                    fit(funnel_chart(funnel, lang)),
                 ]
             )
         )
@@ -1022,7 +1036,7 @@ def to_pdf(report: ImpactReport, lang: Lang = "fr") -> bytes:
             KeepTogether(
                 [
                     Paragraph(_h(label(series.title, lang)), heading),
-                    to_drawing(trend_chart(series, lang)),
+                    fit(trend_chart(series, lang)),
                 ]
             )
         )
@@ -1039,7 +1053,7 @@ def to_pdf(report: ImpactReport, lang: Lang = "fr") -> bytes:
             KeepTogether(
                 [
                     Paragraph(_h(label(table.title, lang)), heading),
-                    to_drawing(table_chart(table, lang)),
+                    fit(table_chart(table, lang)),
                     Spacer(1, 6),
                     _pdf_table(_header_html(table, lang), rows, bool(table.total)),
                 ]

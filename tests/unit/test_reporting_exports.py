@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import re
@@ -327,3 +328,22 @@ def test_pdf_has_the_headline_figures_in_its_text() -> None:
         assert figure in text
     assert reader.metadata is not None
     assert reader.metadata.title == "Rapport d'impact"
+
+
+def test_a_pdf_with_a_long_breakdown_still_fits_its_charts_on_the_page() -> None:
+    months = tuple(Row(f"2026-{n:02d}", (20 + n, n)) for n in range(1, 13)) + tuple(
+        Row(f"2027-{n:02d}", (30 + n, n)) for n in range(1, 13)
+    )
+    long_table = Table(
+        title="by_cohort",
+        dimension="cohort",
+        columns=("enrolled", "trained"),
+        rows=months,
+        total=Row("total", (sum(r.counts[0] for r in months), sum(r.counts[1] for r in months))),
+    )
+    report = dataclasses.replace(sample_report(), tables=(long_table,))
+
+    pdf = to_pdf(report)
+
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "2027-12" in text
