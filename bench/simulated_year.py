@@ -1,0 +1,106 @@
+"""A simulated programme year through partner intake on a running platform, printed as JSON.
+
+Runs `dn simulate` (the associations' systems sending enrolments, sessions, attendance,
+assessments, workshops, referrals, placements and follow-ups over the intake topics), then
+measures how long the platform takes until GraphQL `impact` shows the simulator's expected
+figures. Start the platform first without its own demo (`DN_DEMO=0 make up`), then:
+
+    python bench/simulated_year.py [--people 600] [--rate 300] [--seed N]
+
+Reports partner ingestion (requests/s sent, re-sent, refused) and the time from the last
+request sent to the figures being right. Writes bench/results/simulated_year.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kit.auth import Role, issue_token
+from kit.settings import Settings
+
+IMPACT = "{ impact { enrolled trained directedToEmployment } }"
+RESULTS = Path(__file__).with_name("results") / "simulated_year.json"
+
+
+def impact(client: httpx.Client) -> dict[str, int]:
+    answer = client.post("/graphql", json={"query": IMPACT}).json()
+    figures: dict[str, int] = answer["data"]["impact"]
+    return figures
+
+
+def main() -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--people", type=int, default=600)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--rate", type=float, default=300.0)
+    parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
+    args = parser.parse_args()
+    settings = Settings()
+    headers = {"authorization": f"Bearer {issue_token(settings, Role.COORDINATOR)}"}
+    with httpx.Client(base_url=settings.gateway_url, headers=headers, timeout=30) as client:
+        before = impact(client)
+        started = time.perf_counter()
+        run = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("dn")),
+                "simulate",
+                "--json",
+                f"--people={args.people}",
+                f"--days={args.days}",
+                f"--rate={args.rate}",
+                f"--seed={args.seed}",
+            ],
+            capture_output=True,
+            text=True,
+            env=os.environ,
+            check=False,
+        )
+        confirmed_s = time.perf_counter() - started
+        report = json.loads(run.stdout)
+        expected = report["expected"]
+        target = {
+            "enrolled": before["enrolled"] + expected["enrolled"],
+            "trained": before["trained"] + expected["trained"],
+            "directedToEmployment": before["directedToEmployment"]
+            + expected["directed_to_employment"],
+        }
+        deadline = time.monotonic() + 300
+        figures = impact(client)
+        while figures != target and time.monotonic() < deadline:
+            time.sleep(0.5)
+            figures = impact(client)
+        visible_s = time.perf_counter() - started
+    delivery = report.get("delivery") or {}
+    return {
+        "benchmark": "simulated_year",
+        "at": datetime.now(UTC).isoformat(),
+        "people": args.people,
+        "days": args.days,
+        "seed": args.seed,
+        "requests_planned": report["planned"],
+        "delivery": delivery,
+        "simulate_exit_code": run.returncode,
+        "all_requests_confirmed_s": round(confirmed_s, 1),
+        "figures_right_after_s": round(visible_s, 1),
+        "figures_expected": target,
+        "figures_seen": figures,
+        "figures_match": figures == target,
+        "machine": {"cpus": os.cpu_count(), "load": os.getloadavg()},
+    }
+
+
+if __name__ == "__main__":
+    result = main()
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
