@@ -158,31 +158,11 @@ async def _process(
         event = CloudEvent.from_kafka(value, headers)  # type: ignore[arg-type]
     except EnvelopeError as error:
         return "dead_lettered", error.reason, error.detail
-    delay = retry.first_delay_s
-    failures = 0
-    while True:
-        try:
-            await handle(event)
-            return "applied", "", ""
-        except (Rejected, EnvelopeError) as error:
-            return "dead_lettered", error.reason, error.detail
-        except UNAVAILABLE as error:
-            log.warning("infrastructure unavailable (%s); retrying in %.1f s", error, delay)
-        except Exception as error:
-            failures += 1
-            what = describe_failure(error)
-            if failures >= retry.attempts:
-                log.error(
-                    "event %s failed %d times (%s); dead-lettering",
-                    event.id,
-                    failures,
-                    what,
-                    exc_info=not isinstance(error, ValidationError),
-                )
-                return "dead_lettered", "processing_failed", what
-            log.warning("event %s failed (%s); retry %d", event.id, what, failures)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, retry.max_delay_s)
+
+    async def handle_one(events: list[CloudEvent]) -> object:
+        return await handle(events[0])
+
+    return await _process_events([event], handle_one, retry)
 
 
 def describe_failure(error: Exception) -> str:
@@ -309,8 +289,8 @@ async def process_batch(
 async def _process_events(
     events: list[CloudEvent], handle: BatchHandler, retry: RetryPolicy
 ) -> tuple[str, str, str]:
-    """Like :func:`_process`, for already readable events; a batch of several is tried once
-    (then the caller splits it), a single event gets the full retry policy."""
+    """Apply readable events: (outcome, dead-letter reason, detail). A batch of several is
+    tried once (on failure the caller splits it); a single event gets the retry policy."""
     single = len(events) == 1
     delay = retry.first_delay_s
     failures = 0
@@ -332,7 +312,11 @@ async def _process_events(
                 return "split", "", ""
             if failures >= retry.attempts:
                 log.error(
-                    "event %s failed %d times (%s); dead-lettering", events[0].id, failures, what
+                    "event %s failed %d times (%s); dead-lettering",
+                    events[0].id,
+                    failures,
+                    what,
+                    exc_info=not isinstance(error, ValidationError),
                 )
                 return "dead_lettered", "processing_failed", what
             log.warning("event %s failed (%s); retry %d", events[0].id, what, failures)
