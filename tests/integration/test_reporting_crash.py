@@ -20,7 +20,12 @@ from services.reporting.store import Versions
 from tests.conftest import TestInfra, free_port
 from tests.histories import from_scratch
 from tests.integration.conftest import Projection
-from tests.integration.test_reporting_rebuild import programme, scope_counters, send
+from tests.integration.test_reporting_rebuild import (
+    counters_in,
+    programme,
+    scope_counters,
+    send,
+)
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration
@@ -100,13 +105,7 @@ async def test_figures_equal_the_ground_truth_after_a_kill_mid_stream_and_a_rest
     expected = scope_counters(from_scratch(deliveries), scope)
 
     async def figures() -> dict[tuple[str | None, str | None, str], int]:
-        store = await versions.active_store()
-        found = {}
-        for document in await store.counters_of(scope):
-            for indicator, value in document.items():
-                if indicator not in ("_id", "scope", "dimension", "value") and value:
-                    found[(document["dimension"], document["value"], indicator)] = value
-        return found
+        return await counters_in(await versions.active_store(), scope)
 
     try:
         final = await eventually(figures, lambda f: f == expected, timeout_s=120, what="truth")

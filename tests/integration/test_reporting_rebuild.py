@@ -22,6 +22,7 @@ from contracts.registration import (
 from contracts.topics import ORIENTATION_EVENTS, REGISTRATION_EVENTS, TRAINING_EVENTS
 from contracts.training import AttendanceRecordedV1, AttendanceStatus, BeneficiaryTrainedV1
 from services.reporting.rebuild import rebuild
+from services.reporting.store import ReportingStore
 from tests.histories import Delivery, from_scratch
 from tests.integration.conftest import Projection, as_record
 from tests.support import eventually
@@ -104,7 +105,13 @@ def scope_counters(expected: dict[tuple[tuple[str, str | None, str | None], str]
 async def stored_counters(
     projection: Projection, scope: str
 ) -> dict[tuple[str | None, str | None, str], int]:
-    store = await projection.store()
+    return await counters_in(await projection.store(), scope)
+
+
+async def counters_in(
+    store: ReportingStore, scope: str
+) -> dict[tuple[str | None, str | None, str], int]:
+    """The scope's non-zero counters, keyed (dimension, value, indicator)."""
     found = {}
     for document in await store.counters_of(scope):
         for indicator, value in document.items():
