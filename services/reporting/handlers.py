@@ -21,7 +21,7 @@ from services.reporting.store import Versions
 
 GROUP_ID = "dn-reporting-projection"
 # Registration last: a rebuild replays them in this order, so a person's activity is counted
-# before their erasure (after which late facts about them have nothing to link to).
+# before their erasure even when the erasure's 7-day link to their facts has long expired.
 TOPICS = (topics.TRAINING_EVENTS, topics.ORIENTATION_EVENTS, topics.REGISTRATION_EVENTS)
 
 # How often erased people's expired links to their re-keyed facts are removed.
@@ -84,9 +84,8 @@ class ProjectionHandler:
         # dead-letters that event alone.
         decoded = [(event, catalogue.decode(event)) for event in events]
         registry = await self.versions.current()
-        result = BatchResult()
-        for version in registry.written:
-            result = await self.apply(version, decoded)
+        results = {version: await self.apply(version, decoded) for version in registry.written}
+        result = results[registry.active]  # what reads show, and so what listeners must hear
         committed_at = datetime.now(UTC)
         if time.monotonic() - self.links_checked_at > FORGET_LINKS_EVERY_S:
             self.links_checked_at = time.monotonic()
