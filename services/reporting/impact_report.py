@@ -2,7 +2,7 @@
 
 Pure: :func:`compose` turns a :class:`~services.reporting.figures.Impact` (and the district
 and association names, which reporting does not hold) into the neutral
-:class:`~services.reporting.report.ImpactReport` that ``exports.py`` renders as CSV, XLSX,
+:class:`~services.reporting.report.ImpactReport` that ``exports`` renders as CSV, XLSX,
 HTML or PDF; :func:`for_audience` then applies the small-cell suppression of ``report.py``
 for audiences that may not see individuals (funders).
 

@@ -1,8 +1,8 @@
 """The neutral impact report that every export renders, and the small-cell suppression rule.
 
-The reporting service fills an :class:`ImpactReport` with its figures; ``exports.py`` turns
+The reporting service fills an :class:`ImpactReport` with its figures; ``exports`` turns
 it into CSV, XLSX, HTML or PDF. Labels in the model (titles, column names, row labels,
-indicators) are keys of the label dictionary in ``exports.py`` when one exists there
+indicators) are keys of the label dictionary in ``exports/labels.py`` when one exists there
 (``"enrolled"``, ``"by_district"``, ``"female"``…), otherwise text shown as it is (a
 district's name). Nothing here does I/O.
 
