@@ -26,6 +26,13 @@ Routes (who may call; body or query; answer):
   (Europe/Paris); ``[{placement_id, beneficiary_id, months, due_on}]``, earliest first.
 - ``POST /placements/{id}/follow-ups`` — coordinator, association;
   ``{months: 3|6, still_in_post}``; 201; 409 when that follow-up is already recorded.
+- ``POST /beneficiaries/records`` — coordinator, association; ``{beneficiary_ids: [...]}``;
+  ``{"records": {id: {workshops, interests, referrals, placements, follow_ups}}}`` for the
+  people the caller may see (others are left out): the gateway's loaders, five queries in all.
+- ``GET /placements`` and ``GET /referrals`` — coordinator, association;
+  ``?association_id=&kind=`` (placements) or ``?association_id=&status=&partner_kind=``
+  (referrals), ``&after=&first=``: one page in recording order (``kit.paging``), ``{"total",
+  "has_next", "edges": [{"position", "node"}]}``.
 - ``GET /beneficiaries/{id}/export`` — coordinator;
   ``{"service": "orientation", "records": [{record, id, …}]}`` (``record`` says what each is).
 
@@ -46,6 +53,7 @@ from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.orientation import PartnerKind, PlacementKind, ReferralOutcome
 from kit.auth import Principal, Role
 from kit.mongo import Session
+from kit.paging import parse_position
 from kit.service import caller
 from kit.spreadsheet import SheetImportIn, SheetRow, rehearse, row_result
 from services.orientation import importer
@@ -57,6 +65,7 @@ from services.orientation.domain import (
     Placement,
     PlacementRequest,
     Referral,
+    ReferralStatus,
     Workshop,
     WorkshopRequest,
 )
@@ -259,6 +268,84 @@ async def record_follow_up(
         "still_in_post": event.still_in_post,
         "recorded_at": event.recorded_at.isoformat(),
     }
+
+
+class PeopleIn(Strict):
+    beneficiary_ids: list[Annotated[str, ID]] = Field(max_length=500)
+
+
+def _follow_up_view(document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "placement_id": document["placement_id"],
+        "months": document["months"],
+        "still_in_post": document["still_in_post"],
+        "recorded_at": document["recorded_at"].isoformat(),
+    }
+
+
+@router.post("/beneficiaries/records")
+async def records_of_people(body: PeopleIn, who: Caller, service: Service) -> dict[str, Any]:
+    association = scope(who)
+    wanted = list(dict.fromkeys(body.beneficiary_ids))
+    if association is not None:
+        people = await service.store.people_among(wanted)
+        wanted = [i for i in wanted if i in people and people[i].association_id == association]
+    found = await service.store.records_of_many(wanted)
+    return {
+        "records": {
+            person_id: {
+                "workshops": [workshop_view(w) for w in records.workshops],
+                "interests": (
+                    {
+                        "beneficiary_id": person_id,
+                        "job_families": records.interests[0],
+                        "recorded_at": records.interests[1].isoformat(),
+                    }
+                    if records.interests
+                    else None
+                ),
+                "referrals": [referral_view(r) for r in records.referrals],
+                "placements": [placement_view(p) for p in records.placements],
+                "follow_ups": [_follow_up_view(f) for f in records.follow_ups],
+            }
+            for person_id, records in found.items()
+        }
+    }
+
+
+@router.get("/placements")
+async def page_placements(
+    who: Caller,
+    service: Service,
+    association_id: str | None = None,
+    kind: PlacementKind | None = None,
+    after: str | None = None,
+    first: int = 50,
+) -> dict[str, Any]:
+    association_id = scope(who) or association_id
+    filters = {"association_id": association_id, "kind": kind.value if kind else None}
+    page, placements = await service.store.placement_page(filters, parse_position(after), first)
+    return page.answer([placement_view(p) for p in placements])
+
+
+@router.get("/referrals")
+async def page_referrals(
+    who: Caller,
+    service: Service,
+    association_id: str | None = None,
+    status: ReferralStatus | None = None,
+    partner_kind: PartnerKind | None = None,
+    after: str | None = None,
+    first: int = 50,
+) -> dict[str, Any]:
+    association_id = scope(who) or association_id
+    filters = {
+        "association_id": association_id,
+        "status": status.value if status else None,
+        "partner_kind": partner_kind.value if partner_kind else None,
+    }
+    page, referrals = await service.store.referral_page(filters, parse_position(after), first)
+    return page.answer([referral_view(r) for r in referrals])
 
 
 @router.get("/beneficiaries/{beneficiary_id}/export")

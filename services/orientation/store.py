@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from contracts.event import EventData
 from contracts.orientation import PartnerKind, PlacementKind
 from kit import outbox
 from kit.mongo import Document, Session
+from kit.paging import Page, Position, read_page
 from services.orientation.domain import (
     Person,
     PersonStatus,
@@ -212,16 +213,7 @@ class OrientationStore:
         )
         if document is None:
             return None
-        referral = Referral(
-            id=UUID(document["_id"]),
-            beneficiary_id=document["beneficiary_id"],
-            partner_kind=PartnerKind(document["partner_kind"]),
-            made_at=document["made_at"],
-            status=ReferralStatus(document["status"]),
-            refusal_reason=document.get("refusal_reason"),
-            resolved_at=document.get("resolved_at"),
-        )
-        return referral, document["association_id"]
+        return _referral(document), document["association_id"]
 
     # -- placements and follow-ups -------------------------------------------------------------
 
@@ -330,6 +322,50 @@ class OrientationStore:
         found = await self.applied_requests.find_one({"_id": request_id}, session=session)
         return str(found["placement_id"]) if found and "placement_id" in found else None
 
+    # -- reading many at once (the gateway's lists and loaders) ---------------------------------
+
+    async def records_of_many(self, beneficiary_ids: list[str]) -> dict[str, PersonRecords]:
+        """Each person's workshops, interests, referrals, placements and follow-ups, read with
+        five queries whatever their number."""
+        found = {beneficiary_id: PersonRecords() for beneficiary_id in beneficiary_ids}
+        wanted = {"$in": beneficiary_ids}
+        async for document in self.workshops.find({"participants": wanted}).sort("held_at", 1):
+            workshop = _workshop(document)
+            for participant in workshop.participants:
+                if participant in found:
+                    found[participant].workshops.append(workshop)
+        async for document in self.interests.find({"_id": wanted}):
+            found[document["_id"]].interests = (
+                list(document["job_families"]),
+                document["recorded_at"],
+            )
+        live = {"beneficiary_id": wanted, "erased": {"$ne": True}}
+        async for document in self.referrals.find(live).sort("made_at", 1):
+            found[document["beneficiary_id"]].referrals.append(_referral(document))
+        async for document in self.placements.find(live).sort("starts_on", 1):
+            found[document["beneficiary_id"]].placements.append(_placement(document))
+        async for document in self.follow_ups.find({"beneficiary_id": wanted}).sort("_id", 1):
+            found[document["beneficiary_id"]].follow_ups.append(document)
+        return found
+
+    async def placement_page(
+        self, filters: dict[str, str | None], after: Position | None, first: int
+    ) -> tuple[Page, list[Placement]]:
+        """Placements in recording order, one page after ``after``."""
+        query: dict[str, Any] = {"erased": {"$ne": True}}
+        query.update({field: value for field, value in filters.items() if value})
+        page = await read_page(self.placements, query, "recorded_at", after, first)
+        return page, [_placement(document) for document in page.documents]
+
+    async def referral_page(
+        self, filters: dict[str, str | None], after: Position | None, first: int
+    ) -> tuple[Page, list[Referral]]:
+        """Referrals in the order they were made, one page after ``after``."""
+        query: dict[str, Any] = {"erased": {"$ne": True}}
+        query.update({field: value for field, value in filters.items() if value})
+        page = await read_page(self.referrals, query, "made_at", after, first)
+        return page, [_referral(document) for document in page.documents]
+
     # -- right of access -----------------------------------------------------------------------
 
     async def records_of(self, beneficiary_id: str) -> list[Document]:
@@ -354,6 +390,41 @@ class OrientationStore:
                     document.pop("participants", None)  # other people's ids are not theirs
                 records.append({"record": kind, **_public(document)})
         return records
+
+
+@dataclass
+class PersonRecords:
+    """What orientation holds about one person, as the gateway shows it."""
+
+    workshops: list[Workshop] = field(default_factory=list)
+    interests: tuple[list[str], datetime] | None = None
+    referrals: list[Referral] = field(default_factory=list)
+    placements: list[Placement] = field(default_factory=list)
+    follow_ups: list[Document] = field(default_factory=list)
+
+
+def _workshop(document: Document) -> Workshop:
+    return Workshop(
+        id=UUID(document["_id"]),
+        association_id=document["association_id"],
+        held_at=document["held_at"],
+        job_families=tuple(document["job_families"]),
+        women_focused=document["women_focused"],
+        participants=tuple(document["participants"]),
+        recorded_at=document["recorded_at"],
+    )
+
+
+def _referral(document: Document) -> Referral:
+    return Referral(
+        id=UUID(document["_id"]),
+        beneficiary_id=document["beneficiary_id"],
+        partner_kind=PartnerKind(document["partner_kind"]),
+        made_at=document["made_at"],
+        status=ReferralStatus(document["status"]),
+        refusal_reason=document.get("refusal_reason"),
+        resolved_at=document.get("resolved_at"),
+    )
 
 
 def _person(document: Document) -> Person:

@@ -16,11 +16,12 @@ from contracts.dimensions import EmploymentStatus, Gender, Track
 from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
 from contracts.registration import ConsentPurpose
 from kit.auth import Principal, Role
+from kit.paging import parse_position
 from kit.service import caller
 from kit.spreadsheet import SheetImportIn, row_result
 from services.registration import domain, importer
 from services.registration.commands import Registration
-from services.registration.domain import Beneficiary, ErasureReason
+from services.registration.domain import Beneficiary, ErasureReason, Status
 from services.registration.store import dimensions_as_json
 from services.registration.vault import normalise
 
@@ -176,6 +177,63 @@ async def enrol_beneficiary(
             who.subject, who.role.value, "enrol", str(beneficiary.id), "POST /beneficiaries"
         )
     return view(beneficiary)
+
+
+class BatchIn(Strict):
+    ids: list[Annotated[str, Field(max_length=100)]] = Field(max_length=500)
+
+
+@router.get("/beneficiaries")
+async def list_beneficiaries(
+    who: Caller,
+    service: Service,
+    association_id: str | None = None,
+    district_id: str | None = None,
+    track: Track | None = None,
+    status: Annotated[Status | None, Query()] = None,
+    after: str | None = None,
+    first: int = 50,
+) -> dict[str, Any]:
+    """One page of records in enrolment order (``kit.paging``); association staff see their
+    own association's. Each record listed is audited."""
+    who.require(Role.COORDINATOR, Role.ASSOCIATION)
+    if who.role is Role.ASSOCIATION:
+        association_id = who.association_id
+    if status in (Status.MERGED, Status.ERASED):
+        raise InvalidInput(FieldError("status", "accepted: active, withdrawn"))
+    page, beneficiaries = await service.store.page(
+        association_id,
+        district_id,
+        track.value if track else None,
+        status.value if status else None,
+        parse_position(after),
+        first,
+    )
+    await service.store.audit_many(
+        who.subject,
+        who.role.value,
+        "list",
+        [str(b.id) for b in beneficiaries],
+        "GET /beneficiaries",
+    )
+    return page.answer([view(b) for b in beneficiaries])
+
+
+@router.post("/beneficiaries/batch")
+async def beneficiaries_batch(body: BatchIn, who: Caller, service: Service) -> dict[str, Any]:
+    """Several records at once (the gateway's loaders): ``{"beneficiaries": {id: record}}``;
+    unknown, erased and other associations' ids are left out. Each record read is audited."""
+    who.require(Role.COORDINATOR, Role.ASSOCIATION)
+    found = await service.store.get_many(list(dict.fromkeys(body.ids)))
+    visible = {
+        beneficiary_id: beneficiary
+        for beneficiary_id, beneficiary in found.items()
+        if who.role is Role.COORDINATOR or beneficiary.association_id == who.association_id
+    }
+    await service.store.audit_many(
+        who.subject, who.role.value, "read", list(visible), "POST /beneficiaries/batch"
+    )
+    return {"beneficiaries": {key: view(b) for key, b in visible.items()}}
 
 
 @router.get("/beneficiaries/{beneficiary_id}")

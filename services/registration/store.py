@@ -20,6 +20,7 @@ from contracts.event import EventData
 from contracts.registration import AssociationUpsertedV1, DistrictUpsertedV1
 from kit import outbox
 from kit.mongo import Document, Session
+from kit.paging import Page, Position, read_page
 from services.registration.domain import (
     Association,
     Beneficiary,
@@ -62,6 +63,8 @@ class RegistrationStore:
     async def ensure_indexes(self) -> None:
         await self.beneficiaries.create_index([("association_id", ASCENDING), ("status", 1)])
         await self.beneficiaries.create_index([("status", ASCENDING), ("last_contact_at", 1)])
+        await self.beneficiaries.create_index([("enrolled_at", ASCENDING), ("_id", 1)])
+        await self.beneficiaries.create_index([("association_id", ASCENDING), ("enrolled_at", 1)])
         await self.duplicate_index.create_index("beneficiary_id")
         await self.consent_log.create_index("beneficiary_id")
         await self.audit_log.create_index([("beneficiary_id", ASCENDING), ("at", DESCENDING)])
@@ -204,6 +207,51 @@ class RegistrationStore:
         key = await self._data_key(beneficiary_id, session)
         return self._beneficiary(document, key)
 
+    async def get_many(self, beneficiary_ids: list[str]) -> dict[str, Beneficiary]:
+        """Records with their personal data opened, by id; absent or erased ones are left out."""
+        cursor = self.beneficiaries.find(
+            {"_id": {"$in": beneficiary_ids}, "personal": {"$exists": True}}
+        )
+        return {
+            str(beneficiary.id): beneficiary
+            for beneficiary in await self.opened(await cursor.to_list())
+        }
+
+    async def opened(self, documents: list[Document]) -> list[Beneficiary]:
+        """Stored records opened with their data keys, read in one query; order kept."""
+        ids = [document["_id"] for document in documents]
+        keys = {
+            stored["_id"]: self.vault.unwrap(stored["_id"], stored)
+            async for stored in self.data_keys.find({"_id": {"$in": ids}})
+        }
+        return [
+            self._beneficiary(document, keys[document["_id"]])
+            for document in documents
+            if document["_id"] in keys
+        ]
+
+    async def page(
+        self,
+        association_id: str | None,
+        district_id: str | None,
+        track: str | None,
+        status: str | None,
+        after: Position | None,
+        first: int,
+    ) -> tuple[Page, list[Beneficiary]]:
+        """Records matching the filter in enrolment order, one page after ``after``."""
+        query: dict[str, Any] = {"personal": {"$exists": True}}
+        for field, value in (
+            ("association_id", association_id),
+            ("district_id", district_id),
+            ("tracks", track),
+            ("status", status),
+        ):
+            if value is not None:
+                query[field] = value
+        page = await read_page(self.beneficiaries, query, "enrolled_at", after, first)
+        return page, await self.opened(page.documents)
+
     async def status_of(self, beneficiary_id: str) -> Status | None:
         document = await self.beneficiaries.find_one({"_id": beneficiary_id}, {"status": 1})
         return Status(document["status"]) if document else None
@@ -274,6 +322,26 @@ class RegistrationStore:
                 "route": route,
             }
         )
+
+    async def audit_many(
+        self, actor: str, role: str, action: str, beneficiary_ids: list[str], route: str
+    ) -> None:
+        """One audit entry per record read at once (a page, a batch)."""
+        at = datetime.now(UTC)
+        if beneficiary_ids:
+            await self.audit_log.insert_many(
+                [
+                    {
+                        "at": at,
+                        "actor": actor,
+                        "role": role,
+                        "action": action,
+                        "beneficiary_id": beneficiary_id,
+                        "route": route,
+                    }
+                    for beneficiary_id in beneficiary_ids
+                ]
+            )
 
     async def audit_entries(
         self, beneficiary_id: str | None, actor: str | None, limit: int

@@ -20,6 +20,11 @@ POST   /schedules                            a weekly recurring schedule → 201
                                              (local time "14:00"), timezone (Europe/Paris); at
                                              most 200 sessions, all or none
 GET    /sessions                             ?association_id=&from=&to=&limit= (start time window)
+GET    /sessions/page                        ?association_id=&district_id=&module_id=&from=&to=
+                                             &after=&first= one page in start order (kit.paging):
+                                             {"total", "has_next", "edges": [{position, node}]}
+POST   /sessions/roll-calls                  {"session_ids": [...]} → {"roll_calls": {id: [...]}}
+                                             (sessions not found or not yours are left out)
 GET    /sessions/{id}                        the session with its roll-call and anonymous count
 POST   /sessions/{id}/attendance             one record: beneficiary_id, status (present|
                                              excused_absence|unexcused_absence), minutes (default:
@@ -34,6 +39,10 @@ POST   /assessments                          beneficiary_id, competence ("1.1"),
                                              partly_autonomous|autonomous), assessed_at (optional)
 GET    /beneficiaries/{id}/progress          attendance totals, trained, assessments per
                                              competence (initial and final)
+POST   /beneficiaries/progress               {"beneficiary_ids": [...]} → {"progress": {id: ...}}
+POST   /beneficiaries/attendance             {"beneficiary_ids": [...]} → {"attendance": {id:
+                                             [...]}}, each person's records in session order
+                                             (people unknown or not yours are left out)
 POST   /associations/{id}/maturity           {"score": 0-100} — coordinators
 GET    /associations/{id}/maturity           baseline, latest score, upskilled_at, history
 GET    /beneficiaries/{id}/export            everything training holds about the person
@@ -60,6 +69,7 @@ from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
 from contracts.training import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
 from kit.auth import Principal, Role
 from kit.mongo import Session
+from kit.paging import parse_position
 from kit.service import caller
 from kit.spreadsheet import SheetImportIn, SheetRow, rehearse, row_result
 from services.training import domain, importer
@@ -262,6 +272,96 @@ async def list_sessions(
             raise InvalidInput(FieldError(name, "must carry a timezone, e.g. 2026-03-01T00:00Z"))
     sessions = await service.store.list_sessions(association_id, starts_from, starts_to, limit)
     return [session_view(s) for s in sessions]
+
+
+@router.get("/sessions/page")
+async def page_sessions(
+    who: Caller,
+    service: Service,
+    association_id: str | None = None,
+    district_id: str | None = None,
+    module_id: str | None = None,
+    starts_from: Annotated[datetime | None, Query(alias="from")] = None,
+    starts_to: Annotated[datetime | None, Query(alias="to")] = None,
+    after: str | None = None,
+    first: int = 50,
+) -> dict[str, Any]:
+    who.require(*STAFF_ROLES)
+    if who.role is Role.ASSOCIATION:
+        association_id = who.association_id
+    for name, value in (("from", starts_from), ("to", starts_to)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(FieldError(name, "must carry a timezone, e.g. 2026-03-01T00:00Z"))
+    filters = {
+        "association_id": association_id,
+        "district_id": district_id,
+        "module_id": module_id,
+    }
+    page, sessions = await service.store.session_page(
+        filters, starts_from, starts_to, parse_position(after), first
+    )
+    return page.answer([session_view(s) for s in sessions])
+
+
+class SessionBatchIn(Strict):
+    session_ids: list[Annotated[str, ID]] = Field(max_length=500)
+
+
+class BeneficiaryBatchIn(Strict):
+    beneficiary_ids: list[Annotated[str, ID]] = Field(max_length=500)
+
+
+@router.post("/sessions/roll-calls")
+async def roll_calls(body: SessionBatchIn, who: Caller, service: Service) -> dict[str, Any]:
+    who.require(*STAFF_ROLES)
+    found = await service.store.sessions_among(list(dict.fromkeys(body.session_ids)))
+    visible = [
+        session_id
+        for session_id, found_session in found.items()
+        if who.role is Role.COORDINATOR or found_session.association_id == who.association_id
+    ]
+    rolls = await service.store.roll_calls_of(visible)
+    return {
+        "roll_calls": {
+            session_id: [attendance_view(a) for a in records]
+            for session_id, records in rolls.items()
+        }
+    }
+
+
+async def _visible_people(
+    service: Training, beneficiary_ids: list[str], who: Principal
+) -> list[str]:
+    """The ids this caller may read: all for coordinators, their association's for staff."""
+    who.require(*STAFF_ROLES)
+    wanted = list(dict.fromkeys(beneficiary_ids))
+    if who.role is Role.COORDINATOR:
+        return wanted
+    people = await service.store.people(wanted)
+    return [
+        person_id
+        for person_id, person in people.items()
+        if person.association_id == who.association_id
+    ]
+
+
+@router.post("/beneficiaries/progress")
+async def progress_batch(body: BeneficiaryBatchIn, who: Caller, service: Service) -> dict[str, Any]:
+    visible = await _visible_people(service, body.beneficiary_ids, who)
+    return {"progress": await service.progress_of_many(visible)}
+
+
+@router.post("/beneficiaries/attendance")
+async def attendance_batch(
+    body: BeneficiaryBatchIn, who: Caller, service: Service
+) -> dict[str, Any]:
+    visible = await _visible_people(service, body.beneficiary_ids, who)
+    records = await service.store.attendance_of_many(visible)
+    return {
+        "attendance": {
+            person_id: [attendance_view(a) for a in rows] for person_id, rows in records.items()
+        }
+    }
 
 
 @router.get("/sessions/{session_id}")

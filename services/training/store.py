@@ -18,6 +18,7 @@ from contracts.event import EventData
 from contracts.training import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
 from kit import outbox
 from kit.mongo import Document, Session
+from kit.paging import Page, Position, read_page
 from services.training.domain import (
     Assessment,
     Attendance,
@@ -108,6 +109,27 @@ class TrainingStore:
 
     # -- attendance --------------------------------------------------------------------------
 
+    async def sessions_among(self, session_ids: list[str]) -> dict[str, TrainingSession]:
+        cursor = self.sessions.find({"_id": {"$in": session_ids}})
+        return {document["_id"]: _session(document) async for document in cursor}
+
+    async def session_page(
+        self,
+        filters: dict[str, str | None],
+        starts_from: datetime | None,
+        starts_to: datetime | None,
+        after: Position | None,
+        first: int,
+    ) -> tuple[Page, list[TrainingSession]]:
+        """Sessions matching ``filters`` (association_id, district_id, module_id) and the start
+        window, in start order, one page after ``after``."""
+        query: dict[str, Any] = {field: value for field, value in filters.items() if value}
+        window = {op: value for op, value in (("$gte", starts_from), ("$lt", starts_to)) if value}
+        if window:
+            query["starts_at"] = window
+        page = await read_page(self.sessions, query, "starts_at", after, first)
+        return page, [_session(document) for document in page.documents]
+
     async def roll_call_of(
         self, session_id: str, session: Session | None = None
     ) -> dict[str, Attendance]:
@@ -119,6 +141,24 @@ class TrainingStore:
     ) -> list[Attendance]:
         cursor = self.attendance.find({"beneficiary_id": beneficiary_id}, session=session)
         return [_attendance(doc) async for doc in cursor.sort("session_starts_at", ASCENDING)]
+
+    async def attendance_of_many(self, beneficiary_ids: list[str]) -> dict[str, list[Attendance]]:
+        """Each person's attendance records in session order, read in one query."""
+        found: dict[str, list[Attendance]] = {
+            beneficiary_id: [] for beneficiary_id in beneficiary_ids
+        }
+        cursor = self.attendance.find({"beneficiary_id": {"$in": beneficiary_ids}})
+        async for document in cursor.sort([("session_starts_at", ASCENDING), ("_id", 1)]):
+            found[document["beneficiary_id"]].append(_attendance(document))
+        return found
+
+    async def roll_calls_of(self, session_ids: list[str]) -> dict[str, list[Attendance]]:
+        """Each session's roll-call (records by id), read in one query."""
+        found: dict[str, list[Attendance]] = {session_id: [] for session_id in session_ids}
+        cursor = self.attendance.find({"session_id": {"$in": session_ids}})
+        async for document in cursor.sort("_id", ASCENDING):
+            found[document["session_id"]].append(_attendance(document))
+        return found
 
     async def add_attendance(self, session: Session, records: list[Attendance]) -> None:
         if records:
@@ -133,6 +173,15 @@ class TrainingStore:
     ) -> list[Assessment]:
         cursor = self.assessments.find({"beneficiary_id": beneficiary_id}, session=session)
         return [_assessment(doc) async for doc in cursor.sort("competence", ASCENDING)]
+
+    async def assessments_of_many(self, beneficiary_ids: list[str]) -> dict[str, list[Assessment]]:
+        found: dict[str, list[Assessment]] = {
+            beneficiary_id: [] for beneficiary_id in beneficiary_ids
+        }
+        cursor = self.assessments.find({"beneficiary_id": {"$in": beneficiary_ids}})
+        async for document in cursor.sort("competence", ASCENDING):
+            found[document["beneficiary_id"]].append(_assessment(document))
+        return found
 
     async def get_assessment(
         self, session: Session, beneficiary_id: str, competence: str, stage: AssessmentStage
@@ -158,6 +207,10 @@ class TrainingStore:
     async def person(self, beneficiary_id: str, session: Session | None = None) -> Person | None:
         document = await self.beneficiaries.find_one({"_id": beneficiary_id}, session=session)
         return _person(document) if document else None
+
+    async def people(self, beneficiary_ids: list[str]) -> dict[str, Person]:
+        cursor = self.beneficiaries.find({"_id": {"$in": beneficiary_ids}})
+        return {document["_id"]: _person(document) async for document in cursor}
 
     async def save_person(self, session: Session, person: Person) -> None:
         document: Document = {
