@@ -15,7 +15,9 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from kit.service import instrument_http_app, run
 from kit.settings import SERVICE_NAMES, Settings
 
+from .call_count import ServiceCallHeader
 from .context import Context
+from .event_docs import event_docs_router
 from .ingest import IntakePublisher, ingest_router
 from .live import ImpactChanges
 from .schema import schema
@@ -54,6 +56,9 @@ def build(settings: Settings) -> FastAPI:
     )
     app.include_router(graphql, prefix="/graphql")
     app.include_router(ingest_router(settings, intake))
+    app.include_router(event_docs_router())
+    if settings.environment == "development":
+        app.add_middleware(ServiceCallHeader)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

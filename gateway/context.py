@@ -11,6 +11,7 @@ from strawberry.types import Info
 from kit.auth import AuthError, Principal, principal_from_header
 from kit.settings import Settings
 
+from .loaders import Loaders
 from .services import AccessDenied, Services
 
 
@@ -22,6 +23,7 @@ class Context(BaseContext):
         self.settings = settings
         self.services = services
         self._fetched: dict[tuple[str, str], asyncio.Task[Any]] = {}
+        self.loaders = Loaders(self)  # per request: loaders cache what this caller may see
 
     @property
     def authorization(self) -> str:

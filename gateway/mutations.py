@@ -27,7 +27,14 @@ async def _change_beneficiary(
     return Beneficiary.of(row)
 
 
-@strawberry.type
+@strawberry.type(
+    description="Changes, each forwarded to the service that owns the record. Refused input "
+    "comes back as a GraphQL error with `extensions.code = BAD_USER_INPUT` and "
+    "`extensions.fields = [{field, message}]`, one entry per input field a form should mark "
+    "(camelCase field names), saying what is accepted; an id that names nothing is reported on "
+    "its field the same way. A duplicate is `CONFLICT` with `extensions.existingId`; a "
+    "refusal of the caller's role `FORBIDDEN`"
+)
 class Mutation:
     @strawberry.mutation(description="Enrol a resident; personal data stays in registration")
     async def enrol_beneficiary(

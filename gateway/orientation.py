@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from strawberry.types import Info
 
-from .context import Context
+from .context import Context, context_of
 from .enums import OutcomeClass, PartnerKind, PlacementKind, ReferralOutcome
 from .wire import enum_value, parse_datetime, path_segment, required_datetime
+
+if TYPE_CHECKING:
+    from .outputs import Beneficiary
+
+
+async def _beneficiary(
+    info: Info[Context, Any], beneficiary_id: str
+) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+    """The person, through the request's loader (one call for a whole list)."""
+    from .outputs import Beneficiary
+
+    row = await context_of(info).loaders.beneficiary.load(str(beneficiary_id))
+    return Beneficiary.of(row) if row else None
+
 
 # -- reference ----------------------------------------------------------------------------
 
@@ -47,6 +62,18 @@ class Workshop:
     participants: list[strawberry.ID]
     recorded_at: dt.datetime
 
+    @staticmethod
+    def of(row: dict[str, Any]) -> Workshop:
+        return Workshop(
+            id=strawberry.ID(row["id"]),
+            association_id=strawberry.ID(row["association_id"]),
+            held_at=required_datetime(row["held_at"]),
+            job_families=list(row["job_families"]),
+            women_focused=row["women_focused"],
+            participants=[strawberry.ID(participant) for participant in row["participants"]],
+            recorded_at=required_datetime(row["recorded_at"]),
+        )
+
 
 @strawberry.input
 class RecordWorkshopInput:
@@ -65,6 +92,14 @@ class Interests:
     job_families: list[str]
     recorded_at: dt.datetime
 
+    @staticmethod
+    def of(row: dict[str, Any]) -> Interests:
+        return Interests(
+            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
+            job_families=list(row["job_families"]),
+            recorded_at=required_datetime(row["recorded_at"]),
+        )
+
 
 async def record_workshop(context: Context, input: RecordWorkshopInput) -> Workshop:
     body = {
@@ -77,15 +112,7 @@ async def record_workshop(context: Context, input: RecordWorkshopInput) -> Works
     row = await context.services.call(
         "orientation", "POST", "/workshops", authorization=context.authorization, json=body
     )
-    return Workshop(
-        id=strawberry.ID(row["id"]),
-        association_id=strawberry.ID(row["association_id"]),
-        held_at=required_datetime(row["held_at"]),
-        job_families=list(row["job_families"]),
-        women_focused=row["women_focused"],
-        participants=[strawberry.ID(participant) for participant in row["participants"]],
-        recorded_at=required_datetime(row["recorded_at"]),
-    )
+    return Workshop.of(row)
 
 
 async def set_interests(
@@ -99,11 +126,7 @@ async def set_interests(
         json={"job_families": list(job_families)},
         missing_field="beneficiaryId",
     )
-    return Interests(
-        beneficiary_id=strawberry.ID(row["beneficiary_id"]),
-        job_families=list(row["job_families"]),
-        recorded_at=required_datetime(row["recorded_at"]),
-    )
+    return Interests.of(row)
 
 
 # -- referrals ----------------------------------------------------------------------------
@@ -118,6 +141,12 @@ class Referral:
     refusal_reason: str | None
     made_at: dt.datetime
     resolved_at: dt.datetime | None
+
+    @strawberry.field(description="The person; null when erased or not yours to see")
+    async def beneficiary(
+        self, info: Info[Context, Any]
+    ) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+        return await _beneficiary(info, self.beneficiary_id)
 
     @staticmethod
     def of(row: dict[str, Any]) -> Referral:
@@ -185,6 +214,26 @@ class Placement:
     employer: str | None
     recorded_at: dt.datetime
 
+    @strawberry.field(description="The person; null when erased or not yours to see")
+    async def beneficiary(
+        self, info: Info[Context, Any]
+    ) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+        return await _beneficiary(info, self.beneficiary_id)
+
+    @staticmethod
+    def of(row: dict[str, Any]) -> Placement:
+        return Placement(
+            id=strawberry.ID(row["id"]),
+            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
+            kind=PlacementKind(row["kind"]),
+            outcome_class=OutcomeClass(row["outcome_class"]),
+            directed_to_employment=row["directed_to_employment"],
+            digital_sector=row["digital_sector"],
+            starts_on=dt.date.fromisoformat(row["starts_on"]),
+            employer=row.get("employer"),
+            recorded_at=required_datetime(row["recorded_at"]),
+        )
+
 
 @strawberry.input
 class RecordPlacementInput:
@@ -202,6 +251,12 @@ class FollowUpDue:
     months: int
     due_on: dt.date
 
+    @strawberry.field(description="The person; null when erased or not yours to see")
+    async def beneficiary(
+        self, info: Info[Context, Any]
+    ) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+        return await _beneficiary(info, self.beneficiary_id)
+
 
 @strawberry.type(description="Whether the person was still in post at a follow-up")
 class FollowUp:
@@ -209,6 +264,15 @@ class FollowUp:
     months: int
     still_in_post: bool
     recorded_at: dt.datetime
+
+    @staticmethod
+    def of(row: dict[str, Any]) -> FollowUp:
+        return FollowUp(
+            placement_id=strawberry.ID(row["placement_id"]),
+            months=row["months"],
+            still_in_post=row["still_in_post"],
+            recorded_at=required_datetime(row["recorded_at"]),
+        )
 
 
 async def record_placement(context: Context, input: RecordPlacementInput) -> Placement:
@@ -227,17 +291,7 @@ async def record_placement(context: Context, input: RecordPlacementInput) -> Pla
         json=body,
         missing_field="beneficiaryId",
     )
-    return Placement(
-        id=strawberry.ID(row["id"]),
-        beneficiary_id=strawberry.ID(row["beneficiary_id"]),
-        kind=PlacementKind(row["kind"]),
-        outcome_class=OutcomeClass(row["outcome_class"]),
-        directed_to_employment=row["directed_to_employment"],
-        digital_sector=row["digital_sector"],
-        starts_on=dt.date.fromisoformat(row["starts_on"]),
-        employer=row.get("employer"),
-        recorded_at=required_datetime(row["recorded_at"]),
-    )
+    return Placement.of(row)
 
 
 async def follow_ups_due(context: Context, on: dt.date | None) -> list[FollowUpDue]:
@@ -270,9 +324,4 @@ async def record_follow_up(
         json={"months": months, "still_in_post": still_in_post},
         missing_field="placementId",
     )
-    return FollowUp(
-        placement_id=strawberry.ID(row["placement_id"]),
-        months=row["months"],
-        still_in_post=row["still_in_post"],
-        recorded_at=required_datetime(row["recorded_at"]),
-    )
+    return FollowUp.of(row)

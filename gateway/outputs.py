@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from . import orientation, training
 from .context import Context, context_of
 from .enums import AgeBand, EmploymentStatus, ErasureReason, Gender, OutcomeClass, Track
 from .wire import parse_datetime
@@ -79,6 +80,63 @@ class Beneficiary:
     consent: Consent
     enrolled_at: dt.datetime
     last_contact_at: dt.datetime | None
+
+    # The 360° view: each field below is one batched call per service for a whole page of
+    # people (the request's loaders), never one call per person.
+
+    @strawberry.field(description="The association that enrolled the person")
+    async def association(self, info: Info[Context, Any]) -> Association | None:
+        rows = await context_of(info).reference("associations")
+        return next((Association.of(r) for r in rows if r["id"] == self.association_id), None)
+
+    @strawberry.field(description="The priority district the person belongs to")
+    async def district(self, info: Info[Context, Any]) -> District | None:
+        rows = await context_of(info).reference("districts")
+        return next((District.of(r) for r in rows if r["id"] == self.district_id), None)
+
+    @strawberry.field(
+        description="Training: attendance totals, trained or not, assessments; null when "
+        "training has not heard of the person yet"
+    )
+    async def progress(self, info: Info[Context, Any]) -> training.Progress | None:
+        row = await context_of(info).loaders.progress.load(str(self.id))
+        return training.Progress.of(row) if row else None
+
+    @strawberry.field(description="Training: every attendance record, in session order")
+    async def attendance(self, info: Info[Context, Any]) -> list[training.Attendance]:
+        rows = await context_of(info).loaders.attendance.load(str(self.id))
+        return [training.Attendance.of(row) for row in rows]
+
+    async def _orientation(self, info: Info[Context, Any], kind: str) -> Any:
+        records = await context_of(info).loaders.orientation.load(str(self.id))
+        return (records or {}).get(kind)
+
+    @strawberry.field(description="Orientation: career-discovery workshops attended")
+    async def workshops(self, info: Info[Context, Any]) -> list[orientation.Workshop]:
+        return [
+            orientation.Workshop.of(r) for r in await self._orientation(info, "workshops") or []
+        ]
+
+    @strawberry.field(description="Orientation: the job families the person is interested in")
+    async def interests(self, info: Info[Context, Any]) -> orientation.Interests | None:
+        row = await self._orientation(info, "interests")
+        return orientation.Interests.of(row) if row else None
+
+    @strawberry.field(description="Orientation: referrals to partners, oldest first")
+    async def referrals(self, info: Info[Context, Any]) -> list[orientation.Referral]:
+        return [
+            orientation.Referral.of(r) for r in await self._orientation(info, "referrals") or []
+        ]
+
+    @strawberry.field(description="Orientation: what the person went on to, by start date")
+    async def placements(self, info: Info[Context, Any]) -> list[orientation.Placement]:
+        rows = await self._orientation(info, "placements") or []
+        return [orientation.Placement.of(r) for r in rows]
+
+    @strawberry.field(description="Orientation: 3- and 6-month follow-ups recorded")
+    async def follow_ups(self, info: Info[Context, Any]) -> list[orientation.FollowUp]:
+        rows = await self._orientation(info, "follow_ups") or []
+        return [orientation.FollowUp.of(r) for r in rows]
 
     @staticmethod
     def of(row: dict[str, Any]) -> Beneficiary:

@@ -13,7 +13,7 @@ from strawberry.types import Info
 
 from kit.settings import SERVICE_NAMES
 
-from . import orientation, training
+from . import lists, orientation, training
 from .context import Context, context_of
 from .impact import compose_impact
 from .inputs import ImpactFilter
@@ -26,6 +26,7 @@ from .outputs import (
     Impact,
     PartnerDelivery,
 )
+from .pagination import DEFAULT_FIRST, Connection
 from .wire import parse_datetime, path_segment
 
 
@@ -208,3 +209,54 @@ class Query:
         self, info: Info[Context, Any], on: dt.date | None = None
     ) -> list[orientation.FollowUpDue]:
         return await orientation.follow_ups_due(context_of(info), on)
+
+    # -- paginated lists: Relay connections (edges { cursor node } pageInfo totalCount) -------
+
+    @strawberry.field(
+        description="Beneficiaries in enrolment order, filtered; association staff see their "
+        "own association's. `first` (1-100, default 20) items after the cursor `after`; each "
+        "person's training and orientation fields cost one batched call per service for the "
+        "whole page. A bad cursor or page size is a BAD_USER_INPUT error naming the argument"
+    )
+    async def beneficiaries(
+        self,
+        info: Info[Context, Any],
+        filter: lists.BeneficiaryFilter | None = None,
+        first: int = DEFAULT_FIRST,
+        after: str | None = None,
+    ) -> Connection[Beneficiary]:
+        return await lists.beneficiaries(context_of(info), filter, first, after)
+
+    @strawberry.field(
+        description="Sessions in start order, filtered, paginated like `beneficiaries`; the "
+        "roll-calls of a whole page (`attendance`) cost one call. (`sessions` is the older, "
+        "unpaginated list.)"
+    )
+    async def sessions_connection(
+        self,
+        info: Info[Context, Any],
+        filter: lists.SessionFilter | None = None,
+        first: int = DEFAULT_FIRST,
+        after: str | None = None,
+    ) -> Connection[training.Session]:
+        return await lists.sessions(context_of(info), filter, first, after)
+
+    @strawberry.field(description="Placements in recording order, filtered and paginated")
+    async def placements(
+        self,
+        info: Info[Context, Any],
+        filter: lists.PlacementFilter | None = None,
+        first: int = DEFAULT_FIRST,
+        after: str | None = None,
+    ) -> Connection[orientation.Placement]:
+        return await lists.placements(context_of(info), filter, first, after)
+
+    @strawberry.field(description="Referrals in the order they were made, filtered and paginated")
+    async def referrals(
+        self,
+        info: Info[Context, Any],
+        filter: lists.ReferralFilter | None = None,
+        first: int = DEFAULT_FIRST,
+        after: str | None = None,
+    ) -> Connection[orientation.Referral]:
+        return await lists.referrals(context_of(info), filter, first, after)

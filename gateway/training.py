@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -13,6 +13,9 @@ from .context import Context, context_of
 from .enums import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
 from .services import UserInputError
 from .wire import enum_value, parse_datetime, path_segment, required_datetime
+
+if TYPE_CHECKING:
+    from .outputs import Beneficiary
 
 # -- reference ----------------------------------------------------------------------------
 
@@ -88,6 +91,15 @@ class Attendance:
     session_starts_at: dt.datetime
     recorded_at: dt.datetime
 
+    @strawberry.field(description="The person; null when erased or not yours to see")
+    async def beneficiary(
+        self, info: Info[Context, Any]
+    ) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+        from .outputs import Beneficiary
+
+        row = await context_of(info).loaders.beneficiary.load(str(self.beneficiary_id))
+        return Beneficiary.of(row) if row else None
+
     @staticmethod
     def of(row: dict[str, Any]) -> Attendance:
         return Attendance(
@@ -121,13 +133,15 @@ class Session:
     async def module(self, info: Info[Context, Any]) -> TrainingModule | None:
         return await module_of(context_of(info), self.module_id)
 
-    @strawberry.field(description="The roll-call: one record per person")
+    @strawberry.field(
+        description="The roll-call: one record per person (one batched call for every "
+        "session of a list)"
+    )
     async def attendance(self, info: Info[Context, Any]) -> list[Attendance]:
         rows = self.roll_call
         if rows is None:
-            found = await session(context_of(info), self.id)
-            rows = found.roll_call if found is not None else None
-        return [Attendance.of(row) for row in rows or []]
+            rows = await context_of(info).loaders.roll_call.load(str(self.id))
+        return [Attendance.of(row) for row in rows]
 
     @staticmethod
     def of(row: dict[str, Any]) -> Session:
@@ -411,6 +425,35 @@ class Progress:
     rule: CompletionRule
     assessments: list[CompetenceProgress]
 
+    @staticmethod
+    def of(row: dict[str, Any]) -> Progress:
+        rule = row["rule"]
+        return Progress(
+            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
+            association_id=strawberry.ID(row["association_id"]) if row["association_id"] else None,
+            status=row["status"],
+            sessions_present=row["sessions_present"],
+            minutes_present=row["minutes_present"],
+            excused_absences=row["excused_absences"],
+            unexcused_absences=row["unexcused_absences"],
+            trained=row["trained"],
+            trained_at=parse_datetime(row.get("trained_at")),
+            at_risk=row["at_risk"],
+            rule=CompletionRule(
+                min_sessions=rule["min_sessions"],
+                min_minutes=rule["min_minutes"],
+                require_final_assessment=rule["require_final_assessment"],
+            ),
+            assessments=[
+                CompetenceProgress(
+                    competence=a["competence"],
+                    initial=_stage(a["initial"]),
+                    final=_stage(a["final"]),
+                )
+                for a in row["assessments"]
+            ],
+        )
+
 
 def _stage(row: dict[str, Any] | None) -> StageResult | None:
     if row is None:
@@ -457,32 +500,7 @@ async def beneficiary_progress(context: Context, beneficiary_id: str) -> Progres
         authorization=context.authorization,
         missing_ok=True,
     )
-    if not row:
-        return None
-    rule = row["rule"]
-    return Progress(
-        beneficiary_id=strawberry.ID(row["beneficiary_id"]),
-        association_id=strawberry.ID(row["association_id"]) if row["association_id"] else None,
-        status=row["status"],
-        sessions_present=row["sessions_present"],
-        minutes_present=row["minutes_present"],
-        excused_absences=row["excused_absences"],
-        unexcused_absences=row["unexcused_absences"],
-        trained=row["trained"],
-        trained_at=parse_datetime(row.get("trained_at")),
-        at_risk=row["at_risk"],
-        rule=CompletionRule(
-            min_sessions=rule["min_sessions"],
-            min_minutes=rule["min_minutes"],
-            require_final_assessment=rule["require_final_assessment"],
-        ),
-        assessments=[
-            CompetenceProgress(
-                competence=a["competence"], initial=_stage(a["initial"]), final=_stage(a["final"])
-            )
-            for a in row["assessments"]
-        ],
-    )
+    return Progress.of(row) if row else None
 
 
 # -- associations -------------------------------------------------------------------------
