@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -23,6 +24,8 @@ from contracts.topics import INTAKE
 from kit.auth import AuthError, Principal, Role, principal_from_header
 from kit.settings import Settings
 
+from .limits import TokenBucket
+
 MAX_EVENT_BYTES = 64 * 1024
 INTAKE_PREFIX = "dn.intake."
 SERVICES = tuple(topic.removeprefix(INTAKE_PREFIX) for topic in INTAKE)
@@ -37,17 +40,22 @@ class Refused(Exception):
     """The event is not accepted: an HTTP status and what the sender should change."""
 
     def __init__(
-        self, status: int, message: str, errors: list[dict[str, str]] | None = None
+        self,
+        status: int,
+        message: str,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.errors = errors
+        self.headers = headers
 
     def response(self) -> JSONResponse:
         body: dict[str, Any] = {"error": str(self)}
         if self.errors:
             body["errors"] = self.errors
-        return JSONResponse(body, status_code=self.status)
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
 class IntakePublisher:
@@ -78,14 +86,18 @@ class IntakePublisher:
         )
 
 
-def ingest_router(settings: Settings, publisher: IntakePublisher) -> APIRouter:
+def ingest_router(
+    settings: Settings, publisher: IntakePublisher, rate: TokenBucket | None = None
+) -> APIRouter:
     router = APIRouter()
+    bucket = rate or TokenBucket(settings.ingest_rate_per_s, settings.ingest_burst)
 
     @router.post("/ingest/{service}", status_code=202)
     async def ingest(service: str, request: Request) -> JSONResponse:
         """One partner event, checked like the consumer will check it, then published."""
         try:
             who = _sender(settings, request.headers.get("authorization"))
+            _within_rate(bucket, who)
             topic = _intake_topic(service)
             _require_json(request.headers.get("content-type"))
             event = _envelope(await _body(request))
@@ -106,6 +118,19 @@ def _sender(settings: Settings, authorization: str | None) -> Principal:
     except AuthError as error:
         raise Refused(error.status, str(error)) from error
     return who
+
+
+def _within_rate(bucket: TokenBucket, who: Principal) -> None:
+    """Each token subject (per association) sends at most DN_INGEST_RATE_PER_S events a second,
+    in bursts of DN_INGEST_BURST; beyond, 429 with Retry-After (whole seconds, at least 1)."""
+    wait = bucket.take(f"{who.subject}|{who.association_id or ''}")
+    if wait > 0:
+        raise Refused(
+            429,
+            f"too many events from this token: at most {bucket.rate:g} a second in bursts of "
+            f"{bucket.burst}; send this one again in {wait:.2f} s",
+            headers={"retry-after": str(max(1, math.ceil(wait)))},
+        )
 
 
 def _intake_topic(service: str) -> str:

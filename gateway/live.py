@@ -143,7 +143,7 @@ class ImpactChanges:
 
     async def _notices(self, client: httpx.AsyncClient) -> AsyncIterator[dict[str, Any]]:
         """The ``changed`` events of one connection, as their JSON data."""
-        token = service_token(self._settings, "gateway")
+        token = service_token(self._settings, "gateway", "reporting")
         headers = {"authorization": f"Bearer {token}", "accept": "text/event-stream"}
         async with client.stream("GET", "/impact/changes", headers=headers) as response:
             response.raise_for_status()

@@ -1,18 +1,34 @@
-"""The GraphQL schema: Query, Mutation and Subscription, with the limits, masking and tracing
-extensions."""
+"""The GraphQL schema: Query, Mutation and Subscription, with the access, limits, masking and
+tracing extensions (introspection off in production)."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 
+from kit.telemetry import current_trace_id
+
+from .access import RootFieldAccess
 from .mutations import Mutation
 from .queries import Query
 from .subscriptions import Subscription
 from .tracing import PrivateOpenTelemetryExtension
+
+log = logging.getLogger(__name__)
+MAX_DEPTH = 10
+MAX_TOKENS = 2000
+MAX_ALIASES = 20
 
 
 def _mask(error: GraphQLError) -> bool:
@@ -24,13 +40,50 @@ def _mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
-EXTENSIONS: list[Any] = [
-    PrivateOpenTelemetryExtension,
-    QueryDepthLimiter(max_depth=10),
-    MaxTokensLimiter(max_token_count=2000),
-    MaxAliasesLimiter(max_alias_count=20),
-    MaskErrors(should_mask_error=_mask),
-]
-schema = strawberry.Schema(
-    query=Query, mutation=Mutation, subscription=Subscription, extensions=EXTENSIONS
-)
+class MaskErrorsWithTrace(MaskErrors):
+    """An unexpected error says only that it happened and its trace id (also in the
+    ``x-trace-id`` header), which the ops team looks up in the logs and traces; the exception
+    itself is logged there, never sent."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        trace_id = current_trace_id() or uuid.uuid4().hex
+        log.error(
+            "unexpected error in %s (trace %s)",
+            ".".join(str(p) for p in error.path or ()),
+            trace_id,
+            exc_info=error.original_error,
+        )
+        return GraphQLError(
+            message=f"Unexpected error; give the ops team this trace id: {trace_id}",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "traceId": trace_id},
+        )
+
+
+def extensions(production: bool = False) -> list[Any]:
+    """The schema's extensions; ``production`` turns introspection off."""
+    chosen: list[Any] = [
+        PrivateOpenTelemetryExtension,
+        RootFieldAccess,
+        QueryDepthLimiter(max_depth=MAX_DEPTH),
+        MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        MaskErrorsWithTrace(should_mask_error=_mask),
+    ]
+    if production:
+        chosen.insert(1, DisableIntrospection())
+    return chosen
+
+
+def build_schema(production: bool = False) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions(production)
+    )
+
+
+EXTENSIONS = extensions()
+schema = build_schema()

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from graphql import GraphQLError
 
+from kit.auth import AuthError, delegated_token, principal_from_header
 from kit.settings import SERVICE_NAMES, Settings
 
 
@@ -39,9 +40,11 @@ class AccessDenied(GraphQLError):
 
 
 class Services:
-    """One pooled client per service; call :meth:`close` on shutdown."""
+    """One pooled client per service; call :meth:`close` on shutdown. Each call carries a
+    short-lived token signed for the service called, on behalf of the verified caller."""
 
     def __init__(self, settings: Settings, timeout_s: float = 10.0) -> None:
+        self._settings = settings
         self._clients = {
             name: httpx.AsyncClient(base_url=settings.service_url(name), timeout=timeout_s)
             for name in SERVICE_NAMES
@@ -50,6 +53,14 @@ class Services:
     async def close(self) -> None:
         for client in self._clients.values():
             await client.aclose()
+
+    def token_for(self, service: str, authorization: str) -> str:
+        """A token for ``service`` on behalf of the caller behind ``authorization``."""
+        try:
+            who = principal_from_header(self._settings, authorization or None)
+        except AuthError as error:
+            raise AccessDenied(str(error), error.status) from error
+        return delegated_token(self._settings, who, service)
 
     async def healthy(self, service: str) -> bool:
         try:
@@ -71,10 +82,14 @@ class Services:
         missing_field: str | None = None,
     ) -> Any:
         """The JSON answer; ``None`` for 404 when ``missing_ok``; GraphQL errors otherwise (a
-        404 names ``missing_field`` when given: the input field whose id was not found)."""
+        404 names ``missing_field`` when given: the input field whose id was not found).
+
+        ``authorization`` is the caller's header (a token for the gateway): it is verified and
+        the service receives a token signed for it alone, never the caller's own."""
+        headers = {"authorization": f"Bearer {self.token_for(service, authorization)}"}
         try:
             response = await self._clients[service].request(
-                method, path, json=json, params=params, headers={"authorization": authorization}
+                method, path, json=json, params=params, headers=headers
             )
         except httpx.TransportError as error:
             raise ServiceUnavailable(service) from error

@@ -15,10 +15,10 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from kit.auth import AuthError, Role, issue_token
+from kit.auth import GATEWAY, AuthError, Role, issue_token
 from kit.infra import EmbeddedInfra, InfraError
 from kit.platform import Platform, PlatformError
-from kit.settings import Settings
+from kit.settings import SERVICE_NAMES, Settings
 
 app = typer.Typer(help="Digital Neighbourhoods platform.", no_args_is_help=True)
 infra_app = typer.Typer(help="Embedded MongoDB and Kafka-protocol broker.", no_args_is_help=True)
@@ -84,10 +84,19 @@ def token(
         str | None, typer.Option(help="association id (association, partner)")
     ] = None,
     subject: Annotated[str | None, typer.Option(help="who the token is for")] = None,
+    audience: Annotated[
+        str, typer.Option(help="the process it is for: gateway, or a service for direct calls")
+    ] = GATEWAY,
 ) -> None:
-    """Print a development JWT the gateway and services accept."""
+    """Print a development JWT for the gateway (or, with --audience, for one service)."""
+    if audience not in (GATEWAY, *SERVICE_NAMES):
+        raise _fail(f"--audience must be one of: {', '.join((GATEWAY, *SERVICE_NAMES))}")
     try:
-        print(issue_token(Settings(), role, association_id=association, subject=subject))
+        print(
+            issue_token(
+                Settings(), role, association_id=association, subject=subject, audience=audience
+            )
+        )
     except AuthError as error:
         raise _fail(str(error)) from error
 

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from contracts.envelope import CloudEvent
 from contracts.errors import Conflict, InvalidInput, NotFound
 from kit import outbox
-from kit.auth import AuthError, Principal, principal_from_header
+from kit.auth import AuthError, Principal, Role, principal_from_header
 from kit.broker import build_broker, outbox_publisher
 from kit.consumer import (
     BatchHandler,
@@ -129,9 +129,24 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
+def any_caller(request: Request) -> Principal:
+    """The verified identity behind the request, from a token signed for this service."""
+    runtime = runtime_of(request)
+    return principal_from_header(
+        runtime.settings, request.headers.get("authorization"), audience=runtime.name
+    )
+
+
 def caller(request: Request) -> Principal:
-    """The verified identity behind the request (FastAPI dependency)."""
-    return principal_from_header(runtime_of(request).settings, request.headers.get("authorization"))
+    """The verified identity behind the request (FastAPI dependency). Ops (health and metrics,
+    which need no token) and partners (intake only, at the gateway) are refused here; a route
+    open to partners asks for :func:`any_caller` instead."""
+    who = any_caller(request)
+    if who.role in (Role.OPS, Role.PARTNER):
+        raise AuthError(
+            f"role {who.role.value!r} may not use the {runtime_of(request).name} API", 403
+        )
+    return who
 
 
 ServiceSetup = Callable[[Runtime], Awaitable[None]]

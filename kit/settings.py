@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     # Master key wrapping each beneficiary's data key (base64, 32 bytes); generated locally.
     master_key: str | None = None
     token_ttl_hours: int = 12
+    # Production sign-in: person tokens from this OIDC issuer, checked against its JWKS.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_role_claim: str = "role"  # a dotted path, e.g. realm_access.roles
+    oidc_association_claim: str = "association_id"
+
+    # Hardening: GraphQL and request limits, partner intake rate per token subject.
+    graphql_max_body_bytes: int = 256 * 1024
+    ingest_rate_per_s: float = 50.0
+    ingest_burst: int = 100
 
     # Registration's retention job: people without contact for this long are anonymised.
     retention_days: int = 730

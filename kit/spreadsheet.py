@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import unicodedata
 from collections import Counter
@@ -26,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from contracts.errors import FieldError
-from kit.auth import AuthError, Role, issue_token
+from kit.auth import GATEWAY, AuthError, token_for
 from kit.mongo import Document, Session, in_transaction
 from kit.settings import Settings
 
@@ -448,12 +447,11 @@ def fail(message: str, code: int) -> int:
     return code
 
 
-def token(settings: Settings, subject: str) -> str:
-    """DN_TOKEN when given, else a local development coordinator token."""
+def token(settings: Settings, subject: str, service: str = GATEWAY) -> str:
+    """A token for ``service``: DN_TOKEN (exchanged for one signed for ``service`` when it is a
+    gateway token), else a local development coordinator token."""
     try:
-        return os.environ.get("DN_TOKEN") or issue_token(
-            settings, Role.COORDINATOR, subject=subject
-        )
+        return token_for(settings, service, subject)
     except AuthError as error:
         raise ServiceRefused(f"{error}; set DN_TOKEN to a token the platform accepts") from error
 
@@ -496,9 +494,8 @@ def run_import(
     url = settings.service_url(kind.service)
     results: list[dict[str, Any]] = []
     try:
-        with httpx.Client(
-            base_url=url, headers={"authorization": f"Bearer {token(settings, 'dn-import')}"}
-        ) as client:
+        bearer = token(settings, "dn-import", kind.service)
+        with httpx.Client(base_url=url, headers={"authorization": f"Bearer {bearer}"}) as client:
             if check is not None:
                 check(client)
             _send_rows(client, kind, rows, dry_run, results)

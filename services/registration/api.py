@@ -17,7 +17,7 @@ from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
 from contracts.registration import ConsentPurpose
 from kit.auth import Principal, Role
 from kit.paging import parse_position
-from kit.service import caller
+from kit.service import any_caller, caller
 from kit.spreadsheet import SheetImportIn, row_result
 from services.registration import domain, importer
 from services.registration.commands import Registration
@@ -27,6 +27,7 @@ from services.registration.vault import normalise
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
+AnyCaller = Annotated[Principal, Depends(any_caller)]  # partners too: their delivery line
 
 NAME = Field(max_length=200)
 SHORT = Field(default=None, max_length=200)
@@ -364,7 +365,7 @@ async def audit_log(
 
 @router.get("/deliveries")
 async def delivery_log(
-    who: Caller, service: Service, partner: str | None = None
+    who: AnyCaller, service: Service, partner: str | None = None
 ) -> list[dict[str, Any]]:
     """Per-partner intake counts; a partner or association sees only its own line."""
     who.require(Role.COORDINATOR, Role.ASSOCIATION, Role.PARTNER)

@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.errors import FieldError, InvalidInput
+from contracts.errors import FieldError, InvalidInput, NotFound
 from kit.auth import Principal, Role
 from kit.service import caller, runtime_of
-from services.reporting import domain, exports, figures, impact_report
+from services.reporting import domain, exports, figures, impact_report, share_links
+from services.reporting.anonymised import anonymise
 from services.reporting.figures import TargetsFile
 from services.reporting.handlers import Freshness
 from services.reporting.live import ImpactFeed, server_sent_events
@@ -103,8 +105,15 @@ async def read_impact(
     scope: Annotated[str, Depends(scope_of)],
 ) -> dict[str, Any]:
     """The figures of one scope: totals, rates, targets with forecasts, funnel, every
-    breakdown (attributes, weeks, months, cohorts), weekly history and freshness."""
+    breakdown (attributes, weeks, months, cohorts), weekly history and freshness. Funders get
+    them with small counts hidden (:mod:`services.reporting.anonymised`)."""
     who.require(*READERS)
+    answer = await impact_answer(request, store, scope)
+    return anonymise(answer) if who.role is Role.FUNDER else answer
+
+
+async def impact_answer(request: Request, store: ReportingStore, scope: str) -> dict[str, Any]:
+    """``GET /impact``'s exact answer for one scope."""
     answer = await compute_impact(store, scope)
     freshness = await store.freshness()
     recent: Freshness = request.app.state.freshness
@@ -191,9 +200,9 @@ async def impact_changes(who: Caller, request: Request) -> StreamingResponse:
     """Server-Sent Events: ``event: changed`` with ``{"sequence", "scopes", "event_time",
     "pushed_at", "traceparent"}`` after each committed projection change (merged while the
     reader is busy), a comment line every 15 s. Scopes are ``all``, ``association:<id>``,
-    ``district:<id>``, ``track:<value>``. For the gateway (its service identity has the ops
-    role) and the roles that may read the figures."""
-    who.require(Role.COORDINATOR, Role.ASSOCIATION, Role.FUNDER, Role.OPS)
+    ``district:<id>``, ``track:<value>``. For the gateway (its service token, role ``service``)
+    and the roles that may read the figures."""
+    who.require(Role.COORDINATOR, Role.ASSOCIATION, Role.FUNDER, Role.SERVICE)
     feed: ImpactFeed = request.app.state.feed
     return StreamingResponse(
         server_sent_events(feed),
@@ -384,3 +393,60 @@ async def export_breakdown_xlsx(
     report = await export_report(request, who, store, scope, lang, (chosen,))
     body = await asyncio.to_thread(exports.to_xlsx, replace(report, series=()), lang)
     return export_response(body, report, scope, f"{chosen}.xlsx")
+
+
+# -- share links: revocable, read-only public figures -------------------------------------
+#
+# Coordinators create a link (a random id) to the programme-wide figures as funders see them;
+# the gateway serves them without a token at GET /public/{id} until the link is revoked.
+
+
+class ShareLinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(min_length=1, max_length=200)
+
+
+def share_links_of(request: Request) -> share_links.ShareLinks:
+    return share_links.ShareLinks(runtime_of(request).db)
+
+
+ShareLinksStore = Annotated[share_links.ShareLinks, Depends(share_links_of)]
+
+
+@router.post("/share-links", status_code=201)
+async def create_share_link(
+    body: ShareLinkIn, who: Caller, links: ShareLinksStore
+) -> dict[str, Any]:
+    who.require(Role.COORDINATOR)
+    return await links.create(body.label, who.subject)
+
+
+@router.get("/share-links")
+async def list_share_links(who: Caller, links: ShareLinksStore) -> list[dict[str, Any]]:
+    who.require(Role.COORDINATOR)
+    return await links.all()
+
+
+@router.delete("/share-links/{link_id}")
+async def revoke_share_link(link_id: str, who: Caller, links: ShareLinksStore) -> dict[str, Any]:
+    who.require(Role.COORDINATOR)
+    revoked = await links.revoke(link_id, who.subject)
+    if revoked is None:
+        raise NotFound(f"no share link {link_id}")
+    return revoked
+
+
+@router.get("/share-links/{link_id}/impact")
+async def shared_impact(
+    link_id: str,
+    who: Caller,
+    request: Request,
+    links: ShareLinksStore,
+    store: Annotated[ReportingStore, Depends(store_of)],
+) -> dict[str, Any]:
+    """The programme-wide figures as funders see them, for a link still active (the gateway's
+    ``GET /public/{id}``, with its service token); 404 for an unknown or revoked link."""
+    who.require(Role.COORDINATOR, Role.SERVICE)
+    if not await links.active(link_id):
+        raise NotFound("no such share link, or it was revoked")
+    return anonymise(await impact_answer(request, store, domain.ALL))

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from rich.text import Text
 
-from kit.auth import AuthError, Role, issue_token
+from kit.auth import AuthError, Role, issue_token, token_for
 from kit.settings import Settings
 from kit.spreadsheet import console, fail
 
@@ -52,8 +52,16 @@ def export(
         return fail("filter by one of --association, --district or --track at a time", code=2)
     settings = Settings()
     try:
-        token = os.environ.get("DN_TOKEN") or issue_token(
-            settings, audience, association_id=association, subject="dn-reporting-export"
+        token = (
+            token_for(settings, "reporting", "dn-reporting-export")
+            if os.environ.get("DN_TOKEN")
+            else issue_token(
+                settings,
+                audience,
+                association_id=association,
+                subject="dn-reporting-export",
+                audience="reporting",
+            )
         )
     except AuthError as error:
         return fail(f"{error}; set DN_TOKEN to a token the platform accepts", code=2)

@@ -31,7 +31,7 @@ class Names:
 
 async def reference_names(settings: Settings, timeout_s: float = TIMEOUT_S) -> Names:
     """Every district's and association's name by id, or empty maps (``complete=False``)."""
-    headers = {"authorization": f"Bearer {service_token(settings, 'reporting')}"}
+    headers = {"authorization": f"Bearer {service_token(settings, 'reporting', 'registration')}"}
     try:
         async with httpx.AsyncClient(
             base_url=settings.service_url("registration"), headers=headers, timeout=timeout_s

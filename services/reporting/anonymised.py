@@ -1,0 +1,180 @@
+"""The impact answer as an audience without individual access sees it (funders, public share
+links): small counts hidden with the rules of :mod:`services.reporting.report`.
+
+A hidden count becomes ``null``, and the object holding it gets a ``suppressed`` map from the
+count's name to what a client shows in its place: ``"<5"`` (1 to 4) or ``"s"`` (hidden so a
+``<5`` beside it cannot be worked out by subtraction). Breakdown cells get primary and
+secondary suppression along each dimension (whose total is the headline figure when the
+dimension splits the population); a rate computed from a hidden count is hidden too; headline
+totals, target progress, funnel stages and outcome classes get the primary rule; the weekly
+series gets rule 4 (cumulative figures shown only where they moved by 0 or 5 and more).
+Counts of 0 and of 5 or more stay exact. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from services.reporting.report import (
+    SMALL_CELL_THRESHOLD,
+    Masked,
+    Row,
+    Table,
+    WeekPoint,
+    suppress_series,
+    suppress_table,
+)
+from services.reporting.report import (
+    Series as WeekSeries,
+)
+
+Json = dict[str, Any]
+PEOPLE_COUNTS = ("enrolled", "attended", "trained", "directed_to_employment")
+HEADLINES = ("enrolled", "trained", "directed_to_employment")
+# Dimensions whose values split the scope's population: their total is the headline figure.
+PARTITIONS = ("district", "association", "gender", "age_band", "cohort")
+SERIES_COUNTS = ("enrolled", "trained", "directed_to_employment")
+
+
+def anonymise(answer: Json) -> Json:
+    """``answer`` (reporting's ``/impact`` JSON) with small counts hidden; adds
+    ``"anonymised": true``."""
+    shown = copy.deepcopy(answer)
+    _headlines(shown)
+    _totals(shown)
+    _progress(shown)
+    for stage in shown["funnel"]:
+        _primary_in(stage, "count")
+    shown["breakdowns"] = _breakdowns(shown["breakdowns"], shown["totals"]["counts"])
+    shown["history"] = _history(shown["history"])
+    shown["anonymised"] = True
+    return shown
+
+
+def _primary_in(holder: Json, name: str, into: Json | None = None) -> bool:
+    """Hide ``holder[name]`` when it is 1–4; True when hidden."""
+    value = holder.get(name)
+    if isinstance(value, int) and 0 < value < SMALL_CELL_THRESHOLD:
+        holder[name] = None
+        (into if into is not None else holder).setdefault("suppressed", {})[name] = Masked.SMALL
+        return True
+    return False
+
+
+def _headlines(shown: Json) -> None:
+    for name in HEADLINES:
+        _primary_in(shown, name)
+    careers = [b for b in shown["breakdowns"] if b["dimension"] == "careers_gender"]
+    careers_people = sum(int(b["counts"].get("enrolled", 0)) for b in careers)
+    if 0 < careers_people < SMALL_CELL_THRESHOLD:  # a share of 1–4 people shows who they are
+        shown["women_share_careers"] = None
+        shown.setdefault("suppressed", {})["women_share_careers"] = Masked.SECONDARY
+
+
+def _totals(shown: Json) -> None:
+    totals = shown["totals"]
+    counts = totals["counts"]
+    hidden = {name for name in list(counts) if _primary_in(counts, name, totals)}
+    if hidden & {"enrolled", "attended", "sessions_planned", "sessions_present"}:
+        totals["attendance_rate"] = totals["no_show_rate"] = None
+    for area in list(totals["skill_gain"]):
+        if f"skill_gain_count_{area}" in hidden:
+            totals["skill_gain"][area] = None
+    outcomes = totals["directed_by_outcome"]
+    table = suppress_table(
+        Table(
+            "outcomes",
+            "outcome",
+            ("people",),
+            tuple(Row(name, (int(people),)) for name, people in outcomes.items()),
+        )
+    )
+    for row in table.rows:
+        cell = row.counts[0]
+        if isinstance(cell, Masked):
+            outcomes[row.label] = None
+            totals.setdefault("suppressed_outcomes", {})[row.label] = cell
+
+
+def _progress(shown: Json) -> None:
+    for row in shown["progress"]:
+        counted = int(row["actual"]) - int(row.get("baseline") or 0)
+        if 0 < counted < SMALL_CELL_THRESHOLD:  # the baseline is public: actual − baseline
+            row["actual"] = row["share"] = row["weekly_pace"] = row["reached_on"] = None
+            row["suppressed"] = {"actual": Masked.SMALL}
+
+
+def _breakdowns(breakdowns: list[Json], totals: Json) -> list[Json]:
+    by_dimension: dict[str, list[Json]] = {}
+    for cell in breakdowns:
+        by_dimension.setdefault(cell["dimension"], []).append(cell)
+    shown: list[Json] = []
+    for dimension, cells in by_dimension.items():
+        total = (
+            Row("total", tuple(int(totals.get(n, 0) or 0) for n in PEOPLE_COUNTS))
+            if dimension in PARTITIONS
+            else None
+        )
+        table = suppress_table(
+            Table(
+                dimension,
+                dimension,
+                PEOPLE_COUNTS,
+                tuple(
+                    Row(c["value"], tuple(int(c["counts"].get(n, 0)) for n in PEOPLE_COUNTS))
+                    for c in cells
+                ),
+                total=total,
+                rows_partition=dimension != "track",
+            )
+        )
+        for cell, row in zip(cells, table.rows, strict=True):
+            shown.append(_cell(cell, row.counts))
+    return shown
+
+
+def _cell(cell: Json, cells: tuple[Any, ...]) -> Json:
+    """One breakdown cell with only the people counts (each shown or hidden) and the rates
+    computed from them when both are shown."""
+    counts: Json = {}
+    suppressed: Json = {}
+    for name, value in zip(PEOPLE_COUNTS, cells, strict=True):
+        if isinstance(value, Masked):
+            counts[name] = None
+            suppressed[name] = value
+        else:
+            counts[name] = value
+    exact_attendance = counts["enrolled"] is not None and counts["attended"] is not None
+    return {
+        "dimension": cell["dimension"],
+        "value": cell["value"],
+        "enrolled": counts["enrolled"],
+        "counts": counts,
+        "attendance_rate": cell["attendance_rate"] if exact_attendance else None,
+        "no_show_rate": cell["no_show_rate"] if exact_attendance else None,
+        "skill_gain": {},
+        "directed_by_outcome": {},
+        "suppressed": suppressed,
+    }
+
+
+def _history(history: list[Json]) -> list[Json]:
+    shown = [
+        {"week": point["week"], "counts": {}, "cumulative": {}, "suppressed": {}}
+        for point in history
+    ]
+    for name in SERIES_COUNTS:
+        points = tuple(
+            WeekPoint(p["week"], int(p["counts"].get(name, 0)), int(p["cumulative"].get(name, 0)))
+            for p in history
+        )
+        series = suppress_series(WeekSeries(name, points))
+        for out, point in zip(shown, series.points, strict=True):
+            for kind, value in (("counts", point.count), ("cumulative", point.cumulative)):
+                if isinstance(value, Masked):
+                    out[kind][name] = None
+                    out["suppressed"][f"{kind}.{name}"] = value
+                else:
+                    out[kind][name] = value
+    return shown
