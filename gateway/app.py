@@ -8,10 +8,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from kit.auth import AuthError, Role, principal_from_header
 from kit.service import instrument_http_app, run
 from kit.settings import SERVICE_NAMES, Settings
 
@@ -19,9 +21,11 @@ from .call_count import ServiceCallHeader
 from .context import Context
 from .event_docs import event_docs_router
 from .ingest import IntakePublisher, ingest_router
+from .limits import BodySizeLimit
 from .live import ImpactChanges
-from .schema import schema
+from .schema import build_schema, schema
 from .services import Services
+from .share_links import public_figures
 from .subscriptions import SubscriptionsRouter
 
 NAME = "gateway"
@@ -49,7 +53,7 @@ def build(settings: Settings) -> FastAPI:
     app = FastAPI(title="Digital Neighbourhoods gateway", lifespan=lifespan)
     app.state.impact_changes = impact_changes
     graphql = SubscriptionsRouter(
-        schema,
+        build_schema(production=True) if settings.environment == "production" else schema,
         context_getter=context,
         graphql_ide="graphiql" if settings.environment == "development" else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
@@ -59,6 +63,8 @@ def build(settings: Settings) -> FastAPI:
     app.include_router(event_docs_router())
     if settings.environment == "development":
         app.add_middleware(ServiceCallHeader)
+    # /ingest/{service} counts its own body (64 KiB, one event) while it arrives.
+    app.add_middleware(BodySizeLimit, limits={"/graphql": settings.graphql_max_body_bytes})
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -69,6 +75,23 @@ def build(settings: Settings) -> FastAPI:
             {"status": "ok" if healthy else "degraded", "services": states},
             status_code=200 if healthy else 503,
         )
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics, for ops (and coordinators): bearer token required."""
+        try:
+            who = principal_from_header(settings, request.headers.get("authorization"))
+            who.require(Role.OPS, Role.COORDINATOR)
+        except AuthError as error:
+            return JSONResponse({"error": str(error)}, status_code=error.status)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/public/{link_id}")
+    async def public(link_id: str) -> JSONResponse:
+        """The programme figures a share link opens, as funders see them (small counts
+        hidden), without a token; 404 once the link is revoked (or for an unknown id)."""
+        status, body = await public_figures(settings, link_id)
+        return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
 
     @app.get("/", response_class=HTMLResponse)
     async def dashboard() -> str:

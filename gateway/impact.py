@@ -21,6 +21,7 @@ from .outputs import (
     Impact,
     OutcomeCount,
     SkillGain,
+    SuppressedCount,
     TargetProgress,
     Targets,
     TrackImpact,
@@ -46,7 +47,7 @@ async def compose_impact(context: Context, impact_filter: ImpactFilter | None) -
 
     def rows(dimension: str) -> list[Row]:
         found = [b for b in answer["breakdowns"] if b["dimension"] == dimension]
-        return sorted(found, key=lambda b: (-b["enrolled"], b["value"]))
+        return sorted(found, key=lambda b: (-(b["enrolled"] or 0), b["value"]))
 
     def figures(row: Row) -> dict[str, Any]:
         counts = row["counts"]
@@ -56,6 +57,7 @@ async def compose_impact(context: Context, impact_filter: ImpactFilter | None) -
             "trained": counts.get("trained", 0),
             "directed_to_employment": counts.get("directed_to_employment", 0),
             "attendance_rate": row["attendance_rate"],
+            "suppressed": suppressed(row),
         }
 
     totals = answer["totals"]
@@ -75,7 +77,10 @@ async def compose_impact(context: Context, impact_filter: ImpactFilter | None) -
             associations_upskilled=targets["associations_upskilled"],
         ),
         progress=[_progress(row) for row in answer["progress"]],
-        funnel=[FunnelStage(stage=row["stage"], count=row["count"]) for row in answer["funnel"]],
+        funnel=[
+            FunnelStage(stage=row["stage"], count=row["count"], suppressed=suppressed(row))
+            for row in answer["funnel"]
+        ],
         attendance_rate=totals["attendance_rate"],
         no_show_rate=totals["no_show_rate"],
         withdrawn=counts.get("withdrawn", 0),
@@ -139,7 +144,25 @@ async def compose_impact(context: Context, impact_filter: ImpactFilter | None) -
             p99_seconds=freshness.get("p99_seconds"),
         ),
         updated_at=parse_datetime(answer.get("updated_at")),
+        anonymised=bool(answer.get("anonymised")),
+        suppressed=suppressed(answer) + suppressed(totals),
     )
+
+
+def suppressed(holder: Row) -> list[SuppressedCount]:
+    """Reporting's ``suppressed`` map (``{"cumulative.trained": "<5"}``) as GraphQL names."""
+    return [
+        SuppressedCount(field=_graphql_name(name), shown=str(shown))
+        for name, shown in (holder.get("suppressed") or {}).items()
+    ]
+
+
+def _graphql_name(name: str) -> str:
+    """``counts.directed_to_employment`` → ``directedToEmployment``; ``cumulative.trained`` →
+    ``cumulativeTrained`` (the WeekImpact field)."""
+    kind, _, count = name.rpartition(".")
+    words = ([kind] if kind == "cumulative" else []) + count.split("_")
+    return words[0] + "".join(word.title() for word in words[1:])
 
 
 def _progress(row: Row) -> TargetProgress:
@@ -151,7 +174,8 @@ def _progress(row: Row) -> TargetProgress:
         share=row["share"],
         weekly_pace=row["weekly_pace"],
         forecast_on=dt.date.fromisoformat(row["reached_on"]) if row["reached_on"] else None,
-        on_track=row["on_track"],
+        on_track=row["on_track"] if row["actual"] is not None else None,
+        suppressed=suppressed(row),
     )
 
 
@@ -168,4 +192,5 @@ def _week(point: Row) -> WeekImpact:
         cumulative_enrolled=cumulative.get("enrolled", 0),
         cumulative_trained=cumulative.get("trained", 0),
         cumulative_directed_to_employment=cumulative.get("directed_to_employment", 0),
+        suppressed=suppressed(point),
     )

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from . import orientation, training
+from . import share_links as sharing
 from .context import Context, context_of
 from .enums import ConsentPurpose, ErasureReason, ReferralOutcome
 from .inputs import AssociationInput, DistrictInput, EnrolBeneficiaryInput, RectifyBeneficiaryInput
@@ -116,6 +117,19 @@ class Mutation:
             params={"reason": (reason or ErasureReason.REQUEST_OF_PERSON).value},
         )
         return ErasureReceipt.of(row)
+
+    @strawberry.mutation(
+        description="A read-only public link to the anonymised programme figures (GET "
+        "/public/{id}, no token), until revoked; coordinators only"
+    )
+    async def create_share_link(self, info: Info[Context, Any], label: str) -> sharing.ShareLink:
+        return await sharing.create_share_link(context_of(info), label)
+
+    @strawberry.mutation(description="Close a share link for good; its id then answers 404")
+    async def revoke_share_link(
+        self, info: Info[Context, Any], id: strawberry.ID
+    ) -> sharing.ShareLink:
+        return await sharing.revoke_share_link(context_of(info), id)
 
     @strawberry.mutation(description="Create or edit a priority district; coordinators only")
     async def save_district(

@@ -224,12 +224,28 @@ class Targets:
     associations_upskilled: int
 
 
-@strawberry.type(description="Main figures of one cell of a breakdown")
+HIDDEN = (
+    "Counts hidden from this audience (funders, public links), each null above, with what to "
+    "show instead; empty for exact figures"
+)
+
+
+@strawberry.type(description="A count hidden from this audience, and what to show in its place")
+class SuppressedCount:
+    field: str = strawberry.field(description="The hidden field, e.g. enrolled, cumulativeTrained")
+    shown: str = strawberry.field(
+        description='"<5": between 1 and 4; "s": hidden so that a "<5" cannot be worked out '
+        "by subtraction"
+    )
+
+
+@strawberry.type(description="Main figures of one cell of a breakdown (null: see suppressed)")
 class CellFigures:
-    enrolled: int
-    attended: int = strawberry.field(description="People present at one session at least")
-    trained: int
-    directed_to_employment: int
+    enrolled: int | None
+    attended: int | None = strawberry.field(description="People present at one session at least")
+    trained: int | None
+    directed_to_employment: int | None
+    suppressed: list[SuppressedCount] = strawberry.field(default_factory=list, description=HIDDEN)
     attendance_rate: float | None = strawberry.field(
         description="Share of recorded attendances where the person was present (0–1)"
     )
@@ -270,15 +286,18 @@ class CohortImpact(CellFigures):
 @strawberry.type(description="What happened in one ISO week, and the running totals")
 class WeekImpact:
     week: str = strawberry.field(description="ISO week, e.g. 2026-W05")
-    enrolled: int
-    trained: int
-    directed_to_employment: int
-    sessions_present: int
-    attending_new: int = strawberry.field(description="People attending for the first time")
-    attending_returning: int = strawberry.field(description="People who had attended before")
-    cumulative_enrolled: int
-    cumulative_trained: int = strawberry.field(description="Baseline included")
-    cumulative_directed_to_employment: int = strawberry.field(description="Baseline included")
+    enrolled: int | None
+    trained: int | None
+    directed_to_employment: int | None
+    sessions_present: int | None
+    attending_new: int | None = strawberry.field(description="People attending for the first time")
+    attending_returning: int | None = strawberry.field(description="People who had attended before")
+    cumulative_enrolled: int | None
+    cumulative_trained: int | None = strawberry.field(description="Baseline included")
+    cumulative_directed_to_employment: int | None = strawberry.field(
+        description="Baseline included"
+    )
+    suppressed: list[SuppressedCount] = strawberry.field(default_factory=list, description=HIDDEN)
 
 
 @strawberry.type
@@ -287,7 +306,8 @@ class FunnelStage:
         description="enrolled, attended, trained, career_workshop, referred, placed, "
         "directed_to_employment, in_post_6m"
     )
-    count: int
+    count: int | None
+    suppressed: list[SuppressedCount] = strawberry.field(default_factory=list, description=HIDDEN)
 
 
 @strawberry.type(description="One target: where the programme stands and when it gets there")
@@ -297,13 +317,16 @@ class TargetProgress:
     )
     target: int
     baseline: int = strawberry.field(description="Reached before the platform counted")
-    actual: int = strawberry.field(description="Baseline + counted")
-    share: float = strawberry.field(description="actual / target")
-    weekly_pace: float = strawberry.field(description="Per week, over the last 4 complete weeks")
+    actual: int | None = strawberry.field(description="Baseline + counted")
+    share: float | None = strawberry.field(description="actual / target")
+    weekly_pace: float | None = strawberry.field(
+        description="Per week, over the last 4 complete weeks"
+    )
     forecast_on: dt.date | None = strawberry.field(
         description="When the target is reached at that pace; null without a recent pace"
     )
     on_track: bool | None = strawberry.field(description="Forecast before the programme's end")
+    suppressed: list[SuppressedCount] = strawberry.field(default_factory=list, description=HIDDEN)
 
 
 @strawberry.type
@@ -312,13 +335,13 @@ class SkillGain:
     average_levels_gained: float | None = strawberry.field(
         description="Average final − initial Pix level per competence assessed at both stages"
     )
-    competences_assessed: int
+    competences_assessed: int | None
 
 
 @strawberry.type
 class OutcomeCount:
     outcome_class: OutcomeClass
-    people: int
+    people: int | None
 
 
 @strawberry.type(description="How recent the figures are")
@@ -333,9 +356,9 @@ class Freshness:
 
 @strawberry.type(description="Programme figures against its targets, for one scope")
 class Impact:
-    enrolled: int
-    trained: int
-    directed_to_employment: int
+    enrolled: int | None = strawberry.field(description="Null only when hidden: see suppressed")
+    trained: int | None
+    directed_to_employment: int | None
     associations_upskilled: int
     women_share_careers: float | None = strawberry.field(
         description="Share of women among careers-track participants (0–1); null when none"
@@ -348,8 +371,8 @@ class Impact:
     no_show_rate: float | None = strawberry.field(
         description="Share of recorded attendances missed without an excuse (0–1)"
     )
-    withdrawn: int
-    at_risk: int = strawberry.field(description="People flagged after repeated absences")
+    withdrawn: int | None
+    at_risk: int | None = strawberry.field(description="People flagged after repeated absences")
     directed_by_outcome: list[OutcomeCount]
     skill_gain: list[SkillGain]
     by_district: list[DistrictImpact]
@@ -361,3 +384,8 @@ class Impact:
     weekly: list[WeekImpact]
     freshness: Freshness
     updated_at: dt.datetime | None
+    anonymised: bool = strawberry.field(
+        default=False,
+        description="Small counts are hidden for this audience (funders, public share links)",
+    )
+    suppressed: list[SuppressedCount] = strawberry.field(default_factory=list, description=HIDDEN)

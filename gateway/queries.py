@@ -14,6 +14,7 @@ from strawberry.types import Info
 from kit.settings import SERVICE_NAMES
 
 from . import lists, orientation, training
+from . import share_links as sharing
 from .context import Context, context_of
 from .impact import compose_impact
 from .inputs import ImpactFilter
@@ -145,6 +146,10 @@ class Query:
             missing_ok=True,
         )
         return ErasureReceipt.of(row) if row else None
+
+    @strawberry.field(description="Public links to the anonymised figures; coordinators only")
+    async def share_links(self, info: Info[Context, Any]) -> list[sharing.ShareLink]:
+        return await sharing.share_links(context_of(info))
 
     @strawberry.field(description="The programme's priority districts")
     async def districts(self, info: Info[Context, Any]) -> list[District]:

@@ -164,14 +164,19 @@ def _history(history: list[Json]) -> list[Json]:
         {"week": point["week"], "counts": {}, "cumulative": {}, "suppressed": {}}
         for point in history
     ]
+    for out, point in zip(shown, history, strict=True):
+        for name in point["counts"]:  # weekly attendance: not shown to this audience
+            if name not in SERIES_COUNTS:
+                out["counts"][name] = None
+                out["suppressed"][f"counts.{name}"] = Masked.SECONDARY
     for name in SERIES_COUNTS:
         points = tuple(
             WeekPoint(p["week"], int(p["counts"].get(name, 0)), int(p["cumulative"].get(name, 0)))
             for p in history
         )
         series = suppress_series(WeekSeries(name, points))
-        for out, point in zip(shown, series.points, strict=True):
-            for kind, value in (("counts", point.count), ("cumulative", point.cumulative)):
+        for out, week in zip(shown, series.points, strict=True):
+            for kind, value in (("counts", week.count), ("cumulative", week.cumulative)):
                 if isinstance(value, Masked):
                     out[kind][name] = None
                     out["suppressed"][f"{kind}.{name}"] = value
