@@ -10,6 +10,8 @@ from graphql import GraphQLError
 from kit.auth import AuthError, delegated_token, principal_from_header
 from kit.settings import SERVICE_NAMES, Settings
 
+from .call_count import count_call
+
 
 class ServiceUnavailable(GraphQLError):
     def __init__(self, service: str) -> None:
@@ -87,6 +89,7 @@ class Services:
         ``authorization`` is the caller's header (a token for the gateway): it is verified and
         the service receives a token signed for it alone, never the caller's own."""
         headers = {"authorization": f"Bearer {self.token_for(service, authorization)}"}
+        count_call()
         try:
             response = await self._clients[service].request(
                 method, path, json=json, params=params, headers=headers
