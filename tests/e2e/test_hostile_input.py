@@ -13,6 +13,7 @@ from pymongo import MongoClient
 
 from contracts.envelope import CloudEvent
 from contracts.topics import DEAD_LETTER, INTAKE_REGISTRATION
+from kit.auth import Role, issue_token
 from kit.platform import Platform
 from kit.settings import SERVICE_NAMES
 from tests.conftest import TestInfra
@@ -88,7 +89,8 @@ def test_registration_http_refuses_bad_json_bad_utf8_and_wrong_types(
     platform: Platform, coordinator_token: str
 ) -> None:
     url = f"{platform.settings.service_url('registration')}/beneficiaries"
-    headers = {"authorization": f"Bearer {coordinator_token}", "content-type": "application/json"}
+    token = issue_token(platform.settings, Role.COORDINATOR, audience="registration")
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
     valid = {
         "association_id": "asso-saige-en-ligne",
         "district_id": "qpv-saige",
@@ -183,7 +185,8 @@ async def test_hostile_intake_requests_are_dead_lettered_and_good_ones_still_lan
         "invalid_request",
     }
     assert any(r.value == b"\xff\xfe not utf-8 at all" for r in records)
-    async with httpx.AsyncClient(headers={"authorization": f"Bearer {coordinator_token}"}) as c:
+    token = issue_token(platform.settings, Role.COORDINATOR, audience="registration")
+    async with httpx.AsyncClient(headers={"authorization": f"Bearer {token}"}) as c:
 
         async def deliveries() -> list[dict[str, Any]]:
             url = f"{platform.settings.service_url('registration')}/deliveries"

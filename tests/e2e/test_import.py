@@ -216,7 +216,7 @@ def test_an_xlsx_workbook_is_imported_and_each_record_audited(
     assert result.returncode == 0, result.stdout + result.stderr
     assert summary(result) == {"created": 20, "duplicate": 0, "invalid": 0, "rows": []}
     lines = read_report(report)
-    token = issue_token(settings, Role.COORDINATOR)
+    token = issue_token(settings, Role.COORDINATOR, audience="registration")
     with httpx.Client(
         base_url=settings.service_url("registration"),
         headers={"authorization": f"Bearer {token}"},

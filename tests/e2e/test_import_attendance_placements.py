@@ -45,8 +45,9 @@ def people(gateway: httpx.Client) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def training(platform: Platform, coordinator_token: str) -> Iterator[httpx.Client]:
-    headers = {"authorization": f"Bearer {coordinator_token}"}
+def training(platform: Platform) -> Iterator[httpx.Client]:
+    token = issue_token(platform.settings, Role.COORDINATOR, audience="training")
+    headers = {"authorization": f"Bearer {token}"}
     with httpx.Client(
         base_url=platform.settings.service_url("training"), headers=headers
     ) as client:
@@ -54,8 +55,9 @@ def training(platform: Platform, coordinator_token: str) -> Iterator[httpx.Clien
 
 
 @pytest.fixture(scope="module")
-def orientation(platform: Platform, coordinator_token: str) -> Iterator[httpx.Client]:
-    headers = {"authorization": f"Bearer {coordinator_token}"}
+def orientation(platform: Platform) -> Iterator[httpx.Client]:
+    token = issue_token(platform.settings, Role.COORDINATOR, audience="orientation")
+    headers = {"authorization": f"Bearer {token}"}
     url = platform.settings.service_url("orientation")
     with httpx.Client(base_url=url, headers=headers) as client:
         yield client

@@ -24,7 +24,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 HTTP_EXAMPLE_SOURCE = "partner/asso-lac-connecte-crm"
 
 
-def delivery(platform: Platform, token: str, source: str) -> dict[str, Any]:
+def delivery(platform: Platform, _: str, source: str) -> dict[str, Any]:
+    token = issue_token(platform.settings, Role.COORDINATOR, audience="registration")
     answer = httpx.get(
         f"{platform.settings.service_url('registration')}/deliveries",
         params={"partner": source},

@@ -11,6 +11,7 @@ import pytest
 
 from contracts.envelope import CloudEvent
 from contracts.topics import DEAD_LETTER, INTAKE_REGISTRATION
+from kit.auth import Role, issue_token
 from kit.platform import Platform
 from tests.conftest import TestInfra
 from tests.support import eventually, header, produce, read_topic
@@ -42,7 +43,13 @@ def request_data(**overrides: Any) -> dict[str, Any]:
     }
 
 
-async def association_enrolled(platform: Platform, token: str) -> int:
+def for_service(platform: Platform, service: str) -> str:
+    """A coordinator's token signed for one service (services accept no other)."""
+    return issue_token(platform.settings, Role.COORDINATOR, audience=service)
+
+
+async def association_enrolled(platform: Platform, _: str) -> int:
+    token = for_service(platform, "reporting")
     async with httpx.AsyncClient(headers={"authorization": f"Bearer {token}"}) as client:
         response = await client.get(
             f"{platform.settings.service_url('reporting')}/impact",
@@ -98,7 +105,7 @@ async def test_partner_requests_in_both_modes_are_applied_once_and_bad_ones_dead
         response = await client.get(
             f"{platform.settings.service_url('registration')}/deliveries",
             params={"partner": partner},
-            headers={"authorization": f"Bearer {coordinator_token}"},
+            headers={"authorization": f"Bearer {for_service(platform, 'registration')}"},
         )
     log = response.json()
     assert len(log) == 1
@@ -121,9 +128,9 @@ async def test_a_partner_chooses_the_person_s_id_and_uses_it_in_later_requests(
         INTAKE_REGISTRATION,
         [(str(chosen).encode(), value, [(k, v.encode()) for k, v in headers.items()])],
     )
-    auth = {"authorization": f"Bearer {coordinator_token}"}
 
     async def status(service: str, path: str) -> int:
+        auth = {"authorization": f"Bearer {for_service(platform, service)}"}
         async with httpx.AsyncClient(headers=auth) as client:
             url = f"{platform.settings.service_url(service)}{path}"
             return (await client.get(url)).status_code

@@ -96,7 +96,7 @@ def export(
     **params: str,
 ) -> httpx.Response:
     """GET an export as ``role`` (staff ``of_association``); ``params``: the query."""
-    token = issue_token(settings, role, association_id=of_association)
+    token = issue_token(settings, role, association_id=of_association, audience="reporting")
     return reporting.get(route, params=params, headers={"authorization": f"Bearer {token}"})
 
 

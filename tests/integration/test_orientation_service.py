@@ -94,7 +94,7 @@ class Service:
 async def service(settings: Settings) -> AsyncIterator[Service]:
     calendar = Calendar()
     app = build(settings, calendar=calendar, follow_up_check=timedelta(seconds=0.3))
-    token = issue_token(settings, Role.COORDINATOR)
+    token = issue_token(settings, Role.COORDINATOR, audience="orientation")
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

@@ -126,7 +126,7 @@ async def training(
     settings: Settings, mongo: AsyncMongoClient[Document]
 ) -> AsyncIterator[TrainingService]:
     app = build(settings)
-    token = issue_token(settings, Role.COORDINATOR)
+    token = issue_token(settings, Role.COORDINATOR, audience="training")
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
@@ -316,8 +316,10 @@ async def test_an_association_token_acts_only_for_its_own_association(
     training: TrainingService, settings: Settings
 ) -> None:
     [training_session] = await training.schedule()
-    other = issue_token(settings, Role.ASSOCIATION, association_id="asso-other")
-    own = issue_token(settings, Role.ASSOCIATION, association_id=ASSOCIATION)
+    other = issue_token(
+        settings, Role.ASSOCIATION, association_id="asso-other", audience="training"
+    )
+    own = issue_token(settings, Role.ASSOCIATION, association_id=ASSOCIATION, audience="training")
     as_other = {"authorization": f"Bearer {other}"}
     as_own = {"authorization": f"Bearer {own}"}
 

@@ -21,6 +21,7 @@ from gateway.inputs import ImpactFilter
 from gateway.live import RESYNC, ChangeNotice, ChangeWatcher, ImpactChanges
 from gateway.schema import schema
 from gateway.subscriptions import scope_of
+from kit.auth import Principal, Role
 from kit.settings import Settings
 from services.reporting.live import ImpactFeed, server_sent_events
 from tests.support import eventually
@@ -228,7 +229,10 @@ class FakeImpact(SimpleNamespace):
 
 def live_context(changes: ImpactChanges) -> SimpleNamespace:
     state = SimpleNamespace(impact_changes=changes)
-    context = SimpleNamespace(request=SimpleNamespace(app=SimpleNamespace(state=state)))
+    context = SimpleNamespace(
+        request=SimpleNamespace(app=SimpleNamespace(state=state)),
+        principal=Principal("dashboard", Role.FUNDER),  # root fields are checked by role
+    )
     context.renewed = lambda: context
     return context
 
