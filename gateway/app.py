@@ -94,8 +94,13 @@ def build(settings: Settings) -> FastAPI:
         return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
 
     @app.get("/", response_class=HTMLResponse)
-    async def dashboard() -> str:
-        return DASHBOARD.read_text(encoding="utf-8")
+    async def dashboard() -> HTMLResponse:
+        # One self-contained page (no build step, no external asset); the token stays in the
+        # address fragment or the tab's sessionStorage, never in a referrer.
+        return HTMLResponse(
+            DASHBOARD.read_text(encoding="utf-8"),
+            headers={"cache-control": "no-cache", "referrer-policy": "no-referrer"},
+        )
 
     instrument_http_app(app)
     return app
