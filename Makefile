@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test unit contracts lint clean-home
+.PHONY: up test unit contracts lint browser-deps clean-home
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	$(BIN)/dn up
 
-test: $(STAMP) lint
+test: $(STAMP) lint browser-deps
 	$(BIN)/python -m pytest
+
+# The browser tier needs Debian's chromium: installed with apt-get when missing (as root),
+# else a clear error. Playwright's own browser download is never used.
+browser-deps: $(STAMP)
+	$(BIN)/python -m tests.browser.chromium
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -150,7 +150,11 @@ def up(
 def _print_urls(settings: Settings, mongodb_url: str, kafka: str, seconds: float) -> None:
     gateway = settings.gateway_url
     console.print(f"[green]Digital Neighbourhoods is up[/green] ({seconds:.1f} s)")
-    console.print(f"  dashboard   {gateway}/")
+    if settings.environment == "development":  # a ready-to-open link with a local token
+        dashboard_token = issue_token(settings, Role.COORDINATOR, subject="dev-dashboard")
+        console.print(f"  dashboard   {gateway}/#token={dashboard_token}", soft_wrap=True)
+    else:
+        console.print(f"  dashboard   {gateway}/")
     console.print(f"  GraphQL     {gateway}/graphql   (GraphiQL in a browser)")
     console.print(f"  health      {gateway}/healthz")
     for name in ("registration", "training", "orientation", "reporting"):

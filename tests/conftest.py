@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
 from kit.infra import EmbeddedInfra, InfraError
 from kit.mongo import Document, connect
+from kit.platform import Platform, running
 from kit.settings import Settings
 
 
@@ -118,3 +122,31 @@ async def mongo(infra: TestInfra) -> AsyncIterator[AsyncMongoClient[Document]]:
     client = connect(infra.mongodb_url)
     yield client
     await client.close()
+
+
+# One running platform for the whole session, shared by the e2e and browser tiers (defined here,
+# not in a tier's conftest: a fixture imported into two conftests would start twice).
+@pytest.fixture(scope="session")
+def platform(settings: Settings, infra: TestInfra) -> Iterator[Platform]:
+    """Every process of the platform, started once and shared by the e2e and browser tiers."""
+    with running(Platform(settings, infra.mongodb_url, infra.kafka_bootstrap), 90) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def coordinator_token(settings: Settings) -> str:
+    """A token from the `dn token` command, as a coordinator would get one."""
+    dn = Path(sys.executable).with_name("dn")
+    env = {"DN_HOME": str(settings.home), "DN_JWT_SECRET": settings.jwt_secret or "", "PATH": ""}
+    result = subprocess.run(
+        [str(dn), "token", "--role", "coordinator"],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def gateway(platform: Platform, coordinator_token: str) -> Iterator[httpx.Client]:
+    headers = {"authorization": f"Bearer {coordinator_token}"}
+    with httpx.Client(base_url=platform.settings.gateway_url, headers=headers) as client:
+        yield client

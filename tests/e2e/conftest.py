@@ -1,50 +1,18 @@
-"""What every end-to-end module shares: one running platform for the whole session, a
-coordinator's token and client, and helpers to call GraphQL and wait for eventual effects."""
+"""What every end-to-end module shares: helpers to call GraphQL and wait for eventual effects.
+The running platform, the coordinator's token and client are session fixtures of
+tests/conftest.py, so the e2e and browser tiers share one platform."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import uuid4
 
 import httpx
 import pytest
 
-from kit.platform import Platform, running
-from kit.settings import Settings
-from tests.conftest import TestInfra
-
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="session")
-def platform(settings: Settings, infra: TestInfra) -> Iterator[Platform]:
-    """Every process of the platform, started once and shared by every e2e module."""
-    with running(Platform(settings, infra.mongodb_url, infra.kafka_bootstrap), 90) as started:
-        yield started
-
-
-@pytest.fixture(scope="session")
-def coordinator_token(settings: Settings) -> str:
-    """A token from the `dn token` command, as a coordinator would get one."""
-    dn = Path(sys.executable).with_name("dn")
-    env = {"DN_HOME": str(settings.home), "DN_JWT_SECRET": settings.jwt_secret or "", "PATH": ""}
-    result = subprocess.run(
-        [str(dn), "token", "--role", "coordinator"],
-        capture_output=True, text=True, env=env, check=True,
-    )  # fmt: skip
-    return result.stdout.strip()
-
-
-@pytest.fixture(scope="session")
-def gateway(platform: Platform, coordinator_token: str) -> Iterator[httpx.Client]:
-    headers = {"authorization": f"Bearer {coordinator_token}"}
-    with httpx.Client(base_url=platform.settings.gateway_url, headers=headers) as client:
-        yield client
 
 
 def graphql(client: httpx.Client, query: str, **variables: Any) -> httpx.Response:
