@@ -37,7 +37,7 @@ def ensure() -> Path:
     print("browser tests: installing Debian's chromium (apt-get)…", file=sys.stderr, flush=True)
     for command in (
         ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+        ["apt-get", "install", "-y", "-qq", "chromium"],  # recommends bring its fonts
     ):
         result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1200)
         if result.returncode != 0:
