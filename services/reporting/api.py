@@ -105,11 +105,13 @@ async def read_impact(
     scope: Annotated[str, Depends(scope_of)],
 ) -> dict[str, Any]:
     """The figures of one scope: totals, rates, targets with forecasts, funnel, every
-    breakdown (attributes, weeks, months, cohorts), weekly history and freshness. Funders get
-    them with small counts hidden (:mod:`services.reporting.anonymised`)."""
+    breakdown (attributes, weeks, months, cohorts), weekly history and freshness. Exact for
+    coordinators and for association staff within their association; everyone else (funders,
+    staff looking beyond their association) gets small counts hidden, as in the exports
+    (:mod:`services.reporting.anonymised`)."""
     who.require(*READERS)
     answer = await impact_answer(request, store, scope)
-    return anonymise(answer) if who.role is Role.FUNDER else answer
+    return answer if may_see_individuals(who, scope) else anonymise(answer)
 
 
 async def impact_answer(request: Request, store: ReportingStore, scope: str) -> dict[str, Any]:
