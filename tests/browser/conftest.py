@@ -34,11 +34,18 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh tab (its own storage) at laptop size; page errors fail the test."""
+    """A fresh tab (its own storage) at laptop size; page errors and anything the page's
+    content security policy blocked fail the test."""
     context = browser.new_context(viewport=DESKTOP, locale="fr-FR")
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield opened
     context.close()
     assert not errors, f"the page raised: {errors}"
