@@ -210,6 +210,47 @@ def simulate(
     )
 
 
+@app.command("trace")
+def trace_command(
+    trace_id: Annotated[
+        str | None, typer.Argument(help="a trace id (x-trace-id header) or its first 8+ digits")
+    ] = None,
+    slowest: Annotated[
+        int | None, typer.Option("--slowest", help="list the N slowest recent traces")
+    ] = None,
+    since: Annotated[
+        str, typer.Option(help="with --slowest: traces started within (30m, 1h, 2d)")
+    ] = "1h",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Print one trace as a tree with timings, or (--slowest N) the slowest recent traces,
+    from the span files under DN_HOME/traces.
+
+    Exit 0: shown; 1: no such trace, or the prefix names several; 2: usage.
+    """
+    from kit.trace_command import show_slowest, show_trace
+
+    home = Settings().home
+    if (trace_id is None) == (slowest is None):
+        raise _fail("give a trace id, or --slowest N (not both)", 2)
+    if trace_id is not None:
+        raise typer.Exit(show_trace(home, trace_id, as_json, console))
+    assert slowest is not None
+    raise typer.Exit(show_slowest(home, slowest, since, as_json, console))
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The whole platform's health on one screen: MongoDB, broker, every process's /healthz,
+    key figures from its /metrics, consumer lag.
+
+    Exit 0: every part answers healthy; 1: something is down (the output says what to run).
+    """
+    from kit.status_command import run_status
+
+    raise typer.Exit(run_status(Settings(), as_json, console))
+
+
 @contracts_app.command("export")
 def contracts_export(
     check: Annotated[bool, typer.Option(help="only report drift; exit 1 if any")] = False,
