@@ -75,11 +75,17 @@ def test_one_trace_links_gateway_registration_kafka_and_projection(
     def spans_of_trace() -> list[dict[str, Any]]:
         return [s for s in read_spans(settings.home) if s["trace_id"] == trace_id]
 
+    def orphans_in(spans: list[dict[str, Any]]) -> list[str]:
+        known = {s["span_id"] for s in spans}
+        return [s["name"] for s in spans if s["parent_id"] and s["parent_id"] not in known]
+
     def complete(spans: list[dict[str, Any]]) -> bool:
-        """Each process exports in its own time: wait for both ends of the trace."""
+        """Each process exports in its own time (a parent span is written when it ends, after
+        its children): wait for both ends of the trace and for every parent."""
         names = {(s["service"], s["name"]) for s in spans}
-        return {("dn-gateway", "POST /graphql"), ("dn-reporting", "dn_reporting.update"),
-                ("dn-registration", "POST /beneficiaries")} <= names  # fmt: skip
+        ends = {("dn-gateway", "POST /graphql"), ("dn-reporting", "dn_reporting.update"),
+                ("dn-registration", "POST /beneficiaries")}  # fmt: skip
+        return ends <= names and not orphans_in(spans)
 
     spans = until(spans_of_trace, complete)
 
