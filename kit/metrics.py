@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PUBLISHED = Counter(
     "dn_events_published", "Events published from the outbox", ["topic", "type"]
@@ -12,3 +12,11 @@ EVENTS_CONSUMED = Counter(
 )
 DEAD_LETTERS = Counter("dn_dead_letters", "Records sent to dn.deadletter", ["topic", "reason"])
 OUTBOX_BACKLOG = Gauge("dn_outbox_backlog", "Outbox events not yet published")
+# Labelled by route template (``/beneficiaries/{beneficiary_id}``), never by the raw path: an id
+# in a label would be one time series per person.
+HTTP_REQUEST_SECONDS = Histogram(
+    "dn_http_request_seconds",
+    "HTTP request latency (GraphQL operations are POST /graphql on the gateway)",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)

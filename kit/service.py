@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ from kit.consumer import (
 )
 from kit.deadletter import DeadLetters
 from kit.logs import configure_logging
+from kit.metrics import HTTP_REQUEST_SECONDS
 from kit.mongo import Document, Session, connect, in_transaction
 from kit.settings import Settings, get_settings
 from kit.telemetry import current_trace_id, setup_telemetry
@@ -250,10 +252,17 @@ def instrument_http_app(app: FastAPI) -> None:
 
     @app.middleware("http")
     async def trace_id_header(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
         response: Response = await call_next(request)
         trace_id = current_trace_id()
         if trace_id:
             response.headers["x-trace-id"] = trace_id
+        route = request.scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        if template not in ("/healthz", "/metrics"):
+            HTTP_REQUEST_SECONDS.labels(
+                request.method, template, str(response.status_code)
+            ).observe(time.perf_counter() - started)
         return response
 
     # The ASGI send/receive spans add a dozen children per request and say nothing.
