@@ -17,6 +17,7 @@ again as set unions, so facts about it that arrive after the merge still reach t
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -250,7 +251,9 @@ def person_counts(facts: BeneficiaryFacts) -> Counter[str]:
     counts: Counter[str] = Counter()
     reached = {
         "enrolled": facts.enrolled,
-        "attended": any(a["status"] == AttendanceStatus.PRESENT for a in _attended(facts)),
+        "attended": any(
+            a["status"] == AttendanceStatus.PRESENT for a in facts.attendances.values()
+        ),
         "trained": facts.trained,
         "career_workshop": facts.career_workshop_on is not None,
         "referred": facts.referred_on is not None,
@@ -264,7 +267,7 @@ def person_counts(facts: BeneficiaryFacts) -> Counter[str]:
     best = best_outcome(facts)
     if best is not None:
         counts[f"directed_{best}"] += 1
-    for attendance in _attended(facts):
+    for attendance in facts.attendances.values():
         counts[f"sessions_{_status_name(attendance['status'])}"] += 1
         counts["minutes_present"] += _int(attendance["minutes"])
     for area, gain in skill_gains(facts):
@@ -291,7 +294,7 @@ def period_counts(facts: BeneficiaryFacts, period: str) -> Counter[tuple[str, st
         if on is not None:
             counts[(period_of(on, period), indicator)] += 1
     attended_periods: set[str] = set()
-    for attendance in _attended(facts):
+    for attendance in facts.attendances.values():
         when = period_of(str(attendance["on"]), period)
         counts[(when, f"sessions_{_status_name(attendance['status'])}")] += 1
         counts[(when, "minutes_present")] += _int(attendance["minutes"])
@@ -392,10 +395,6 @@ def period_of(on: str, period: str) -> str:
 # -- small rules ------------------------------------------------------------------------------
 
 
-def _attended(facts: BeneficiaryFacts) -> list[dict[str, object]]:
-    return list(facts.attendances.values())
-
-
 _STATUS_NAMES = {
     AttendanceStatus.PRESENT.value: "present",
     AttendanceStatus.EXCUSED_ABSENCE.value: "excused",
@@ -430,8 +429,8 @@ def _rank(record: dict[str, object]) -> tuple[str, ...]:
     return tuple(str(record[key]) for key in sorted(record))
 
 
-def _earliest(days: object) -> str | None:
-    known = [day for day in days if day is not None]  # type: ignore[attr-defined]
+def _earliest(days: Iterable[str | None]) -> str | None:
+    known = [day for day in days if day is not None]
     return min(known) if known else None
 
 

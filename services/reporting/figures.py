@@ -16,7 +16,6 @@ from services.reporting.domain import (
     FUNNEL,
     INDICATORS,
     OUTCOME_ORDER,
-    PIX_AREAS,
     period_of,
 )
 
@@ -220,6 +219,3 @@ def breakdown(impact: Impact, dimension: str) -> tuple[Cell, ...]:
     if dimension in ATTRIBUTES:
         return tuple(sorted(found, key=lambda c: (-c.figures["enrolled"], c.value)))
     return tuple(found)  # periods stay in time order
-
-
-__all__ = ["PIX_AREAS", "Cell", "Figures", "Impact", "Progress", "TargetsFile", "WeekPoint"]

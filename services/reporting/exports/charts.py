@@ -24,8 +24,6 @@ from services.reporting.report import (
     Table,
 )
 
-# --- Chart geometry (shared by SVG and PDF) -----------------------------------------------
-
 CHART_WIDTH = 480.0
 FONT = 9.0
 INK = "#1d2733"

@@ -30,8 +30,6 @@ from services.reporting.report import (
     ImpactReport,
 )
 
-# --- HTML ---------------------------------------------------------------------------------
-
 _CSS = """
 body{font-family:"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d2733;margin:2rem auto;
 max-width:52rem;padding:0 1rem;line-height:1.4}

@@ -17,14 +17,9 @@ from reportlab.platypus import (
     SimpleDocTemplate,
     Spacer,
 )
-from reportlab.platypus import (
-    Table as PdfTable,
-)
-from reportlab.platypus import (
-    TableStyle as PdfTableStyle,
-)
+from reportlab.platypus import Table as PdfTable
+from reportlab.platypus import TableStyle as PdfTableStyle
 
-# --- PDF ----------------------------------------------------------------------------------
 from services.reporting.exports.charts import (
     MUTED,
     Box,
