@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test unit contracts lint browser-deps clean-home
+.PHONY: up test unit contracts lint browser-deps clean-home bench chaos
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -37,6 +37,14 @@ unit: $(STAMP)
 
 contracts: $(STAMP)
 	$(BIN)/dn contracts export
+
+# Benchmarks: bench/results/*.json plus a table (not part of `make test`).
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+# Fault test: SIGKILL random processes during a long partner run, then compare with ground truth.
+chaos: $(STAMP)
+	$(BIN)/python -m pytest tests/chaos -p no:randomly -o addopts=''
 
 clean-home:
 	rm -rf .dn
