@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -36,7 +36,7 @@ from pymongo.errors import ConnectionFailure
 from contracts.catalogue import EVENT_TYPES
 from contracts.envelope import CloudEvent, EnvelopeError, describe_validation_error
 from kit.deadletter import DeadLetters
-from kit.metrics import EVENTS_CONSUMED
+from kit.metrics import CONSUMER_LAG, EVENTS_CONSUMED
 from kit.mongo import Document, Session, in_transaction
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,7 @@ def subscribe(
             await _until_sent(lambda: dead_letters.send(record, reason, detail), retry)
         EVENTS_CONSUMED.labels(record.topic, _event_type_label(record.headers), outcome).inc()
         await message.ack()
+        observe_lag(message.consumer, group_id, (record,))
 
     broker.subscriber(
         *topics,
@@ -183,6 +184,28 @@ async def _until_sent(send: Callable[[], Awaitable[None]], retry: RetryPolicy) -
             log.warning("dead-letter publish failed (%s); retrying in %.1f s", error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, retry.max_delay_s)
+
+
+def observe_lag(
+    consumer: object, group_id: str, records: Sequence[ConsumerRecord[Any, Any]]
+) -> None:
+    """Set ``dn_consumer_lag`` for each partition in ``records`` from the consumer's last known
+    high-water mark. Never below zero: the embedded broker reports a partition's end a little
+    low. A partition revoked meanwhile (rebalance) is skipped; its new owner reports it."""
+    highwater = getattr(consumer, "highwater", None)
+    if highwater is None:  # FastStream's test broker has no real consumer
+        return
+    last: dict[tuple[str, int], int] = {}
+    for record in records:
+        key = (record.topic, record.partition)
+        last[key] = max(last.get(key, -1), record.offset)
+    for (topic, partition), offset in last.items():
+        try:
+            end = highwater(TopicPartition(topic, partition))
+        except (AssertionError, KeyError):
+            continue
+        if end is not None:
+            CONSUMER_LAG.labels(group_id, topic, str(partition)).set(max(0, end - offset - 1))
 
 
 def _event_type_label(headers: object) -> str:
@@ -235,6 +258,7 @@ def subscribe_batch(
         assert isinstance(records, tuple)
         await process_batch(records, handle, dead_letters, retry)
         await message.ack()
+        observe_lag(message.consumer, group_id, records)
 
     broker.subscriber(
         *topics,

@@ -12,6 +12,13 @@ EVENTS_CONSUMED = Counter(
 )
 DEAD_LETTERS = Counter("dn_dead_letters", "Records sent to dn.deadletter", ["topic", "reason"])
 OUTBOX_BACKLOG = Gauge("dn_outbox_backlog", "Outbox events not yet published")
+# Set after each record or batch from the high-water mark the broker sent with the fetch (as
+# Kafka's own records-lag): partitions are few, so the label stays bounded.
+CONSUMER_LAG = Gauge(
+    "dn_consumer_lag",
+    "Records behind the partition's end after the last record handled, per consumer group",
+    ["group", "topic", "partition"],
+)
 # Labelled by route template (``/beneficiaries/{beneficiary_id}``), never by the raw path: an id
 # in a label would be one time series per person.
 HTTP_REQUEST_SECONDS = Histogram(

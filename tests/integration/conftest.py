@@ -50,6 +50,7 @@ class Projection:
     versions: Versions
     bootstrap: str
     client: AsyncMongoClient[Document]
+    group_id: str
 
     async def store(self) -> ReportingStore:
         """The version reads use now (a rebuild switches it)."""
@@ -87,17 +88,18 @@ async def projection(
 
     broker: KafkaBroker = build_broker(infra.kafka_bootstrap, client_id="test-projection")
     dead_letters = DeadLetters(infra.kafka_bootstrap, consumer="test-projection")
+    group_id = f"test-projection-{uuid4().hex[:8]}"
     subscribe_batch(
         broker,
         *TOPICS,
-        group_id=f"test-projection-{uuid4().hex[:8]}",
+        group_id=group_id,
         handle=handle,
         dead_letters=dead_letters,
         retry=RetryPolicy(attempts=3, first_delay_s=0.05, max_delay_s=0.2),
     )
     await dead_letters.start()
     await broker.start()
-    projection = Projection(versions, infra.kafka_bootstrap, mongo)
+    projection = Projection(versions, infra.kafka_bootstrap, mongo, group_id)
     # Wait for the group assignment: a probe event must come through.
     probe_association = f"probe-{uuid4().hex[:8]}"
     value, headers = as_record(enrolment(probe_association).to_event("dn/test"))

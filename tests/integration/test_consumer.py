@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from uuid import uuid4
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
 
 from contracts.envelope import CloudEvent
 from contracts.topics import DEAD_LETTER, REGISTRATION_EVENTS
@@ -131,3 +134,47 @@ async def test_event_failing_every_retry_is_dead_lettered_and_the_partition_move
     dead = next(r for r in records if header(r, "ce_id") == str(poison.id))
     assert header(dead, "dn_error") == "processing_failed"
     assert "RuntimeError: this event always fails" in (header(dead, "dn_error_detail") or "")
+
+
+async def test_consumer_lag_is_exposed_per_partition_and_returns_to_zero(
+    projection: Projection,
+) -> None:
+    """A burst on one partition shows as dn_consumer_lag while the batches drain, then 0."""
+    target = association()
+    burst = [as_record(enrolment(target).to_event("dn/test")) for _ in range(3_000)]
+    key = target.encode()
+    seen: list[float] = []
+    labels: dict[str, str] = {}
+
+    def lag() -> float | None:
+        if not labels:
+            return None
+        return REGISTRY.get_sample_value("dn_consumer_lag", labels)
+
+    async def watch() -> None:
+        while True:
+            if (value := lag()) is not None:
+                seen.append(value)
+            await asyncio.sleep(0.005)
+
+    producer = AIOKafkaProducer(bootstrap_servers=projection.bootstrap, acks="all")
+    await producer.start()
+    try:
+        first = await producer.send_and_wait(
+            REGISTRATION_EVENTS, burst[0][0], key, headers=burst[0][1]
+        )
+        labels.update(
+            group=projection.group_id, topic=REGISTRATION_EVENTS, partition=str(first.partition)
+        )
+        watcher = asyncio.create_task(watch())
+        for value, headers in burst[1:]:
+            await producer.send(REGISTRATION_EVENTS, value, key, headers=headers)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    try:
+        await eventually(lambda: projection.enrolled(target), lambda n: n == len(burst))
+    finally:
+        watcher.cancel()
+    assert max(seen) > 0, "the backlog of the burst was visible while it drained"
+    assert lag() == 0, "caught up: nothing behind on that partition"
