@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     training_port: int = 8102
     orientation_port: int = 8103
     reporting_port: int = 8104
+    # Where the others reach a service; unset: http://DN_HOST:<port>. On a cluster each service
+    # has its own address (DN_REGISTRATION_URL=http://registration:8101 …).
+    registration_url: str | None = None
+    training_url: str | None = None
+    orientation_url: str | None = None
+    reporting_url: str | None = None
 
     # Development signing key for JWTs; generated under DN_HOME when unset.
     jwt_secret: str | None = None
@@ -76,6 +82,9 @@ class Settings(BaseSettings):
         return port
 
     def service_url(self, service: str) -> str:
+        configured: str | None = getattr(self, f"{service}_url")
+        if configured:
+            return configured.rstrip("/")
         return f"http://{self.host}:{self.service_port(service)}"
 
     @property

@@ -6,11 +6,13 @@ and the cross-references between them and the code: settings, topics, ports, lab
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import kubernetes_validate
@@ -25,8 +27,8 @@ DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 BASE = K8S / "base"
 OVERLAYS = sorted(p.parent for p in (K8S / "overlays").glob("*/kustomization.yaml"))
-# The oldest version with native sidecars (initContainers with restartPolicy: Always) that
-# kubernetes-validate still bundles for us to target, and the newest it bundles.
+# The oldest Kubernetes version the manifests target (kubernetes-validate still bundles it),
+# and the newest it bundles.
 K8S_VERSIONS = ("1.30", kubernetes_validate.utils.latest_version())
 
 Resource = dict[str, Any]
@@ -74,6 +76,26 @@ def check_pinned(image: str, where: str) -> None:
 
 def process_of(command: list[str]) -> str | None:
     return next((PROCESSES[arg] for arg in command if arg in PROCESSES), None)
+
+
+def dialled_addresses(environment: dict[str, Any], where: str) -> dict[str, tuple[str, int]]:
+    """Host and port a process with this environment dials for each service, as
+    ``Settings.service_url`` resolves them (the environment only, not this machine's)."""
+    fields = {
+        key.removeprefix("DN_").lower(): value
+        for key, value in environment.items()
+        if key.startswith("DN_")
+    }
+    settings = Settings.model_validate(fields)
+    addresses = {}
+    for service in SERVICE_NAMES:
+        url = urlsplit(settings.service_url(service))
+        assert url.scheme == "http", f"{where}: {service} at {url.geturl()}"
+        assert url.hostname, f"{where}: {service} at {url.geturl()}"
+        assert url.port, f"{where}: {service} at {url.geturl()} names no port"
+        assert url.path == "", f"{where}: {service} at {url.geturl()} has a path"
+        addresses[service] = (url.hostname, url.port)
+    return addresses
 
 
 # -- every file ------------------------------------------------------------------------------
@@ -181,26 +203,52 @@ def test_compose_infrastructure(compose: dict[str, Any]) -> None:
         check_env_name(key, "compose kafka-topics")
 
 
+def test_compose_runs_each_process_in_its_own_container(compose: dict[str, Any]) -> None:
+    apps = app_services(compose)
+    for name, service in apps.items():
+        assert "network_mode" not in service, f"{name}: on the compose network, not another's"
+        listen = ipaddress.ip_address(service["environment"]["DN_HOST"])
+        assert listen.is_unspecified, f"{name} listens on all interfaces, not {listen}"
+    published = {process_of(s["command"]): s.get("ports", []) for s in apps.values()}
+    gateway = port_of("gateway")
+    assert published.pop("gateway") == [f"{gateway}:{gateway}"]
+    assert not any(published.values()), "only the gateway is published"
+
+
+def test_compose_service_urls_name_the_services_that_run_them(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in app_services(compose).items():
+        where = f"compose {name}"
+        for target, (host, port) in dialled_addresses(service["environment"], where).items():
+            assert host in services, (
+                f"{where}: {target} at {host}, no compose service (DN_{target.upper()}_URL unset?)"
+            )
+            assert process_of(services[host].get("command", [])) == target, (
+                f"{where}: {target} at {host}, which runs {services[host].get('command')}"
+            )
+            assert port == port_of(target), f"{where}: {target} at port {port}"
+    # The gateway needs every service (its /healthz too): it starts once they are healthy.
+    (gateway,) = [s for s in services.values() if process_of(s.get("command", [])) == "gateway"]
+    for target, (host, _) in dialled_addresses(gateway["environment"], "gateway").items():
+        assert gateway["depends_on"][host]["condition"] == "service_healthy", target
+
+
 def test_prometheus_scrapes_every_process(compose: dict[str, Any]) -> None:
     config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text("utf-8"))
-    namespace_holder = {
-        s["network_mode"].removeprefix("service:") for s in app_services(compose).values()
-    }
-    assert len(namespace_holder) == 1, "the processes share one network namespace"
-    (host,) = namespace_holder
-    scraped: dict[int, dict[str, Any]] = {}
+    scraped: dict[str, dict[str, Any]] = {}
     for job in config["scrape_configs"]:
         for static in job["static_configs"]:
             for target in static["targets"]:
-                target_host, port = target.split(":")
-                if target_host == host:
-                    scraped[int(port)] = job
-                else:
-                    assert target_host in compose["services"], target
+                host, port = target.split(":")
+                assert host in compose["services"], target
+                process = process_of(compose["services"][host].get("command", []))
+                if process is not None:
+                    assert int(port) == port_of(process), target
+                    scraped[process] = job
     for process in PROCESSES.values():
-        assert port_of(process) in scraped, f"Prometheus does not scrape {process}"
-        assert scraped[port_of(process)].get("metrics_path", "/metrics") == "/metrics"
-    gateway = scraped[port_of("gateway")]
+        assert process in scraped, f"Prometheus does not scrape {process}"
+        assert scraped[process].get("metrics_path", "/metrics") == "/metrics"
+    gateway = scraped["gateway"]
     assert gateway["authorization"]["type"] == "Bearer"
     token_file = gateway["authorization"]["credentials_file"]
     prometheus = next(s for s in compose["services"].values() if "prom/" in s.get("image", ""))
@@ -401,7 +449,7 @@ def test_every_process_has_a_deployment_and_a_service(assembled: list[Resource])
     for process, deployment in deployed.items():
         template = deployment["spec"]["template"]
         assert selects(deployment["spec"]["selector"]["matchLabels"], pod_labels(deployment))
-        service = services[process]  # the name the service-links sidecars dial
+        service = services[process]  # the name DN_<SERVICE>_URL dials (configmap.yaml)
         assert selects(service["spec"]["selector"], template["metadata"]["labels"])
         (port,) = service["spec"]["ports"]
         assert port["port"] == port_of(process)
@@ -465,25 +513,31 @@ def test_configuration_names_exist_in_the_code(assembled: list[Resource]) -> Non
     assert all("DN_MASTER_KEY" not in {v["name"] for v in c.get("env", [])} for c in others)
 
 
-def test_service_links_forward_every_port_the_process_dials(assembled: list[Resource]) -> None:
-    links = config_map(assembled, "dn-service-links")["data"]
-    services = {name(s): s["spec"]["ports"][0]["port"] for s in assembled if s["kind"] == "Service"}
-    expected = {"gateway-links.cfg": set(SERVICE_NAMES), "reporting-links.cfg": {"registration"}}
-    assert set(links) == set(expected)
-    for file, targets in expected.items():
-        binds = re.findall(r"bind 127\.0\.0\.1:(\d+)\s+server \S+ ([\w-]+):(\d+)", links[file])
-        assert {(int(b), (s, int(p))) for b, s, p in binds} == {
-            (port_of(t), (t, services[t])) for t in targets
-        }
-    for deployment in (r for r in assembled if r["kind"] == "Deployment"):
-        pod = deployment["spec"]["template"]["spec"]
-        sidecars = pod.get("initContainers", [])
-        if name(deployment) in ("gateway", "reporting"):
-            (sidecar,) = sidecars
-            assert sidecar["restartPolicy"] == "Always"
-            assert f"{name(deployment)}-links.cfg" in sidecar["command"][-1]
-        else:
-            assert not sidecars
+def test_service_urls_name_the_services_that_run_them(assembled: list[Resource]) -> None:
+    namespace = next(r["metadata"]["namespace"] for r in assembled if r["kind"] == "Service")
+    services = {name(s): s for s in assembled if s["kind"] == "Service"}
+    runs = {
+        process_of(c["command"]): d
+        for d in assembled
+        if d["kind"] == "Deployment"
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
+    data = config_map(assembled, "dn-config")["data"]
+    for target, (host, port) in dialled_addresses(data, "ConfigMap dn-config").items():
+        # A Service in this namespace: by its name alone, or by <name>.<namespace>.svc….
+        service_name, _, rest = host.partition(".")
+        unknown = f"{target} at {host}: no Service of {namespace} (DN_{target.upper()}_URL unset?)"
+        assert rest in ("", namespace) or rest.startswith(f"{namespace}.svc"), unknown
+        assert service_name in services, unknown
+        service = services[service_name]
+        (service_port,) = service["spec"]["ports"]
+        assert port == service_port["port"], f"{target} at port {port}"
+        assert selects(service["spec"]["selector"], pod_labels(runs[target])), (
+            f"Service {service_name} does not select the pods running {target}"
+        )
+    for deployment in runs.values():  # every process reads the URLs
+        (app,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert {"configMapRef": {"name": "dn-config"}} in app["envFrom"], name(deployment)
 
 
 def test_autoscalers_and_disruption_budgets_target_what_exists(
