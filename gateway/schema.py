@@ -21,6 +21,7 @@ from kit.telemetry import current_trace_id
 
 from .access import RootFieldAccess
 from .mutations import Mutation
+from .operation_metrics import GraphQLMetrics
 from .queries import Query
 from .subscriptions import Subscription
 from .tracing import PrivateOpenTelemetryExtension
@@ -66,16 +67,18 @@ class MaskErrorsWithTrace(MaskErrors):
 
 def extensions(production: bool = False) -> list[Any]:
     """The schema's extensions; ``production`` turns introspection off."""
+    # Classes and factories, not instances: strawberry builds fresh ones for each request.
     chosen: list[Any] = [
         PrivateOpenTelemetryExtension,
+        GraphQLMetrics,
         RootFieldAccess,
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        MaskErrorsWithTrace(should_mask_error=_mask),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaskErrorsWithTrace(should_mask_error=_mask),
     ]
     if production:
-        chosen.insert(1, DisableIntrospection())
+        chosen.insert(1, DisableIntrospection)
     return chosen
 
 
@@ -85,5 +88,4 @@ def build_schema(production: bool = False) -> strawberry.Schema:
     )
 
 
-EXTENSIONS = extensions()
 schema = build_schema()

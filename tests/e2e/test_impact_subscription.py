@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from statistics import median
@@ -20,7 +21,9 @@ from websockets.exceptions import ConnectionClosed
 from kit.auth import Role, issue_token
 from kit.platform import Platform
 from kit.settings import Settings
-from tests.e2e.conftest import enrolment
+from tests.conftest import TestInfra
+from tests.e2e.conftest import enrolment, until
+from tests.e2e.test_trace_and_status_cli import dn
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +37,7 @@ ENROLMENTS = 8
 SPACING_S = 0.4
 # The promise is "within a second"; the margin covers a loaded 2-core test machine.
 PUSH_WITHIN_S = 3.0
+PUSH_SPAN = "impactUpdated push"
 
 
 class LiveConnection:
@@ -188,6 +192,61 @@ async def test_an_enrolment_is_pushed_to_impact_subscribers_within_a_second(
         f"(dn_impact_push_seconds) mean {ms(reporting_mean)} over {pushes:.0f} notices"
     )
     assert max(delays) < PUSH_WITHIN_S
+
+
+def path_to(span: dict[str, Any], name: str) -> list[dict[str, Any]] | None:
+    """The spans from ``span`` down to the first one called ``name``, both included."""
+    if span["name"] == name:
+        return [span]
+    for child in span["children"]:
+        if (below := path_to(child, name)) is not None:
+            return [span, *below]
+    return None
+
+
+async def test_the_push_joins_the_trace_of_the_enrolment_that_caused_it(
+    platform: Platform,
+    settings: Settings,
+    infra: TestInfra,
+    coordinator_live: LiveConnection,
+    gateway_async: httpx.AsyncClient,
+) -> None:
+    """GraphQL → registration → outbox → Kafka → reporting → change notice → gateway push: one
+    trace. A push carries the latest change's trace, so another event landing in the same
+    instant may take it: up to three enrolments are tried."""
+    await coordinator_live.subscribe("traced", {})
+    enrolled = (await coordinator_live.next_impact("traced"))["enrolled"]
+    path: list[dict[str, Any]] | None = None
+    for _ in range(3):
+        response = await gateway_async.post(
+            "/graphql", json={"query": ENROL, "variables": {"input": enrolment()}}
+        )
+        assert "errors" not in response.json(), response.text
+        trace_id = response.headers["x-trace-id"]
+        enrolled = (await until_enrolled(coordinator_live, "traced", enrolled + 1, 10.0))[
+            "enrolled"
+        ]
+
+        def shown(trace_id: str = trace_id) -> subprocess.CompletedProcess[str]:
+            return dn(settings, infra, "trace", trace_id, "--json")
+
+        def has_push(result: subprocess.CompletedProcess[str]) -> bool:
+            return result.returncode == 0 and PUSH_SPAN in result.stdout
+
+        result = await asyncio.to_thread(until, shown, has_push, 10)
+        if has_push(result):
+            [root] = json.loads(result.stdout)["spans"]
+            path = path_to(root, PUSH_SPAN)
+            break
+    assert path is not None, "no push span joined any of three enrolments' traces"
+    assert path[0]["name"] == "POST /graphql"
+    services = [span["service"] for span in path]
+    assert services[0] == "dn-gateway"
+    assert services[-1] == "dn-gateway"
+    assert "dn-registration" in services
+    assert "dn-reporting" in services
+    assert services.index("dn-registration") < services.index("dn-reporting")
+    assert not any(span["orphan"] for span in path)
 
 
 def ms(seconds: float) -> str:

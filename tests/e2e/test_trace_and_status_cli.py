@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from kit.auth import Role, issue_token
 from kit.platform import Platform, child_environment
 from kit.settings import Settings
 from tests.conftest import TestInfra, free_port
@@ -158,3 +160,44 @@ def test_status_without_a_platform_says_what_to_run(settings: Settings, infra: T
     assert result.returncode == 1
     assert "platform NOT healthy" in result.stdout
     assert "start it with `dn up`" in result.stdout
+
+
+def graphql_latency_counts(settings: Settings) -> dict[tuple[str, ...], float]:
+    """Observation counts of the gateway's GraphQL histograms, by their labels."""
+    ops = issue_token(settings, Role.OPS)
+    text = httpx.get(
+        f"{settings.gateway_url}/metrics", headers={"authorization": f"Bearer {ops}"}, timeout=10
+    ).text
+    counts = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in (
+                "dn_graphql_operation_seconds_count",
+                "dn_graphql_root_field_seconds_count",
+            ):
+                counts[(sample.name, *sorted(sample.labels.values()))] = sample.value
+    return counts
+
+
+def test_graphql_latency_is_measured_per_operation_type_and_root_field(
+    gateway: httpx.Client, settings: Settings
+) -> None:
+    before = graphql_latency_counts(settings)
+    assert "errors" not in graphql(gateway, "{ impact { enrolled } districts { id } }").json()
+    assert "errors" not in graphql(gateway, ENROL, input=enrolment()).json()
+    refused = graphql(gateway, "{ nosuchfield }").json()
+    assert refused["errors"]
+    after = graphql_latency_counts(settings)
+
+    def grew(*key: str) -> float:
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    operations = "dn_graphql_operation_seconds_count"
+    fields = "dn_graphql_root_field_seconds_count"
+    assert grew(operations, "ok", "query") >= 1
+    assert grew(operations, "mutation", "ok") >= 1
+    assert grew(operations, "error", "query") >= 1, "the invalid query is counted as an error"
+    assert grew(fields, "impact", "ok", "query") >= 1
+    assert grew(fields, "districts", "ok", "query") >= 1
+    assert grew(fields, "enrolBeneficiary", "mutation", "ok") >= 1
+    assert not any("nosuchfield" in key for key in after), "only schema fields become labels"
