@@ -23,6 +23,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.event import EventData
+from kit.consumer import UNAVAILABLE
 from kit.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 from kit.mongo import Document, Session
 
@@ -81,6 +82,10 @@ def _next_seq() -> int:
     return _last_seq
 
 
+def _brief(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:200]
+
+
 class OutboxRelay:
     """Publishes a service's pending outbox events; woken by :meth:`notify` or by polling."""
 
@@ -112,6 +117,12 @@ class OutboxRelay:
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise
+            except UNAVAILABLE as error:
+                # Expected while MongoDB or the broker is away: one line per try, no traceback.
+                log.warning("outbox relay waits (%s); retrying in %.1f s", _brief(error), backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff_s)
+                continue
             except Exception:
                 log.exception("outbox relay failed; retrying in %.1f s", backoff)
                 await asyncio.sleep(backoff)

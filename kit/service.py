@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.envelope import CloudEvent
@@ -42,6 +44,9 @@ from kit.telemetry import current_trace_id, setup_telemetry
 from kit.topics import ensure_topics
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+# What a caller told "the database is unavailable" should wait before trying again.
+RETRY_AFTER_S = 5
 
 
 @dataclass
@@ -235,6 +240,21 @@ def service_app(
             {"error": message, "errors": errors},
             status_code=error.status_code,
             headers=getattr(error, "headers", None),
+        )
+
+    @app.exception_handler(ConnectionFailure)
+    async def database_unavailable(request: Request, error: ConnectionFailure) -> JSONResponse:
+        # The database is down or electing a primary: a refusal to retry, not a crash (500).
+        log.warning(
+            "%s %s: MongoDB unavailable (%s)",
+            request.method,
+            request.url.path,
+            f"{type(error).__name__}: {error}"[:200],
+        )
+        return JSONResponse(
+            {"error": f"the {name} service cannot reach its database; try again shortly"},
+            status_code=503,
+            headers={"retry-after": str(RETRY_AFTER_S)},
         )
 
     @app.exception_handler(NotFound)
