@@ -47,6 +47,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 # What a caller told "the database is unavailable" should wait before trying again.
 RETRY_AFTER_S = 5
+# /healthz answers within about this (the gateway waits 2 s), saying which part is unreachable.
+HEALTH_TIMEOUT_S = 1.5
 
 
 @dataclass
@@ -192,12 +194,18 @@ def service_app(
     @app.get("/healthz")
     async def healthz(request: Request) -> JSONResponse:
         runtime = runtime_of(request)
-        try:
-            await runtime.client.admin.command("ping")
-            mongodb = True
-        except Exception:
-            mongodb = False
-        kafka = await runtime.broker.ping(timeout=1.0)
+
+        async def mongodb_answers() -> bool:
+            try:
+                # Unbounded, the ping would wait out server selection (10 s) while MongoDB is away.
+                await asyncio.wait_for(runtime.client.admin.command("ping"), HEALTH_TIMEOUT_S)
+            except Exception:
+                return False
+            return True
+
+        mongodb, kafka = await asyncio.gather(
+            mongodb_answers(), runtime.broker.ping(timeout=HEALTH_TIMEOUT_S)
+        )
         healthy = mongodb and kafka
         return JSONResponse(
             {
