@@ -32,9 +32,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class RepeatLimiter(logging.Filter):
+    """Lets one record per message template and logger through per window, the next one saying
+    how many were left out. While the broker is down aiokafka logs every reconnect attempt (some
+    hundred lines a second per process); ops need to know it is down, not each attempt."""
+
+    def __init__(self, prefix: str, window_s: float = 10.0) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.window_s = window_s
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefix):
+            return True
+        key = (record.name, str(record.msg))
+        opened, left_out = self._windows.get(key, (float("-inf"), 0))
+        if record.created - opened < self.window_s:
+            self._windows[key] = (opened, left_out + 1)
+            return False
+        self._windows[key] = (record.created, 0)
+        if left_out:
+            record.msg = f"{record.msg} [{left_out} more like this in {self.window_s:.0f} s]"
+        return True
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(RepeatLimiter("aiokafka"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
