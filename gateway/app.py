@@ -1,5 +1,6 @@
 """Gateway process: GraphQL at /graphql (subscriptions over graphql-transport-ws), partner
-intake at /ingest/{service}, health, and the dashboard page (python -m gateway.app)."""
+intake at /ingest/{service}, share links' public figures at /public/{id}, health, and the
+dashboard page (python -m gateway.app)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ from .event_docs import event_docs_router
 from .ingest import IntakePublisher, ingest_router
 from .limits import BodySizeLimit
 from .live import ImpactChanges
+from .public import public_router
 from .schema import build_schema, schema
 from .services import Services
-from .share_links import public_figures
 from .subscriptions import SubscriptionsRouter
 
 NAME = "gateway"
@@ -64,6 +65,7 @@ def build(settings: Settings) -> FastAPI:
     app.include_router(graphql, prefix="/graphql")
     app.include_router(ingest_router(settings, intake))
     app.include_router(event_docs_router())
+    app.include_router(public_router(services))
     if settings.environment == "development":
         app.add_middleware(ServiceCallHeader)
     # /ingest/{service} counts its own body (64 KiB, one event) while it arrives.
@@ -88,13 +90,6 @@ def build(settings: Settings) -> FastAPI:
         except AuthError as error:
             return JSONResponse({"error": str(error)}, status_code=error.status)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    @app.get("/public/{link_id}")
-    async def public(link_id: str) -> JSONResponse:
-        """The programme figures a share link opens, as funders see them (small counts
-        hidden), without a token; 404 once the link is revoked (or for an unknown id)."""
-        status, body = await public_figures(settings, link_id)
-        return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
 
     @app.get("/", response_class=HTMLResponse)
     async def dashboard() -> HTMLResponse:

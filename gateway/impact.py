@@ -42,8 +42,16 @@ async def compose_impact(context: Context, impact_filter: ImpactFilter | None) -
     answer = await context.services.call(
         "reporting", "GET", "/impact", authorization=context.authorization, params=params
     )
-    districts = {row["id"]: row["name"] for row in await context.reference("districts")}
-    associations = {row["id"]: row["name"] for row in await context.reference("associations")}
+    return impact_of(
+        answer, await context.reference("districts"), await context.reference("associations")
+    )
+
+
+def impact_of(answer: Row, district_rows: list[Row], association_rows: list[Row]) -> Impact:
+    """Reporting's ``GET /impact`` answer as an Impact, districts and associations named from
+    registration's reference lists (``{"id", "name", …}`` rows)."""
+    districts = {row["id"]: row["name"] for row in district_rows}
+    associations = {row["id"]: row["name"] for row in association_rows}
 
     def rows(dimension: str) -> list[Row]:
         found = [b for b in answer["breakdowns"] if b["dimension"] == dimension]

@@ -119,8 +119,9 @@ class Mutation:
         return ErasureReceipt.of(row)
 
     @strawberry.mutation(
-        description="A read-only public link to the anonymised programme figures (GET "
-        "/public/{id}, no token), until revoked; coordinators only"
+        description="A read-only public link to the anonymised programme figures (the "
+        "dashboard at /?share={id}, JSON at GET /public/{id}; no token), until revoked; "
+        "coordinators only"
     )
     async def create_share_link(self, info: Info[Context, Any], label: str) -> sharing.ShareLink:
         return await sharing.create_share_link(context_of(info), label)

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from graphql import GraphQLError
 
-from kit.auth import AuthError, delegated_token, principal_from_header
+from kit.auth import GATEWAY, AuthError, delegated_token, principal_from_header, service_token
 from kit.settings import SERVICE_NAMES, Settings
 
 from .call_count import count_call
@@ -45,10 +45,17 @@ class Services:
     """One pooled client per service; call :meth:`close` on shutdown. Each call carries a
     short-lived token signed for the service called, on behalf of the verified caller."""
 
-    def __init__(self, settings: Settings, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,  # tests answer for the services
+    ) -> None:
         self._settings = settings
         self._clients = {
-            name: httpx.AsyncClient(base_url=settings.service_url(name), timeout=timeout_s)
+            name: httpx.AsyncClient(
+                base_url=settings.service_url(name), timeout=timeout_s, transport=transport
+            )
             for name in SERVICE_NAMES
         }
 
@@ -70,6 +77,14 @@ class Services:
         except httpx.HTTPError:
             return False
         return response.status_code == 200
+
+    async def get_unattended(self, service: str, path: str) -> httpx.Response:
+        """A GET with nobody behind it (a share link's figures): the gateway's own service
+        token, and the service's answer as it came, for the caller to judge; a transport
+        failure raises ``httpx.TransportError``."""
+        headers = {"authorization": f"Bearer {service_token(self._settings, GATEWAY, service)}"}
+        count_call()
+        return await self._clients[service].get(path, headers=headers)
 
     async def call(
         self,

@@ -1,16 +1,13 @@
-"""Share links in GraphQL (coordinators create, list and revoke them; reporting keeps them) and
-the public figures a link opens at ``GET /public/{id}``, without a token."""
+"""Share links in GraphQL: coordinators create, list and revoke them; reporting keeps them. What
+a link opens without a token (``GET /public/{id}``, ``/?share={id}``) is in public.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
-import httpx
 import strawberry
-
-from kit.auth import GATEWAY, service_token
-from kit.settings import Settings
 
 from .context import Context
 from .wire import parse_datetime, path_segment
@@ -20,7 +17,13 @@ from .wire import parse_datetime, path_segment
 class ShareLink:
     id: strawberry.ID = strawberry.field(description="Random and unguessable: the link's secret")
     label: str
-    path: str = strawberry.field(description="Where the figures are: /public/{id} (JSON)")
+    path: str = strawberry.field(
+        description="Where the figures are: /public/{id} (JSON; a browser is sent to the dashboard)"
+    )
+    dashboard_path: str = strawberry.field(
+        description="The dashboard showing the link's figures, read-only, without a token: "
+        "/?share={id} (append it to the gateway's address)"
+    )
     created_by: str
     created_at: dt.datetime | None
     revoked_at: dt.datetime | None
@@ -32,6 +35,7 @@ class ShareLink:
             id=strawberry.ID(row["id"]),
             label=row["label"],
             path=f"/public/{row['id']}",
+            dashboard_path=dashboard_path(row["id"]),
             created_by=row["created_by"],
             created_at=parse_datetime(row["created_at"]),
             revoked_at=parse_datetime(row.get("revoked_at")),
@@ -68,24 +72,6 @@ async def revoke_share_link(context: Context, link_id: strawberry.ID) -> ShareLi
     return ShareLink.of(row)
 
 
-async def public_figures(settings: Settings, link_id: str) -> tuple[int, dict[str, Any]]:
-    """The status and JSON of ``GET /public/{id}``: the figures as funders see them (200), or
-    404 for an unknown or revoked link (no detail), or 503 when reporting does not answer."""
-    if not link_id or len(link_id) > 100:
-        return 404, {"error": "no such share link"}
-    token = service_token(settings, GATEWAY, "reporting")
-    try:
-        async with httpx.AsyncClient(base_url=settings.service_url("reporting")) as client:
-            response = await client.get(
-                f"/share-links/{path_segment(link_id)}/impact",
-                headers={"authorization": f"Bearer {token}"},
-                timeout=10.0,
-            )
-    except httpx.HTTPError:
-        return 503, {"error": "the figures are not available; try again shortly"}
-    if response.status_code == 404:
-        return 404, {"error": "no such share link (unknown or revoked)"}
-    if response.status_code != 200:
-        return 503, {"error": "the figures are not available; try again shortly"}
-    answer: dict[str, Any] = response.json()
-    return 200, answer
+def dashboard_path(link_id: str) -> str:
+    """The dashboard opening a share link's figures (read-only, no token)."""
+    return f"/?{urlencode({'share': link_id})}"
