@@ -97,12 +97,14 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         max_backoff_s: float = 10.0,
+        publish_timeout_s: float = 10.0,
     ) -> None:
         self._outbox = db[COLLECTION]
         self._publish = publish
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._max_backoff_s = max_backoff_s
+        self._publish_timeout_s = publish_timeout_s
         self._wake = asyncio.Event()
 
     def notify(self) -> None:
@@ -117,7 +119,7 @@ class OutboxRelay:
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise
-            except UNAVAILABLE as error:
+            except (*UNAVAILABLE, TimeoutError) as error:
                 # Expected while MongoDB or the broker is away: one line per try, no traceback.
                 log.warning("outbox relay waits (%s); retrying in %.1f s", _brief(error), backoff)
                 await asyncio.sleep(backoff)
@@ -135,6 +137,11 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of unsent events in order; returns how many were published."""
+        unsent = await self._outbox.count_documents({"sent_at": None})
+        # Counted before publishing, so the gauge (and `dn status`) rises while the broker is away.
+        OUTBOX_BACKLOG.set(unsent)
+        if not unsent:
+            return 0
         pending = (
             await self._outbox.find({"sent_at": None})
             .sort("seq", ASCENDING)
@@ -149,7 +156,7 @@ class OutboxRelay:
                 {"_id": {"$in": [record["_id"] for record in pending]}},
                 {"$set": {"sent_at": datetime.now(UTC)}},
             )
-        OUTBOX_BACKLOG.set(await self._outbox.count_documents({"sent_at": None}))
+        OUTBOX_BACKLOG.set(max(0, unsent - len(pending)))
         return len(pending)
 
     async def _publish_one(self, record: dict[str, Any]) -> None:
@@ -159,7 +166,18 @@ class OutboxRelay:
         ) as span:
             span.set_attribute("messaging.destination.name", record["topic"])
             span.set_attribute("cloudevents.event_type", record["type"])
-            await self._publish(
-                record["topic"], record["key"].encode(), record["value"], dict(record["headers"])
-            )
+            # Bounded: with the broker away a send would wait for it as long as the client's own
+            # timeout, with no word in the logs; the batch is tried again after a backoff instead.
+            try:
+                async with asyncio.timeout(self._publish_timeout_s):
+                    await self._publish(
+                        record["topic"],
+                        record["key"].encode(),
+                        record["value"],
+                        dict(record["headers"]),
+                    )
+            except TimeoutError as error:
+                raise TimeoutError(
+                    f"no acknowledgement from the broker within {self._publish_timeout_s:.0f} s"
+                ) from error
         EVENTS_PUBLISHED.labels(record["topic"], record["type"]).inc()

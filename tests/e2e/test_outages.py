@@ -51,6 +51,7 @@ from kit.infra import EmbeddedInfra, tansu_binary
 from kit.mongo import Document, connect
 from kit.platform import Platform
 from kit.settings import SERVICE_NAMES, Settings
+from kit.status import figures_from_exposition
 from tests.conftest import free_port
 from tests.e2e.conftest import enrolment
 from tests.support import eventually
@@ -526,6 +527,8 @@ class Outage:
     # Registration's own /healthz while the part is down: (seconds to answer, status, body).
     service_health: list[tuple[float, int | None, dict[str, Any]]] = field(default_factory=list)
     backlog: list[int] = field(default_factory=list)
+    # dn_outbox_backlog as registration's /metrics (and so `dn status`) shows it meanwhile.
+    reported_backlog: list[float | None] = field(default_factory=list)
     healthy_after_s: float | None = None
     caught_up_after_s: float | None = None
     converged_after_s: float | None = None
@@ -546,6 +549,9 @@ class Outage:
             "outage_backlog_applied_after_s": self.caught_up_after_s,
             "figures_equal_truth_after_s": self.converged_after_s,
             "outbox_backlog_peak": max(self.backlog, default=None),
+            "reported_backlog_peak": max(
+                (b for b in self.reported_backlog if b is not None), default=None
+            ),
             "calls": len(callers.answers),
             "refusals": dict(Counter(a.what for a in during)),
             "accepted_during_outage": dict(Counter(a.what for a in self.accepted(callers))),
@@ -575,6 +581,13 @@ async def service_health(bed: OutageBed, service: str) -> tuple[float, int | Non
         return time.monotonic() - started, None, {"error": repr(error)}
 
 
+async def reported_backlog(bed: OutageBed, service: str) -> float | None:
+    assert bed.platform is not None
+    async with httpx.AsyncClient(timeout=5) as http:
+        answer = await http.get(f"{bed.platform.settings.service_url(service)}/metrics")
+    return figures_from_exposition(answer.text).outbox_backlog
+
+
 async def pending_events(bed: OutageBed) -> int:
     async with auditor(bed) as mongo:
         counts = [
@@ -591,6 +604,7 @@ async def sample_while_down(bed: OutageBed, outage: Outage, sample_backlog: bool
         outage.service_health.append(await service_health(bed, "registration"))
         if sample_backlog:
             outage.backlog.append(await pending_events(bed))
+            outage.reported_backlog.append(await reported_backlog(bed, "registration"))
         await asyncio.sleep(2)
 
 
@@ -708,3 +722,9 @@ async def test_broker_down_for_30_s_the_outbox_holds_events_until_it_returns(
     # Enrolments went on through GraphQL: their events waited in the outbox, then drained.
     assert max(outage.backlog) > 0, outage.backlog
     assert outage.backlog[-1] > outage.backlog[0], outage.backlog
+    # Ops saw it grow too (`dn status` reads the same gauge), and saw it drain.
+    assert max(b or 0 for b in outage.reported_backlog) > 0, outage.reported_backlog
+    drained = await eventually(
+        lambda: reported_backlog(bed, "registration"), lambda b: b == 0, 10, "gauge at 0"
+    )
+    assert drained == 0
