@@ -14,7 +14,7 @@ the services emit them (CloudEvents binary mode, keyed by beneficiary), then mea
    ``--steady-rate`` events/s for ``--steady-seconds``; freshness is projection commit time
    minus event time, as the handler's ``Freshness`` records it.
 
-Usage: python bench/reporting_rebuild.py [--events 200000] [--steady-rate 200]
+Usage: python -m bench.reporting_rebuild [--events 200000] [--steady-rate 200]
        [--steady-seconds 30] [--profile]   (--profile: cProfile of the rebuild on stderr)
 """
 
@@ -49,6 +49,7 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
+from bench.stats import report_path
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
 from contracts.envelope import CloudEvent
 from contracts.event import EventData
@@ -78,7 +79,7 @@ from services.reporting.handlers import TOPICS
 from services.reporting.rebuild import RebuildReport, rebuild
 from services.reporting.store import Versions
 
-RESULTS = Path(__file__).parent / "results" / "reporting_rebuild.json"
+RESULTS = report_path("reporting_rebuild")
 SEED = 20260105
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 PRODUCE_WINDOW = 5000

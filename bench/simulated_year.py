@@ -5,7 +5,10 @@ assessments, workshops, referrals, placements and follow-ups over the intake top
 measures how long the platform takes until GraphQL `impact` shows the simulator's expected
 figures. Start the platform first without its own demo (`DN_DEMO=0 make up`), then:
 
-    python bench/simulated_year.py [--people 600] [--rate 300] [--seed N]
+    python -m bench.simulated_year [--people 600] [--rate 300] [--seed N]
+
+or, with ``--own-platform``, on a platform of its own started for the run (bench/stack.py;
+what ``make bench`` does).
 
 Reports partner ingestion (requests/s sent, re-sent, refused) and the time from the last
 request sent to the figures being right. Writes bench/results/simulated_year.json.
@@ -25,11 +28,12 @@ from typing import Any
 
 import httpx
 
+from bench.stats import report_path
 from kit.auth import Role, issue_token
 from kit.settings import Settings
 
 IMPACT = "{ impact { enrolled trained directedToEmployment } }"
-RESULTS = Path(__file__).with_name("results") / "simulated_year.json"
+RESULTS = report_path("simulated_year")
 
 
 def impact(client: httpx.Client) -> dict[str, int]:
@@ -38,13 +42,25 @@ def impact(client: httpx.Client) -> dict[str, int]:
     return figures
 
 
-def main() -> dict[str, Any]:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--people", type=int, default=600)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
-    args = parser.parse_args()
+    parser.add_argument("--own-platform", action="store_true", help="start a platform for it")
+    args = parser.parse_args(argv)
+    if args.own_platform:
+        from bench.stack import platform_stack
+
+        with platform_stack() as stack:
+            os.environ.update(stack.environment())
+            return measure(args)
+    return measure(args)
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    load_at_start = os.getloadavg()
     settings = Settings()
     headers = {"authorization": f"Bearer {issue_token(settings, Role.COORDINATOR)}"}
     with httpx.Client(base_url=settings.gateway_url, headers=headers, timeout=30) as client:
@@ -95,7 +111,13 @@ def main() -> dict[str, Any]:
         "figures_expected": target,
         "figures_seen": figures,
         "figures_match": figures == target,
-        "machine": {"cpus": os.cpu_count(), "load": os.getloadavg()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_1_5_15": {
+                "start": [round(v, 2) for v in load_at_start],
+                "end": [round(v, 2) for v in os.getloadavg()],
+            },
+        },
     }
 
 

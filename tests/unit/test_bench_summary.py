@@ -1,0 +1,113 @@
+"""The benchmark table: one row per figure from the JSON reports, errors shown, Markdown out;
+and the impact benchmark's comparison of projection and raw-record figures."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from bench.impact_query import (
+    TRAINED_MINUTES,
+    TRAINED_SESSIONS,
+    differences,
+    figures_of_aggregation,
+    figures_of_graphql,
+    person,
+)
+from bench.summary import markdown, p50_p99, rows
+from contracts.training import AttendanceStatus
+
+MACHINE = {"load_average_1_5_15": {"start": [1.5, 1.0, 1.0], "end": [3.25, 2.0, 1.0]}}
+
+
+def test_every_report_gives_its_rows_in_a_fixed_order() -> None:
+    reports: dict[str, Any] = {
+        "impact_query": {
+            "people": 100_000,
+            "attendance_events": 2_000_000,
+            "graphql_impact": {"clients": 50, "p50_ms": 120.0, "p99_ms": 480.5, "errors": 0},
+            "raw_aggregation": {"p50_ms": 15_300.0, "p99_ms": 16_000.0},
+            "figures_agree": True,
+            "machine": MACHINE,
+        },
+        "freshness": {
+            "rates": [
+                {
+                    "rate": 200.0,
+                    "all_shown": True,
+                    "graphql_visible": {"samples": 400, "p50_ms": 310.0, "p99_ms": 900.0},
+                    "broker_round_trip": {"p50_ms": 4.2, "p99_ms": 12.0},
+                    "projection_commit": {"p50_ms": 80.0, "p99_ms": 300.0},
+                    "load_after": [2.5, 2.0, 1.0],
+                }
+            ]
+        },
+    }
+    table = rows(reports)
+    assert [row.benchmark for row in table] == ["freshness", "impact_query"]
+    freshness, impact = table
+    assert freshness.figure == "p50 310 ms / p99 900 ms"
+    assert freshness.next_to == "broker round trip p50 4.2 ms / p99 12 ms"
+    assert "200 events/s" in freshness.measured
+    assert "100,000 people / 2,000,000 attendance" in impact.measured
+    assert impact.next_to == "raw aggregation p50 15.3 s / p99 16.0 s"
+    assert impact.note.startswith("figures agree")
+    assert "load 1.5–3.2" in impact.note
+
+
+def test_a_failed_benchmark_is_a_row_saying_so() -> None:
+    table = rows({"simulated_year": {"error": "exit code 1, no new report"}})
+    assert len(table) == 1
+    assert table[0].measured == "did not complete"
+    assert "exit code 1" in table[0].note
+
+
+def test_markdown_table_has_a_header_and_one_line_per_row() -> None:
+    table = rows({"reporting_rebuild": {"events": 10, "rebuild_events_per_s": 5}})
+    text = markdown(table)
+    assert text.splitlines()[0].startswith("| benchmark |")
+    assert len(text.splitlines()) == 3
+    assert "5/s" in text
+    assert p50_p99(None) == "–"
+
+
+def test_both_ways_of_counting_compare_cell_by_cell() -> None:
+    raw = {
+        "all": [{"_id": None, "enrolled": 3, "attended": 2, "trained": 1, "present": 6,
+                 "recorded": 8}],
+        "byDistrict": [{"_id": "qpv-saige", "enrolled": 3, "attended": 2, "trained": 1,
+                        "present": 6, "recorded": 8}],
+        "byAssociation": [],
+        "byGender": [{"_id": "female", "enrolled": 3, "attended": 2, "trained": 1,
+                      "present": 6, "recorded": 8}],
+    }  # fmt: skip
+    cell = {"enrolled": 3, "attended": 2, "trained": 1, "attendanceRate": 0.75}
+    graphql = {
+        "enrolled": 3,
+        "trained": 1,
+        "attendanceRate": 0.75,
+        "funnel": [{"stage": "enrolled", "count": 3}, {"stage": "attended", "count": 2}],
+        "byDistrict": [{"districtId": "qpv-saige", **cell}],
+        "byAssociation": [],
+        "byGender": [{"gender": "FEMALE", **cell}, {"gender": "MALE", **cell, "enrolled": 0}],
+    }
+    assert differences(figures_of_graphql(graphql), figures_of_aggregation(raw)) == []
+    graphql["byDistrict"][0]["trained"] = 2
+    assert differences(figures_of_graphql(graphql), figures_of_aggregation(raw)) == [
+        "byDistrict[qpv-saige]: projection {'enrolled': 3, 'attended': 2, 'trained': 2, "
+        "'attendance_rate': 0.75} ≠ raw {'enrolled': 3, 'attended': 2, 'trained': 1, "
+        "'attendance_rate': 0.75}"
+    ]
+
+
+def test_generated_people_are_trained_exactly_when_the_default_rule_holds() -> None:
+    rng = random.Random(3)
+    for index in range(200):
+        someone = person(rng, index, 20)
+        present = [a for a in someone.attendances if a.status is AttendanceStatus.PRESENT]
+        rule = len(present) >= TRAINED_SESSIONS and sum(a.minutes for a in present) >= (
+            TRAINED_MINUTES
+        )
+        assert (someone.trained is not None) == rule
+        assert len(someone.attendances) == 20
+        assert len({a.session_id for a in someone.attendances}) == 20
