@@ -44,7 +44,7 @@ bench: $(STAMP)
 
 # Fault test: SIGKILL random processes during a long partner run, then compare with ground truth.
 chaos: $(STAMP)
-	$(BIN)/python -m pytest tests/chaos -p no:randomly -o addopts=''
+	$(BIN)/python -m pytest tests/chaos -p no:randomly -o addopts='' -s
 
 clean-home:
 	rm -rf .dn

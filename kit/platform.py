@@ -29,7 +29,8 @@ class PlatformError(RuntimeError):
 
 
 def _die_with_parent() -> None:
-    """Children get SIGTERM if the supervisor is killed outright: no orphans."""
+    """Children get SIGTERM if the supervisor is killed outright: no orphans. The kernel ties
+    this to the thread that forked the child, not to the process (see ``start_one``)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -64,6 +65,8 @@ class Platform:
             self.start_one(name, env)
 
     def start_one(self, name: str, env: dict[str, str] | None = None) -> None:
+        """Start (or restart) one process. Call it from a thread that lives as long as the
+        platform: the child gets SIGTERM when the *thread* that started it ends."""
         env = env or child_environment(self.settings, self.mongodb_url, self.kafka_bootstrap)
         with (self.log_dir / f"{name}.log").open("ab") as log:
             self.processes[name] = subprocess.Popen(

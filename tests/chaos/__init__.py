@@ -1,0 +1,1 @@
+"""Fault tests: processes SIGKILLed during a long partner run (``make chaos``)."""
