@@ -158,4 +158,19 @@ def _json_object(value: bytes | None) -> dict[str, Any]:
         raise EnvelopeError("invalid_json", f"the record value is not JSON ({error})") from error
     if not isinstance(body, dict):
         raise EnvelopeError("invalid_json", "the record value must be a JSON object")
+    if _has_lone_surrogate(body):
+        raise EnvelopeError(
+            "invalid_json",
+            "the record value escapes half a surrogate pair (\\ud800 to \\udfff alone), which is "
+            "no Unicode text; send UTF-8, or both halves of the pair",
+        )
     return body
+
+
+def _has_lone_surrogate(body: dict[str, Any]) -> bool:
+    """Only a ``\\u`` escape yields one (UTF-8 cannot encode it); no store or log could take it."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False

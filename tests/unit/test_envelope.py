@@ -236,3 +236,38 @@ def test_event_id_that_is_not_a_uuid_is_rejected_as_invalid_attribute() -> None:
 
     assert error.reason == "invalid_attribute"
     assert error.detail.startswith("id:")
+
+
+@pytest.mark.parametrize(
+    "escaped",
+    [
+        b'{"first_name": "Ana\\ud800"}',  # in a value
+        b'{"\\udc80": 1}',  # in a key, which a detail would quote
+        b'{"tracks": [{"x": "\\udfff\\ud800"}]}',  # nested, and the halves the wrong way round
+    ],
+)
+def test_json_escaping_half_a_surrogate_pair_is_rejected_as_invalid_json(escaped: bytes) -> None:
+    _, headers = binary_record()
+
+    error = reason_of(escaped, kafka_headers(headers))
+
+    assert error.reason == "invalid_json"
+    assert "surrogate" in error.detail
+
+
+def test_structured_event_with_half_a_surrogate_pair_in_an_attribute_is_invalid_json() -> None:
+    event = json.loads(enrolment().to_event("/partners/bastide").model_dump_json())
+    event["source"] = "/partners/bastide\ud800"
+
+    error = reason_of(json.dumps(event).encode(), [("content-type", STRUCTURED.encode())])
+
+    assert error.reason == "invalid_json"
+
+
+def test_a_whole_surrogate_pair_is_the_character_it_escapes() -> None:
+    value, headers = binary_record()
+    data = {**json.loads(value), "first_name": "\ud83d\ude00"}
+
+    event = CloudEvent.from_kafka(json.dumps(data).encode(), kafka_headers(headers))
+
+    assert event.data["first_name"] == "😀"
