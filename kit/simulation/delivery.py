@@ -60,6 +60,9 @@ class DeliveryOptions:
     first_backoff_s: float = 0.5
     max_backoff_s: float = 8.0
     quiet_timeout_s: float = 120.0  # the wait for confirmations ends after this long without one
+    # At most this many requests sent but neither applied nor refused: sending waits for the
+    # platform instead of piling up a backlog (None: the rate alone paces it).
+    max_unconfirmed: int | None = None
     consumers_timeout_s: float = 30.0  # for the platform's intake consumers to be there
 
 
@@ -237,14 +240,17 @@ class Delivery:
 
     async def _send_all(self, producer: AIOKafkaProducer) -> None:
         loop = asyncio.get_running_loop()
-        started = loop.time()
+        due = loop.time()
         in_flight: list[asyncio.Future[object]] = []
-        for number, request in enumerate(self.requests):
+        for request in self.requests:
             if self.cancel.is_set():
                 break
-            ahead = started + number / self.options.rate - loop.time()
+            if await self._wait_for_room():
+                due = max(due, loop.time())  # no burst to catch up after a wait
+            ahead = due - loop.time()
             if ahead > 0.002:
                 await asyncio.sleep(ahead)
+            due += 1 / self.options.rate
             in_flight.append(await self._send(producer, request))
             self.report.sent[request.event_type] += 1
             if len(in_flight) >= IN_FLIGHT:
@@ -253,6 +259,19 @@ class Delivery:
                 self.progress(self.report)
         await asyncio.gather(*in_flight)
         self.progress(self.report)
+
+    async def _wait_for_room(self) -> bool:
+        """Wait while ``max_unconfirmed`` requests are outstanding; True when it waited."""
+        limit = self.options.max_unconfirmed
+        waited = False
+        while limit is not None and not self.cancel.is_set():
+            outstanding = self.report.sent_total - self.report.confirmed - len(self.report.refused)
+            stalled = time.monotonic() - self.last_news > self.options.quiet_timeout_s
+            if outstanding < limit or (stalled and not self.due):
+                break  # a stalled platform is reported by _settle, not waited for here
+            waited = True
+            await asyncio.sleep(0.05)
+        return waited
 
     async def _watch(
         self,

@@ -75,6 +75,9 @@ class ChaosOptions:
     seed: int = 0
     rate: float = 300.0  # first sends per second
     max_down_s: float = 3.0  # a killed process stays down between 0.1 s and this
+    # Requests sent but not yet applied, at most: the simulator waits for the platform rather
+    # than piling up a backlog that would only bounce as refusals (kills land mid-flow).
+    max_unconfirmed: int = 2_000
     settle_timeout_s: float = 600.0
     targets: tuple[str, ...] = tuple(MODULES)  # the four services and the gateway
 
@@ -94,6 +97,7 @@ class ChaosOptions:
 class Kill:
     process: str
     at_s: float  # since the first request was sent
+    requests_sent: int  # by then
     down_s: float
     back_healthy_s: float  # from the restart to the gateway reporting every service healthy
 
@@ -145,7 +149,8 @@ class ChaosResult:
             f"({self.programme.people} people), {sent} sent at {self.options.rate:.0f}/s, "
             f"{resent} re-sent",
             *(
-                f"  killed {k.process:<12} at {k.at_s:6.1f} s, down {k.down_s:.1f} s, "
+                f"  killed {k.process:<12} at {k.at_s:6.1f} s ({k.requests_sent} sent), "
+                f"down {k.down_s:.1f} s, "
                 f"healthy again {k.back_healthy_s:.1f} s later"
                 for k in self.kills
             ),
@@ -203,37 +208,50 @@ def own_platform(home: Path) -> Iterator[Platform]:
 
 
 class Killer:
-    """SIGKILLs ``options.kills`` processes at seeded random moments within ``window_s`` of
-    ``started`` (one at a time: the next waits until the platform is healthy again).
+    """SIGKILLs ``options.kills`` processes at seeded random moments of the run: each when a
+    random share (5 to 95 %) of the requests has been sent, one at a time (the next waits until
+    the platform is healthy again).
 
     It runs on the event loop of the main thread, next to the simulator: a process started from
     a short-lived thread would get SIGTERM when that thread ends (``PR_SET_PDEATHSIG`` follows
     the creating thread, not the process)."""
 
-    def __init__(
-        self, platform: Platform, options: ChaosOptions, window_s: float, started: float
-    ) -> None:
+    def __init__(self, platform: Platform, options: ChaosOptions, requests: int) -> None:
         self.platform = platform
         self.options = options
         self.rng = random.Random(options.seed)
-        self.moments = sorted(self.rng.uniform(0.05, 0.95) * window_s for _ in range(options.kills))
-        self.started = started
+        self.marks = sorted(
+            round(self.rng.uniform(0.05, 0.95) * requests) for _ in range(options.kills)
+        )
+        self.sent = 0
+        self.moved = asyncio.Event()
+        self.started = time.monotonic()
         self.kills: list[Kill] = []
 
+    def progress(self, report: DeliveryReport) -> None:
+        self.sent = report.sent_total
+        self.moved.set()
+
     async def run(self) -> None:
-        for moment in self.moments:
-            await asyncio.sleep(max(0.0, self.started + moment - time.monotonic()))
+        self.started = time.monotonic()
+        for mark in self.marks:
+            while self.sent < mark:
+                self.moved.clear()
+                await self.moved.wait()
             await self.kill_and_restart(self.rng.choice(self.options.targets))
 
     async def kill_and_restart(self, name: str) -> None:
-        at = time.monotonic() - self.started
+        at, sent = time.monotonic() - self.started, self.sent
         self.platform.kill(name)
         down = self.rng.uniform(0.1, self.options.max_down_s)
         await asyncio.sleep(down)
         self.platform.start_one(name)
         healthy = await asyncio.to_thread(self.platform.wait_healthy, 120)
-        self.kills.append(Kill(name, round(at, 2), round(down, 2), round(healthy, 2)))
-        say(f"killed {name} at {at:.1f} s, down {down:.1f} s, healthy {healthy:.1f} s later")
+        self.kills.append(Kill(name, round(at, 2), sent, round(down, 2), round(healthy, 2)))
+        say(
+            f"killed {name} at {at:.1f} s ({sent} requests sent), down {down:.1f} s, "
+            f"healthy {healthy:.1f} s later"
+        )
 
 
 # -- figures --------------------------------------------------------------------------------
@@ -372,9 +390,10 @@ def play(options: ChaosOptions, home: Path) -> ChaosResult:
         say(f"platform healthy after {result.platform_start_s:.0f} s; sending")
         # A patient partner: a prerequisite held up behind a killed consumer is re-sent
         # for minutes rather than seconds (about 8 s apart after the first few).
-        delivery_options = DeliveryOptions(rate=options.rate, max_attempts=40)
-        window_s = len(programme.requests) / options.rate
-        killer = Killer(platform, options, window_s, time.monotonic())
+        delivery_options = DeliveryOptions(
+            rate=options.rate, max_attempts=40, max_unconfirmed=options.max_unconfirmed
+        )
+        killer = Killer(platform, options, len(programme.requests))
         result.delivery = asyncio.run(
             _deliver_while_killing(programme, platform, delivery_options, killer)
         )
@@ -404,7 +423,7 @@ async def _deliver_while_killing(
     happen (the platform is then still applying what it was sent)."""
     kills = asyncio.create_task(killer.run())
     try:
-        report = await deliver(programme, platform.kafka_bootstrap, options)
+        report = await deliver(programme, platform.kafka_bootstrap, options, killer.progress)
     except BaseException:
         kills.cancel()
         raise
