@@ -30,6 +30,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -113,6 +114,7 @@ class OutageBed:
             ["broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
         )  # fmt: skip
+        _wait_for_port(self.broker_port)
         self.start_proxy()
 
     def start_proxy(self) -> None:
@@ -163,8 +165,6 @@ class OutageBed:
 
 
 def _wait_for_port(port: int, timeout_s: float = 20.0) -> None:
-    import socket
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with socket.socket() as probe:
@@ -176,10 +176,15 @@ def _wait_for_port(port: int, timeout_s: float = 20.0) -> None:
 
 @pytest.fixture(scope="module")
 def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OutageBed]:
+    if os.environ.get("DN_TEST_INFRA", "embedded") != "embedded":
+        pytest.skip("the outage tests stop and restart the embedded mongod and broker")
     home = tmp_path_factory.mktemp("dn-outages")
     mongodb_port, broker_port, proxy_port = free_port(), free_port(), free_port()
     infra_settings = Settings(
-        home=home, mongodb_port=mongodb_port, kafka_bootstrap=f"127.0.0.1:{proxy_port}"
+        home=home,
+        mongodb_url=None,  # always the embedded mongod, whatever the environment says
+        mongodb_port=mongodb_port,
+        kafka_bootstrap=f"127.0.0.1:{proxy_port}",
     )
     test_bed = OutageBed(home, EmbeddedInfra(infra_settings), broker_port, proxy_port)
     try:
