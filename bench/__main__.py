@@ -4,6 +4,7 @@
     python -m bench --quick               # small sizes (a few minutes)
     python -m bench --only freshness impact_query
     python -m bench --list
+    python -m bench --table               # only the table, from the reports already written
 
 Each benchmark runs in a process of its own on infrastructure (and, where it needs one, a
 platform) of its own, so one failing does not stop the others and nothing is shared with a
@@ -101,8 +102,19 @@ def run(benchmark: Benchmark, quick: bool, console: Console) -> dict[str, Any]:
         tail = done.stdout.decode(errors="replace")[-500:]
         return {"error": f"exit code {done.returncode}, no new report; {tail}", "seconds": seconds}
     report: dict[str, Any] = json.loads(report_file.read_text(encoding="utf-8"))
-    report["seconds"] = seconds
+    report["seconds"] = round(seconds, 1)  # the whole run, platform start and stop included
+    report_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def earlier_reports(folder: Path, chosen: list[Benchmark]) -> dict[str, dict[str, Any]]:
+    """The reports already in ``folder`` (``--table``: nothing is run)."""
+    found = {}
+    for benchmark in chosen:
+        path = folder / f"{benchmark.name}.json"
+        if path.exists():
+            found[benchmark.name] = json.loads(path.read_text(encoding="utf-8"))
+    return found
 
 
 def render(table_rows: list[Row], console: Console) -> None:
@@ -121,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
         "--only", nargs="+", choices=[b.name for b in BENCHMARKS], help="run only these"
     )
     parser.add_argument("--list", action="store_true", help="name the benchmarks and stop")
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help="run nothing: the table and summary.json from the reports already written",
+    )
     args = parser.parse_args(argv)
     console = Console(stderr=True)
     if args.list:
@@ -135,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     loads = {"start": load_average()}
     reports: dict[str, dict[str, Any]] = {}
     timings: dict[str, float] = {}
-    for benchmark in chosen:
+    if args.table:
+        reports = earlier_reports(folder, chosen)
+        timings = {name: r["seconds"] for name, r in reports.items() if "seconds" in r}
+    for benchmark in [] if args.table else chosen:
         report = run(benchmark, args.quick, console)
         reports[benchmark.name] = report
         timings[benchmark.name] = round(report["seconds"], 1)
@@ -148,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "at": datetime.now(UTC).isoformat(),
         "mode": "quick" if args.quick else "full",
-        "benchmarks": [b.name for b in chosen],
-        "seconds": round(time.monotonic() - started, 1),
+        "benchmarks": [b.name for b in chosen if b.name in reports],
+        "seconds": round(sum(timings.values()) if args.table else time.monotonic() - started, 1),
+        "from_earlier_reports": args.table,
         "seconds_by_benchmark": timings,
         "failed": [name for name, report in reports.items() if "error" in report],
         "rows": [row.as_json() for row in table_rows],
@@ -160,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Console()
     render(table_rows, out if out.is_terminal else Console(width=160))
     print(
-        f"{summary['mode']} run of {len(chosen)} benchmark(s) in {summary['seconds']:.0f} s; "
+        f"{summary['mode']} run of {len(reports)} benchmark(s) in {summary['seconds']:.0f} s; "
         f"reports and {summary_file.name} in {folder.relative_to(ROOT)}/"
     )
     return 1 if summary["failed"] else 0
