@@ -84,7 +84,7 @@ async def eventually(
 def header(record: Record, name: str) -> str | None:
     for key, value in record.headers or ():
         if key == name:
-            return bytes(value).decode()
+            return bytes(value).decode(errors="replace")
     return None
 
 
