@@ -113,15 +113,17 @@ def impact_query_rows(report: Report) -> list[Row]:
 def simulated_year_rows(report: Report) -> list[Row]:
     delivery = report.get("delivery", {})
     match = "figures match" if report.get("figures_match") else "figures DO NOT match"
+    confirmed, total = delivery.get("confirmed", 0), delivery.get("total_s")
+    applied = confirmed / total if total else None
     return [
         Row(
             "simulated_year",
             f"partner ingestion, {report.get('people', 0)} people, "
-            f"{delivery.get('sent', 0):,} requests",
-            _rate(delivery.get("rate")),
-            f"all confirmed after {report.get('all_requests_confirmed_s', '–')} s",
+            f"{delivery.get('sent', 0):,} requests: applied end to end",
+            _rate(applied),
+            f"sent at {_rate(delivery.get('rate'))} ({delivery.get('sending_s', '–')} s)",
             f"{match} after {report.get('figures_right_after_s', '–')} s; "
-            f"{delivery.get('resent', 0)} re-sent; {_load(report)}",
+            f"{delivery.get('resent', 0):,} re-sent; {_load(report)}",
         )
     ]
 

@@ -111,3 +111,18 @@ def test_generated_people_are_trained_exactly_when_the_default_rule_holds() -> N
         assert (someone.trained is not None) == rule
         assert len(someone.attendances) == 20
         assert len({a.session_id for a in someone.attendances}) == 20
+
+
+def test_partner_ingestion_is_what_was_applied_end_to_end_next_to_the_sending_rate() -> None:
+    report = {
+        "people": 600,
+        "delivery": {"sent": 8324, "confirmed": 8324, "total_s": 149.65, "rate": 299.8,
+                     "sending_s": 27.77, "resent": 1945},
+        "figures_match": True,
+        "figures_right_after_s": 150.6,
+        "machine": {"load_average_1_5_15": {"start": [3.4, 2.7, 2.5]}},
+    }  # fmt: skip
+    (row,) = rows({"simulated_year": report})
+    assert row.figure == "56/s"
+    assert row.next_to == "sent at 300/s (27.77 s)"
+    assert row.note.startswith("figures match after 150.6 s; 1,945 re-sent")
