@@ -1,4 +1,4 @@
-"""A short run of ``make chaos`` inside ``make test``: about 3,000 intake requests while three
+"""A short run of ``make chaos`` inside ``make test``: about 1,500 intake requests while three
 random processes are SIGKILLed and restarted, on a platform of its own (its own MongoDB, broker,
 ports and ``DN_HOME``: the kills never touch the platform the other e2e modules share). Every
 reporting figure must then equal the simulator's ground truth (:mod:`tests.chaos.run`)."""
@@ -25,7 +25,7 @@ def test_nothing_is_lost_or_counted_twice_when_three_processes_are_killed(
 ) -> None:
     seed = int(os.environ.get("DN_CHAOS_SEED") or random.SystemRandom().randrange(1_000_000))
     print(f"\nDN_CHAOS_SEED={seed} (set it to replay this run)", flush=True)
-    options = ChaosOptions(events=3_000, kills=3, seed=seed, rate=200.0, settle_timeout_s=120.0)
+    options = ChaosOptions(events=1_500, kills=3, seed=seed, rate=200.0, settle_timeout_s=120.0)
 
     result = play(options, tmp_path_factory.mktemp("dn-chaos"))
 
