@@ -22,6 +22,7 @@ from kit.auth import Principal, Role
 from kit.service import caller, runtime_of
 from services.reporting import domain, exports, figures, impact_report, share_links
 from services.reporting.anonymised import anonymise
+from services.reporting.answer_cache import AnswerCache
 from services.reporting.figures import TargetsFile
 from services.reporting.handlers import Freshness
 from services.reporting.live import ImpactFeed, server_sent_events
@@ -103,15 +104,24 @@ async def read_impact(
     request: Request,
     store: Annotated[ReportingStore, Depends(store_of)],
     scope: Annotated[str, Depends(scope_of)],
-) -> dict[str, Any]:
+) -> Response:
     """The figures of one scope: totals, rates, targets with forecasts, funnel, every
     breakdown (attributes, weeks, months, cohorts), weekly history and freshness. Exact for
     coordinators and for association staff within their association; everyone else (funders,
     staff looking beyond their association) gets small counts hidden, as in the exports
     (:mod:`services.reporting.anonymised`)."""
     who.require(*READERS)
-    answer = await impact_answer(request, store, scope)
-    return answer if may_see_individuals(who, scope) else anonymise(answer)
+    exact = may_see_individuals(who, scope)
+    feed: ImpactFeed = request.app.state.feed
+    cache: AnswerCache = request.app.state.answers
+    key = (store.version, scope, feed.sequence, date.today(), exact)
+
+    async def compute() -> bytes:
+        answer = await impact_answer(request, store, scope)
+        shown = answer if exact else anonymise(answer)
+        return json.dumps(shown, separators=(",", ":"), allow_nan=False).encode()
+
+    return Response(await cache.get(key, compute), media_type="application/json")
 
 
 async def impact_answer(request: Request, store: ReportingStore, scope: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from kit.service import Runtime, run, service_app
 from kit.settings import Settings
+from services.reporting.answer_cache import AnswerCache
 from services.reporting.api import router
 from services.reporting.handlers import GROUP_ID, TOPICS, Freshness, ProjectionHandler
 from services.reporting.live import ImpactFeed, close_on_exit_signal
@@ -27,6 +28,7 @@ def build(settings: Settings) -> FastAPI:
         app.state.versions = versions
         app.state.feed = feed
         app.state.freshness = freshness
+        app.state.answers = AnswerCache()
         handler = ProjectionHandler(runtime.client, versions, feed, freshness)
         # One group per database: another platform sharing the broker projects on its own.
         group_id = (
