@@ -32,7 +32,6 @@ import platform
 import pstats
 import random
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -72,6 +71,7 @@ from contracts.training import (
 )
 from kit.infra import EmbeddedInfra
 from kit.mongo import connect
+from kit.platform import free_port
 from kit.settings import Settings
 from kit.simulation.programme import ASSOCIATIONS, CAREERS_MODULES, INCLUSION_MODULES, JOB_FAMILIES
 from services.orientation.domain import outcome_class
@@ -690,13 +690,6 @@ async def freshness_at_steady_load(
 
 
 # -- the run --------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def load() -> list[float]:

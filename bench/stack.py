@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,17 +16,10 @@ from pathlib import Path
 
 from kit.auth import Role, issue_token
 from kit.infra import EmbeddedInfra
-from kit.platform import Platform, child_environment, running
+from kit.platform import Platform, child_environment, free_port, free_process_ports, running
 from kit.settings import Settings
 
 START_TIMEOUT_S = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -53,11 +45,7 @@ def bench_settings(home: Path) -> Settings:
         home=home,
         mongodb_port=free_port(),
         kafka_port=free_port(),
-        gateway_port=free_port(),
-        registration_port=free_port(),
-        training_port=free_port(),
-        orientation_port=free_port(),
-        reporting_port=free_port(),
+        **free_process_ports(),
         jwt_secret="bench-signing-key-" + os.urandom(16).hex(),
         demo=False,
         log_level="WARNING",

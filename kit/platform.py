@@ -6,12 +6,14 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -22,6 +24,19 @@ MODULES = {
     "gateway": "gateway.app",
 }
 STOP_GRACE_S = 10.0
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the OS picks it), for a platform of its own."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def free_process_ports() -> dict[str, Any]:  # Any: spread into Settings(...)
+    """``Settings`` keywords giving every process (each service and the gateway) a free port."""
+    return {f"{name}_port": free_port() for name in MODULES}
 
 
 class PlatformError(RuntimeError):

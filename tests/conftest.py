@@ -7,7 +7,6 @@ Apache Kafka and a MongoDB replica set on testcontainers, and skips where Docker
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -20,7 +19,7 @@ from pymongo import AsyncMongoClient
 
 from kit.infra import EmbeddedInfra, InfraError
 from kit.mongo import Document, connect
-from kit.platform import Platform, running
+from kit.platform import Platform, free_port, free_process_ports, running
 from kit.settings import Settings
 
 
@@ -33,13 +32,6 @@ class TestInfra:
     home: Path
     # DN_* variables that make `dn` address these same embedded instances (None: containers).
     embedded_env: dict[str, str] | None = None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
@@ -107,11 +99,7 @@ def settings(infra: TestInfra) -> Settings:
         home=infra.home,
         mongodb_url=infra.mongodb_url,
         kafka_bootstrap=infra.kafka_bootstrap,
-        gateway_port=free_port(),
-        registration_port=free_port(),
-        training_port=free_port(),
-        orientation_port=free_port(),
-        reporting_port=free_port(),
+        **free_process_ports(),
         jwt_secret="test-signing-key-" + "x" * 32,
         trace_flush_ms=100,
     )

@@ -33,13 +33,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from contracts.topics import DEAD_LETTER
 from kit.auth import Role, issue_token
 from kit.infra import EmbeddedInfra
-from kit.platform import MODULES, Platform, running
+from kit.platform import MODULES, Platform, free_port, free_process_ports, running
 from kit.settings import Settings
 from kit.simulation.command import TrainingRuleSettings, plan
 from kit.simulation.delivery import RETRYABLE, DeliveryOptions, DeliveryReport, deliver
 from kit.simulation.programme import Programme
 from tests.chaos.expected import ATTRIBUTES, ExpectedFigures, expected_figures
-from tests.conftest import free_port
 
 # Requests per simulated person (about 13.7 at the default year): sizes the programme.
 REQUESTS_PER_PERSON = 13.7
@@ -186,11 +185,7 @@ def own_platform(home: Path) -> Iterator[Platform]:
         home=home,
         mongodb_port=free_port(),
         kafka_port=free_port(),
-        gateway_port=free_port(),
-        registration_port=free_port(),
-        training_port=free_port(),
-        orientation_port=free_port(),
-        reporting_port=free_port(),
+        **free_process_ports(),
         jwt_secret="chaos-signing-key-" + "x" * 32,
         demo=False,
     )

@@ -50,10 +50,9 @@ from contracts.topics import INTAKE_REGISTRATION
 from kit.auth import Role, issue_token
 from kit.infra import EmbeddedInfra, tansu_binary
 from kit.mongo import Document, connect
-from kit.platform import Platform
+from kit.platform import Platform, free_port, free_process_ports
 from kit.settings import SERVICE_NAMES, Settings
 from kit.status import figures_from_exposition
-from tests.conftest import free_port
 from tests.e2e.conftest import enrolment
 from tests.support import eventually
 
@@ -194,11 +193,7 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OutageBed]:
             home=home,
             mongodb_url=status.mongodb_url,
             kafka_bootstrap=test_bed.kafka_bootstrap,
-            gateway_port=free_port(),
-            registration_port=free_port(),
-            training_port=free_port(),
-            orientation_port=free_port(),
-            reporting_port=free_port(),
+            **free_process_ports(),
             jwt_secret="outage-signing-key-" + "x" * 32,
         )
         test_bed.platform = Platform(settings, status.mongodb_url, test_bed.kafka_bootstrap)
