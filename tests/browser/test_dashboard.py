@@ -69,12 +69,19 @@ def expected_figures(answer: dict[str, Any]) -> dict[str, float | None]:
         "target-associations": target["associations_upskilled"],
         "figure-women-share": answer["womenShareCareers"],
     }
-    figures |= {f"funnel-{stage['stage']}": stage["count"] for stage in answer["funnel"]}
+    return figures | chart_figures(answer)
+
+
+def chart_figures(answer: dict[str, Any]) -> dict[str, float | None]:
+    """The funnel, district, gender and trend figures the page must show, by data-testid."""
+    figures: dict[str, float | None] = {
+        f"funnel-{stage['stage']}": stage["count"] for stage in answer["funnel"]
+    }
     for district in answer["byDistrict"]:
         figures[f"district-{district['districtId']}-enrolled"] = district["enrolled"]
         figures[f"district-{district['districtId']}-trained"] = district["trained"]
     for gender in answer["byGender"]:
-        if gender["enrolled"]:
+        if gender["enrolled"]:  # the donut shows the genders with people, hidden ones left out
             figures[f"gender-{gender['gender']}-enrolled"] = gender["enrolled"]
             figures[f"gender-{gender['gender']}-trained"] = gender["trained"]
     if answer["weekly"]:

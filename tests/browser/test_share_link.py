@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from kit.auth import Role, issue_token
 from kit.platform import Platform
 from kit.settings import Settings
-from tests.browser.test_dashboard import LOADED, SHOWN
+from tests.browser.test_dashboard import LOADED, SHOWN, chart_figures
 from tests.e2e.conftest import graphql, until
 from tests.e2e.test_share_links import five_enrolled  # noqa: F401 — totals shown exactly
 from tests.e2e.test_training_orientation_flows import enrol
@@ -59,18 +59,7 @@ def expected_figures(answer: dict[str, Any]) -> dict[str, float | None]:
     for target in answer["progress"]:
         figures[f"figure-{TESTIDS[target['indicator']]}"] = target["actual"]
         figures[f"target-{TESTIDS[target['indicator']]}"] = target["target"]
-    figures |= {f"funnel-{stage['stage']}": stage["count"] for stage in answer["funnel"]}
-    for district in answer["byDistrict"]:
-        figures[f"district-{district['districtId']}-enrolled"] = district["enrolled"]
-        figures[f"district-{district['districtId']}-trained"] = district["trained"]
-    for gender in answer["byGender"]:
-        if gender["enrolled"]:  # the donut shows the genders with people, hidden ones left out
-            figures[f"gender-{gender['gender']}-enrolled"] = gender["enrolled"]
-            figures[f"gender-{gender['gender']}-trained"] = gender["trained"]
-    if answer["weekly"]:
-        figures["trend-cumulative-enrolled"] = answer["weekly"][-1]["cumulativeEnrolled"]
-        figures["trend-cumulative-trained"] = answer["weekly"][-1]["cumulativeTrained"]
-    return figures
+    return figures | chart_figures(answer)
 
 
 def shown_figures(page: Page) -> dict[str, float | None]:
