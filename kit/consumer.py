@@ -36,6 +36,7 @@ from pymongo.errors import ConnectionFailure
 from contracts.catalogue import EVENT_TYPES
 from contracts.envelope import CloudEvent, EnvelopeError, describe_validation_error
 from kit.deadletter import DeadLetters
+from kit.log_positions import LogPositions
 from kit.metrics import CONSUMER_LAG, EVENTS_CONSUMED
 from kit.mongo import Document, Session, in_transaction
 
@@ -124,18 +125,23 @@ def subscribe(
     dead_letters: DeadLetters,
     retry: RetryPolicy = RetryPolicy(),
     fetch_max_wait_ms: int = 10,
+    positions: LogPositions | None = None,
 ) -> None:
-    """Register an at-least-once subscriber that hands each readable event to ``handle``."""
+    """Register an at-least-once subscriber that hands each readable event to ``handle``;
+    with ``positions``, canonical events it has passed by log position are skipped."""
+    positions = positions or LogPositions(None, group_id)
 
     async def on_record(message: KafkaMessage) -> None:
         record = message.raw_message
         assert not isinstance(record, tuple)
-        outcome, reason, detail = await _process(record.value, record.headers, handle, retry)
-        if outcome == "dead_lettered":
-            await _until_sent(lambda: dead_letters.send(record, reason, detail), retry)
-        EVENTS_CONSUMED.labels(record.topic, _event_type_label(record.headers), outcome).inc()
+        if await positions.admit(message.consumer, (record,)):
+            outcome, reason, detail = await _process(record.value, record.headers, handle, retry)
+            if outcome == "dead_lettered":
+                await _until_sent(lambda: dead_letters.send(record, reason, detail), retry)
+            EVENTS_CONSUMED.labels(record.topic, _event_type_label(record.headers), outcome).inc()
         await message.ack()
         observe_lag(message.consumer, group_id, (record,))
+        await positions.save()
 
     broker.subscriber(
         *topics,
@@ -249,16 +255,22 @@ def subscribe_batch(
     retry: RetryPolicy = RetryPolicy(),
     max_records: int = 500,
     fetch_max_wait_ms: int = 10,
+    positions: LogPositions | None = None,
 ) -> None:
     """Register an at-least-once subscriber that hands readable events to ``handle`` in batches
-    of up to ``max_records``; the batch is acknowledged once applied or dead-lettered."""
+    of up to ``max_records``; the batch is acknowledged once applied or dead-lettered. With
+    ``positions``, canonical events it has passed by log position are skipped."""
+    positions = positions or LogPositions(None, group_id)
 
     async def on_batch(message: KafkaMessage) -> None:
         records = message.raw_message
         assert isinstance(records, tuple)
-        await process_batch(records, handle, dead_letters, retry)
+        admitted = await positions.admit(message.consumer, records)
+        if admitted:
+            await process_batch(admitted, handle, dead_letters, retry)
         await message.ack()
         observe_lag(message.consumer, group_id, records)
+        await positions.save()
 
     broker.subscriber(
         *topics,

@@ -12,6 +12,14 @@ EVENTS_CONSUMED = Counter(
 )
 DEAD_LETTERS = Counter("dn_dead_letters", "Records sent to dn.deadletter", ["topic", "reason"])
 OUTBOX_BACKLOG = Gauge("dn_outbox_backlog", "Outbox events not yet published")
+OUTBOX_REPUBLISHED = Counter(
+    "dn_outbox_republished", "Events published again because the broker had lost them"
+)
+# Canonical events a subscriber passed over by their log position: "applied" (a position it has
+# passed, e.g. the broker re-seeded) or "gap" (ahead of a position still missing).
+EVENTS_SKIPPED = Counter(
+    "dn_events_skipped", "Canonical events skipped by log position", ["topic", "reason"]
+)
 # Set after each record or batch from the high-water mark the broker sent with the fetch (as
 # Kafka's own records-lag): partitions are few, so the label stays bounded.
 CONSUMER_LAG = Gauge(

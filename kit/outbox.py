@@ -1,10 +1,21 @@
-"""Transactional outbox: events are stored with the state change, then published by a relay.
+"""Each service's event log (the transactional outbox, kept for good) and the relay publishing it.
 
 A service calls :func:`enqueue` inside the transaction that changes its state, so an event
-exists exactly when the change committed. The :class:`OutboxRelay` publishes pending events
-in creation order with acks=all and only then marks them sent; after a crash it resumes from
-what is unmarked, so an event may be published twice but never lost (consumers dedupe on
-``ce_id``). The request's trace context travels in the record and is restored on publish.
+exists exactly when the change committed. The records are never deleted: they are the
+service's own history, and the broker is only how the other services read it (an embedded
+broker keeps nothing across a restart; a new cluster starts empty).
+
+The :class:`OutboxRelay` gives each record, when it first takes it, its place in the log: a
+service-wide ``sequence`` and, within the partition of the service's topic that its key maps
+to, a dense ``position`` (1, 2, 3 …), both carried in headers. It then publishes in that order
+with acks=all, gathering the acks of a batch, and marks the batch sent. After a crash it
+resumes from what is unmarked: an event may be published twice, never lost, never reordered
+within its partition (consumers dedupe on ``ce_id`` and skip positions they have passed).
+
+When the broker holds less than the log (its partition is empty, or a publish lands at an
+offset lower than one already acknowledged), the relay marks that partition's records unsent
+again: the normal loop re-publishes them in position order, with the same ``ce_id``, key and
+headers, before anything newer. The request's trace context travels in the record.
 """
 
 from __future__ import annotations
@@ -13,36 +24,69 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
+from aiokafka.partitioner import murmur2
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from contracts.event import EventData
 from kit.consumer import UNAVAILABLE
-from kit.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
+from kit.log_positions import LOG_HEADER, POSITION_HEADER
+from kit.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_REPUBLISHED
 from kit.mongo import Document, Session
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 COLLECTION = "outbox"
-SENT_RETENTION = timedelta(days=7)
+META = "outbox_meta"
 
-# (topic, key, value, headers) -> awaits the broker's acknowledgement
-Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
+
+class Transport(Protocol):
+    """What the relay needs of the broker."""
+
+    async def partition_count(self, topic: str) -> int:
+        """Partitions of ``topic``, creating the platform's topics when it is missing."""
+        ...
+
+    async def send(
+        self, topic: str, partition: int, key: bytes, value: bytes, headers: dict[str, str]
+    ) -> Awaitable[int]:
+        """Hand one record to the producer; the awaitable gives its offset once acknowledged."""
+        ...
+
+    async def holds(
+        self, topic: str, partition: int, offset: int, ce_id: str | None
+    ) -> bool | None:
+        """Whether the broker still holds the partition up to ``offset`` (checking that the
+        record there is ``ce_id`` when given, else only that the partition is not empty);
+        None when it cannot tell now."""
+        ...
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     outbox = db[COLLECTION]
+    # Records used to expire a week after publishing; the log is now kept for good.
+    with contextlib.suppress(OperationFailure):
+        await outbox.drop_index("sent_at_ttl")
     await outbox.create_index([("sent_at", ASCENDING), ("seq", ASCENDING)])
+    # Two relays of one service (a process restarted while the old one still runs) cannot
+    # both give a position away: the second write fails and that relay reloads its heads.
     await outbox.create_index(
-        "sent_at", name="sent_at_ttl", expireAfterSeconds=int(SENT_RETENTION.total_seconds())
+        [("topic", ASCENDING), ("partition", ASCENDING), ("position", ASCENDING)],
+        name="log_position",
+        unique=True,
+        partialFilterExpression={"position": {"$exists": True}},
     )
+    await outbox.create_index("sequence", sparse=True)
 
 
 async def enqueue(
@@ -63,7 +107,7 @@ async def enqueue(
             "headers": headers,
             "trace": carrier,
             "created_at": datetime.now(UTC),
-            # Publishing order; created_at alone ties within a millisecond.
+            # The order the relay takes records in; created_at alone ties within a millisecond.
             "seq": _next_seq(),
             "sent_at": None,
         },
@@ -86,26 +130,112 @@ def _brief(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:200]
 
 
+@dataclass
+class Reseed:
+    """What the relay re-published because the broker had lost it."""
+
+    events: int = 0
+    seconds: float = 0.0
+    pending: int = 0  # still to re-publish
+    started: float | None = None  # monotonic, while a re-seed is under way
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "seconds": round(self.seconds, 3),
+            "pending": self.pending,
+            "running": self.started is not None,
+        }
+
+
+@dataclass(frozen=True)
+class LogHeads:
+    """How far a service's log goes: the last position given in each partition of its topic."""
+
+    log_id: str
+    topic: str | None
+    positions: dict[int, int]
+    events: int
+    unsent: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "log_id": self.log_id,
+            "topic": self.topic,
+            "events": self.events,
+            "unsent": self.unsent,
+            "partitions": {str(p): n for p, n in sorted(self.positions.items())},
+        }
+
+
+async def log_id_of(db: AsyncDatabase[Document]) -> str:
+    """The log's identity, made once with it: positions count from 1 again in a new log."""
+    meta = db[META]
+    await meta.update_one(
+        {"_id": "log"}, {"$setOnInsert": {"log_id": uuid.uuid4().hex}}, upsert=True
+    )
+    found = await meta.find_one({"_id": "log"})
+    assert found is not None
+    return str(found["log_id"])
+
+
+async def log_heads(db: AsyncDatabase[Document]) -> LogHeads:
+    """The last position given per partition, and how many events the log holds."""
+    outbox = db[COLLECTION]
+    positions: dict[int, int] = {}
+    topic: str | None = None
+    async for row in await outbox.aggregate(
+        [
+            {"$match": {"position": {"$exists": True}}},
+            {"$group": {"_id": {"t": "$topic", "p": "$partition"}, "head": {"$max": "$position"}}},
+        ]
+    ):
+        topic = row["_id"]["t"]
+        positions[int(row["_id"]["p"])] = int(row["head"])
+    return LogHeads(
+        log_id=await log_id_of(db),
+        topic=topic,
+        positions=positions,
+        events=await outbox.count_documents({}),
+        unsent=await outbox.count_documents({"sent_at": None}),
+    )
+
+
 class OutboxRelay:
-    """Publishes a service's pending outbox events; woken by :meth:`notify` or by polling."""
+    """Publishes a service's log in order; woken by :meth:`notify` or by polling, and watching
+    the broker for a loss it must repair."""
 
     def __init__(
         self,
         db: AsyncDatabase[Document],
-        publish: Publish,
+        transport: Transport,
         *,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
+        check_interval_s: float = 2.0,
         max_backoff_s: float = 10.0,
         publish_timeout_s: float = 10.0,
     ) -> None:
+        self._db = db
         self._outbox = db[COLLECTION]
-        self._publish = publish
+        self._transport = transport
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
+        self._check_interval_s = check_interval_s
         self._max_backoff_s = max_backoff_s
         self._publish_timeout_s = publish_timeout_s
         self._wake = asyncio.Event()
+        self._loaded = False
+        self._log_id = ""
+        self._partitions: dict[str, int] = {}
+        self._heads: dict[tuple[str, int], int] = {}  # the last position given
+        self._sequence = 0
+        # Per partition, the acknowledged record with the highest offset since the broker last
+        # lost it: (offset, ce_id). Only this relay writes the topic, so an offset at or below
+        # it, or an empty partition, means the broker started again without the log.
+        self._acked: dict[tuple[str, int], tuple[int, str]] = {}
+        self._checked_at = 0.0
+        self.reseed = Reseed()
 
     def notify(self) -> None:
         """Tell the relay a transaction just committed events, to skip the poll delay."""
@@ -115,6 +245,10 @@ class OutboxRelay:
         backoff = 0.1
         while True:
             try:
+                # Cleared before reading: a notify arriving while it publishes wakes the next turn.
+                self._wake.clear()
+                if time.monotonic() - self._checked_at > self._check_interval_s:
+                    await self.check_broker()
                 published = await self.publish_pending()
                 backoff = 0.1
             except asyncio.CancelledError:
@@ -127,57 +261,225 @@ class OutboxRelay:
                 continue
             except Exception:
                 log.exception("outbox relay failed; retrying in %.1f s", backoff)
+                self._loaded = False  # e.g. another relay took a position: read the heads again
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
                 continue
             if published < self._batch_size:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
 
+    async def _load(self) -> None:
+        """Read where the log stands, and check once, record by record, that the broker still
+        holds the last one published in each partition."""
+        if self._loaded:
+            return
+        self._log_id = await log_id_of(self._db)
+        heads = await log_heads(self._db)
+        self._heads = {(str(heads.topic), p): n for p, n in heads.positions.items()}
+        last = await self._outbox.find_one(
+            {"sequence": {"$exists": True}}, sort=[("sequence", -1)], projection={"sequence": 1}
+        )
+        self._sequence = int(last["sequence"]) if last else 0
+        self._acked = {}
+        for topic, partition in self._heads:
+            newest = await self._outbox.find_one(
+                {
+                    "topic": topic,
+                    "partition": partition,
+                    "position": {"$exists": True},
+                    "offset": {"$exists": True},
+                },
+                sort=[("position", -1)],
+                projection={"offset": 1},
+            )
+            if newest is not None:
+                self._acked[(topic, partition)] = (int(newest["offset"]), str(newest["_id"]))
+        # Published before log positions existed (an older log): placed and published again.
+        await self._outbox.update_many(
+            {"position": {"$exists": False}, "sent_at": {"$ne": None}},
+            {"$set": {"sent_at": None}},
+        )
+        self._loaded = True
+        for (topic, partition), (offset, ce_id) in list(self._acked.items()):
+            if await self._transport.holds(topic, partition, offset, ce_id) is False:
+                await self._forget_sent(topic, partition, "it restarted without it")
+        self._checked_at = time.monotonic()
+
+    async def check_broker(self) -> int:
+        """Ask the broker whether it still holds each partition of the log; returns how many
+        events are to be published again (0 when it does, or cannot be asked now)."""
+        await self._load()
+        self._checked_at = time.monotonic()
+        lost = 0
+        for (topic, partition), (offset, _) in list(self._acked.items()):
+            if await self._transport.holds(topic, partition, offset, None) is False:
+                lost += await self._forget_sent(topic, partition, "its partition is empty")
+        return lost
+
+    async def _forget_sent(self, topic: str, partition: int, why: str) -> int:
+        """Mark a partition's records unsent, so they are published again in position order."""
+        self._partitions.pop(topic, None)  # asked again: the topic may have to be created
+        result = await self._outbox.update_many(
+            {"topic": topic, "partition": partition, "sent_at": {"$ne": None}},
+            {"$set": {"sent_at": None}, "$unset": {"offset": ""}},
+        )
+        self._acked.pop((topic, partition), None)
+        if result.modified_count:
+            if self.reseed.started is None:
+                self.reseed.started = time.monotonic()
+            log.warning(
+                "outbox: the broker lost %s[%d] (%s): re-publishing %d events",
+                topic,
+                partition,
+                why,
+                result.modified_count,
+            )
+        return result.modified_count
+
     async def publish_pending(self) -> int:
-        """Publish one batch of unsent events in order; returns how many were published."""
+        """Publish one batch of the log in order; returns how many events were published."""
+        await self._load()
         unsent = await self._outbox.count_documents({"sent_at": None})
         # Counted before publishing, so the gauge (and `dn status`) rises while the broker is away.
         OUTBOX_BACKLOG.set(unsent)
         if not unsent:
+            self._reseed_done()
             return 0
-        pending = (
-            await self._outbox.find({"sent_at": None})
-            .sort("seq", ASCENDING)
+        if self.reseed.started is not None:
+            self.reseed.pending = unsent
+        # Records already placed first (published again after a crash or a loss, lowest
+        # position first), then new ones in the order they were taken.
+        batch = (
+            await self._outbox.find({"sent_at": None, "position": {"$exists": True}})
+            .sort([("position", ASCENDING)])
             .limit(self._batch_size)
             .to_list()
         )
-        for record in pending:
-            await self._publish_one(record)
-        if pending:
-            # A crash before this line republishes the batch: duplicates, never loss.
-            await self._outbox.update_many(
-                {"_id": {"$in": [record["_id"] for record in pending]}},
-                {"$set": {"sent_at": datetime.now(UTC)}},
+        if len(batch) < self._batch_size:
+            fresh = (
+                await self._outbox.find({"sent_at": None, "position": {"$exists": False}})
+                .sort("seq", ASCENDING)
+                .limit(self._batch_size - len(batch))
+                .to_list()
             )
-        OUTBOX_BACKLOG.set(max(0, unsent - len(pending)))
-        return len(pending)
+            batch += await self._place(fresh)
+        if not batch:
+            return 0
+        offsets = await self._publish(batch)
+        lost = self._note_acks(batch, offsets)
+        now = datetime.now(UTC)
+        await self._outbox.bulk_write(
+            [
+                UpdateOne({"_id": record["_id"]}, {"$set": {"sent_at": now, "offset": offset}})
+                for record, offset in zip(batch, offsets, strict=True)
+            ],
+            ordered=False,
+        )
+        for topic, partition in lost:
+            # The broker started again empty since our last publish: this batch landed first;
+            # the partition's whole log goes again after it (consumers skip what they have).
+            await self._forget_sent(topic, partition, "an acknowledged offset went backwards")
+        if self.reseed.started is not None:
+            self.reseed.events += len(batch)
+            OUTBOX_REPUBLISHED.inc(len(batch))
+        for record in batch:
+            EVENTS_PUBLISHED.labels(record["topic"], record["type"]).inc()
+        OUTBOX_BACKLOG.set(max(0, unsent - len(batch)))
+        return len(batch)
 
-    async def _publish_one(self, record: dict[str, Any]) -> None:
-        context = propagate.extract(record.get("trace") or {})
-        with tracer.start_as_current_span(
-            "outbox relay", context=context, kind=SpanKind.INTERNAL
-        ) as span:
-            span.set_attribute("messaging.destination.name", record["topic"])
-            span.set_attribute("cloudevents.event_type", record["type"])
-            # Bounded: with the broker away a send would wait for it as long as the client's own
-            # timeout, with no word in the logs; the batch is tried again after a backoff instead.
-            try:
-                async with asyncio.timeout(self._publish_timeout_s):
-                    await self._publish(
-                        record["topic"],
-                        record["key"].encode(),
-                        record["value"],
-                        dict(record["headers"]),
+    def _reseed_done(self) -> None:
+        if self.reseed.started is not None:
+            self.reseed.seconds += time.monotonic() - self.reseed.started
+            self.reseed.started = None
+            self.reseed.pending = 0
+            log.info(
+                "outbox: re-published %d events in %.1f s", self.reseed.events, self.reseed.seconds
+            )
+
+    async def _place(self, records: list[Document]) -> list[Document]:
+        """Give each record its partition, position and sequence, stored before publishing so
+        a crash publishes it again with the same ones."""
+        if not records:
+            return []
+        updates = []
+        for record in records:
+            topic = record["topic"]
+            if topic not in self._partitions:
+                self._partitions[topic] = await self._transport.partition_count(topic)
+            partition = partition_of(record["key"].encode(), self._partitions[topic])
+            position = self._heads.get((topic, partition), 0) + 1
+            self._heads[(topic, partition)] = position
+            self._sequence += 1
+            placed = {"partition": partition, "position": position, "sequence": self._sequence}
+            record.update(placed)
+            updates.append(
+                UpdateOne({"_id": record["_id"], "position": {"$exists": False}}, {"$set": placed})
+            )
+        # Ordered: a position another relay took stops here, and this relay reloads (see run).
+        await self._outbox.bulk_write(updates, ordered=True)
+        return records
+
+    async def _publish(self, batch: list[Document]) -> list[int]:
+        """Send the whole batch, then gather its acknowledgements; returns the offsets."""
+        spans = []
+        acks: list[Awaitable[int]] = []
+        try:
+            async with asyncio.timeout(self._publish_timeout_s):
+                for record in batch:
+                    if record["topic"] not in self._partitions:  # the topic may need creating
+                        self._partitions[record["topic"]] = await self._transport.partition_count(
+                            record["topic"]
+                        )
+                    headers = dict(record["headers"])
+                    headers[LOG_HEADER] = self._log_id
+                    headers[POSITION_HEADER] = str(record["position"])
+                    span = tracer.start_span(
+                        "outbox relay",
+                        context=propagate.extract(record.get("trace") or {}),
+                        kind=SpanKind.INTERNAL,
+                        attributes={
+                            "messaging.destination.name": record["topic"],
+                            "cloudevents.event_type": record["type"],
+                            "messaging.kafka.destination.partition": record["partition"],
+                        },
                     )
-            except TimeoutError as error:
-                raise TimeoutError(
-                    f"no acknowledgement from the broker within {self._publish_timeout_s:.0f} s"
-                ) from error
-        EVENTS_PUBLISHED.labels(record["topic"], record["type"]).inc()
+                    spans.append(span)
+                    with trace.use_span(span, end_on_exit=False):
+                        acks.append(
+                            await self._transport.send(
+                                record["topic"],
+                                record["partition"],
+                                record["key"].encode(),
+                                record["value"],
+                                headers,
+                            )
+                        )
+                return list(await asyncio.gather(*acks))
+        except TimeoutError as error:
+            raise TimeoutError(
+                f"no acknowledgement from the broker within {self._publish_timeout_s:.0f} s"
+            ) from error
+        finally:
+            for span in spans:
+                span.end()
+
+    def _note_acks(self, batch: list[Document], offsets: list[int]) -> set[tuple[str, int]]:
+        """Remember the newest acknowledged record per partition; returns the partitions whose
+        offsets went backwards (the broker lost them)."""
+        lost = set()
+        for record, offset in zip(batch, offsets, strict=True):
+            key = (record["topic"], record["partition"])
+            known = self._acked.get(key)
+            if known is not None and offset <= known[0] and key not in lost:
+                lost.add(key)
+                del self._acked[key]
+            if key not in self._acked or offset > self._acked[key][0]:
+                self._acked[key] = (offset, str(record["_id"]))
+        return lost
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client)."""
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partitions

@@ -27,7 +27,7 @@ from contracts.envelope import CloudEvent
 from contracts.errors import Conflict, InvalidInput, NotFound
 from kit import outbox
 from kit.auth import AuthError, Principal, Role, principal_from_header
-from kit.broker import build_broker, outbox_publisher
+from kit.broker import KafkaTransport, build_broker
 from kit.consumer import (
     BatchHandler,
     IdempotentConsumer,
@@ -36,6 +36,7 @@ from kit.consumer import (
     subscribe_batch,
 )
 from kit.deadletter import DeadLetters
+from kit.log_positions import LogPositions, positions_of
 from kit.logs import configure_logging
 from kit.metrics import HTTP_REQUEST_SECONDS
 from kit.mongo import Document, Session, connect, in_transaction
@@ -62,6 +63,7 @@ class Runtime:
     broker: KafkaBroker
     dead_letters: DeadLetters
     relay: outbox.OutboxRelay
+    transport: KafkaTransport
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @property
@@ -90,6 +92,7 @@ class Runtime:
             dead_letters=self.dead_letters,
             retry=retry,
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            positions=LogPositions(self.db, group_id),
         )
 
     def consume_batches(
@@ -109,6 +112,7 @@ class Runtime:
             retry=retry,
             max_records=max_records,
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            positions=LogPositions(self.db, group_id),
         )
 
     def idempotent(self, consumer_name: str) -> IdempotentConsumer:
@@ -122,6 +126,9 @@ async def open_runtime(name: str, settings: Settings) -> Runtime:
     db = client[f"{settings.database_prefix}{name}"]
     await outbox.ensure_indexes(db)
     broker = build_broker(bootstrap, client_id=f"dn-{name}")
+    transport = KafkaTransport(
+        broker, bootstrap, settings.kafka_partitions, settings.kafka_replication
+    )
     return Runtime(
         name=name,
         settings=settings,
@@ -129,7 +136,8 @@ async def open_runtime(name: str, settings: Settings) -> Runtime:
         db=db,
         broker=broker,
         dead_letters=DeadLetters(bootstrap, consumer=f"dn-{name}"),
-        relay=outbox.OutboxRelay(db, outbox_publisher(broker)),
+        relay=outbox.OutboxRelay(db, transport),
+        transport=transport,
     )
 
 
@@ -185,6 +193,7 @@ def service_app(
             for task in (relay, *runtime.tasks):
                 task.cancel()
             await asyncio.gather(relay, *runtime.tasks, return_exceptions=True)
+            await runtime.transport.close()
             await runtime.broker.stop()
             await runtime.dead_letters.stop()
             await runtime.client.close()
@@ -215,6 +224,21 @@ def service_app(
                 "kafka": kafka,
             },
             status_code=200 if healthy else 503,
+        )
+
+    @app.get("/log")
+    async def event_log(request: Request) -> JSONResponse:
+        """How far this service's event log goes, what it re-published after a broker lost it,
+        and where its subscribers stand in the others' logs (counts only, no event)."""
+        runtime = runtime_of(request)
+        heads = await outbox.log_heads(runtime.db)
+        return JSONResponse(
+            {
+                "service": name,
+                **heads.as_json(),
+                "reseed": runtime.relay.reseed.as_json(),
+                "subscribers": await positions_of(runtime.db),
+            }
         )
 
     @app.get("/metrics")

@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 
 from contracts.topics import REGISTRATION_EVENTS
 from kit import outbox
-from kit.broker import build_broker, outbox_publisher
+from kit.broker import KafkaTransport, build_broker
 from kit.mongo import Document, Session, in_transaction
 from tests.conftest import TestInfra
 from tests.integration.conftest import enrolment
@@ -73,10 +73,10 @@ async def test_relay_publishes_every_committed_event_across_a_restart(
     broker = build_broker(infra.kafka_bootstrap, client_id="test-relay")
     await broker.connect()
     try:
-        first = outbox.OutboxRelay(db, outbox_publisher(broker), batch_size=5)
+        first = outbox.OutboxRelay(db, KafkaTransport(broker, infra.kafka_bootstrap), batch_size=5)
         assert await first.publish_pending() == 5  # then the relay "crashes"
 
-        second = outbox.OutboxRelay(db, outbox_publisher(broker), batch_size=5)
+        second = outbox.OutboxRelay(db, KafkaTransport(broker, infra.kafka_bootstrap), batch_size=5)
         running = asyncio.create_task(second.run())
         await eventually(
             lambda: db[outbox.COLLECTION].count_documents({"sent_at": None}),
