@@ -78,6 +78,8 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     with contextlib.suppress(OperationFailure):
         await outbox.drop_index("sent_at_ttl")
     await outbox.create_index([("sent_at", ASCENDING), ("seq", ASCENDING)])
+    # Re-publishing a whole log reads the unsent records in position order, a batch at a time.
+    await outbox.create_index([("sent_at", ASCENDING), ("position", ASCENDING)])
     # Two relays of one service (a process restarted while the old one still runs) cannot
     # both give a position away: the second write fails and that relay reloads its heads.
     await outbox.create_index(
