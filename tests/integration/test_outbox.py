@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -11,7 +15,10 @@ from pymongo import AsyncMongoClient
 from contracts.topics import REGISTRATION_EVENTS
 from kit import outbox
 from kit.broker import KafkaTransport, build_broker
+from kit.infra import tansu_binary
 from kit.mongo import Document, Session, in_transaction
+from kit.platform import free_port
+from kit.topics import ensure_topics
 from tests.conftest import TestInfra
 from tests.integration.conftest import enrolment
 from tests.support import eventually, header, read_topic
@@ -99,3 +106,89 @@ async def test_relay_publishes_every_committed_event_across_a_restart(
         assert record.key is not None
         assert header(record, "ce_subject") == record.key.decode(), "keyed by beneficiary"
         assert header(record, "content-type") == "application/json"
+
+
+@contextlib.contextmanager
+def broker_of_its_own(port: int) -> Iterator[str]:
+    """An embedded broker for one test (the shared one must not be restarted)."""
+    url = f"tcp://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.kill()
+        process.wait()
+
+
+async def enqueue_many(mongo: AsyncMongoClient[Document], db: Any, count: int) -> list[str]:
+    async def change(session: Session) -> list[str]:
+        return [
+            await outbox.enqueue(db, session, enrolment("asso-reseed"), "dn/test")
+            for _ in range(count)
+        ]
+
+    return await in_transaction(mongo, change)
+
+
+def positions_by_partition(records: list[Any]) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {}
+    for record in records:
+        found.setdefault(record.partition, []).append(int(header(record, "dn_position")))
+    return found
+
+
+async def test_relay_publishes_its_whole_log_again_when_the_broker_comes_back_empty(
+    mongo: AsyncMongoClient[Document],
+) -> None:
+    db = mongo[f"test_outbox_{uuid4().hex[:8]}"]
+    await outbox.ensure_indexes(db)
+    before = await enqueue_many(mongo, db, 60)
+    port = free_port()
+
+    bootstrap = f"127.0.0.1:{port}"
+    broker = build_broker(bootstrap, client_id="test-reseed")
+    relay = outbox.OutboxRelay(db, KafkaTransport(broker, bootstrap, 3), batch_size=25)
+    try:
+        with broker_of_its_own(port):
+            await ensure_topics(bootstrap, 3, 1)
+            await broker.connect()
+            while await relay.publish_pending():
+                pass
+            first = await read_topic(bootstrap, REGISTRATION_EVENTS, lambda seen: len(seen) >= 60)
+            # Dense positions from 1 in each partition, in publishing order.
+            for positions in positions_by_partition(first).values():
+                assert positions == list(range(1, len(positions) + 1))
+
+        after = await enqueue_many(mongo, db, 5)
+        with broker_of_its_own(port):  # the same address, nothing in it
+            await ensure_topics(bootstrap, 3, 1)
+            # No check first: the publish itself lands at offsets the broker had given already.
+            assert await relay.publish_pending() == 5
+            assert relay.reseed.started is not None, "the loss was noticed"
+            while await relay.publish_pending():
+                pass
+            assert relay.reseed.started is None
+            assert relay.reseed.events >= 60
+            wanted = set(before) | set(after)
+            records = await read_topic(
+                bootstrap,
+                REGISTRATION_EVENTS,
+                until=lambda seen: wanted <= {header(r, "ce_id") for r in seen},
+            )
+    finally:
+        await broker.stop()
+    assert {header(r, "ce_id") for r in records} == wanted
+    log_id = await outbox.log_id_of(db)
+    assert {header(r, "dn_log") for r in records} == {log_id}
+    for partition, positions in positions_by_partition(records).items():
+        # The five new events landed first; then the partition's whole log, in order.
+        head = max(positions)
+        assert positions[-head:] == list(range(1, head + 1)), partition
+    heads = await outbox.log_heads(db)
+    assert heads.events == 65
+    assert heads.unsent == 0
+    assert sum(heads.positions.values()) == 65
