@@ -215,6 +215,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         check_interval_s: float = 2.0,
+        check_timeout_s: float = 3.0,
         max_backoff_s: float = 10.0,
         publish_timeout_s: float = 10.0,
     ) -> None:
@@ -224,6 +225,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._check_interval_s = check_interval_s
+        self._check_timeout_s = check_timeout_s
         self._max_backoff_s = max_backoff_s
         self._publish_timeout_s = publish_timeout_s
         self._wake = asyncio.Event()
@@ -304,7 +306,7 @@ class OutboxRelay:
         )
         self._loaded = True
         for (topic, partition), (offset, ce_id) in list(self._acked.items()):
-            if await self._transport.holds(topic, partition, offset, ce_id) is False:
+            if await self._ask(topic, partition, offset, ce_id) is False:
                 await self._forget_sent(topic, partition, "it restarted without it")
         self._checked_at = time.monotonic()
 
@@ -315,9 +317,18 @@ class OutboxRelay:
         self._checked_at = time.monotonic()
         lost = 0
         for (topic, partition), (offset, _) in list(self._acked.items()):
-            if await self._transport.holds(topic, partition, offset, None) is False:
+            if await self._ask(topic, partition, offset, None) is False:
                 lost += await self._forget_sent(topic, partition, "its partition is empty")
         return lost
+
+    async def _ask(self, topic: str, partition: int, offset: int, ce_id: str | None) -> bool | None:
+        # Bounded: with the broker away the question would wait out the client's timeouts and
+        # hold up the publishing that resumes as soon as it is back.
+        try:
+            async with asyncio.timeout(self._check_timeout_s):
+                return await self._transport.holds(topic, partition, offset, ce_id)
+        except TimeoutError:
+            return None
 
     async def _forget_sent(self, topic: str, partition: int, why: str) -> int:
         """Mark a partition's records unsent, so they are published again in position order."""
