@@ -3,10 +3,11 @@ spreadsheet imports."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -105,7 +106,8 @@ def token(
 def up(
     demo: Annotated[bool | None, typer.Option(help="seed generated demo enrolments")] = None,
 ) -> None:
-    """Start embedded infra, the four services and the gateway; Ctrl-C stops everything."""
+    """Start embedded infra, the four services and the gateway; Ctrl-C stops everything, after
+    the services have applied what partners already sent (Ctrl-C again skips that wait)."""
     settings = Settings()
     infra = EmbeddedInfra(settings)
     try:
@@ -113,23 +115,26 @@ def up(
     except InfraError as error:
         raise _fail(str(error)) from error
     platform = Platform(settings, status.mongodb_url, status.kafka_bootstrap)
-    stopping = False
+    signals = 0
+    healthy = False
     stop_demo: Callable[[], None] | None = None
 
     def stop(signum: int, _: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+        nonlocal signals
+        signals += 1
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
         platform.start()
         seconds = platform.wait_healthy()
+        healthy = True
         _print_urls(settings, status.mongodb_url, status.kafka_bootstrap, seconds)
+        _wait_for_reseed(settings, broker_fresh="kafka" in started, give_up=lambda: signals > 0)
         if settings.demo if demo is None else demo:
             stop_demo = _seed_demo(settings, status.kafka_bootstrap)
         console.print("Ctrl-C stops everything.")
-        while not stopping:
+        while not signals:
             if dead := platform.dead():
                 raise PlatformError(
                     f"{', '.join(dead)} stopped unexpectedly; see {platform.log_dir}"
@@ -141,10 +146,70 @@ def up(
         console.print("stopping…")
         if stop_demo is not None:
             stop_demo()  # before the platform: the demo's requests are not half-sent
+        platform.stop(("gateway",))  # partner intake (/ingest) and GraphQL close first
+        if healthy and not platform.dead():
+            _drain(settings, status.kafka_bootstrap, skip=lambda: signals > 1)
         platform.stop()
         if started:
             infra.down(tuple(started))
         console.print("stopped.")
+
+
+PROGRESS_EVERY_S = 5.0  # away from a terminal (a log file), a progress line this often
+
+
+@contextlib.contextmanager
+def _progress_line() -> Iterator[Callable[[str], None]]:
+    """One line updated in place on a terminal; elsewhere, a line every few seconds."""
+    if console.is_terminal:
+        with console.status("") as status:
+            yield lambda line: status.update(Text(line))
+        return
+    printed_at: float | None = None
+
+    def say(line: str) -> None:
+        nonlocal printed_at
+        if printed_at is None or time.monotonic() - printed_at >= PROGRESS_EVERY_S:
+            console.print(Text(line), soft_wrap=True)
+            printed_at = time.monotonic()
+
+    yield say
+
+
+def _wait_for_reseed(
+    settings: Settings, *, broker_fresh: bool, give_up: Callable[[], bool]
+) -> None:
+    """When the relays re-publish their logs to the broker, wait for it, then say so."""
+    from kit.reseed import RESEED_TIMEOUT_S, wait_for_reseed
+
+    with _progress_line() as say:
+        state = wait_for_reseed(
+            settings,
+            broker_fresh=broker_fresh,
+            progress=lambda state: say(f"  re-seeding  {state.progress_line()}"),
+            give_up=give_up,
+        )
+    if state.done and state.events:
+        console.print(
+            f"  re-seeded   {state.summary_line(broker_fresh=broker_fresh)}", soft_wrap=True
+        )
+    elif not state.done and not give_up():
+        console.print(f"  re-seeding  {state.late_line(RESEED_TIMEOUT_S)}", soft_wrap=True)
+
+
+def _drain(settings: Settings, kafka_bootstrap: str, skip: Callable[[], bool]) -> None:
+    """Let the services apply what the broker already accepted, bounded; Ctrl-C skips."""
+    from kit.drain import drain
+
+    with _progress_line() as say:
+        outcome = drain(
+            settings,
+            kafka_bootstrap,
+            timeout_s=settings.drain_timeout_s,
+            progress=lambda backlog: say(f"{backlog.line()} (Ctrl-C again skips)"),
+            skip=skip,
+        )
+    console.print(outcome.line(), soft_wrap=True)
 
 
 def _print_urls(settings: Settings, mongodb_url: str, kafka: str, seconds: float) -> None:

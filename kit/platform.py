@@ -119,18 +119,24 @@ class Platform:
             lines.append(f"{name} exited ({log}):\n  " + "\n  ".join(tail))
         return "\n".join(lines)
 
-    def stop(self) -> None:
-        for process in self.processes.values():
+    def stop(self, names: tuple[str, ...] | None = None) -> None:
+        """Stop the processes named (all by default): SIGTERM, then SIGKILL after a grace."""
+        stopping = {
+            name: process
+            for name, process in self.processes.items()
+            if names is None or name in names
+        }
+        for process in stopping.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
-        for process in self.processes.values():
+        for name, process in stopping.items():
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        self.processes.clear()
+            del self.processes[name]
 
     def kill(self, name: str) -> None:
         """SIGKILL one process (fault tests)."""

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     retention_check_hours: float = 24.0
 
     demo: bool = True
+    # A clean stop (Ctrl-C on `dn up`) waits this long at most for the services to apply what
+    # partners already sent before stopping them.
+    drain_timeout_s: float = 30.0
     # Consumer fetch wait: the broker answers a fetch only after this, so live paths keep it short.
     fetch_max_wait_ms: int = 10
     trace_flush_ms: int = 500
