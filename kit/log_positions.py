@@ -21,6 +21,8 @@ commit), so the saved one never passes what was applied; after a crash the effec
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -74,6 +76,7 @@ class LogPositions:
         self._dirty: set[Partition] = set()
         self._loaded = False
         self._saved_at = 0.0
+        self._flush: asyncio.Task[None] | None = None
 
     def last(self, topic: str, partition: int) -> tuple[str, int] | None:
         found = self._last.get((topic, partition))
@@ -157,10 +160,14 @@ class LogPositions:
         return True
 
     async def save(self, *, force: bool = False) -> None:
-        """Store the positions that moved (at most once a second unless ``force``)."""
+        """Store the positions that moved: at once with ``force``, else at most once a second
+        (what moved since is stored a second later, even if no record follows)."""
         if self._collection is None or not self._dirty:
             return
-        if not force and time.monotonic() - self._saved_at < SAVE_EVERY_S:
+        wait = SAVE_EVERY_S - (time.monotonic() - self._saved_at)
+        if not force and wait > 0:
+            if self._flush is None or self._flush.done():
+                self._flush = asyncio.create_task(self._save_later(wait))
             return
         moved, self._dirty = self._dirty, set()
         self._saved_at = time.monotonic()
@@ -181,6 +188,21 @@ class LogPositions:
                 )
             )
         await self._collection.bulk_write(updates, ordered=False)
+
+    async def _save_later(self, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        try:
+            await self.save(force=True)
+        except Exception as error:  # the next record saves them; only a skip is lost meanwhile
+            log.warning("log positions not saved: %s", error)
+
+    async def close(self) -> None:
+        """Store what moved (a clean stop); the delayed save is no longer needed."""
+        if self._flush is not None and not self._flush.done():
+            self._flush.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flush
+        await self.save(force=True)
 
 
 async def positions_of(db: AsyncDatabase[Document]) -> list[dict[str, Any]]:

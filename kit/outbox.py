@@ -140,6 +140,7 @@ class Reseed:
     seconds: float = 0.0
     pending: int = 0  # still to re-publish
     started: float | None = None  # monotonic, while a re-seed is under way
+    last_batch: float | None = None  # monotonic, when its last batch was acknowledged
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -341,6 +342,8 @@ class OutboxRelay:
         if result.modified_count:
             if self.reseed.started is None:
                 self.reseed.started = time.monotonic()
+                self.reseed.last_batch = None
+            self.reseed.pending += result.modified_count
             log.warning(
                 "outbox: the broker lost %s[%d] (%s): re-publishing %d events",
                 topic,
@@ -359,8 +362,6 @@ class OutboxRelay:
         if not unsent:
             self._reseed_done()
             return 0
-        if self.reseed.started is not None:
-            self.reseed.pending = unsent
         # Records already placed first (published again after a crash or a loss, lowest
         # position first), then new ones in the order they were taken.
         batch = (
@@ -395,6 +396,8 @@ class OutboxRelay:
             await self._forget_sent(topic, partition, "an acknowledged offset went backwards")
         if self.reseed.started is not None:
             self.reseed.events += len(batch)
+            self.reseed.pending = max(0, unsent - len(batch))
+            self.reseed.last_batch = time.monotonic()
             OUTBOX_REPUBLISHED.inc(len(batch))
         for record in batch:
             EVENTS_PUBLISHED.labels(record["topic"], record["type"]).inc()
@@ -403,7 +406,9 @@ class OutboxRelay:
 
     def _reseed_done(self) -> None:
         if self.reseed.started is not None:
-            self.reseed.seconds += time.monotonic() - self.reseed.started
+            # Until the last batch was acknowledged, not until the idle poll noticed the end.
+            ended = self.reseed.last_batch or time.monotonic()
+            self.reseed.seconds += max(0.0, ended - self.reseed.started)
             self.reseed.started = None
             self.reseed.pending = 0
             log.info(

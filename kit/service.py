@@ -36,6 +36,7 @@ from kit.consumer import (
     subscribe_batch,
 )
 from kit.deadletter import DeadLetters
+from kit.event_logs import EventLogReport
 from kit.log_positions import LogPositions, positions_of
 from kit.logs import configure_logging
 from kit.metrics import HTTP_REQUEST_SECONDS
@@ -64,6 +65,7 @@ class Runtime:
     dead_letters: DeadLetters
     relay: outbox.OutboxRelay
     transport: KafkaTransport
+    positions: list[LogPositions] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @property
@@ -92,7 +94,7 @@ class Runtime:
             dead_letters=self.dead_letters,
             retry=retry,
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
-            positions=LogPositions(self.db, group_id),
+            positions=self._positions(group_id),
         )
 
     def consume_batches(
@@ -112,8 +114,13 @@ class Runtime:
             retry=retry,
             max_records=max_records,
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
-            positions=LogPositions(self.db, group_id),
+            positions=self._positions(group_id),
         )
+
+    def _positions(self, group_id: str) -> LogPositions:
+        positions = LogPositions(self.db, group_id)
+        self.positions.append(positions)
+        return positions
 
     def idempotent(self, consumer_name: str) -> IdempotentConsumer:
         return IdempotentConsumer(self.client, self.db, consumer_name)
@@ -194,7 +201,10 @@ def service_app(
                 task.cancel()
             await asyncio.gather(relay, *runtime.tasks, return_exceptions=True)
             await runtime.transport.close()
-            await runtime.broker.stop()
+            await runtime.broker.stop()  # no record is handled after this: positions are final
+            for positions in runtime.positions:
+                with contextlib.suppress(Exception):
+                    await positions.close()
             await runtime.dead_letters.stop()
             await runtime.client.close()
 
@@ -227,12 +237,12 @@ def service_app(
         )
 
     @app.get("/log")
-    async def event_log(request: Request) -> JSONResponse:
+    async def event_log(request: Request) -> EventLogReport:
         """How far this service's event log goes, what it re-published after a broker lost it,
         and where its subscribers stand in the others' logs (counts only, no event)."""
         runtime = runtime_of(request)
         heads = await outbox.log_heads(runtime.db)
-        return JSONResponse(
+        return EventLogReport.model_validate(
             {
                 "service": name,
                 **heads.as_json(),
