@@ -91,6 +91,9 @@ class Platform:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 preexec_fn=_die_with_parent,
+                # A group of its own: Ctrl-C in the terminal reaches only the supervisor, which
+                # closes intake and drains before it stops the processes (see kit/drain.py).
+                process_group=0,
             )
 
     def dead(self) -> list[str]:

@@ -90,8 +90,9 @@ class DnUp:
         return self.text
 
     def stop(self) -> str:
-        """Ctrl-C, then wait for everything to stop; returns what ``dn up`` printed."""
-        self.process.send_signal(signal.SIGINT)
+        """Ctrl-C as a terminal sends it (to the whole foreground process group: ``dn up``'s
+        processes must not stop before it drained them), then wait; returns what it printed."""
+        os.killpg(self.process.pid, signal.SIGINT)
         try:
             code = self.process.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired as error:
@@ -114,6 +115,7 @@ class Home:
             process = subprocess.Popen(
                 [str(Path(sys.executable).with_name("dn")), "up"],
                 stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
+                process_group=0,  # as a shell's job: a group of its own, which Ctrl-C reaches
             )  # fmt: skip
         return DnUp(process, output)
 
