@@ -50,6 +50,7 @@ from bench.reporting_rebuild import (
 from bench.stack import Stack, platform_stack
 from bench.stats import latency_ms, load_average, machine, report_path
 from contracts.registration import BeneficiaryEnrolledV1
+from kit.kafka_ends import true_end_offsets
 
 RESULTS = report_path("freshness")
 ROUND_TRIP_TOPIC = "dn.bench.round-trip"
@@ -193,10 +194,8 @@ async def broker_round_trip(
             TopicPartition(ROUND_TRIP_TOPIC, n)
             for n in sorted(await producer.partitions_for(ROUND_TRIP_TOPIC))
         ]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        for partition in partitions:
-            await consumer.position(partition)
+        for partition, end in (await true_end_offsets(consumer, partitions)).items():
+            consumer.seek(partition, end)
         stop = asyncio.Event()
 
         async def read() -> None:

@@ -70,6 +70,7 @@ from contracts.training import (
     SkillAssessedV1,
 )
 from kit.infra import EmbeddedInfra
+from kit.kafka_ends import true_end_offsets
 from kit.mongo import connect
 from kit.platform import free_port
 from kit.settings import Settings
@@ -348,7 +349,7 @@ async def records_in_topics(bootstrap: str) -> int:
     await consumer.start()
     try:
         partitions = await canonical_partitions(consumer)
-        ends = await consumer.end_offsets(partitions)
+        ends = await true_end_offsets(consumer, partitions)
         starts = await consumer.beginning_offsets(partitions)
         return sum(ends[p] - starts[p] for p in partitions)
     finally:
@@ -426,7 +427,7 @@ async def consume_only(bootstrap: str) -> tuple[int, float]:
     await consumer.start()
     try:
         partitions = await canonical_partitions(consumer)
-        ends = await consumer.end_offsets(partitions)
+        ends = await true_end_offsets(consumer, partitions)
         starts = await consumer.beginning_offsets(partitions)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
@@ -580,8 +581,7 @@ async def start_group_at_end(bootstrap: str, group_id: str) -> bool:
     await consumer.start()
     try:
         partitions = await canonical_partitions(consumer)
-        ends = await consumer.end_offsets(partitions)
-        consumer.assign(partitions)
+        ends = await true_end_offsets(consumer, partitions)
         await consumer.commit({p: ends[p] for p in partitions})
         return True
     except Exception as error:

@@ -96,7 +96,7 @@ class GroupLag:
 
 def group_lag(group: str, committed: Offsets, ends: Offsets) -> GroupLag:
     """Records not yet consumed: end offset minus committed offset, per partition, never below
-    zero (the embedded broker reports a partition's end a little low)."""
+    zero (a commit made after the ends were read may pass them)."""
     lag = sum(max(0, ends.get(partition, 0) - offset) for partition, offset in committed.items())
     return GroupLag(group, lag, len(committed))
 

@@ -149,15 +149,19 @@ def known_groups(settings: Settings) -> list[str]:
 
 
 async def consumer_lag(bootstrap: str, groups: list[str]) -> tuple[GroupLag, ...]:
-    """Committed vs end offsets on the platform's topics, for ``groups`` and any other group
-    named dn-* the broker lists."""
+    """Committed vs true end offsets (see ``kit.kafka_ends``) on the platform's topics, for
+    ``groups`` and any other group named dn-* the broker lists."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
     from contracts.topics import ALL_TOPICS
+    from kit.kafka_ends import true_end_offsets
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=4000)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=4000)
+    # A short fetch wait: an empty partition's end comes from a fetch that waits that long.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, request_timeout_ms=4000, fetch_max_wait_ms=100
+    )
     await admin.start()
     try:
         try:
@@ -168,7 +172,7 @@ async def consumer_lag(bootstrap: str, groups: list[str]) -> tuple[GroupLag, ...
                 for topic in ALL_TOPICS
                 for number in sorted(consumer.partitions_for_topic(topic) or ())
             ]
-            found = await consumer.end_offsets(partitions) if partitions else {}
+            found = await true_end_offsets(consumer, partitions)
         finally:
             await consumer.stop()
         ends = {(p.topic, p.partition): offset for p, offset in found.items()}

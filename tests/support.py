@@ -9,6 +9,8 @@ from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from kit.kafka_ends import true_end_offsets
+
 T = TypeVar("T")
 Record = ConsumerRecord[bytes, bytes]
 
@@ -89,7 +91,7 @@ def header(record: Record, name: str) -> str | None:
 
 
 async def read_all(bootstrap: str, topic: str) -> list[Record]:
-    """Every record currently in ``topic`` (up to the end offsets seen at the start)."""
+    """Every record currently in ``topic`` (up to the true end offsets seen at the start)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -97,9 +99,9 @@ async def read_all(bootstrap: str, topic: str) -> list[Record]:
         partitions = [
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
+        ends = await true_end_offsets(consumer, partitions)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
         records: list[Record] = []
 
         async def behind() -> bool:

@@ -34,6 +34,7 @@ from contracts.topics import (
     INTAKE_REGISTRATION,
     INTAKE_TRAINING,
 )
+from kit.kafka_ends import true_end_offsets
 from kit.simulation.confirmation import confirmed_fact, expected_fact
 from kit.simulation.programme import PlannedRequest, Programme
 
@@ -215,7 +216,8 @@ class Delivery:
             await admin.close()
 
     async def _from_now_on(self, consumer: AIOKafkaConsumer, *topics: str) -> list[TopicPartition]:
-        """Assign every partition of ``topics`` and start reading at their current end."""
+        """Assign every partition of ``topics`` and start reading at their current end (the
+        true one: ``seek_to_end`` would start inside the embedded broker's newest batch)."""
         await consumer.topics()
         partitions = [
             TopicPartition(topic, p)
@@ -223,9 +225,9 @@ class Delivery:
             for p in consumer.partitions_for_topic(topic) or ()
         ]
         consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        for partition in partitions:
-            await consumer.position(partition)  # resolve the end now, before anything is sent
+        # Resolved now, before anything is sent.
+        for partition, end in (await true_end_offsets(consumer, partitions)).items():
+            consumer.seek(partition, end)
         return partitions
 
     async def _send(

@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from contracts.topics import DEAD_LETTER
 from kit.auth import Role, issue_token
 from kit.infra import EmbeddedInfra
+from kit.kafka_ends import true_end_offsets
 from kit.platform import MODULES, Platform, free_port, free_process_ports, running
 from kit.settings import Settings
 from kit.simulation.command import TrainingRuleSettings, plan
@@ -342,9 +343,9 @@ async def dead_letters(bootstrap: str) -> list[tuple[str | None, str]]:
         partitions = [
             TopicPartition(DEAD_LETTER, p) for p in consumer.partitions_for_topic(DEAD_LETTER) or ()
         ]
+        ends = await true_end_offsets(consumer, partitions)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
         found: list[tuple[str | None, str]] = []
         while [p for p in partitions if await consumer.position(p) < ends[p]]:
             batches = await consumer.getmany(*partitions, timeout_ms=500)

@@ -38,6 +38,7 @@ from contracts import topics
 from contracts.catalogue import ALL_TYPES, intake_types
 from contracts.envelope import STRUCTURED, CloudEvent
 from kit.auth import Role, issue_token
+from kit.kafka_ends import true_end_offsets
 from kit.platform import Platform
 from kit.settings import SERVICE_NAMES
 from services.orientation import handlers as orientation
@@ -820,7 +821,7 @@ async def stalled_partitions(bootstrap: str) -> dict[str, list[str]]:
             partitions = [
                 TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
             ]
-            ends = await consumer.end_offsets(partitions)
+            ends = await true_end_offsets(consumer, partitions)
             committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
             behind = [
                 f"{p.partition}: {committed[p].offset if p in committed else None}/{end}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,11 +71,13 @@ class Projection:
         return int(totals[0].get("enrolled", 0)) if totals else 0
 
 
-@pytest.fixture(scope="session")
-async def projection(
-    infra: TestInfra, mongo: AsyncMongoClient[Document]
+@contextlib.asynccontextmanager
+async def live_projection(
+    bootstrap: str, mongo: AsyncMongoClient[Document]
 ) -> AsyncIterator[Projection]:
-    """The reporting projection handler behind kit's at-least-once batch subscriber, in-process."""
+    """The reporting projection handler behind kit's at-least-once batch subscriber, in-process,
+    with a database and a consumer group of its own (a new group reads the topics from their
+    beginning, once the broker has assigned it partitions: seconds)."""
     db = mongo[f"test_reporting_{uuid4().hex[:8]}"]
     versions = Versions(db)
     store = await versions.active_store()
@@ -86,8 +89,8 @@ async def projection(
             raise RuntimeError("this event always fails")
         await handler(events)
 
-    broker: KafkaBroker = build_broker(infra.kafka_bootstrap, client_id="test-projection")
-    dead_letters = DeadLetters(infra.kafka_bootstrap, consumer="test-projection")
+    broker: KafkaBroker = build_broker(bootstrap, client_id="test-projection")
+    dead_letters = DeadLetters(bootstrap, consumer="test-projection")
     group_id = f"test-projection-{uuid4().hex[:8]}"
     subscribe_batch(
         broker,
@@ -99,13 +102,23 @@ async def projection(
     )
     await dead_letters.start()
     await broker.start()
-    projection = Projection(versions, infra.kafka_bootstrap, mongo, group_id)
-    # Wait for the group assignment: a probe event must come through.
-    probe_association = f"probe-{uuid4().hex[:8]}"
-    value, headers = as_record(enrolment(probe_association).to_event("dn/test"))
-    await produce(infra.kafka_bootstrap, REGISTRATION_EVENTS, [(b"probe", value, headers)])
-    await eventually(lambda: projection.enrolled(probe_association), lambda n: n == 1,
-                     timeout_s=60, what="consumer group assignment")  # fmt: skip
-    yield projection
-    await broker.stop()
-    await dead_letters.stop()
+    try:
+        yield Projection(versions, bootstrap, mongo, group_id)
+    finally:
+        await broker.stop()
+        await dead_letters.stop()
+
+
+@pytest.fixture(scope="session")
+async def projection(
+    infra: TestInfra, mongo: AsyncMongoClient[Document]
+) -> AsyncIterator[Projection]:
+    """One live projection shared by the tests, ready: its consumer group has its partitions."""
+    async with live_projection(infra.kafka_bootstrap, mongo) as projection:
+        # Wait for the group assignment: a probe event must come through.
+        probe_association = f"probe-{uuid4().hex[:8]}"
+        value, headers = as_record(enrolment(probe_association).to_event("dn/test"))
+        await produce(infra.kafka_bootstrap, REGISTRATION_EVENTS, [(b"probe", value, headers)])
+        await eventually(lambda: projection.enrolled(probe_association), lambda n: n == 1,
+                         timeout_s=60, what="consumer group assignment")  # fmt: skip
+        yield projection
