@@ -140,7 +140,8 @@ def subscribe(
                 await _until_sent(lambda: dead_letters.send(record, reason, detail), retry)
             EVENTS_CONSUMED.labels(record.topic, _event_type_label(record.headers), outcome).inc()
         await message.ack()
-        observe_lag(message.consumer, group_id, (record,))
+        if not positions.rewound:
+            observe_lag(message.consumer, group_id, (record,))
         await positions.save()
 
     broker.subscriber(
@@ -269,7 +270,11 @@ def subscribe_batch(
         if admitted:
             await process_batch(admitted, handle, dead_letters, retry)
         await message.ack()
-        observe_lag(message.consumer, group_id, records)
+        observe_lag(
+            message.consumer,
+            group_id,
+            [r for r in records if (r.topic, r.partition) not in positions.rewound],
+        )
         await positions.save()
 
     broker.subscriber(

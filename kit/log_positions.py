@@ -77,6 +77,9 @@ class LogPositions:
         self._loaded = False
         self._saved_at = 0.0
         self._flush: asyncio.Task[None] | None = None
+        # Partitions the last call to admit moved the consumer back in (their lag is unknown
+        # until records are read again).
+        self.rewound: set[Partition] = set()
 
     def last(self, topic: str, partition: int) -> tuple[str, int] | None:
         found = self._last.get((topic, partition))
@@ -103,6 +106,7 @@ class LogPositions:
         await self._load()
         admitted = []
         rewound: set[Partition] = set()
+        self.rewound = rewound
         for record in records:
             key = (record.topic, record.partition)
             if key in rewound:

@@ -390,11 +390,12 @@ class OutboxRelay:
             ],
             ordered=False,
         )
+        reseeding = self.reseed.started is not None  # this batch was part of a re-seed
         for topic, partition in lost:
             # The broker started again empty since our last publish: this batch landed first;
             # the partition's whole log goes again after it (consumers skip what they have).
             await self._forget_sent(topic, partition, "an acknowledged offset went backwards")
-        if self.reseed.started is not None:
+        if reseeding:
             self.reseed.events += len(batch)
             self.reseed.pending = max(0, unsent - len(batch))
             self.reseed.last_batch = time.monotonic()
