@@ -10,6 +10,8 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from kit.event_logs import EventLogReport
+
 # (topic, partition) → offset
 Offsets = Mapping[tuple[str, int], int]
 
@@ -128,6 +130,17 @@ class PlatformHealth:
     services: tuple[ServiceHealth, ...]
     lag: tuple[GroupLag, ...] | None = None
     lag_error: str | None = None
+    # Each service's event log (GET /log); None for one that did not answer.
+    logs: dict[str, EventLogReport | None] = field(default_factory=dict)
+
+    @property
+    def reseeding(self) -> dict[str, int]:
+        """Services whose relay is publishing its log again, with the events still to go."""
+        return {
+            name: log.reseed.pending
+            for name, log in self.logs.items()
+            if log is not None and log.reseed.running
+        }
 
     @property
     def healthy(self) -> bool:
@@ -153,6 +166,12 @@ class PlatformHealth:
                 f"{', '.join(silent)} not answering: see DN_HOME/logs/<name>.log, then restart "
                 "the platform (`dn up`)"
             )
+        if self.reseeding:
+            advice.append(
+                "the broker is being re-seeded from the services' logs ("
+                + ", ".join(f"{name}: {left:,} to go" for name, left in self.reseeding.items())
+                + "): figures catch up when it ends"
+            )
         if degraded:
             advice.append(
                 f"{', '.join(degraded)} answer but are degraded (MongoDB or broker unreachable "
@@ -175,6 +194,10 @@ class PlatformHealth:
             if self.lag is None
             else {lag.group: {"lag": lag.lag, "partitions": lag.partitions} for lag in self.lag},
             "consumer_lag_error": self.lag_error,
+            "event_logs": {
+                name: None if log is None else log.model_dump(mode="json")
+                for name, log in self.logs.items()
+            },
             "advice": self.advice(),
         }
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kit.auth import AuthError, Role, issue_token
+from kit.event_logs import read_event_logs
 from kit.infra import EmbeddedInfra, InfraError
 from kit.settings import SERVICE_NAMES, Settings
 from kit.status import (
@@ -43,7 +44,10 @@ def run_status(settings: Settings, as_json: bool, console: Console) -> int:
 async def probe(settings: Settings) -> PlatformHealth:
     infra = asyncio.create_task(asyncio.to_thread(_infra, settings))
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as client:
-        services = await asyncio.gather(*(_service(client, settings, name) for name in PROCESSES))
+        services, logs = await asyncio.gather(
+            asyncio.gather(*(_service(client, settings, name) for name in PROCESSES)),
+            read_event_logs(settings, client),
+        )
     parts = await infra
     kafka = next(part for part in parts if part.name == "kafka")
     lag: tuple[GroupLag, ...] | None = None
@@ -59,7 +63,7 @@ async def probe(settings: Settings) -> PlatformHealth:
             lag_error = f"{type(error).__name__}: {error}"
     else:
         lag_error = "the broker is down"
-    return PlatformHealth(tuple(parts), tuple(services), lag, lag_error)
+    return PlatformHealth(tuple(parts), tuple(services), lag, lag_error, logs)
 
 
 def _infra(settings: Settings) -> list[PartHealth]:
@@ -253,6 +257,8 @@ def render(health: PlatformHealth) -> Group:
                 Text(f"{service.name} metrics unavailable: {service.metrics_error}", "yellow")
             )
     parts: list[Table | Text] = [verdict, infra, services, *notes]
+    if any(log is not None and log.events for log in health.logs.values()):
+        parts.append(_event_logs(health))
     if health.lag is not None:
         lag = Table(title="consumer lag", title_justify="left")
         lag.add_column("group")
@@ -269,6 +275,31 @@ def render(health: PlatformHealth) -> Group:
     for line in health.advice():
         parts.append(Text("→ " + line, style="bold"))
     return Group(*parts)
+
+
+def _event_logs(health: PlatformHealth) -> Table:
+    table = Table(
+        title="event logs (kept in each service's MongoDB; the broker is re-seeded from them)",
+        title_justify="left",
+    )
+    table.add_column("service")
+    for column in ("events", "unpublished", "re-published"):
+        table.add_column(column, justify="right")
+    for name, log in health.logs.items():
+        if log is None:
+            table.add_row(name, Text("no answer", style="red"), "", "")
+        elif log.events:
+            reseed = log.reseed
+            again = f"{reseed.events:,}" + (
+                f" ({reseed.pending:,} to go)" if reseed.running else f" in {reseed.seconds:.1f} s"
+            )
+            table.add_row(
+                name,
+                f"{log.events:,}",
+                f"{log.unsent:,}",
+                again if reseed.events or reseed.running else "–",
+            )
+    return table
 
 
 def _state(good: bool, label: str) -> Text:

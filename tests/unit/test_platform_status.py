@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from kit.event_logs import EventLogReport, ReseedReport
 from kit.status import (
     PartHealth,
     PlatformHealth,
@@ -126,3 +129,41 @@ def test_a_silent_service_is_named() -> None:
     health = platform(services_up=4)
 
     assert any(line.startswith("gateway not answering") for line in health.advice())
+
+
+def event_log(name: str, *, running: bool, pending: int = 0, events: int = 100) -> EventLogReport:
+    return EventLogReport(
+        service=name,
+        log_id="log-1",
+        topic=f"dn.{name}.events",
+        events=events,
+        unsent=pending,
+        partitions={0: events},
+        reseed=ReseedReport(events=events - pending, seconds=0.4, pending=pending, running=running),
+        subscribers=[],
+    )
+
+
+def test_a_re_seed_under_way_is_said_with_what_is_left() -> None:
+    health = dataclasses.replace(
+        platform(),
+        logs={
+            "registration": event_log("registration", running=True, pending=1_200),
+            "training": event_log("training", running=False),
+        },
+    )
+
+    assert health.reseeding == {"registration": 1_200}
+    assert any(
+        "re-seeded" in line and "registration: 1,200 to go" in line for line in health.advice()
+    )
+    assert health.as_json()["event_logs"]["registration"]["reseed"]["pending"] == 1_200
+
+
+def test_a_finished_re_seed_needs_no_advice() -> None:
+    health = dataclasses.replace(
+        platform(), logs={"registration": event_log("registration", running=False)}
+    )
+
+    assert health.reseeding == {}
+    assert health.advice() == []
