@@ -132,24 +132,10 @@ def _health_detail(response: httpx.Response) -> str:
 def known_groups(settings: Settings) -> list[str]:
     """The consumer groups the services declare (a broker may not list its groups: the embedded
     one does not)."""
-    # Imported here, as the CLI does: kit does not depend on the services at import time.
-    from services.orientation import handlers as orientation
-    from services.registration import handlers as registration
-    from services.reporting import handlers as reporting
-    from services.training import handlers as training
+    from kit.drain import platform_subscriptions
 
-    projection = reporting.GROUP_ID
-    if settings.database_prefix != "dn_":  # as services/reporting/app.py names it
-        projection = f"{projection}-{settings.database_prefix}reporting"
-    return [
-        registration.GROUP_ID,
-        registration.ACTIVITY_GROUP_ID,
-        training.BENEFICIARIES_GROUP_ID,
-        training.INTAKE_GROUP_ID,
-        orientation.BENEFICIARIES_GROUP_ID,
-        orientation.INTAKE_GROUP_ID,
-        projection,
-    ]
+    subscriptions = platform_subscriptions(settings)
+    return [sub.group for sub in (*subscriptions.intake, *subscriptions.canonical)]
 
 
 async def consumer_lag(bootstrap: str, groups: list[str]) -> tuple[GroupLag, ...]:
