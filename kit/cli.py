@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from kit.already_running import busy_ports, claim, running_here
 from kit.auth import GATEWAY, AuthError, Role, issue_token
 from kit.infra import EmbeddedInfra, InfraError
 from kit.platform import Platform, PlatformError
@@ -110,6 +111,33 @@ def up(
     the services have applied what partners already sent (Ctrl-C again skips that wait)."""
     settings = Settings()
     infra = EmbeddedInfra(settings)
+    _refuse_when_taken(settings, infra)
+    with claim(settings):
+        _run_platform(settings, infra, demo)
+
+
+def _refuse_when_taken(settings: Settings, infra: EmbeddedInfra) -> None:
+    """Touch nothing when a platform already runs on this home, or a port is held."""
+    if (other := running_here(settings.home)) is not None:
+        raise _fail(other.message(settings.home))
+    try:
+        before = infra.status()
+    except InfraError as error:
+        raise _fail(str(error)) from error
+    busy = busy_ports(
+        settings,
+        start_mongodb=before.mongodb.embedded and before.mongodb.pid is None,
+        start_kafka=before.kafka.embedded and before.kafka.pid is None,
+    )
+    if busy:
+        raise _fail(
+            "not started, nothing was touched:\n"
+            + "\n".join(f"  {port.message()}" for port in busy)
+            + "\n(`dn status` tells whether it is a Digital Neighbourhoods platform of this home)"
+        )
+
+
+def _run_platform(settings: Settings, infra: EmbeddedInfra, demo: bool | None) -> None:
     try:
         status, started = infra.up()
     except InfraError as error:

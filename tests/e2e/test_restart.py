@@ -365,6 +365,15 @@ def test_figures_survive_a_clean_stop_and_a_broker_that_comes_back_empty(home: H
 
             enrol_staff(client, programme)
             assert_figures(client, programme)
+
+        # A newcomer's second terminal: another `dn up` on this home refuses and touches nothing.
+        again = home.dn("up")
+        assert again.returncode == 1, again.stdout + again.stderr
+        said = " ".join((again.stdout + again.stderr).split())
+        assert f"already running on this home ({settings.home})" in said, said
+        assert f"pid {second.process.pid}" in said, said
+        assert second.process.poll() is None, "the running platform goes on"
+        assert httpx.get(f"{settings.gateway_url}/healthz", timeout=5).status_code == 200
     finally:
         second.stop()
     print(
