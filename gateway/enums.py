@@ -8,6 +8,7 @@ from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
 from contracts.orientation import OutcomeClass, PartnerKind, PlacementKind, ReferralOutcome
 from contracts.registration import ConsentPurpose, ErasureReason
 from contracts.training import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
+from kit.audit import RecordKind
 
 __all__ = [
     "AgeBand",
@@ -21,6 +22,7 @@ __all__ = [
     "OutcomeClass",
     "PartnerKind",
     "PlacementKind",
+    "RecordKind",
     "ReferralOutcome",
     "SessionKind",
     "Track",
@@ -40,3 +42,8 @@ strawberry.enum(PlacementKind, description="What the person went on to (IAE exit
 strawberry.enum(OutcomeClass, description="IAE exit class of a placement")
 strawberry.enum(PartnerKind, description="Who a beneficiary is referred to")
 strawberry.enum(ReferralOutcome, description="What the partner answered a referral")
+strawberry.enum(
+    RecordKind,
+    name="AuditRecordKind",
+    description="What kind of record about a person an audit entry is about",
+)

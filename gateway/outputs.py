@@ -8,9 +8,19 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from kit import audit
+
 from . import orientation, training
 from .context import Context, context_of
-from .enums import AgeBand, EmploymentStatus, ErasureReason, Gender, OutcomeClass, Track
+from .enums import (
+    AgeBand,
+    EmploymentStatus,
+    ErasureReason,
+    Gender,
+    OutcomeClass,
+    RecordKind,
+    Track,
+)
 from .wire import parse_datetime
 
 
@@ -190,14 +200,41 @@ class ErasureReceipt:
         )
 
 
-@strawberry.type(description="Who read or changed which record, when and how (ids only)")
+@strawberry.type(
+    description="Who read or changed which kind of record about whom, when, in which service "
+    "and through which route (ids only, never the record's content)"
+)
 class AuditEntry:
     at: dt.datetime
-    actor: str = strawberry.field(description="Token subject of the caller")
+    service: str = strawberry.field(description="registration, training, orientation, reporting")
+    actor: str = strawberry.field(
+        description="Token subject of the caller, a partner's event source (role partner) or a "
+        "job's name (role system)"
+    )
     role: str
-    action: str
+    action: str = strawberry.field(
+        description="read, list, export, record, change, erase, or registration's own: enrol, "
+        "rectify, withdraw, merge, merged, import, consent:<purpose>"
+    )
+    record: RecordKind
     beneficiary_id: strawberry.ID | None
-    route: str
+    route: str = strawberry.field(
+        description="The service's HTTP route (e.g. POST /sessions/{session_id}/attendance), "
+        "`kafka <intake topic>` for a partner's request, or `job <name>`"
+    )
+
+    @staticmethod
+    def of(entry: audit.AuditEntry) -> AuditEntry:
+        return AuditEntry(
+            at=entry.at,
+            service=entry.service,
+            actor=entry.actor,
+            role=entry.role,
+            action=entry.action,
+            record=entry.record,
+            beneficiary_id=strawberry.ID(entry.beneficiary_id) if entry.beneficiary_id else None,
+            route=entry.route,
+        )
 
 
 @strawberry.type(description="What one partner sent through intake: accepted and rejected counts")

@@ -11,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from kit import audit
 from kit.settings import SERVICE_NAMES
 
 from . import lists, orientation, training
@@ -78,7 +79,11 @@ class Query:
             }
         )
 
-    @strawberry.field(description="Who read or changed records, newest first; coordinators only")
+    @strawberry.field(
+        description="Who read or changed people's records in every service, newest first: "
+        "actor, role, service, kind of record, route (ids only); at most `limit` (1-1000) "
+        "entries; coordinators only"
+    )
     async def audit_log(
         self,
         info: Info[Context, Any],
@@ -87,27 +92,27 @@ class Query:
         limit: int | None = 100,
     ) -> list[AuditEntry]:
         context = context_of(info)
-        params = {"limit": str(100 if limit is None else limit)}
+        wanted = 100 if limit is None else limit
+        params = {"limit": str(wanted)}
         if beneficiary_id is not None:
             params["beneficiary_id"] = str(beneficiary_id)
         if actor is not None:
             params["actor"] = actor
-        rows = await context.services.call(
-            "registration", "GET", "/audit", authorization=context.authorization, params=params
+        answers = await asyncio.gather(
+            *(
+                context.services.call(
+                    service, "GET", "/audit", authorization=context.authorization, params=params
+                )
+                for service in SERVICE_NAMES
+            ),
+            return_exceptions=True,
         )
-        return [
-            AuditEntry(
-                at=parse_datetime(row["at"]) or dt.datetime.now(dt.UTC),
-                actor=row["actor"],
-                role=row["role"],
-                action=row["action"],
-                beneficiary_id=(
-                    strawberry.ID(row["beneficiary_id"]) if row.get("beneficiary_id") else None
-                ),
-                route=row["route"],
-            )
-            for row in rows
-        ]
+        entries: list[list[audit.AuditEntry]] = []
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+            entries.append([audit.AuditEntry.model_validate(row) for row in answer])
+        return [AuditEntry.of(entry) for entry in audit.newest_first(entries, wanted)]
 
     @strawberry.field(description="Partner intake counts; a partner sees only its own line")
     async def delivery_log(

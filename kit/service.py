@@ -1,5 +1,5 @@
-"""What every service process shares: its runtime (MongoDB, broker, outbox relay, dead letters),
-the FastAPI app with /healthz and /metrics, and the process entry point."""
+"""What every service process shares: its runtime (MongoDB, broker, outbox relay, dead letters,
+access log), the FastAPI app with /healthz, /metrics and /audit, and the process entry point."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker
@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from contracts.envelope import CloudEvent
 from contracts.errors import Conflict, InvalidInput, NotFound
 from kit import outbox
+from kit.audit import MAX_ENTRIES, Actor, Audit, AuditEntry, AuditLog
 from kit.auth import AuthError, Principal, Role, principal_from_header
 from kit.broker import KafkaTransport, build_broker
 from kit.consumer import (
@@ -65,6 +66,7 @@ class Runtime:
     dead_letters: DeadLetters
     relay: outbox.OutboxRelay
     transport: KafkaTransport
+    audit: AuditLog
     positions: list[LogPositions] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -132,6 +134,8 @@ async def open_runtime(name: str, settings: Settings) -> Runtime:
     client = connect(settings.resolved_mongodb_url)
     db = client[f"{settings.database_prefix}{name}"]
     await outbox.ensure_indexes(db)
+    audit = AuditLog(db, name)
+    await audit.ensure_indexes()
     broker = build_broker(bootstrap, client_id=f"dn-{name}")
     transport = KafkaTransport(
         broker, bootstrap, settings.kafka_partitions, settings.kafka_replication
@@ -145,6 +149,7 @@ async def open_runtime(name: str, settings: Settings) -> Runtime:
         dead_letters=DeadLetters(bootstrap, consumer=f"dn-{name}"),
         relay=outbox.OutboxRelay(db, transport),
         transport=transport,
+        audit=audit,
     )
 
 
@@ -171,6 +176,13 @@ def caller(request: Request) -> Principal:
             f"role {who.role.value!r} may not use the {runtime_of(request).name} API", 403
         )
     return who
+
+
+def audit_of(request: Request, who: Annotated[Principal, Depends(caller)]) -> Audit:
+    """The service's access log bound to this request's caller and route template (FastAPI
+    dependency): ``audit(Action.READ, RecordKind.ATTENDANCE, ids)``."""
+    route = getattr(request.scope.get("route"), "path", None) or request.url.path
+    return runtime_of(request).audit.bound(Actor.of(who), f"{request.method} {route}")
 
 
 ServiceSetup = Callable[[Runtime], Awaitable[None]]
@@ -250,6 +262,18 @@ def service_app(
                 "subscribers": await positions_of(runtime.db),
             }
         )
+
+    @app.get("/audit")
+    async def audit_log(
+        request: Request,
+        who: Annotated[Principal, Depends(caller)],
+        beneficiary_id: str | None = None,
+        actor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_ENTRIES)] = 100,
+    ) -> list[AuditEntry]:
+        """Who read or changed people's records in this service, newest first (coordinators)."""
+        who.require(Role.COORDINATOR)
+        return await runtime_of(request).audit.entries(beneficiary_id, actor, limit)
 
     @app.get("/metrics")
     async def metrics() -> Response:

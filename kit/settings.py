@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -70,6 +71,8 @@ class Settings(BaseSettings):
     # Registration's retention job: people without contact for this long are anonymised.
     retention_days: int = 730
     retention_check_hours: float = 24.0
+    # When set, the job's interval in seconds instead of DN_RETENTION_CHECK_HOURS (tests).
+    retention_check_s: float | None = None
 
     demo: bool = True
     # A clean stop (Ctrl-C on `dn up`) waits this long at most for the services to apply what
@@ -89,6 +92,13 @@ class Settings(BaseSettings):
         if configured:
             return configured.rstrip("/")
         return f"http://{self.host}:{self.service_port(service)}"
+
+    @property
+    def retention_check_interval(self) -> timedelta:
+        """How often registration's retention job runs."""
+        if self.retention_check_s is not None:
+            return timedelta(seconds=self.retention_check_s)
+        return timedelta(hours=self.retention_check_hours)
 
     @property
     def gateway_url(self) -> str:

@@ -1,6 +1,7 @@
 """Registration's HTTP API, called by the gateway with the caller's bearer token.
 
-Every read or change of a beneficiary record is written to the audit log (ids only).
+Every read or change of a beneficiary record is written to the access log (``kit.audit``: who,
+which kind of record, which route; ids only), served with every service's on ``GET /audit``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.dimensions import EmploymentStatus, Gender, Track
 from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
 from contracts.registration import ConsentPurpose
+from kit.audit import Action, Audit, RecordKind
+from kit.audit import as_json as audit_as_json
 from kit.auth import Principal, Role
 from kit.paging import parse_position
-from kit.service import any_caller, caller
+from kit.service import any_caller, audit_of, caller
 from kit.spreadsheet import SheetImportIn, row_result
 from services.registration import domain, importer
 from services.registration.commands import Registration
@@ -28,6 +31,7 @@ from services.registration.vault import normalise
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
 AnyCaller = Annotated[Principal, Depends(any_caller)]  # partners too: their delivery line
+Audited = Annotated[Audit, Depends(audit_of)]
 
 NAME = Field(max_length=200)
 SHORT = Field(default=None, max_length=200)
@@ -153,30 +157,34 @@ def view(beneficiary: Beneficiary) -> dict[str, Any]:
 
 
 async def _visible(
-    service: Registration, beneficiary_id: str, who: Principal, action: str, route: str
+    service: Registration,
+    beneficiary_id: str,
+    who: Principal,
+    audit: Audit,
+    action: str,
+    record: RecordKind = RecordKind.BENEFICIARY,
 ) -> Beneficiary:
-    """The record if this caller may see it; another association's record is 'not found'."""
+    """The record if this caller may see it (the access audited); another association's
+    record is 'not found'."""
     who.require(Role.COORDINATOR, Role.ASSOCIATION)
     beneficiary = await service.store.get(beneficiary_id)
     if beneficiary is None or (
         who.role is Role.ASSOCIATION and beneficiary.association_id != who.association_id
     ):
         raise NotFound(f"no beneficiary {beneficiary_id}")
-    await service.store.audit(who.subject, who.role.value, action, beneficiary_id, route)
+    await audit(action, record, [beneficiary_id])
     return beneficiary
 
 
 @router.post("/beneficiaries", status_code=201)
 async def enrol_beneficiary(
-    body: EnrolmentIn, who: Caller, service: Service, dry_run: bool = False
+    body: EnrolmentIn, who: Caller, service: Service, audit: Audited, dry_run: bool = False
 ) -> dict[str, Any]:
     who.require(Role.COORDINATOR, Role.ASSOCIATION)
     who.require_association(body.association_id)
     beneficiary = await service.enrol(body.request(), who.subject, dry_run=dry_run)
     if not dry_run:
-        await service.store.audit(
-            who.subject, who.role.value, "enrol", str(beneficiary.id), "POST /beneficiaries"
-        )
+        await audit("enrol", RecordKind.BENEFICIARY, [str(beneficiary.id)])
     return view(beneficiary)
 
 
@@ -188,6 +196,7 @@ class BatchIn(Strict):
 async def list_beneficiaries(
     who: Caller,
     service: Service,
+    audit: Audited,
     association_id: str | None = None,
     district_id: str | None = None,
     track: Track | None = None,
@@ -210,18 +219,14 @@ async def list_beneficiaries(
         parse_position(after),
         first,
     )
-    await service.store.audit_many(
-        who.subject,
-        who.role.value,
-        "list",
-        [str(b.id) for b in beneficiaries],
-        "GET /beneficiaries",
-    )
+    await audit(Action.LIST, RecordKind.BENEFICIARY, [str(b.id) for b in beneficiaries])
     return page.answer([view(b) for b in beneficiaries])
 
 
 @router.post("/beneficiaries/batch")
-async def beneficiaries_batch(body: BatchIn, who: Caller, service: Service) -> dict[str, Any]:
+async def beneficiaries_batch(
+    body: BatchIn, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
     """Several records at once (the gateway's loaders): ``{"beneficiaries": {id: record}}``;
     unknown, erased and other associations' ids are left out. Each record read is audited."""
     who.require(Role.COORDINATOR, Role.ASSOCIATION)
@@ -231,30 +236,30 @@ async def beneficiaries_batch(body: BatchIn, who: Caller, service: Service) -> d
         for beneficiary_id, beneficiary in found.items()
         if who.role is Role.COORDINATOR or beneficiary.association_id == who.association_id
     }
-    await service.store.audit_many(
-        who.subject, who.role.value, "read", list(visible), "POST /beneficiaries/batch"
-    )
+    await audit(Action.READ, RecordKind.BENEFICIARY, list(visible))
     return {"beneficiaries": {key: view(b) for key, b in visible.items()}}
 
 
 @router.get("/beneficiaries/{beneficiary_id}")
-async def get_beneficiary(beneficiary_id: str, who: Caller, service: Service) -> dict[str, Any]:
-    return view(await _visible(service, beneficiary_id, who, "read", "GET /beneficiaries/{id}"))
+async def get_beneficiary(
+    beneficiary_id: str, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
+    return view(await _visible(service, beneficiary_id, who, audit, Action.READ))
 
 
 @router.patch("/beneficiaries/{beneficiary_id}")
 async def rectify_beneficiary(
-    beneficiary_id: str, body: RectificationIn, who: Caller, service: Service
+    beneficiary_id: str, body: RectificationIn, who: Caller, service: Service, audit: Audited
 ) -> dict[str, Any]:
-    current = await _visible(service, beneficiary_id, who, "rectify", "PATCH /beneficiaries/{id}")
+    current = await _visible(service, beneficiary_id, who, audit, "rectify")
     return view(await service.rectify(beneficiary_id, body.change(current), who.subject))
 
 
 @router.post("/beneficiaries/{beneficiary_id}/withdrawal")
 async def withdraw_beneficiary(
-    beneficiary_id: str, who: Caller, service: Service
+    beneficiary_id: str, who: Caller, service: Service, audit: Audited
 ) -> dict[str, Any]:
-    await _visible(service, beneficiary_id, who, "withdraw", "POST /beneficiaries/{id}/withdrawal")
+    await _visible(service, beneficiary_id, who, audit, "withdraw")
     return view(await service.withdraw(beneficiary_id, who.subject))
 
 
@@ -265,13 +270,10 @@ async def change_consent(
     body: ConsentChangeIn,
     who: Caller,
     service: Service,
+    audit: Audited,
 ) -> dict[str, Any]:
     await _visible(
-        service,
-        beneficiary_id,
-        who,
-        f"consent:{purpose.value}",
-        "PUT /beneficiaries/{id}/consent/{purpose}",
+        service, beneficiary_id, who, audit, f"consent:{purpose.value}", RecordKind.CONSENT
     )
     changed = await service.change_consent(beneficiary_id, purpose, body.given, who.subject)
     return view(changed)
@@ -279,10 +281,10 @@ async def change_consent(
 
 @router.post("/beneficiaries/{beneficiary_id}/merge")
 async def merge_beneficiaries(
-    beneficiary_id: str, body: MergeIn, who: Caller, service: Service
+    beneficiary_id: str, body: MergeIn, who: Caller, service: Service, audit: Audited
 ) -> dict[str, Any]:
-    await _visible(service, beneficiary_id, who, "merge", "POST /beneficiaries/{id}/merge")
-    await _visible(service, body.duplicate_id, who, "merged", "POST /beneficiaries/{id}/merge")
+    await _visible(service, beneficiary_id, who, audit, "merge")
+    await _visible(service, body.duplicate_id, who, audit, "merged")
     return view(await service.merge(beneficiary_id, body.duplicate_id, who.subject))
 
 
@@ -291,18 +293,22 @@ async def erase_beneficiary(
     beneficiary_id: str,
     who: Caller,
     service: Service,
+    audit: Audited,
     reason: ErasureReason = ErasureReason.REQUEST_OF_PERSON,
 ) -> dict[str, Any]:
-    await _visible(service, beneficiary_id, who, "erase", "DELETE /beneficiaries/{id}")
+    await _visible(service, beneficiary_id, who, audit, Action.ERASE)
     return _receipt(await service.erase(beneficiary_id, reason, who.subject))
 
 
 @router.get("/beneficiaries/{beneficiary_id}/export")
-async def export_beneficiary(beneficiary_id: str, who: Caller, service: Service) -> dict[str, Any]:
-    """Everything registration holds about the person (right of access)."""
+async def export_beneficiary(
+    beneficiary_id: str, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
+    """Everything registration holds about the person (right of access), with who read or
+    changed it here."""
     who.require(Role.COORDINATOR)
     beneficiary = await _visible(
-        service, beneficiary_id, who, "export", "GET /beneficiaries/{id}/export"
+        service, beneficiary_id, who, audit, Action.EXPORT, RecordKind.ALL_RECORDS
     )
     return {
         "service": "registration",
@@ -311,10 +317,7 @@ async def export_beneficiary(beneficiary_id: str, who: Caller, service: Service)
             {**entry, "at": entry["at"].isoformat()}
             for entry in await service.store.consent_history(beneficiary_id)
         ],
-        "access_log": [
-            {**entry, "at": entry["at"].isoformat()}
-            for entry in await service.store.audit_entries(beneficiary_id, None, 1000)
-        ],
+        "access_log": audit_as_json(await audit.log.entries(beneficiary_id, None)),
     }
 
 
@@ -339,6 +342,7 @@ def _receipt(receipt: dict[str, Any]) -> dict[str, Any]:
 async def run_retention(
     who: Caller,
     service: Service,
+    audit: Audited,
     dry_run: bool = True,
     older_than_days: Annotated[int, Query(ge=30, le=3650)] = 730,
 ) -> dict[str, Any]:
@@ -347,20 +351,8 @@ async def run_retention(
     due = await service.apply_retention(
         timedelta(days=older_than_days), who.subject, dry_run=dry_run
     )
+    await audit(Action.LIST if dry_run else Action.ERASE, RecordKind.BENEFICIARY, due)
     return {"dry_run": dry_run, "older_than_days": older_than_days, "beneficiary_ids": due}
-
-
-@router.get("/audit")
-async def audit_log(
-    who: Caller,
-    service: Service,
-    beneficiary_id: str | None = None,
-    actor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[dict[str, Any]]:
-    who.require(Role.COORDINATOR)
-    entries = await service.store.audit_entries(beneficiary_id, actor, limit)
-    return [{**entry, "at": entry["at"].isoformat()} for entry in entries]
 
 
 @router.get("/deliveries")
@@ -390,15 +382,15 @@ def _iso(value: Any) -> str | None:
 
 # -- spreadsheet import ------------------------------------------------------------------
 
-IMPORT_ROUTE = "POST /imports/beneficiaries"
-
 
 class ImportIn(SheetImportIn):
     association_id: str = Field(max_length=100)
 
 
 @router.post("/imports/beneficiaries")
-async def import_beneficiaries(body: ImportIn, who: Caller, service: Service) -> dict[str, Any]:
+async def import_beneficiaries(
+    body: ImportIn, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
     """Enrol spreadsheet rows one by one, each in its own transaction.
 
     Someone already enrolled, by an earlier run or an earlier row, comes back as a duplicate
@@ -410,14 +402,14 @@ async def import_beneficiaries(body: ImportIn, who: Caller, service: Service) ->
     results = []
     reference = await service.store.reference()
     for sent in body.rows:
-        results.append(await _import_row(sent.sheet_row(), body, who, service, reference, seen))
+        results.append(await _import_row(sent.sheet_row(), body, audit, service, reference, seen))
     return {"results": results}
 
 
 async def _import_row(
     row: importer.SheetRow,
     body: ImportIn,
-    who: Principal,
+    audit: Audit,
     service: Registration,
     reference: domain.ReferenceData,
     seen: dict[str, int],
@@ -427,7 +419,7 @@ async def _import_row(
         return row_result(row, "invalid", errors=parsed)
     try:
         beneficiary = await service.enrol(
-            parsed, who.subject, dry_run=body.dry_run, reference=reference
+            parsed, audit.actor.subject, dry_run=body.dry_run, reference=reference
         )
     except Conflict as duplicate:
         return row_result(row, "duplicate", beneficiary_id=duplicate.existing_id)
@@ -447,7 +439,7 @@ async def _import_row(
         seen.update(dict.fromkeys(keys, row.number))
         return row_result(row, "valid")
     beneficiary_id = str(beneficiary.id)
-    await service.store.audit(who.subject, who.role.value, "import", beneficiary_id, IMPORT_ROUTE)
+    await audit("import", RecordKind.BENEFICIARY, [beneficiary_id])
     return row_result(row, "created", beneficiary_id=beneficiary_id)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -36,15 +35,13 @@ def build(settings: Settings) -> FastAPI:
         await store.load_reference_file()
         registration = Registration(store, runtime.transact)
         app.state.registration = registration
-        runtime.consume(*TOPICS, group_id=GROUP_ID, handle=IntakeHandler(registration))
+        runtime.consume(
+            *TOPICS, group_id=GROUP_ID, handle=IntakeHandler(registration, runtime.audit)
+        )
         runtime.consume(*ACTIVITY_TOPICS, group_id=ACTIVITY_GROUP_ID, handle=ActivityHandler(store))
         runtime.tasks.append(
             asyncio.create_task(
-                retention.run_periodically(
-                    registration,
-                    period=timedelta(days=settings.retention_days),
-                    every=timedelta(hours=settings.retention_check_hours),
-                ),
+                retention.run_as_configured(registration, runtime.audit, settings),
                 name="registration-retention",
             )
         )

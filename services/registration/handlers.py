@@ -12,6 +12,7 @@ from contracts.catalogue import decode, intake_types
 from contracts.envelope import CloudEvent, EnvelopeError
 from contracts.errors import Conflict, InvalidInput
 from contracts.intake import EnrolmentRequestedV1
+from kit.audit import Actor, AuditLog, RecordKind
 from kit.consumer import Rejected
 from services.registration import domain
 from services.registration.commands import Registration
@@ -47,8 +48,9 @@ def enrolment_request(data: EnrolmentRequestedV1) -> domain.EnrolmentRequest:
 
 
 class IntakeHandler:
-    def __init__(self, registration: Registration) -> None:
+    def __init__(self, registration: Registration, audit: AuditLog) -> None:
         self.registration = registration
+        self.audit = audit
 
     async def __call__(self, event: CloudEvent) -> None:
         partner = event.source
@@ -69,9 +71,14 @@ class IntakeHandler:
             await self._reject(partner, "invalid_request", str(invalid))
         except EnvelopeError as error:
             await self._reject(partner, error.reason, error.detail)
-        store = self.registration.store
-        await store.audit(partner, "partner", "enrol", str(beneficiary.id), INTAKE_ROUTE)
-        await store.record_delivery(partner, accepted=True, error=None)
+        await self.audit.write(
+            Actor.partner(partner),
+            "enrol",
+            RecordKind.BENEFICIARY,
+            [str(beneficiary.id)],
+            INTAKE_ROUTE,
+        )
+        await self.registration.store.record_delivery(partner, accepted=True, error=None)
 
     async def _reject(self, partner: str, reason: str, detail: str) -> None:
         await self.registration.store.record_delivery(

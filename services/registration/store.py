@@ -1,5 +1,6 @@
 """Registration's MongoDB collections: encrypted beneficiaries, data keys, duplicate index,
-consent log, erasure receipts, audit log, partner deliveries and reference data."""
+consent log, erasure receipts, partner deliveries and reference data (the access log is
+``kit.audit``'s)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -54,7 +55,6 @@ class RegistrationStore:
         self.duplicate_index = db["duplicate_index"]
         self.consent_log = db["consent_log"]
         self.erasures = db["erasure_receipts"]
-        self.audit_log = db["audit_log"]
         self.deliveries = db["partner_deliveries"]
         self.applied_requests = db["applied_intake_requests"]
         self.districts = db["districts"]
@@ -67,8 +67,6 @@ class RegistrationStore:
         await self.beneficiaries.create_index([("association_id", ASCENDING), ("enrolled_at", 1)])
         await self.duplicate_index.create_index("beneficiary_id")
         await self.consent_log.create_index("beneficiary_id")
-        await self.audit_log.create_index([("beneficiary_id", ASCENDING), ("at", DESCENDING)])
-        await self.audit_log.create_index([("at", DESCENDING)])
 
     # -- reference data ----------------------------------------------------------------------
 
@@ -306,49 +304,7 @@ class RegistrationStore:
         cursor = self.beneficiaries.find(query, {"_id": 1}).limit(limit)
         return [doc["_id"] async for doc in cursor]
 
-    # -- audit and partner deliveries --------------------------------------------------------
-
-    async def audit(
-        self, actor: str, role: str, action: str, beneficiary_id: str | None, route: str
-    ) -> None:
-        """Who read or changed which record, when and how: ids only, never personal data."""
-        await self.audit_log.insert_one(
-            {
-                "at": datetime.now(UTC),
-                "actor": actor,
-                "role": role,
-                "action": action,
-                "beneficiary_id": beneficiary_id,
-                "route": route,
-            }
-        )
-
-    async def audit_many(
-        self, actor: str, role: str, action: str, beneficiary_ids: list[str], route: str
-    ) -> None:
-        """One audit entry per record read at once (a page, a batch)."""
-        at = datetime.now(UTC)
-        if beneficiary_ids:
-            await self.audit_log.insert_many(
-                [
-                    {
-                        "at": at,
-                        "actor": actor,
-                        "role": role,
-                        "action": action,
-                        "beneficiary_id": beneficiary_id,
-                        "route": route,
-                    }
-                    for beneficiary_id in beneficiary_ids
-                ]
-            )
-
-    async def audit_entries(
-        self, beneficiary_id: str | None, actor: str | None, limit: int
-    ) -> list[Document]:
-        query = {k: v for k, v in (("beneficiary_id", beneficiary_id), ("actor", actor)) if v}
-        cursor = self.audit_log.find(query, {"_id": 0}).sort("at", DESCENDING).limit(limit)
-        return await cursor.to_list()
+    # -- partner deliveries ------------------------------------------------------------------
 
     async def record_delivery(self, partner: str, accepted: bool, error: str | None) -> None:
         now = datetime.now(UTC)
