@@ -36,6 +36,9 @@ Routes (who may call; body or query; answer):
 - ``GET /beneficiaries/{id}/export`` — coordinator;
   ``{"service": "orientation", "records": [{record, id, …}]}`` (``record`` says what each is).
 
+Every read or change of a person's records (workshops, interests, referrals, placements,
+follow-ups) is in the access log (``kit.audit``: who, kind of record, route; ids only).
+
 The employer's name is the only free text (at most 200 characters, no markup): stored and
 shown here and in the export, never put in an event.
 """
@@ -51,10 +54,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.orientation import PartnerKind, PlacementKind, ReferralOutcome
+from kit.audit import Action, Audit, RecordKind
+from kit.audit import as_json as audit_as_json
 from kit.auth import Principal, Role
 from kit.mongo import Session
 from kit.paging import parse_position
-from kit.service import caller
+from kit.service import audit_of, caller
 from kit.spreadsheet import SheetImportIn, SheetRow, rehearse, row_result
 from services.orientation import importer
 from services.orientation.commands import Orientation
@@ -72,6 +77,7 @@ from services.orientation.domain import (
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
+Audited = Annotated[Audit, Depends(audit_of)]  # each read or change of a person's records
 ID = Field(min_length=1, max_length=100)
 FAMILY_CODES = Field(max_length=50)
 
@@ -194,7 +200,9 @@ async def refusal_reasons(who: Caller, service: Service) -> list[str]:
 
 
 @router.post("/workshops", status_code=201)
-async def record_workshop(body: WorkshopIn, who: Caller, service: Service) -> dict[str, Any]:
+async def record_workshop(
+    body: WorkshopIn, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
     association = scope(who)
     who.require_association(body.association_id)
     request = WorkshopRequest(
@@ -204,14 +212,17 @@ async def record_workshop(body: WorkshopIn, who: Caller, service: Service) -> di
         women_focused=body.women_focused,
         participants=tuple(body.participants),
     )
-    return workshop_view(await service.record_workshop(request, association))
+    workshop = await service.record_workshop(request, association)
+    await audit(Action.RECORD, RecordKind.WORKSHOP, workshop.participants)
+    return workshop_view(workshop)
 
 
 @router.put("/beneficiaries/{beneficiary_id}/interests")
 async def record_interests(
-    beneficiary_id: str, body: InterestsIn, who: Caller, service: Service
+    beneficiary_id: str, body: InterestsIn, who: Caller, service: Service, audit: Audited
 ) -> dict[str, Any]:
     event = await service.record_interests(beneficiary_id, body.job_families, scope(who))
+    await audit(Action.CHANGE, RecordKind.INTEREST, [beneficiary_id])
     return {
         "beneficiary_id": beneficiary_id,
         "job_families": event.job_families,
@@ -220,23 +231,29 @@ async def record_interests(
 
 
 @router.post("/referrals", status_code=201)
-async def make_referral(body: ReferralIn, who: Caller, service: Service) -> dict[str, Any]:
+async def make_referral(
+    body: ReferralIn, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
     referral = await service.make_referral(body.beneficiary_id, body.partner_kind, scope(who))
+    await audit(Action.RECORD, RecordKind.REFERRAL, [referral.beneficiary_id])
     return referral_view(referral)
 
 
 @router.post("/referrals/{referral_id}/resolution")
 async def resolve_referral(
-    referral_id: str, body: ResolutionIn, who: Caller, service: Service
+    referral_id: str, body: ResolutionIn, who: Caller, service: Service, audit: Audited
 ) -> dict[str, Any]:
     referral = await service.resolve_referral(
         referral_id, body.outcome, body.refusal_reason, scope(who)
     )
+    await audit(Action.CHANGE, RecordKind.REFERRAL, [referral.beneficiary_id])
     return referral_view(referral)
 
 
 @router.post("/placements", status_code=201)
-async def record_placement(body: PlacementIn, who: Caller, service: Service) -> dict[str, Any]:
+async def record_placement(
+    body: PlacementIn, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
     request = PlacementRequest(
         beneficiary_id=body.beneficiary_id,
         kind=body.kind,
@@ -244,24 +261,28 @@ async def record_placement(body: PlacementIn, who: Caller, service: Service) -> 
         digital_sector=body.digital_sector,
         employer=body.employer,
     )
-    return placement_view(await service.record_placement(request, scope(who)))
+    placement = await service.record_placement(request, scope(who))
+    await audit(Action.RECORD, RecordKind.PLACEMENT, [placement.beneficiary_id])
+    return placement_view(placement)
 
 
 @router.get("/follow-ups/due")
 async def follow_ups_due(
-    who: Caller, service: Service, on: date | None = None
+    who: Caller, service: Service, audit: Audited, on: date | None = None
 ) -> list[dict[str, Any]]:
     due = await service.due_follow_ups(on or service.today(), scope(who))
+    await audit(Action.LIST, RecordKind.FOLLOW_UP, [follow_up.beneficiary_id for follow_up in due])
     return [follow_up_due_view(follow_up) for follow_up in due]
 
 
 @router.post("/placements/{placement_id}/follow-ups", status_code=201)
 async def record_follow_up(
-    placement_id: str, body: FollowUpIn, who: Caller, service: Service
+    placement_id: str, body: FollowUpIn, who: Caller, service: Service, audit: Audited
 ) -> dict[str, Any]:
     event = await service.record_follow_up(
         placement_id, body.months, body.still_in_post, scope(who)
     )
+    await audit(Action.RECORD, RecordKind.FOLLOW_UP, [str(event.beneficiary_id)])
     return {
         "placement_id": placement_id,
         "months": event.months,
@@ -284,13 +305,23 @@ def _follow_up_view(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/beneficiaries/records")
-async def records_of_people(body: PeopleIn, who: Caller, service: Service) -> dict[str, Any]:
+async def records_of_people(
+    body: PeopleIn, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
     association = scope(who)
     wanted = list(dict.fromkeys(body.beneficiary_ids))
     if association is not None:
         people = await service.store.people_among(wanted)
         wanted = [i for i in wanted if i in people and people[i].association_id == association]
     found = await service.store.records_of_many(wanted)
+    for record, holders in (
+        (RecordKind.WORKSHOP, [i for i, r in found.items() if r.workshops]),
+        (RecordKind.INTEREST, [i for i, r in found.items() if r.interests]),
+        (RecordKind.REFERRAL, [i for i, r in found.items() if r.referrals]),
+        (RecordKind.PLACEMENT, [i for i, r in found.items() if r.placements]),
+        (RecordKind.FOLLOW_UP, [i for i, r in found.items() if r.follow_ups]),
+    ):
+        await audit(Action.READ, record, holders)
     return {
         "records": {
             person_id: {
@@ -317,6 +348,7 @@ async def records_of_people(body: PeopleIn, who: Caller, service: Service) -> di
 async def page_placements(
     who: Caller,
     service: Service,
+    audit: Audited,
     association_id: str | None = None,
     kind: PlacementKind | None = None,
     after: str | None = None,
@@ -325,6 +357,7 @@ async def page_placements(
     association_id = scope(who) or association_id
     filters = {"association_id": association_id, "kind": kind.value if kind else None}
     page, placements = await service.store.placement_page(filters, parse_position(after), first)
+    await audit(Action.LIST, RecordKind.PLACEMENT, [p.beneficiary_id for p in placements])
     return page.answer([placement_view(p) for p in placements])
 
 
@@ -332,6 +365,7 @@ async def page_placements(
 async def page_referrals(
     who: Caller,
     service: Service,
+    audit: Audited,
     association_id: str | None = None,
     status: ReferralStatus | None = None,
     partner_kind: PartnerKind | None = None,
@@ -345,21 +379,32 @@ async def page_referrals(
         "partner_kind": partner_kind.value if partner_kind else None,
     }
     page, referrals = await service.store.referral_page(filters, parse_position(after), first)
+    await audit(Action.LIST, RecordKind.REFERRAL, [r.beneficiary_id for r in referrals])
     return page.answer([referral_view(r) for r in referrals])
 
 
 @router.get("/beneficiaries/{beneficiary_id}/export")
-async def export_beneficiary(beneficiary_id: str, who: Caller, service: Service) -> dict[str, Any]:
-    """Everything orientation holds about the person (right of access)."""
+async def export_beneficiary(
+    beneficiary_id: str, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
+    """Everything orientation holds about the person (right of access), with who read or
+    changed it here."""
     who.require(Role.COORDINATOR)
-    return {"service": "orientation", "records": await service.store.records_of(beneficiary_id)}
+    await audit(Action.EXPORT, RecordKind.ALL_RECORDS, [beneficiary_id])
+    return {
+        "service": "orientation",
+        "records": await service.store.records_of(beneficiary_id),
+        "access_log": audit_as_json(await audit.log.entries(beneficiary_id, None)),
+    }
 
 
 # -- spreadsheet import -------------------------------------------------------------------
 
 
 @router.post("/imports/placements")
-async def import_placements(body: SheetImportIn, who: Caller, service: Service) -> dict[str, Any]:
+async def import_placements(
+    body: SheetImportIn, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
     """Record spreadsheet rows one by one, each as ``POST /placements`` would.
 
     A placement already recorded (same person, kind and start) comes back as a duplicate with
@@ -369,7 +414,9 @@ async def import_placements(body: SheetImportIn, who: Caller, service: Service) 
     association = scope(who)
     rows = [sent.sheet_row() for sent in body.rows]
     if not body.dry_run:
-        return {"results": [await _import_placement(row, association, service) for row in rows]}
+        return {
+            "results": [await _import_placement(row, association, service, audit) for row in rows]
+        }
 
     async def rehearsal(session: Session) -> list[dict[str, Any]]:
         within = Orientation(
@@ -380,7 +427,7 @@ async def import_placements(body: SheetImportIn, who: Caller, service: Service) 
             calendar=service.today,
         )
         made: dict[str, int] = {}
-        return [await _import_placement(row, association, within, made) for row in rows]
+        return [await _import_placement(row, association, within, None, made) for row in rows]
 
     return {"results": await rehearse(service.store.db.client, rehearsal)}
 
@@ -389,9 +436,11 @@ async def _import_placement(
     row: SheetRow,
     association: str | None,
     service: Orientation,
+    audit: Audit | None,
     rehearsed: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """One row's result; ``rehearsed`` (a dry run) maps the placements it made to their rows."""
+    """One row's result; ``rehearsed`` (a dry run, not audited) maps the placements it made to
+    their rows."""
     parsed = importer.parse_row(row)
     if isinstance(parsed, list):
         return row_result(row, "invalid", errors=parsed)
@@ -407,6 +456,8 @@ async def _import_placement(
         return row_result(row, "duplicate", id=duplicate.existing_id)
     except InvalidInput as refused:
         return row_result(row, "invalid", errors=importer.SHEET.refusals(row, refused.errors))
+    if audit is not None:
+        await audit(Action.RECORD, RecordKind.PLACEMENT, [placement.beneficiary_id])
     if rehearsed is None:
         return row_result(row, "created", id=str(placement.id))
     rehearsed[str(placement.id)] = row.number

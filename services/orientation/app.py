@@ -48,7 +48,11 @@ def build(
             group_id=BENEFICIARIES_GROUP_ID,
             handle=BeneficiaryHandler(store, runtime.idempotent("beneficiaries")),
         )
-        runtime.consume(*INTAKE_TOPICS, group_id=INTAKE_GROUP_ID, handle=IntakeHandler(orientation))
+        runtime.consume(
+            *INTAKE_TOPICS,
+            group_id=INTAKE_GROUP_ID,
+            handle=IntakeHandler(orientation, runtime.audit),
+        )
         runtime.tasks.append(
             asyncio.create_task(
                 follow_ups.run_periodically(orientation, every=follow_up_check),

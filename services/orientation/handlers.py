@@ -9,7 +9,8 @@ workshop naming a participant orientation does not know yet),
 ``unknown_referral``, ``unknown_placement``, ``no_consent`` (a referral without consent to
 share with partners), ``duplicate_placement``, ``conflicting_request`` (the person left the
 programme, the referral is already resolved, the follow-up is already recorded),
-``invalid_request``, or the envelope's own reason.
+``invalid_request``, or the envelope's own reason. An applied request is in the access log
+(``kit.audit``) with the partner as actor, for each person it concerns.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from contracts.registration import (
     ConsentChangedV1,
     ConsentPurpose,
 )
+from kit.audit import Action, Actor, AuditLog, RecordKind
 from kit.consumer import IdempotentConsumer, Rejected
 from kit.mongo import Session
 from services.orientation.commands import Orientation
@@ -53,6 +55,16 @@ BENEFICIARIES_TOPICS = (topics.REGISTRATION_EVENTS,)
 INTAKE_GROUP_ID = "dn-orientation-intake"
 INTAKE_TOPICS = (topics.INTAKE_ORIENTATION,)
 ACCEPTED_REQUESTS = intake_types(topics.INTAKE_ORIENTATION)
+INTAKE_ROUTE = f"kafka {topics.INTAKE_ORIENTATION}"
+# What each request records or changes about a person (the access log).
+AUDITED_AS: dict[type[EventData], tuple[Action, RecordKind]] = {
+    PlacementReportedV1: (Action.RECORD, RecordKind.PLACEMENT),
+    WorkshopReportedV1: (Action.RECORD, RecordKind.WORKSHOP),
+    InterestsReportedV1: (Action.CHANGE, RecordKind.INTEREST),
+    ReferralRequestedV1: (Action.RECORD, RecordKind.REFERRAL),
+    ReferralResolutionReportedV1: (Action.CHANGE, RecordKind.REFERRAL),
+    FollowUpReportedV1: (Action.RECORD, RecordKind.FOLLOW_UP),
+}
 # Registration's events that change what orientation knows; the others are not its business.
 FOLLOWED = (
     BeneficiaryEnrolledV1,
@@ -125,6 +137,15 @@ def workshop_request(data: WorkshopReportedV1) -> WorkshopRequest:
     )
 
 
+def people_concerned(data: EventData, result: object) -> list[str]:
+    """Whose records a request touched: named in it, or in what it changed (a referral's
+    resolution and a follow-up name only the referral or placement)."""
+    if isinstance(data, WorkshopReportedV1):
+        return list(data.participants)
+    named = getattr(data, "beneficiary_id", None) or getattr(result, "beneficiary_id", None)
+    return [str(named)] if named is not None else []
+
+
 def unknown_reason(data: EventData) -> str:
     """The dead-letter reason when what a request names is not known (or not visible)."""
     if isinstance(data, ReferralResolutionReportedV1):
@@ -141,15 +162,16 @@ class IntakeHandler:
     the request names its association: a workshop's participants must be that association's.
     """
 
-    def __init__(self, orientation: Orientation) -> None:
+    def __init__(self, orientation: Orientation, audit: AuditLog) -> None:
         self.orientation = orientation
+        self.audit = audit
 
     async def __call__(self, event: CloudEvent) -> None:
         if await self.orientation.store.was_applied(str(event.id)):
             return  # a redelivery of a request already applied
         data = decode(event, ACCEPTED_REQUESTS)
         try:
-            await self.apply(data, str(event.id))
+            result = await self.apply(data, str(event.id))
         except NotFound as unknown:
             raise Rejected(unknown_reason(data), str(unknown)) from unknown
         except ConsentMissing as refused:
@@ -161,44 +183,53 @@ class IntakeHandler:
         except InvalidInput as invalid:
             reason = "conflicting_request" if invalid.status == 409 else "invalid_request"
             raise Rejected(reason, str(invalid)) from invalid
+        action, record = AUDITED_AS[type(data)]
+        await self.audit.write(
+            Actor.partner(event.source),
+            action,
+            record,
+            people_concerned(data, result),
+            INTAKE_ROUTE,
+        )
 
-    async def apply(self, data: EventData, request_id: str) -> None:
-        """The use case for the request's type; ``request_id`` is recorded with its effect."""
+    async def apply(self, data: EventData, request_id: str) -> object:
+        """The use case for the request's type, its result; ``request_id`` is recorded with its
+        effect."""
         orientation = self.orientation
         if isinstance(data, PlacementReportedV1):
-            await orientation.record_placement(
+            return await orientation.record_placement(
                 placement_request(data),
                 None,
                 request_id=request_id,
                 placement_id=data.placement_id,
             )
-        elif isinstance(data, WorkshopReportedV1):
-            await orientation.record_workshop(
+        if isinstance(data, WorkshopReportedV1):
+            return await orientation.record_workshop(
                 workshop_request(data), data.association_id, request_id=request_id
             )
-        elif isinstance(data, InterestsReportedV1):
-            await orientation.record_interests(
+        if isinstance(data, InterestsReportedV1):
+            return await orientation.record_interests(
                 str(data.beneficiary_id), data.job_families, None, request_id=request_id
             )
-        elif isinstance(data, ReferralRequestedV1):
-            await orientation.make_referral(
+        if isinstance(data, ReferralRequestedV1):
+            return await orientation.make_referral(
                 str(data.beneficiary_id),
                 data.partner_kind,
                 None,
                 request_id=request_id,
                 referral_id=data.referral_id,
             )
-        elif isinstance(data, ReferralResolutionReportedV1):
-            await orientation.resolve_referral(
+        if isinstance(data, ReferralResolutionReportedV1):
+            return await orientation.resolve_referral(
                 str(data.referral_id),
                 data.outcome,
                 data.refusal_reason,
                 None,
                 request_id=request_id,
             )
-        elif isinstance(data, FollowUpReportedV1):
-            await orientation.record_follow_up(
+        if isinstance(data, FollowUpReportedV1):
+            return await orientation.record_follow_up(
                 str(data.placement_id), data.months, data.still_in_post, None, request_id=request_id
             )
-        else:  # a type added to the contracts but not here: a bug, not the partner's fault
-            raise TypeError(f"no use case for {type(data).__name__}")
+        # a type added to the contracts but not here: a bug, not the partner's fault
+        raise TypeError(f"no use case for {type(data).__name__}")

@@ -57,6 +57,7 @@ POST   /imports/attendance                   spreadsheet rows (``dn import atten
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
@@ -67,10 +68,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
 from contracts.training import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
+from kit.audit import Action, Audit, RecordKind
+from kit.audit import as_json as audit_as_json
 from kit.auth import Principal, Role
 from kit.mongo import Session
 from kit.paging import parse_position
-from kit.service import caller
+from kit.service import audit_of, caller
 from kit.spreadsheet import SheetImportIn, SheetRow, rehearse, row_result
 from services.training import domain, importer
 from services.training.commands import Training, now
@@ -79,6 +82,7 @@ from services.training.domain import Session as TrainingSession
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
+Audited = Annotated[Audit, Depends(audit_of)]  # each read or change of a person's records
 ID = Field(min_length=1, max_length=100)
 STAFF_ROLES = (Role.COORDINATOR, Role.ASSOCIATION)
 
@@ -212,6 +216,11 @@ async def _visible_beneficiary(service: Training, beneficiary_id: str, who: Prin
             raise NotFound(f"training knows no beneficiary {beneficiary_id}")
 
 
+def _people(groups: Iterable[Iterable[Attendance]]) -> list[str]:
+    """The people named in attendance records (for the access log)."""
+    return [attendance.beneficiary_id for group in groups for attendance in group]
+
+
 # -- reference ----------------------------------------------------------------------------
 
 
@@ -312,7 +321,9 @@ class BeneficiaryBatchIn(Strict):
 
 
 @router.post("/sessions/roll-calls")
-async def roll_calls(body: SessionBatchIn, who: Caller, service: Service) -> dict[str, Any]:
+async def roll_calls(
+    body: SessionBatchIn, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
     who.require(*STAFF_ROLES)
     found = await service.store.sessions_among(list(dict.fromkeys(body.session_ids)))
     visible = [
@@ -321,6 +332,7 @@ async def roll_calls(body: SessionBatchIn, who: Caller, service: Service) -> dic
         if who.role is Role.COORDINATOR or found_session.association_id == who.association_id
     ]
     rolls = await service.store.roll_calls_of(visible)
+    await audit(Action.READ, RecordKind.ATTENDANCE, _people(rolls.values()))
     return {
         "roll_calls": {
             session_id: [attendance_view(a) for a in records]
@@ -346,17 +358,22 @@ async def _visible_people(
 
 
 @router.post("/beneficiaries/progress")
-async def progress_batch(body: BeneficiaryBatchIn, who: Caller, service: Service) -> dict[str, Any]:
+async def progress_batch(
+    body: BeneficiaryBatchIn, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
     visible = await _visible_people(service, body.beneficiary_ids, who)
-    return {"progress": await service.progress_of_many(visible)}
+    progress = await service.progress_of_many(visible)
+    await audit(Action.READ, RecordKind.PROGRESS, progress)
+    return {"progress": progress}
 
 
 @router.post("/beneficiaries/attendance")
 async def attendance_batch(
-    body: BeneficiaryBatchIn, who: Caller, service: Service
+    body: BeneficiaryBatchIn, who: Caller, service: Service, audit: Audited
 ) -> dict[str, Any]:
     visible = await _visible_people(service, body.beneficiary_ids, who)
     records = await service.store.attendance_of_many(visible)
+    await audit(Action.READ, RecordKind.ATTENDANCE, [i for i, rows in records.items() if rows])
     return {
         "attendance": {
             person_id: [attendance_view(a) for a in rows] for person_id, rows in records.items()
@@ -365,9 +382,12 @@ async def attendance_batch(
 
 
 @router.get("/sessions/{session_id}")
-async def get_session(session_id: str, who: Caller, service: Service) -> dict[str, Any]:
+async def get_session(
+    session_id: str, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
     found = await _visible_session(service, session_id, who)
     roll = await service.store.roll_call_of(session_id)
+    await audit(Action.READ, RecordKind.ATTENDANCE, _people([roll.values()]))
     return {
         **session_view(found),
         "roll_call": [attendance_view(a) for a in sorted(roll.values(), key=lambda a: a.id)],
@@ -376,20 +396,28 @@ async def get_session(session_id: str, who: Caller, service: Service) -> dict[st
 
 @router.post("/sessions/{session_id}/attendance")
 async def record_attendance(
-    session_id: str, body: AttendanceIn, who: Caller, service: Service, response: Response
+    session_id: str,
+    body: AttendanceIn,
+    who: Caller,
+    service: Service,
+    response: Response,
+    audit: Audited,
 ) -> dict[str, Any]:
     await _visible_session(service, session_id, who)
     attendance, created = await service.record_attendance(session_id, body.mark())
+    action = Action.RECORD if created else Action.READ
+    await audit(action, RecordKind.ATTENDANCE, [attendance.beneficiary_id])
     response.status_code = 201 if created else 200
     return attendance_view(attendance)
 
 
 @router.post("/sessions/{session_id}/roll-call")
 async def record_roll_call(
-    session_id: str, body: RollCallIn, who: Caller, service: Service
+    session_id: str, body: RollCallIn, who: Caller, service: Service, audit: Audited
 ) -> dict[str, Any]:
     await _visible_session(service, session_id, who)
     added = await service.roll_call(session_id, [record.mark() for record in body.records])
+    await audit(Action.RECORD, RecordKind.ATTENDANCE, _people([added]))
     return {
         "recorded": [attendance_view(a) for a in added],
         "unchanged": len(body.records) - len(added),
@@ -409,7 +437,7 @@ async def record_anonymous_attendance(
 
 @router.post("/assessments")
 async def record_assessment(
-    body: AssessmentIn, who: Caller, service: Service, response: Response
+    body: AssessmentIn, who: Caller, service: Service, response: Response, audit: Audited
 ) -> dict[str, Any]:
     await _visible_beneficiary(service, str(body.beneficiary_id), who)
     assessment, created = await service.assess(
@@ -422,22 +450,30 @@ async def record_assessment(
             assessed_at=body.assessed_at or now(),
         )
     )
+    action = Action.RECORD if created else Action.READ
+    await audit(action, RecordKind.ASSESSMENT, [assessment.beneficiary_id])
     response.status_code = 201 if created else 200
     return assessment_view(assessment)
 
 
 @router.get("/beneficiaries/{beneficiary_id}/progress")
 async def beneficiary_progress(
-    beneficiary_id: str, who: Caller, service: Service
+    beneficiary_id: str, who: Caller, service: Service, audit: Audited
 ) -> dict[str, Any]:
     await _visible_beneficiary(service, beneficiary_id, who)
-    return await service.progress(beneficiary_id)
+    progress = await service.progress(beneficiary_id)
+    await audit(Action.READ, RecordKind.PROGRESS, [beneficiary_id])
+    return progress
 
 
 @router.get("/beneficiaries/{beneficiary_id}/export")
-async def export_beneficiary(beneficiary_id: str, who: Caller, service: Service) -> dict[str, Any]:
-    """Everything training holds about the person (right of access)."""
+async def export_beneficiary(
+    beneficiary_id: str, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
+    """Everything training holds about the person (right of access), with who read or changed
+    it here."""
     who.require(Role.COORDINATOR)
+    await audit(Action.EXPORT, RecordKind.ALL_RECORDS, [beneficiary_id])
     records: list[dict[str, Any]] = []
     person = await service.person(beneficiary_id)
     if person is not None and person.status is not domain.BeneficiaryStatus.ERASED:
@@ -459,7 +495,11 @@ async def export_beneficiary(beneficiary_id: str, who: Caller, service: Service)
             {"kind": "assessment", **assessment_view(a)}
             for a in await service.store.assessments_of(beneficiary_id)
         )
-    return {"service": "training", "records": records}
+    return {
+        "service": "training",
+        "records": records,
+        "access_log": audit_as_json(await audit.log.entries(beneficiary_id, None)),
+    }
 
 
 # -- associations -------------------------------------------------------------------------
@@ -486,7 +526,9 @@ async def association_maturity(
 
 
 @router.post("/imports/attendance")
-async def import_attendance(body: SheetImportIn, who: Caller, service: Service) -> dict[str, Any]:
+async def import_attendance(
+    body: SheetImportIn, who: Caller, service: Service, audit: Audited
+) -> dict[str, Any]:
     """Record spreadsheet rows one by one, each as ``POST /sessions/{id}/attendance`` would.
 
     An identical record already there comes back as a duplicate with its id: sending the same
@@ -496,22 +538,27 @@ async def import_attendance(body: SheetImportIn, who: Caller, service: Service) 
     who.require(*STAFF_ROLES)
     rows = [sent.sheet_row() for sent in body.rows]
     if not body.dry_run:
-        return {"results": [await _import_attendance(row, who, service) for row in rows]}
+        return {"results": [await _import_attendance(row, who, service, audit) for row in rows]}
 
     async def rehearsal(session: Session) -> list[dict[str, Any]]:
         within = Training(
             service.store, lambda work: work(session), service.catalogue, service.rules
         )
         made: dict[str, int] = {}
-        return [await _import_attendance(row, who, within, made) for row in rows]
+        return [await _import_attendance(row, who, within, None, made) for row in rows]
 
     return {"results": await rehearse(service.store.db.client, rehearsal)}
 
 
 async def _import_attendance(
-    row: SheetRow, who: Principal, service: Training, rehearsed: dict[str, int] | None = None
+    row: SheetRow,
+    who: Principal,
+    service: Training,
+    audit: Audit | None,
+    rehearsed: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """One row's result; ``rehearsed`` (a dry run) maps the records it made to their rows."""
+    """One row's result; ``rehearsed`` (a dry run, not audited) maps the records it made to
+    their rows."""
     parsed = importer.parse_row(row)
     if isinstance(parsed, list):
         return row_result(row, "invalid", errors=parsed)
@@ -527,6 +574,8 @@ async def _import_attendance(
         return row_result(row, "invalid", errors=importer.SHEET.refusals(row, different.errors))
     except InvalidInput as refused:
         return row_result(row, "invalid", errors=importer.SHEET.refusals(row, refused.errors))
+    if audit is not None and created:
+        await audit(Action.RECORD, RecordKind.ATTENDANCE, [attendance.beneficiary_id])
     if rehearsed is None:
         return row_result(row, "created" if created else "duplicate", id=attendance.id)
     if created:

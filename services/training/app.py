@@ -65,7 +65,7 @@ def build(settings: Settings, rules: Rules | None = None) -> FastAPI:
         runtime.consume(
             *INTAKE_TOPICS,
             group_id=INTAKE_GROUP_ID,
-            handle=IntakeHandler(training, runtime.idempotent("intake")),
+            handle=IntakeHandler(training, runtime.idempotent("intake"), runtime.audit),
         )
 
     app = service_app(NAME, settings, router=router, setup=setup)

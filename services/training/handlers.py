@@ -8,7 +8,9 @@ headcounts and assessments, each through the same use case as its form. A reques
 be applied is dead-lettered with a reason: ``unknown_session``, ``unknown_beneficiary``,
 ``merged_beneficiary``, ``conflicting_attendance``, ``duplicate_session`` (a partner-chosen
 session id already in use) or ``invalid_request``; an identical resend
-of an applied attendance report or assessment changes nothing either.
+of an applied attendance report or assessment changes nothing either. An applied attendance
+report or assessment is in the access log (``kit.audit``) with the partner as actor, written in
+the transaction of its effect.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from contracts.training import (
     AttendanceReportedV1,
     SessionReportedV1,
 )
+from kit.audit import Action, Actor, AuditLog, RecordKind
 from kit.consumer import IdempotentConsumer, Rejected
 from kit.mongo import Session
 from services.training.commands import Training, now
@@ -40,6 +43,12 @@ BENEFICIARIES_TOPICS = (topics.REGISTRATION_EVENTS,)
 INTAKE_GROUP_ID = "dn-training-intake"
 INTAKE_TOPICS = (topics.INTAKE_TRAINING,)
 ACCEPTED_REQUESTS = catalogue.intake_types(topics.INTAKE_TRAINING)
+INTAKE_ROUTE = f"kafka {topics.INTAKE_TRAINING}"
+# Requests about one person's records, and the kind of record each writes (the access log).
+PERSONAL_REQUESTS: dict[type[EventData], RecordKind] = {
+    AttendanceReportedV1: RecordKind.ATTENDANCE,
+    AssessmentReportedV1: RecordKind.ASSESSMENT,
+}
 
 
 class BeneficiaryHandler:
@@ -106,9 +115,10 @@ def assessment_of(data: AssessmentReportedV1) -> Assessment:
 class IntakeHandler:
     """Applies partners' requests with the same rules as the forms, each once per ``ce_id``."""
 
-    def __init__(self, training: Training, consumer: IdempotentConsumer) -> None:
+    def __init__(self, training: Training, consumer: IdempotentConsumer, audit: AuditLog) -> None:
         self.training = training
         self.consumer = consumer
+        self.audit = audit
 
     async def __call__(self, event: CloudEvent) -> bool:
         data = catalogue.decode(event, ACCEPTED_REQUESTS)
@@ -116,6 +126,16 @@ class IntakeHandler:
         async def effect(_: CloudEvent, session: Session) -> None:
             try:
                 await self.apply(session, data)
+                record = PERSONAL_REQUESTS.get(type(data))
+                if record is not None:
+                    await self.audit.write(
+                        Actor.partner(event.source),
+                        Action.RECORD,
+                        record,
+                        [str(getattr(data, "beneficiary_id", ""))],
+                        INTAKE_ROUTE,
+                        session,
+                    )
             except NotFound as missing:
                 raise Rejected("unknown_session", f"sessionId: {missing}") from missing
             except RefusedBeneficiary as refused:

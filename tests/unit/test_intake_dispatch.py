@@ -138,7 +138,7 @@ def test_every_accepted_request_type_has_a_use_case() -> None:
 async def test_training_requests_reach_their_use_case(kind: type[EventData]) -> None:
     request, use_case = TRAINING_REQUESTS[kind]
     training = Recorder()
-    handler = training_handlers.IntakeHandler(cast(Any, training), cast(Any, None))
+    handler = training_handlers.IntakeHandler(cast(Any, training), cast(Any, None), cast(Any, None))
     await handler.apply(cast(Any, "session"), request)
     assert [name for name, _, _ in training.calls] == [use_case]
     assert training.calls[0][1][0] == "session", "inside the consumer's transaction"
@@ -171,7 +171,7 @@ async def test_orientation_requests_reach_their_use_case_with_the_request_id(
 ) -> None:
     request, use_case = ORIENTATION_REQUESTS[kind]
     orientation = Recorder()
-    handler = orientation_handlers.IntakeHandler(cast(Any, orientation))
+    handler = orientation_handlers.IntakeHandler(cast(Any, orientation), cast(Any, None))
     await handler.apply(request, "ce-1")
     [(name, _, kwargs)] = orientation.calls
     assert (name, kwargs["request_id"]) == (use_case, "ce-1")
@@ -179,7 +179,7 @@ async def test_orientation_requests_reach_their_use_case_with_the_request_id(
 
 async def test_a_workshop_report_acts_for_the_association_it_names() -> None:
     orientation = Recorder()
-    handler = orientation_handlers.IntakeHandler(cast(Any, orientation))
+    handler = orientation_handlers.IntakeHandler(cast(Any, orientation), cast(Any, None))
     await handler.apply(ORIENTATION_REQUESTS[WorkshopReportedV1][0], "ce-1")
     [(_, (request, association), _)] = orientation.calls
     assert association == "asso-1"
@@ -206,7 +206,7 @@ async def test_orientation_refusals_are_dead_lettered_with_a_reason(
     kind: type[EventData], error: Exception, reason: str
 ) -> None:
     request, _ = ORIENTATION_REQUESTS[kind]
-    handler = orientation_handlers.IntakeHandler(cast(Any, Recorder(error)))
+    handler = orientation_handlers.IntakeHandler(cast(Any, Recorder(error)), cast(Any, None))
     with pytest.raises(Rejected) as rejected:
         await handler(request.to_event("partner/test"))
     assert rejected.value.reason == reason
