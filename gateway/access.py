@@ -39,6 +39,7 @@ AGGREGATES = frozenset(
     {
         "impact",
         "impactUpdated",
+        "exports",
         "districts",
         "associations",
         "modules",

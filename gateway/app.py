@@ -1,6 +1,6 @@
 """Gateway process: GraphQL at /graphql (subscriptions over graphql-transport-ws), partner
-intake at /ingest/{service}, share links' public figures at /public/{id}, health, and the
-dashboard page (python -m gateway.app)."""
+intake at /ingest/{service}, share links' public figures at /public/{id}, the figures as files
+at /exports/{name}, health, and the dashboard page (python -m gateway.app)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from kit.settings import SERVICE_NAMES, Settings
 from .call_count import ServiceCallHeader
 from .context import Context
 from .event_docs import event_docs_router
+from .exports import exports_router
 from .ingest import IntakePublisher, ingest_router
 from .limits import BodySizeLimit
 from .live import ImpactChanges
@@ -66,6 +67,7 @@ def build(settings: Settings) -> FastAPI:
     app.include_router(ingest_router(settings, intake))
     app.include_router(event_docs_router())
     app.include_router(public_router(services))
+    app.include_router(exports_router(settings, services))
     if settings.environment == "development":
         app.add_middleware(ServiceCallHeader)
     # /ingest/{service} counts its own body (64 KiB, one event) while it arrives.

@@ -74,6 +74,12 @@ class DistrictInput:
 class AssociationInput:
     name: str
     districts: list[strawberry.ID] = strawberry.field(description="Ids of the districts served")
-    siret: str | None = None
-    rna: str | None = None
+    siret: str | None = strawberry.field(
+        default=None,
+        description="14 digits (spaces allowed), checked with its Luhn key (La Poste's: digits "
+        "adding up to a multiple of 5)",
+    )
+    rna: str | None = strawberry.field(
+        default=None, description="RNA number: W followed by 9 digits (Corsica: W2A…, W2B…)"
+    )
     contact: str | None = None

@@ -47,6 +47,12 @@ class District:
 class Association:
     id: strawberry.ID
     name: str
+    siret: str | None = strawberry.field(
+        description="SIRET number of the association's establishment (14 digits), if known"
+    )
+    rna: str | None = strawberry.field(
+        description="Number in the national register of associations (RNA, W + 9 digits), if known"
+    )
     district_ids: strawberry.Private[list[str]]
 
     @strawberry.field(description="Districts the association serves")
@@ -57,7 +63,11 @@ class Association:
     @staticmethod
     def of(row: dict[str, Any]) -> Association:
         return Association(
-            id=strawberry.ID(row["id"]), name=row["name"], district_ids=row["districts"]
+            id=strawberry.ID(row["id"]),
+            name=row["name"],
+            siret=row.get("siret"),
+            rna=row.get("rna"),
+            district_ids=row["districts"],
         )
 
 

@@ -20,9 +20,10 @@ from strawberry.extensions import (
 from kit.telemetry import current_trace_id
 
 from .access import RootFieldAccess
+from .exports import ExportsQuery
 from .mutations import Mutation
 from .operation_metrics import GraphQLMetrics
-from .queries import Query
+from .queries import Query as CoreQuery
 from .subscriptions import Subscription
 from .tracing import PrivateOpenTelemetryExtension
 
@@ -80,6 +81,11 @@ def extensions(production: bool = False) -> list[Any]:
     if production:
         chosen.insert(1, DisableIntrospection)
     return chosen
+
+
+@strawberry.type(name="Query")
+class Query(CoreQuery, ExportsQuery):
+    """Every root query field: gateway/queries.py's, and the exports' download links."""
 
 
 def build_schema(production: bool = False) -> strawberry.Schema:

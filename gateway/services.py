@@ -7,7 +7,14 @@ from typing import Any
 import httpx
 from graphql import GraphQLError
 
-from kit.auth import GATEWAY, AuthError, delegated_token, principal_from_header, service_token
+from kit.auth import (
+    GATEWAY,
+    AuthError,
+    Principal,
+    delegated_token,
+    principal_from_header,
+    service_token,
+)
 from kit.settings import SERVICE_NAMES, Settings
 
 from .call_count import count_call
@@ -85,6 +92,35 @@ class Services:
         headers = {"authorization": f"Bearer {service_token(self._settings, GATEWAY, service)}"}
         count_call()
         return await self._clients[service].get(path, headers=headers)
+
+    async def open_stream(
+        self,
+        service: str,
+        path: str,
+        *,
+        on_behalf_of: Principal | None,
+        params: dict[str, str] | None = None,
+        timeout_s: float = 120.0,
+    ) -> httpx.Response:
+        """A GET whose body is read as it arrives (a file to pass on): signed for the verified
+        person ``on_behalf_of``, or with the gateway's own service token when nobody is behind
+        it (a share link). The caller reads and must ``aclose()`` the answer; a transport
+        failure raises ``httpx.TransportError``."""
+        token = (
+            delegated_token(self._settings, on_behalf_of, service)
+            if on_behalf_of is not None
+            else service_token(self._settings, GATEWAY, service)
+        )
+        client = self._clients[service]
+        request = client.build_request(
+            "GET",
+            path,
+            params=params,
+            headers={"authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(timeout_s, connect=5.0),
+        )
+        count_call()
+        return await client.send(request, stream=True)
 
     async def call(
         self,

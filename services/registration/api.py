@@ -456,8 +456,8 @@ class DistrictIn(Strict):
 class AssociationIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     districts: list[str] = Field(min_length=1, max_length=20)
-    siret: str | None = Field(default=None, pattern=r"^[0-9]{14}$")
-    rna: str | None = Field(default=None, pattern=r"^W[0-9A-Z]{9}$")
+    siret: str | None = Field(default=None, max_length=30)  # checked by domain.association
+    rna: str | None = Field(default=None, max_length=30)
     contact: str | None = Field(default=None, max_length=320)
 
 
@@ -488,13 +488,14 @@ async def save_association(
     association_id: str, body: AssociationIn, who: Caller, service: Service
 ) -> dict[str, Any]:
     who.require(Role.COORDINATOR)
-    reference = await service.store.reference()
-    unknown = [d for d in body.districts if d not in reference.districts]
-    if unknown:
-        known = ", ".join(sorted(reference.districts))
-        raise InvalidInput(FieldError("districts", f"unknown {', '.join(unknown)}; known: {known}"))
-    association = domain.Association(
-        id=association_id, **{**body.model_dump(), "districts": tuple(body.districts)}
+    association = domain.association(
+        association_id,
+        body.name,
+        tuple(body.districts),
+        await service.store.reference(),
+        siret=body.siret,
+        rna=body.rna,
+        contact=body.contact,
     )
     await service.save_association(association)
     return {**asdict(association), "districts": list(association.districts)}

@@ -422,6 +422,98 @@ def withdraw(beneficiary: Beneficiary, now: datetime) -> tuple[Beneficiary, Bene
     )
 
 
+# -- associations --------------------------------------------------------------------------------
+
+# La Poste's establishments (SIREN 356000000) are numbered so that the SIRET's digits add up to
+# a multiple of 5, not with the Luhn key every other SIRET carries.
+SIREN_LA_POSTE = "356000000"
+SIRET_FORMAT = re.compile(r"[0-9]{14}")
+# W, the prefecture's three characters (Corsica: 2A or 2B and a digit), then six digits.
+RNA_FORMAT = re.compile(r"W(?:[0-9]{3}|2[AB][0-9])[0-9]{6}")
+SIRET_ACCEPTED = "14 digits (spaces allowed), as on the association's INSEE notice"
+RNA_ACCEPTED = (
+    "W followed by 9 digits: the prefecture's 3-digit code then a 6-digit number (Corsica: "
+    "W2A… or W2B…)"
+)
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn check that SIREN and SIRET numbers carry in their last digit."""
+    total = 0
+    for position, digit in enumerate(int(d) for d in reversed(digits)):
+        doubled = digit * 2 if position % 2 else digit
+        total += doubled - 9 if doubled > 9 else doubled
+    return total % 10 == 0
+
+
+def siret_problem(siret: str) -> str | None:
+    """What is wrong with a (normalised) SIRET, or None when it is valid."""
+    if not SIRET_FORMAT.fullmatch(siret):
+        return f"{SIRET_ACCEPTED}; got {len(siret)} characters"
+    if siret.startswith(SIREN_LA_POSTE):
+        if sum(int(d) for d in siret) % 5 == 0 or luhn_valid(siret):
+            return None
+        return (
+            "not a SIRET of La Poste (SIREN 356000000): their digits add up to a multiple of 5; "
+            "check for a typing error"
+        )
+    if not luhn_valid(siret[:9]):
+        return "the SIREN (first 9 digits) fails its check digit; check for a typing error"
+    if not luhn_valid(siret):
+        return "this SIRET fails its check digit (Luhn key); check for a typing error"
+    return None
+
+
+def rna_problem(rna: str) -> str | None:
+    """What is wrong with a (normalised) RNA number, or None when it is valid."""
+    return None if RNA_FORMAT.fullmatch(rna) else RNA_ACCEPTED
+
+
+def normalised_siret(siret: str | None) -> str | None:
+    """Spaces and dots people type between the digit groups removed; blank is no SIRET."""
+    cleaned = re.sub(r"[\s.]", "", siret or "")
+    return cleaned or None
+
+
+def normalised_rna(rna: str | None) -> str | None:
+    cleaned = re.sub(r"\s", "", rna or "").upper()
+    return cleaned or None
+
+
+def association(
+    association_id: str,
+    name: str,
+    districts: tuple[str, ...],
+    reference: ReferenceData,
+    *,
+    siret: str | None = None,
+    rna: str | None = None,
+    contact: str | None = None,
+) -> Association:
+    """The association as saved (identifiers normalised), or :class:`InvalidInput` naming
+    every field that is wrong: districts not in the reference data, SIRET, RNA."""
+    errors: list[FieldError] = []
+    unknown = [d for d in districts if d not in reference.districts]
+    if unknown:
+        known = ", ".join(sorted(reference.districts))
+        errors.append(FieldError("districts", f"unknown {', '.join(unknown)}; known: {known}"))
+    siret, rna = normalised_siret(siret), normalised_rna(rna)
+    if siret is not None and (problem := siret_problem(siret)):
+        errors.append(FieldError("siret", problem))
+    if rna is not None and (problem := rna_problem(rna)):
+        errors.append(FieldError("rna", problem))
+    if errors:
+        raise InvalidInput(*errors)
+    return Association(
+        id=association_id,
+        name=name,
+        districts=districts,
+        rna=rna,
+        siret=siret,
+        contact=contact,
+    )
+
+
 # -- merge, erasure, retention -----------------------------------------------------------------
 
 

@@ -7,7 +7,8 @@ import asyncio
 import json
 import os
 import re
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,7 +19,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.errors import FieldError, InvalidInput, NotFound
-from kit.auth import Principal, Role
+from kit.auth import AuthError, Principal, Role
 from kit.service import caller, runtime_of
 from services.reporting import domain, exports, figures, impact_report, share_links
 from services.reporting.anonymised import anonymise
@@ -223,18 +224,17 @@ async def impact_changes(who: Caller, request: Request) -> StreamingResponse:
     )
 
 
-# -- exports for funders and associations ----------------------------------------------------
+# -- exports for coordinators, association staff and funders --------------------------------
 #
-# GET /exports                         the breakdowns and formats on offer (JSON)
-# GET /exports/{breakdown}.csv         one breakdown (district, association, gender, age_band,
-#                                      track, careers_gender, cohort, month), RFC 4180
-# GET /exports/{breakdown}.xlsx        the summary sheet and that breakdown
-# GET /exports/impact.xlsx             the summary sheet, every breakdown, the weekly series
-# GET /exports/report.html | .pdf      the impact report with charts
+# GET /exports           the breakdowns and files on offer (JSON)
+# GET /exports/{name}    one file: report.pdf | report.html (the impact report with charts),
+#                        impact.xlsx (summary, every breakdown, weekly series), {breakdown}.csv |
+#                        {breakdown}.xlsx (one breakdown: district, association, gender, age_band,
+#                        track, careers_gender, cohort, month)
 # Query: association_id | district_id | track (the /impact scope filter), lang=fr|en.
-# Coordinators, and association staff for their own association, get exact figures; funders
-# (and association staff looking beyond their association) get the report with small cells
-# suppressed ("<5"); the answer says which in X-DN-Suppressed.
+# Coordinators get exact figures of any scope; association staff exact figures of their own
+# association and nothing else (403); funders any scope with small cells suppressed ("<5"). The
+# answer says which in X-DN-Suppressed. The gateway serves these at its own GET /exports/{name}.
 
 EXPORT_MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -243,6 +243,45 @@ EXPORT_MEDIA_TYPES = {
     "pdf": "application/pdf",
 }
 ExportLang = Annotated[Literal["fr", "en"], Query(description="fr (default) or en")]
+Renderer = Callable[[ImpactReport, exports.Lang], str | bytes]
+EVERY_BREAKDOWN = tuple(impact_report.BREAKDOWNS)
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """One file an export answers: its name's parts, the tables it holds, its renderer."""
+
+    stem: str  # in the file name: impact-<scope>-<stem>-<date>.<extension>
+    extension: str
+    breakdowns: tuple[str, ...]
+    render: Renderer
+
+
+REPORTS = {
+    "report.pdf": ExportFile("report", "pdf", EVERY_BREAKDOWN, exports.to_pdf),
+    "report.html": ExportFile("report", "html", EVERY_BREAKDOWN, exports.to_html),
+    "impact.xlsx": ExportFile("all", "xlsx", EVERY_BREAKDOWN, exports.to_xlsx),
+}
+ONE_BREAKDOWN: dict[str, Renderer] = {
+    "csv": lambda report, lang: exports.to_csv(report.tables[0], lang),
+    "xlsx": lambda report, lang: exports.to_xlsx(replace(report, series=()), lang),
+}
+EXPORT_NAMES = (*REPORTS, *(f"{{breakdown}}.{extension}" for extension in ONE_BREAKDOWN))
+
+
+def export_file(name: str) -> ExportFile:
+    """The file ``name`` asks for; 404 naming what exists otherwise."""
+    if name in REPORTS:
+        return REPORTS[name]
+    stem, _, extension = name.rpartition(".")
+    if extension not in ONE_BREAKDOWN:
+        raise HTTPException(
+            404, detail=f"no export {name!r}; the exports: {', '.join(EXPORT_NAMES)}"
+        )
+    if stem not in impact_report.BREAKDOWNS:
+        known = ", ".join(impact_report.BREAKDOWNS)
+        raise HTTPException(404, detail=f"no breakdown {stem!r}; the breakdowns: {known}")
+    return ExportFile(stem, extension, (stem,), ONE_BREAKDOWN[extension])
 
 
 def may_see_individuals(who: Principal, scope: str) -> bool:
@@ -252,16 +291,29 @@ def may_see_individuals(who: Principal, scope: str) -> bool:
     return who.role is Role.ASSOCIATION and scope == f"association:{who.association_id}"
 
 
+def export_exactness(who: Principal, scope: str) -> bool:
+    """Whether ``who`` gets the exact figures of ``scope`` in a file (else small counts
+    hidden); association staff asking for anything but their own association are refused."""
+    who.require(*READERS)
+    own = f"association:{who.association_id}"
+    if who.role is Role.ASSOCIATION and scope != own:
+        raise AuthError(
+            "association staff export only their own association's figures "
+            f"(association_id={who.association_id}); this asked for {scope!r}",
+            403,
+        )
+    return may_see_individuals(who, scope)
+
+
 async def export_report(
     request: Request,
-    who: Principal,
     store: ReportingStore,
     scope: str,
     lang: Literal["fr", "en"],
-    breakdowns: tuple[str, ...] = tuple(impact_report.BREAKDOWNS),
+    breakdowns: tuple[str, ...],
+    exact: bool,
 ) -> ImpactReport:
-    """The report of ``scope`` as ``who`` may see it."""
-    who.require(*READERS)
+    """The report of ``scope``, exact or with small counts hidden."""
     answer = await compute_impact(store, scope)
     freshness = await store.freshness()
     names = await reference_names(runtime_of(request).settings)
@@ -278,7 +330,7 @@ async def export_report(
     )
     if not names.complete:
         report = replace(report, notes=(*report.notes, exports.label("note_names_missing", lang)))
-    return impact_report.for_audience(report, may_see_individuals(who, scope))
+    return impact_report.for_audience(report, exact)
 
 
 def export_zone() -> tzinfo:
@@ -293,22 +345,23 @@ def _as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # MongoDB gives naive UTC
 
 
-def breakdown_of(breakdown: str) -> str:
-    if breakdown not in impact_report.BREAKDOWNS:
-        known = ", ".join(impact_report.BREAKDOWNS)
-        raise HTTPException(404, detail=f"no breakdown {breakdown!r}; the breakdowns: {known}")
-    return breakdown
-
-
-def export_response(body: str | bytes, report: ImpactReport, scope: str, name: str) -> Response:
-    """The file with its media type and name (``impact-<scope>-<what>-<date>.<ext>``)."""
-    extension = name.rpartition(".")[2]
+async def export_answer(
+    request: Request,
+    store: ReportingStore,
+    scope: str,
+    file: ExportFile,
+    lang: Literal["fr", "en"],
+    exact: bool,
+) -> Response:
+    """The file with its media type and name (``impact-<scope>-<stem>-<date>.<ext>``)."""
+    report = await export_report(request, store, scope, lang, file.breakdowns, exact)
+    body = await asyncio.to_thread(file.render, report, lang)
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", scope).strip("-")
-    filename = f"impact-{slug}-{name.rpartition('.')[0]}-{report.generated_at:%Y-%m-%d}.{extension}"
-    disposition = "inline" if extension in ("html", "pdf") else "attachment"
+    filename = f"impact-{slug}-{file.stem}-{report.generated_at:%Y-%m-%d}.{file.extension}"
+    disposition = "inline" if file.extension in ("html", "pdf") else "attachment"
     return Response(
         body,
-        media_type=EXPORT_MEDIA_TYPES[extension],
+        media_type=EXPORT_MEDIA_TYPES[file.extension],
         headers={
             "content-disposition": f'{disposition}; filename="{filename}"',
             "cache-control": "no-store",
@@ -324,87 +377,24 @@ async def list_exports(who: Caller) -> dict[str, Any]:
     return {
         "breakdowns": list(impact_report.BREAKDOWNS),
         "formats": list(EXPORT_MEDIA_TYPES),
-        "routes": [
-            "/exports/{breakdown}.csv",
-            "/exports/{breakdown}.xlsx",
-            "/exports/impact.xlsx",
-            "/exports/report.html",
-            "/exports/report.pdf",
-        ],
+        "routes": [f"/exports/{name}" for name in EXPORT_NAMES],
     }
 
 
-@router.get("/exports/report.html")
-async def export_html(
+@router.get("/exports/{name}")
+async def export(
+    name: str,
     who: Caller,
     request: Request,
     store: Annotated[ReportingStore, Depends(store_of)],
     scope: Annotated[str, Depends(scope_of)],
     lang: ExportLang = "fr",
 ) -> Response:
-    """The impact report as one printable page with inline SVG charts."""
-    report = await export_report(request, who, store, scope, lang)
-    body = await asyncio.to_thread(exports.to_html, report, lang)
-    return export_response(body, report, scope, "report.html")
-
-
-@router.get("/exports/report.pdf")
-async def export_pdf(
-    who: Caller,
-    request: Request,
-    store: Annotated[ReportingStore, Depends(store_of)],
-    scope: Annotated[str, Depends(scope_of)],
-    lang: ExportLang = "fr",
-) -> Response:
-    """The impact report as an A4 PDF with the same charts and tables as the HTML page."""
-    report = await export_report(request, who, store, scope, lang)
-    body = await asyncio.to_thread(exports.to_pdf, report, lang)
-    return export_response(body, report, scope, "report.pdf")
-
-
-@router.get("/exports/impact.xlsx")
-async def export_workbook(
-    who: Caller,
-    request: Request,
-    store: Annotated[ReportingStore, Depends(store_of)],
-    scope: Annotated[str, Depends(scope_of)],
-    lang: ExportLang = "fr",
-) -> Response:
-    """A workbook: summary (targets, funnel, notes), one sheet per breakdown and per series."""
-    report = await export_report(request, who, store, scope, lang)
-    body = await asyncio.to_thread(exports.to_xlsx, report, lang)
-    return export_response(body, report, scope, "all.xlsx")
-
-
-@router.get("/exports/{breakdown}.csv")
-async def export_breakdown_csv(
-    breakdown: str,
-    who: Caller,
-    request: Request,
-    store: Annotated[ReportingStore, Depends(store_of)],
-    scope: Annotated[str, Depends(scope_of)],
-    lang: ExportLang = "fr",
-) -> Response:
-    """One breakdown as CSV: a row per value and a total row, counts then rates (%)."""
-    chosen = breakdown_of(breakdown)
-    report = await export_report(request, who, store, scope, lang, (chosen,))
-    return export_response(exports.to_csv(report.tables[0], lang), report, scope, f"{chosen}.csv")
-
-
-@router.get("/exports/{breakdown}.xlsx")
-async def export_breakdown_xlsx(
-    breakdown: str,
-    who: Caller,
-    request: Request,
-    store: Annotated[ReportingStore, Depends(store_of)],
-    scope: Annotated[str, Depends(scope_of)],
-    lang: ExportLang = "fr",
-) -> Response:
-    """A workbook with the summary sheet and one breakdown."""
-    chosen = breakdown_of(breakdown)
-    report = await export_report(request, who, store, scope, lang, (chosen,))
-    body = await asyncio.to_thread(exports.to_xlsx, replace(report, series=()), lang)
-    return export_response(body, report, scope, f"{chosen}.xlsx")
+    """One file of the scope's figures: the report (``report.pdf``, ``report.html``: charts,
+    targets, funnel, every breakdown), every breakdown as a workbook (``impact.xlsx``), or one
+    breakdown as CSV or XLSX (``district.csv``, ``gender.xlsx``…)."""
+    exact = export_exactness(who, scope)
+    return await export_answer(request, store, scope, export_file(name), lang, exact)
 
 
 # -- share links: revocable, read-only public figures -------------------------------------
@@ -462,3 +452,21 @@ async def shared_impact(
     if not await links.active(link_id):
         raise NotFound("no such share link, or it was revoked")
     return anonymise(await impact_answer(request, store, domain.ALL))
+
+
+@router.get("/share-links/{link_id}/report.pdf")
+async def shared_report(
+    link_id: str,
+    who: Caller,
+    request: Request,
+    links: ShareLinksStore,
+    store: Annotated[ReportingStore, Depends(store_of)],
+    lang: ExportLang = "fr",
+) -> Response:
+    """The programme-wide impact report (PDF) as funders see it, small counts hidden, for a
+    link still active (the gateway's ``GET /public/{id}/report.pdf``, with its service token);
+    404 for an unknown or revoked link."""
+    who.require(Role.COORDINATOR, Role.SERVICE)
+    if not await links.active(link_id):
+        raise NotFound("no such share link, or it was revoked")
+    return await export_answer(request, store, domain.ALL, REPORTS["report.pdf"], lang, False)

@@ -16,7 +16,10 @@ What the report holds:
   reached), with enrolled, attended, trained and directed-to-employment columns, a total row,
   and rates where they make sense (share of the total for genders: the women's share);
 - **weekly series** of enrolments and trained people (each week and cumulative);
-- **notes**: how each indicator is defined, and how fresh the figures are.
+- **notes**: how each indicator is defined, and how fresh the figures are;
+- **its frame**: the scope, the period covered (from the programme's start, or the first week
+  with activity, to the day the figures were taken), when they were taken and when they last
+  moved.
 
 Rows whose every count is 0 (a dimension's ``unknown`` once the enrolment arrived) are left
 out; months without activity between the first and the last are kept, as zeros.
@@ -150,6 +153,7 @@ def compose(
         scope_label=scope_label(impact.scope, names, lang),
         generated_at=generated_at,
         freshness=freshness,
+        period=period(impact, generated_at, lang),
         targets=tuple(
             ProgressTarget(
                 indicator=p.indicator,
@@ -219,6 +223,26 @@ def series(impact: Impact, indicator: str, title: str) -> Series:
         [(point.week, point.counts.get(indicator, 0)) for point in impact.history],
         start=impact.targets.baselines.get(indicator, 0),
     )
+
+
+def period(impact: Impact, taken_at: datetime, lang: Lang) -> str:
+    """The period the figures cover: from the programme's start (the targets file), else the
+    first week with activity, to the day they were taken; the programme's end when known."""
+    start = impact.targets.starts_on
+    if start is None and impact.history:
+        start = date.fromisocalendar(
+            int(impact.history[0].week[:4]), int(impact.history[0].week[6:]), 1
+        )
+    end = format_date(taken_at.date(), lang)
+    covered = (
+        label("period_range", lang).format(start=format_date(start, lang), end=end)
+        if start is not None
+        else label("period_until", lang).format(end=end)
+    )
+    ends_on = impact.targets.ends_on
+    if ends_on is None:
+        return covered
+    return f"{covered} ({label('programme_ends', lang).format(end=format_date(ends_on, lang))})"
 
 
 def notes(impact: Impact, lang: Lang) -> tuple[str, ...]:

@@ -178,6 +178,8 @@ class ImpactReport:
     scope_label: str
     generated_at: datetime
     freshness: str
+    # The period the figures cover (from the programme's start to when they were taken).
+    period: str = ""
     targets: tuple[ProgressTarget, ...] = ()
     funnel: Funnel | None = None
     tables: tuple[Table, ...] = ()

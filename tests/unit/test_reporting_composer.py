@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
 
 from services.reporting.domain import ALL
 from services.reporting.exports import to_csv, to_html
+from services.reporting.exports.labels import meta_lines
 from services.reporting.figures import Impact, TargetsFile, impact
 from services.reporting.impact_report import BREAKDOWNS, compose, for_audience, scope_label
 from services.reporting.report import ImpactReport, Masked, Table
@@ -197,6 +199,31 @@ def test_notes_define_the_indicators_and_the_freshness_is_stated() -> None:
     assert any("50.0%" in note for note in english.notes), "the women's share target"
     assert any(note.startswith("Actual = baseline") for note in english.notes)
     assert english.scope_label == "Whole programme"
+
+
+def test_the_report_names_its_scope_period_and_when_the_figures_were_taken() -> None:
+    english = for_audience(report("en"), may_see_individuals=False)
+    french = compose(
+        impact(ALL, COUNTERS, replace(TARGETS, starts_on=date(2026, 1, 5)), TODAY),
+        lang="fr",
+        generated_at=GENERATED,
+        updated_at=None,
+    )
+
+    # No start in the targets file: from the first week with activity (2026-W09).
+    assert english.period == "2026-02-23 to 2026-03-12 (the programme ends on 2027-12-31)"
+    assert french.period == "du 05/01/2026 au 12/03/2026 (fin du programme le 31/12/2027)"
+    assert meta_lines(english, "en") == [
+        "Scope: Whole programme",
+        "Period: 2026-02-23 to 2026-03-12 (the programme ends on 2027-12-31)",
+        "Figures taken on 2026-03-12 09:30 (UTC) · Figures as of 2026-03-12 09:29",
+        'Anonymised figures: counts from 1 to 4 are shown as "<5".',
+    ]
+    assert meta_lines(french, "fr")[2:] == [
+        "Chiffres extraits le 12/03/2026 09:30 (UTC) · Aucun évènement reçu pour l'instant"
+    ]
+    page = to_html(english, "en")
+    assert '<p class="meta">Period: 2026-02-23 to 2026-03-12' in page
 
 
 def test_a_scope_is_named_with_the_reference_names() -> None:

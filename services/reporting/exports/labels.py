@@ -67,7 +67,14 @@ LABELS: dict[str, dict[str, str]] = {
         "impact_report": "Rapport d'impact",
         "programme": "Programme Quartiers Numériques",
         "scope": "Périmètre",
-        "generated_at": "Généré le",
+        "generated_at": "Chiffres extraits le",
+        "period": "Période",
+        "period_range": "du {start} au {end}",
+        "period_until": "jusqu'au {end}",
+        "programme_ends": "fin du programme le {end}",
+        "anonymised_figures": (
+            "Chiffres anonymisés\u00a0: les effectifs de 1 à 4 sont affichés «\u00a0<5\u00a0»."
+        ),
         "freshness": "Fraîcheur des données",
         "summary": "Synthèse",
         "targets": "Objectifs",
@@ -190,7 +197,12 @@ LABELS: dict[str, dict[str, str]] = {
         "impact_report": "Impact report",
         "programme": "Digital Neighbourhoods programme",
         "scope": "Scope",
-        "generated_at": "Generated",
+        "generated_at": "Figures taken on",
+        "period": "Period",
+        "period_range": "{start} to {end}",
+        "period_until": "up to {end}",
+        "programme_ends": "the programme ends on {end}",
+        "anonymised_figures": 'Anonymised figures: counts from 1 to 4 are shown as "<5".',
         "freshness": "Data freshness",
         "summary": "Summary",
         "targets": "Targets",
@@ -334,9 +346,17 @@ def colon(lang: Lang) -> str:
     return "\u00a0: " if lang == "fr" else ": "
 
 
-def meta_line(report: ImpactReport, lang: Lang) -> str:
-    return (
-        f"{label('scope', lang)}{colon(lang)}{label(report.scope_label, lang)} · "
-        f"{label('generated_at', lang)} {format_date(report.generated_at, lang)} · "
-        f"{report.freshness}"
+def meta_lines(report: ImpactReport, lang: Lang) -> list[str]:
+    """What the report is about, under its title: the scope, the period covered, when the
+    figures were taken (and when they last moved), and that they are anonymised when so."""
+    taken = format_date(report.generated_at, lang)
+    zone = report.generated_at.tzname() if report.generated_at.tzinfo else None
+    lines = [f"{label('scope', lang)}{colon(lang)}{label(report.scope_label, lang)}"]
+    if report.period:
+        lines.append(f"{label('period', lang)}{colon(lang)}{report.period}")
+    lines.append(
+        f"{label('generated_at', lang)} {taken}{f' ({zone})' if zone else ''} · {report.freshness}"
     )
+    if report.suppressed:
+        lines.append(label("anonymised_figures", lang))
+    return lines

@@ -23,7 +23,7 @@ from services.reporting.exports.labels import (
     header_cells_html,
     label,
     legend,
-    meta_line,
+    meta_lines,
     table_rows,
 )
 from services.reporting.report import (
@@ -56,7 +56,7 @@ def to_html(report: ImpactReport, lang: Lang = "fr") -> str:
     add(f"<title>{title} — {escape(label(report.scope_label, lang))}</title>")
     add(f"<style>{_CSS}</style>\n</head>\n<body>\n<header>")
     add(f"<h1>{title}</h1>")
-    add(f'<p class="meta">{escaped(meta_line(report, lang))}</p>')
+    add("".join(f'<p class="meta">{escaped(line)}</p>' for line in meta_lines(report, lang)))
     add("</header>\n<main>")
     chart_ids = iter(range(1, 10_000))
     if report.targets:

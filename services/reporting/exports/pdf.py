@@ -38,7 +38,7 @@ from services.reporting.exports.labels import (
     header_cells_html,
     label,
     legend,
-    meta_line,
+    meta_lines,
     table_rows,
 )
 from services.reporting.report import (
@@ -123,7 +123,7 @@ def to_pdf(report: ImpactReport, lang: Lang = "fr") -> bytes:
     )
     story: list[Any] = [
         Paragraph(escaped(title), styles["Title"]),
-        Paragraph(escaped(meta_line(report, lang)), styles["Normal"]),
+        *(Paragraph(escaped(line), styles["Normal"]) for line in meta_lines(report, lang)),
     ]
     if report.targets:
         story.append(Paragraph(escaped(label("targets", lang)), heading))

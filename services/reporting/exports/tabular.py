@@ -107,18 +107,21 @@ def to_xlsx(report: ImpactReport, lang: Lang = "fr") -> bytes:
 def _summary_sheet(sheet: Worksheet, report: ImpactReport, lang: Lang) -> None:
     sheet["A1"] = label(report.title, lang)
     sheet["A1"].font = Font(bold=True, size=14)
-    meta = [
+    meta: list[tuple[str, Any]] = [
         (label("scope", lang), label(report.scope_label, lang)),
+        (label("period", lang), report.period),
         (label("generated_at", lang), report.generated_at.replace(tzinfo=None)),
         (label("freshness", lang), report.freshness),
     ]
+    if report.suppressed:
+        meta.append((label("anonymised_figures", lang), None))
     for offset, (name, value) in enumerate(meta):
         sheet.cell(row=2 + offset, column=1, value=name).font = _TOTAL_FONT
         cell = sheet.cell(row=2 + offset, column=2, value=value)
         if isinstance(value, datetime):
             cell.number_format = "dd/mm/yyyy hh:mm" if lang == "fr" else "yyyy-mm-dd hh:mm"
             cell.alignment = Alignment(horizontal="left")
-    row = 6
+    row = 2 + len(meta) + 1
     if report.targets:
         headers = ["indicator", "actual", "target", "baseline", "progress", "forecast"]
         body: list[list[Any]] = [
