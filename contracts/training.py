@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from uuid import UUID
 
 from pydantic import Field
 
 from contracts.event import AboutBeneficiary, EventData
+from contracts.maturity import MAX_ANSWER, MaturityQuestion
 from contracts.topics import INTAKE_TRAINING, TRAINING_EVENTS
 
 
@@ -137,7 +138,8 @@ class BeneficiaryAtRiskV1(AboutBeneficiary):
 
 
 class AssociationMaturityAssessedV1(EventData):
-    """An association's digital maturity was assessed (score out of 100)."""
+    """An association's digital maturity was scored by hand (out of 100). No longer emitted:
+    v2 carries the self-assessment's answers; kept for the logs that hold it."""
 
     event_type: ClassVar[str] = "dn.training.association_maturity_assessed.v1"
     topic: ClassVar[str] = TRAINING_EVENTS
@@ -150,8 +152,35 @@ class AssociationMaturityAssessedV1(EventData):
         return self.association_id
 
 
+MaturityAnswers = dict[MaturityQuestion, Annotated[int, Field(ge=0, le=MAX_ANSWER)]]
+
+
+class AssociationMaturityAssessedV2(EventData):
+    """An association's maturity self-assessment was recorded: its answers, the staff training
+    counted from the records up to its date, and the score out of 100 they made then (see
+    ``contracts.maturity``). ``baseline_score`` is the association's first assessment's score
+    at that moment."""
+
+    event_type: ClassVar[str] = "dn.training.association_maturity_assessed.v2"
+    topic: ClassVar[str] = TRAINING_EVENTS
+
+    association_id: str = Field(min_length=1)
+    assessment_id: str = Field(min_length=1)
+    answers: MaturityAnswers = Field(description="Each question's answer, 0 (not at all) to 3")
+    staff_person_minutes: int = Field(
+        ge=0, description="Staff sessions held up to assessed_at: headcount × minutes"
+    )
+    score: int = Field(ge=0, le=100)
+    baseline_score: int = Field(ge=0, le=100)
+    assessed_at: datetime
+
+    def subject(self) -> str:
+        return self.association_id
+
+
 class AssociationUpskilledV1(EventData):
-    """An association's maturity rose far enough above its first assessment: emitted once."""
+    """An association's maturity rose far enough above its first assessment: emitted once.
+    ``upskilled_at`` is the date of the assessment that met the rule."""
 
     event_type: ClassVar[str] = "dn.training.association_upskilled.v1"
     topic: ClassVar[str] = TRAINING_EVENTS
@@ -243,6 +272,32 @@ class AssessmentReportedV1(AboutBeneficiary):
     assessed_at: datetime | None = Field(default=None, description="null: when it is applied")
 
 
+class MaturityAssessmentReportedV1(EventData):
+    """An association's system reports its maturity self-assessment (the same rules as the
+    ``assessAssociationMaturity`` mutation): an answer from 0 (not at all) to 3 (fully, as a
+    routine) to every question of ``contracts.maturity.QUESTIONNAIRE``. The staff training part
+    of the score comes from the staff sessions' headcounts, never from the request."""
+
+    event_type: ClassVar[str] = "dn.intake.training.maturity_assessment_reported.v1"
+    topic: ClassVar[str] = INTAKE_TRAINING
+
+    association_id: str = Field(min_length=1, max_length=100)
+    answers: dict[MaturityQuestion, int] = Field(
+        description='Every question\'s answer, 0 to 3, e.g. {"staff_security": 2, …}'
+    )
+    assessed_at: datetime | None = Field(default=None, description="null: when it is applied")
+    assessment_id: UUID | None = Field(
+        default=None,
+        description=(
+            "A random UUID (v4) the partner chooses for this assessment; the same id again "
+            "with the same answers changes nothing, with other answers it is refused"
+        ),
+    )
+
+    def subject(self) -> str:
+        return self.association_id
+
+
 EVENTS: tuple[type[EventData], ...] = (
     SessionScheduledV1,
     AttendanceRecordedV1,
@@ -251,6 +306,7 @@ EVENTS: tuple[type[EventData], ...] = (
     BeneficiaryTrainedV1,
     BeneficiaryAtRiskV1,
     AssociationMaturityAssessedV1,
+    AssociationMaturityAssessedV2,
     AssociationUpskilledV1,
 )
 INTAKE_REQUESTS: tuple[type[EventData], ...] = (
@@ -258,4 +314,5 @@ INTAKE_REQUESTS: tuple[type[EventData], ...] = (
     SessionReportedV1,
     AnonymousAttendanceReportedV1,
     AssessmentReportedV1,
+    MaturityAssessmentReportedV1,
 )

@@ -29,7 +29,6 @@ COORDINATORS_ONLY = frozenset(
         "saveDistrict",
         "saveAssociation",
         "runRetention",
-        "assessAssociationMaturity",
         "shareLinks",
         "createShareLink",
         "revokeShareLink",
@@ -45,6 +44,7 @@ AGGREGATES = frozenset(
         "modules",
         "competences",
         "jobFamilies",
+        "maturityQuestionnaire",
     }
 )
 OPEN_TO: dict[Role, frozenset[str] | None] = {

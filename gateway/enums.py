@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
+from contracts.maturity import MaturityQuestion
 from contracts.orientation import OutcomeClass, PartnerKind, PlacementKind, ReferralOutcome
 from contracts.registration import ConsentPurpose, ErasureReason
 from contracts.training import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
@@ -19,6 +20,7 @@ __all__ = [
     "EmploymentStatus",
     "ErasureReason",
     "Gender",
+    "MaturityQuestion",
     "OutcomeClass",
     "PartnerKind",
     "PlacementKind",
@@ -42,6 +44,11 @@ strawberry.enum(PlacementKind, description="What the person went on to (IAE exit
 strawberry.enum(OutcomeClass, description="IAE exit class of a placement")
 strawberry.enum(PartnerKind, description="Who a beneficiary is referred to")
 strawberry.enum(ReferralOutcome, description="What the partner answered a referral")
+strawberry.enum(
+    MaturityQuestion,
+    description="A question of the association maturity self-assessment (maturityQuestionnaire "
+    "gives its wording)",
+)
 strawberry.enum(
     RecordKind,
     name="AuditRecordKind",

@@ -117,6 +117,7 @@ def impact_of(answer: Row, district_rows: list[Row], association_rows: list[Row]
             AssociationImpact(
                 association_id=strawberry.ID(b["value"]),
                 name=associations.get(b["value"], "Unknown association"),
+                upskilled=b["counts"].get("associations_upskilled", 0) > 0,
                 **figures(b),
             )
             for b in rows("association")

@@ -3,7 +3,8 @@ training and orientation."""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -222,11 +223,24 @@ class Mutation:
     ) -> training.Assessment:
         return await training.record_assessment(context_of(info), input)
 
-    @strawberry.mutation(description="Score an association's digital maturity; coordinators only")
+    @strawberry.mutation(
+        description="Record an association's maturity self-assessment: an answer from 0 to 3 to "
+        "every question (maturityQuestionnaire); the score adds the staff sessions' hours. "
+        "Coordinators, or the association's own staff"
+    )
     async def assess_association_maturity(
-        self, info: Info[Context, Any], association_id: strawberry.ID, score: int
+        self,
+        info: Info[Context, Any],
+        association_id: strawberry.ID,
+        answers: list[training.MaturityAnswerInput],
+        assessed_at: Annotated[
+            dt.datetime | None,
+            strawberry.argument(description="When it was filled in (default: now); not later"),
+        ] = None,
     ) -> training.AssociationMaturity:
-        return await training.assess_association_maturity(context_of(info), association_id, score)
+        return await training.assess_association_maturity(
+            context_of(info), association_id, answers, assessed_at
+        )
 
     @strawberry.mutation(description="Record a career-discovery workshop and its participants")
     async def record_workshop(

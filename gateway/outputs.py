@@ -308,6 +308,7 @@ class DistrictImpact(CellFigures):
 class AssociationImpact(CellFigures):
     association_id: strawberry.ID
     name: str
+    upskilled: bool = strawberry.field(description="Counted in associationsUpskilled")
 
 
 @strawberry.type

@@ -198,11 +198,19 @@ class Query:
     ) -> training.Progress | None:
         return await training.beneficiary_progress(context_of(info), id)
 
-    @strawberry.field(description="An association's digital maturity scores")
+    @strawberry.field(
+        description="An association's digital maturity: self-assessments, staff training, upskilled"
+    )
     async def association_maturity(
         self, info: Info[Context, Any], id: strawberry.ID
     ) -> training.AssociationMaturity:
         return await training.association_maturity(context_of(info), id)
+
+    @strawberry.field(description="The association maturity self-assessment and how it scores")
+    async def maturity_questionnaire(
+        self, info: Info[Context, Any]
+    ) -> training.MaturityQuestionnaire:
+        return await training.maturity_questionnaire(context_of(info))
 
     @strawberry.field(description="Families of digital jobs, for workshops and interests")
     async def job_families(self, info: Info[Context, Any]) -> list[orientation.JobFamily]:

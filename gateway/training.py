@@ -1,4 +1,5 @@
-"""Training in GraphQL: modules, sessions, attendance, assessments, progress, maturity."""
+"""Training in GraphQL: modules, sessions, attendance, assessments, progress, association
+maturity (self-assessments, staff training, upskilled)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from contracts.maturity import AssessmentReport, MaturityReport, QuestionnaireReport
+
 from .context import Context, context_of
-from .enums import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
+from .enums import AssessmentStage, AttendanceStatus, Autonomy, MaturityQuestion, SessionKind
 from .services import UserInputError
 from .wire import enum_value, parse_datetime, path_segment, required_datetime
 
@@ -506,34 +509,126 @@ async def beneficiary_progress(context: Context, beneficiary_id: str) -> Progres
 # -- associations -------------------------------------------------------------------------
 
 
-@strawberry.type
-class MaturityScore:
-    score: int
-    at: dt.datetime
+@strawberry.type(description="One answer of a maturity self-assessment")
+class MaturityAnswer:
+    question: MaturityQuestion
+    answer: int = strawberry.field(description="0 (not at all) to 3 (fully, as a routine)")
+    points: float = strawberry.field(description="The question's weight × answer / 3")
 
 
-@strawberry.type(description="An association's digital maturity, from 0 to 100, over time")
+@strawberry.type(description="One maturity self-assessment of an association, as it scores now")
+class MaturityAssessment:
+    id: strawberry.ID
+    assessed_at: dt.datetime
+    recorded_at: dt.datetime
+    score: int = strawberry.field(description="Out of 100: questionnaire plus staff training")
+    score_only: bool = strawberry.field(
+        description="A score typed by hand before the questionnaire existed (no answers)"
+    )
+    answers: list[MaturityAnswer]
+    questionnaire_points: float = strawberry.field(description="Out of 80")
+    staff_hours: float = strawberry.field(
+        description="Staff sessions held up to assessedAt: headcount × hours"
+    )
+    staff_points: float = strawberry.field(description="Out of 20")
+
+    @strawberry.field(deprecation_reason="Use assessedAt")
+    def at(self) -> dt.datetime:
+        return self.assessed_at
+
+    @staticmethod
+    def of(report: AssessmentReport) -> MaturityAssessment:
+        return MaturityAssessment(
+            id=strawberry.ID(report.id),
+            assessed_at=report.assessed_at,
+            recorded_at=report.recorded_at,
+            score=report.score,
+            score_only=report.score_only,
+            answers=[
+                MaturityAnswer(question=a.question, answer=a.answer, points=a.points)
+                for a in report.answers
+            ],
+            questionnaire_points=report.questionnaire_points,
+            staff_hours=round(report.staff_person_minutes / 60, 2),
+            staff_points=report.staff_points,
+        )
+
+
+@strawberry.type(
+    description="An association's digital maturity: its self-assessments (the first is the "
+    "baseline), staff training, and whether it counts as upskilled"
+)
 class AssociationMaturity:
     association_id: strawberry.ID
+    baseline: MaturityAssessment | None
+    latest: MaturityAssessment | None
     baseline_score: int | None
     latest_score: int | None
+    gain: int | None = strawberry.field(description="Latest score − baseline score")
+    staff_hours: float = strawberry.field(
+        description="Every staff session so far: headcount × hours"
+    )
     upskilled: bool
-    upskilled_at: dt.datetime | None
-    history: list[MaturityScore]
+    upskilled_at: dt.datetime | None = strawberry.field(
+        description="The date of the assessment that met the rule"
+    )
+    upskilled_points: int = strawberry.field(
+        description="The rule: an assessment this many points above the baseline"
+    )
+    history: list[MaturityAssessment] = strawberry.field(description="By date, baseline first")
 
     @staticmethod
     def of(row: dict[str, Any]) -> AssociationMaturity:
+        report = MaturityReport.model_validate(row)
+        history = [MaturityAssessment.of(a) for a in report.history]
         return AssociationMaturity(
-            association_id=strawberry.ID(row["association_id"]),
-            baseline_score=row["baseline_score"],
-            latest_score=row["latest_score"],
-            upskilled=row["upskilled"],
-            upskilled_at=parse_datetime(row.get("upskilled_at")),
-            history=[
-                MaturityScore(score=h["score"], at=required_datetime(h["at"]))
-                for h in row["history"]
-            ],
+            association_id=strawberry.ID(report.association_id),
+            baseline=history[0] if history else None,
+            latest=history[-1] if history else None,
+            baseline_score=report.baseline.score if report.baseline else None,
+            latest_score=report.latest.score if report.latest else None,
+            gain=report.gain,
+            staff_hours=round(report.staff_person_minutes / 60, 2),
+            upskilled=report.upskilled,
+            upskilled_at=report.upskilled_at,
+            upskilled_points=report.rule.upskilled_points,
+            history=history,
         )
+
+
+@strawberry.input(description="The answer to one question of the maturity self-assessment")
+class MaturityAnswerInput:
+    question: MaturityQuestion
+    answer: int = strawberry.field(description="0 (not at all) to 3 (fully, as a routine)")
+
+
+@strawberry.type(description="One question of the maturity self-assessment")
+class MaturityQuestionText:
+    id: MaturityQuestion
+    weight: int = strawberry.field(description="Points for the top answer (3)")
+    pix_area: str | None = strawberry.field(description="The Pix area it is about, if one")
+    text: str = strawberry.field(description="In French")
+    english: str
+
+
+@strawberry.type(description="One step of the answer scale")
+class MaturityLevel:
+    value: int
+    label: str = strawberry.field(description="In French")
+    english: str
+
+
+@strawberry.type(description="The association maturity self-assessment and how it scores")
+class MaturityQuestionnaire:
+    questions: list[MaturityQuestionText]
+    scale: list[MaturityLevel]
+    staff_training_points: int = strawberry.field(
+        description="Points earned from staff sessions' headcount × hours"
+    )
+    staff_hours_for_full_points: int
+    upskilled_points: int = strawberry.field(
+        description="Upskilled: an assessment this many points above the baseline"
+    )
 
 
 async def association_maturity(context: Context, association_id: str) -> AssociationMaturity:
@@ -547,13 +642,48 @@ async def association_maturity(context: Context, association_id: str) -> Associa
 
 
 async def assess_association_maturity(
-    context: Context, association_id: str, score: int
+    context: Context,
+    association_id: str,
+    answers: list[MaturityAnswerInput],
+    assessed_at: dt.datetime | None,
 ) -> AssociationMaturity:
+    given: dict[str, int] = {}
+    for answer in answers:
+        if answer.question.value in given:
+            raise UserInputError(
+                "each question once",
+                [{"field": "answers", "message": f"{answer.question.name} is answered twice"}],
+            )
+        given[answer.question.value] = answer.answer
     row = await context.services.call(
         "training",
         "POST",
         f"/associations/{path_segment(association_id)}/maturity",
         authorization=context.authorization,
-        json={"score": score},
+        json={
+            "answers": given,
+            "assessed_at": assessed_at.isoformat() if assessed_at else None,
+        },
     )
     return AssociationMaturity.of(row)
+
+
+async def maturity_questionnaire(context: Context) -> MaturityQuestionnaire:
+    report = QuestionnaireReport.model_validate(
+        await context.fetched("training", "/maturity/questionnaire")
+    )
+    return MaturityQuestionnaire(
+        questions=[
+            MaturityQuestionText(
+                id=q.id, weight=q.weight, pix_area=q.pix_area, text=q.text, english=q.english
+            )
+            for q in report.questions
+        ],
+        scale=[
+            MaturityLevel(value=step.value, label=step.label, english=step.english)
+            for step in report.scale
+        ],
+        staff_training_points=report.staff_training_points,
+        staff_hours_for_full_points=report.rule.staff_hours_for_full_points,
+        upskilled_points=report.rule.upskilled_points,
+    )

@@ -15,8 +15,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from contracts.maturity import (
+    DEFAULT_STAFF_HOURS_FOR_FULL_POINTS,
+    DEFAULT_UPSKILLED_POINTS,
+    MaturityRule,
+)
 from kit.simulation.delivery import DeliveryError, DeliveryOptions, DeliveryReport, deliver
-from kit.simulation.programme import Programme, TrainedRule, plan_programme
+from kit.simulation.programme import ASSOCIATIONS, Programme, TrainedRule, plan_programme
 
 DEMO_PEOPLE = 250
 DEMO_DAYS = 365
@@ -25,20 +30,26 @@ DEMO_RATE = 300.0
 
 
 class TrainingRuleSettings(BaseSettings):
-    """The trained rule as the training service reads it (``DN_TRAINING_*``)."""
+    """The trained and upskilled rules as the training service reads them (``DN_TRAINING_*``)."""
 
     model_config = SettingsConfigDict(env_prefix="DN_TRAINING_", extra="ignore")
 
     min_sessions: int = 4
     min_minutes: int = 720
     require_final_assessment: bool = False
+    upskilled_points: int = DEFAULT_UPSKILLED_POINTS
+    staff_hours_for_full_points: int = DEFAULT_STAFF_HOURS_FOR_FULL_POINTS
 
     def rule(self) -> TrainedRule:
         return TrainedRule(self.min_sessions, self.min_minutes, self.require_final_assessment)
 
+    def maturity_rule(self) -> MaturityRule:
+        return MaturityRule(self.upskilled_points, self.staff_hours_for_full_points)
+
 
 def plan(seed: int, people: int, days: int, now: datetime | None = None) -> Programme:
-    return plan_programme(seed, people, days, now, TrainingRuleSettings().rule())
+    rules = TrainingRuleSettings()
+    return plan_programme(seed, people, days, now, rules.rule(), rules.maturity_rule())
 
 
 def expected_table(programme: Programme) -> Table:
@@ -58,6 +69,11 @@ def expected_table(programme: Programme) -> Table:
         "placements", ", ".join(f"{k} {n}" for k, n in truth.placements_by_kind.items()) or "–"
     )
     table.add_row("age bands", ", ".join(f"{k} {n}" for k, n in truth.by_age_band.items()))
+    table.add_row(
+        "associations upskilled",
+        f"{truth.associations_upskilled} of {len(ASSOCIATIONS)} "
+        f"({truth.maturity_assessments} self-assessments, {truth.staff_sessions} staff sessions)",
+    )
     return table
 
 
@@ -218,7 +234,8 @@ def start_demo(bootstrap: str, home: Path, say: Callable[[str], None]) -> Callab
         resent = sum(report.resent.values())
         outcome = (
             f"done in {report.total_s:.0f} s ({resent} re-sent): {truth.enrolled} enrolled, "
-            f"{truth.trained} trained, {truth.directed_to_employment} directed towards employment"
+            f"{truth.trained} trained, {truth.directed_to_employment} directed towards employment, "
+            f"{truth.associations_upskilled} associations upskilled"
             if report.ok
             else "; ".join(delivery_lines(report)[2:])
         )

@@ -29,8 +29,10 @@ from contracts.training import (
     AnonymousAttendanceRecordedV1,
     AnonymousAttendanceReportedV1,
     AssessmentReportedV1,
+    AssociationMaturityAssessedV2,
     AttendanceRecordedV1,
     AttendanceReportedV1,
+    MaturityAssessmentReportedV1,
     SessionReportedV1,
     SessionScheduledV1,
     SkillAssessedV1,
@@ -67,6 +69,8 @@ def expected_fact(request: EventData) -> str:
             return f"placement:{placement}"
         case FollowUpReportedV1():
             return f"follow-up:{request.placement_id}:{request.months}"
+        case MaturityAssessmentReportedV1(assessment_id=assessment) if assessment is not None:
+            return f"maturity:{assessment}"
     raise ValueError(f"{type(request).__name__} names nothing a canonical event confirms")
 
 
@@ -95,4 +99,6 @@ def confirmed_fact(event: EventData) -> str | None:
             return f"placement:{event.placement_id}"
         case FollowUpRecordedV1():
             return f"follow-up:{event.placement_id}:{event.months}"
+        case AssociationMaturityAssessedV2():
+            return f"maturity:{event.assessment_id}"
     return None

@@ -14,7 +14,7 @@ import hashlib
 import math
 import random
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,6 +26,13 @@ from contracts.dimensions import EmploymentStatus, Gender, Track
 from contracts.envelope import CloudEvent
 from contracts.event import EventData
 from contracts.intake import EnrolmentRequestedV1, IntakeConsent
+from contracts.maturity import (
+    MAX_ANSWER,
+    QUESTIONNAIRE,
+    MaturityQuestion,
+    MaturityRule,
+    maturity_score,
+)
 from contracts.orientation import (
     FollowUpMonths,
     FollowUpReportedV1,
@@ -45,6 +52,7 @@ from contracts.training import (
     AttendanceReportedV1,
     AttendanceStatus,
     Autonomy,
+    MaturityAssessmentReportedV1,
     SessionKind,
     SessionReportedV1,
 )
@@ -92,6 +100,18 @@ CAREERS_MODULES = {
     "mod-decouverte-code": ("3.4", "3.2"),
     "mod-cloud-partage": ("1.2", "2.2"),
 }
+# What associations train their own staff in (modules of the lists above).
+STAFF_MODULES = (
+    "mod-securite",
+    "mod-vie-privee",
+    "mod-demarches-en-ligne",
+    "mod-visio",
+    "mod-cloud-partage",
+    "mod-bureautique",
+)
+# When associations fill in the maturity self-assessment: shares of the period (the first is
+# the baseline).
+MATURITY_ASSESSMENTS = (0.04, 0.5, 0.92)
 # Orientation's job families (ROME-based codes) and referral refusal reasons.
 JOB_FAMILIES = ("M1805", "I1401", "M1801", "E1101", "M1403", "E1205", "K1204", "D1406")
 REFUSAL_REASONS = ("prerequisites_not_met", "no_places_left", "person_declined", "not_reachable")
@@ -198,6 +218,13 @@ class GroundTruth:
     workshops: int
     referrals: int
     placements_by_kind: dict[str, int]
+    staff_sessions: int
+    maturity_assessments: int
+    upskilled_associations: tuple[str, ...]
+
+    @property
+    def associations_upskilled(self) -> int:
+        return len(self.upskilled_associations)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -216,6 +243,10 @@ class GroundTruth:
             "workshops": self.workshops,
             "referrals": self.referrals,
             "placements_by_kind": self.placements_by_kind,
+            "staff_sessions": self.staff_sessions,
+            "maturity_assessments": self.maturity_assessments,
+            "associations_upskilled": self.associations_upskilled,
+            "upskilled_associations": list(self.upskilled_associations),
         }
 
 
@@ -394,6 +425,7 @@ RANK = {
     ReferralResolutionReportedV1: 8,
     PlacementReportedV1: 9,
     FollowUpReportedV1: 10,
+    MaturityAssessmentReportedV1: 11,
 }
 
 
@@ -409,6 +441,13 @@ class _Plan:
         self.workshops = 0
         self.referrals = 0
         self.placements: dict[UUID, PlacementKind] = {}
+        self.staff_sessions = 0
+        # Per association: (start, minutes, headcount) of staff sessions whose headcount is
+        # reported, and (date, answers) of its maturity self-assessments.
+        self.staff: defaultdict[str, list[tuple[datetime, int, int]]] = defaultdict(list)
+        self.maturity: defaultdict[str, list[tuple[datetime, dict[MaturityQuestion, int]]]] = (
+            defaultdict(list)
+        )
 
     def add(
         self,
@@ -446,6 +485,7 @@ def plan_programme(
     days: int,
     now: datetime | None = None,
     rule: TrainedRule = TrainedRule(),
+    maturity: MaturityRule = MaturityRule(),
 ) -> Programme:
     """The programme of ``people`` residents over the ``days`` ending at ``now``."""
     if not MIN_DAYS <= days <= MAX_DAYS:
@@ -465,6 +505,10 @@ def plan_programme(
         _train(plan, rng, cohort, starts)
     for association in ASSOCIATIONS:
         _orient(plan, rng, association, [r for r in residents if r.association is association])
+    # One association commits less to its own upskilling than the others.
+    lagging = random.Random(f"{seed}/upskilling/{days}").choice(ASSOCIATIONS)
+    for association in ASSOCIATIONS:
+        _upskill(plan, association, starts, days, committed=association is not lagging)
     requests = tuple(sorted(plan.requests, key=lambda r: (r.at, r.rank, str(r.ce_id))))
     return Programme(
         seed=seed,
@@ -473,7 +517,7 @@ def plan_programme(
         starts=starts,
         ends=now,
         requests=requests,
-        truth=_truth(plan, residents, rule),
+        truth=_truth(plan, residents, rule, maturity),
     )
 
 
@@ -873,6 +917,110 @@ def _place(
             return
 
 
+def _upskill(
+    plan: _Plan, association: Association, starts: datetime, days: int, *, committed: bool
+) -> None:
+    """The association's own digital upskilling: staff training sessions (kind STAFF, with
+    their headcount once held) and its maturity self-assessment, a baseline early in the
+    period then at mid-period and near its end. A committed association trains its staff every
+    month or so and its answers rise; a less committed one trains them rarely and its answers
+    barely move."""
+    rng = random.Random(f"{plan.seed}/upskilling/{association.id}/{days}")
+    held = starts + timedelta(days=rng.uniform(10, 25))
+    number = 0
+    while held <= plan.now:
+        _staff_session(plan, rng, association, starts, held, number, committed)
+        number += 1
+        held += timedelta(days=rng.uniform(28, 42) if committed else rng.uniform(150, 200))
+    answers = {q.id: _pick(rng, [(0, 0.35), (1, 0.45), (2, 0.2)]) for q in QUESTIONNAIRE}
+    progress = 0.55 if committed else 0.06
+    for number, share in enumerate(MATURITY_ASSESSMENTS):
+        if number:
+            answers = {
+                question: min(MAX_ANSWER, answer + (rng.random() < progress))
+                for question, answer in answers.items()
+            }
+        day = (starts + timedelta(days=days * (share + rng.uniform(0, 0.03)))).astimezone(LOCAL)
+        assessed_at = _local(day.date(), time(10, 0))
+        if plan.add(
+            assessed_at + timedelta(hours=1),
+            association,
+            MaturityAssessmentReportedV1(
+                association_id=association.id,
+                answers=dict(answers),
+                assessed_at=assessed_at,
+                assessment_id=stable_id(plan.seed, "maturity", association.id, number),
+            ),
+            "maturity",
+            association.id,
+            number,
+        ):
+            plan.maturity[association.id].append((assessed_at, dict(answers)))
+
+
+def _staff_session(
+    plan: _Plan,
+    rng: random.Random,
+    association: Association,
+    starts: datetime,
+    held: datetime,
+    number: int,
+    committed: bool,
+) -> None:
+    """One staff training session, scheduled a few days ahead; its headcount once held."""
+    starts_at = _local(held.astimezone(LOCAL).date(), rng.choice((time(9, 30), time(14, 0))))
+    minutes = _pick(rng, [(120, 0.4), (150, 0.3), (180, 0.3)])
+    session_id = stable_id(plan.seed, "staff-session", association.id, number)
+    if not plan.add(
+        max(starts, starts_at - timedelta(days=rng.uniform(3, 10))),
+        association,
+        SessionReportedV1(
+            association_id=association.id,
+            district_id=association.districts[0],
+            module_id=rng.choice(STAFF_MODULES),
+            kind=SessionKind.STAFF,
+            place_type="association_premises",
+            starts_at=starts_at,
+            duration_minutes=minutes,
+            capacity=8,
+            session_id=session_id,
+        ),
+        "staff-session",
+        session_id,
+        provides=f"session:{session_id}",
+    ):
+        return
+    plan.sessions += 1
+    plan.staff_sessions += 1
+    headcount = rng.randint(2, 5) if committed else 1
+    if plan.add(
+        starts_at + timedelta(minutes=minutes + 45),
+        association,
+        AnonymousAttendanceReportedV1(session_id=str(session_id), count=headcount),
+        "staff-headcount",
+        session_id,
+        needs=(f"session:{session_id}",),
+    ):
+        plan.staff[association.id].append((starts_at, minutes, headcount))
+
+
+def _upskilled(plan: _Plan, rule: MaturityRule) -> tuple[str, ...]:
+    """Associations with an assessment ``rule.upskilled_points`` above their first one, each
+    scored with the staff sessions held up to its date (training's rule)."""
+    upskilled = []
+    for association_id, assessments in sorted(plan.maturity.items()):
+        staff = plan.staff[association_id]
+        scores = [
+            maturity_score(
+                answers, sum(m * h for begun, m, h in staff if begun <= assessed_at), rule
+            )
+            for assessed_at, answers in sorted(assessments, key=lambda a: a[0])
+        ]
+        if any(later - scores[0] >= rule.upskilled_points for later in scores[1:]):
+            upskilled.append(association_id)
+    return tuple(upskilled)
+
+
 def _add_months(day: date, months: int) -> date:
     """The same day ``months`` later, clamped to the month's end (as orientation computes it)."""
     index = day.month - 1 + months
@@ -885,7 +1033,9 @@ def _add_months(day: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
-def _truth(plan: _Plan, residents: list[Resident], rule: TrainedRule) -> GroundTruth:
+def _truth(
+    plan: _Plan, residents: list[Resident], rule: TrainedRule, maturity: MaturityRule
+) -> GroundTruth:
     enrolled = [r for r in residents if r.enrolled_at is not None and r.enrolled_at <= plan.now]
     enrolled_ids = {r.id for r in enrolled}
     trained = [
@@ -923,4 +1073,7 @@ def _truth(plan: _Plan, residents: list[Resident], rule: TrainedRule) -> GroundT
         workshops=plan.workshops,
         referrals=plan.referrals,
         placements_by_kind=dict(sorted(Counter(k.value for k in plan.placements.values()).items())),
+        staff_sessions=plan.staff_sessions,
+        maturity_assessments=sum(len(a) for a in plan.maturity.values()),
+        upskilled_associations=_upskilled(plan, maturity),
     )

@@ -8,7 +8,8 @@ secondary suppression along each dimension (whose total is the headline figure w
 dimension splits the population); a rate computed from a hidden count is hidden too; headline
 totals, target progress, funnel stages and outcome classes get the primary rule; the weekly
 series gets rule 4 (cumulative figures shown only where they moved by 0 or 5 and more).
-Counts of 0 and of 5 or more stay exact. Nothing here does I/O.
+Counts of 0 and of 5 or more stay exact, and so do counts of associations (upskilled): they
+are organisations, not people. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ HEADLINES = ("enrolled", "trained", "directed_to_employment")
 # Dimensions whose values split the scope's population: their total is the headline figure.
 PARTITIONS = ("district", "association", "gender", "age_band", "cohort")
 SERIES_COUNTS = ("enrolled", "trained", "directed_to_employment")
+# Counts of organisations, not people: shown exactly to every audience.
+ORGANISATIONS = frozenset({"associations_upskilled"})
 
 
 def anonymise(answer: Json) -> Json:
@@ -75,7 +78,11 @@ def _headlines(shown: Json) -> None:
 def _totals(shown: Json) -> None:
     totals = shown["totals"]
     counts = totals["counts"]
-    hidden = {name for name in list(counts) if _primary_in(counts, name, totals)}
+    hidden = {
+        name
+        for name in list(counts)
+        if name not in ORGANISATIONS and _primary_in(counts, name, totals)
+    }
     if hidden & {"enrolled", "attended", "sessions_planned", "sessions_present"}:
         totals["attendance_rate"] = totals["no_show_rate"] = None
     for area in list(totals["skill_gain"]):
@@ -99,6 +106,8 @@ def _totals(shown: Json) -> None:
 
 def _progress(shown: Json) -> None:
     for row in shown["progress"]:
+        if row["indicator"] in ORGANISATIONS:
+            continue
         counted = int(row["actual"]) - int(row.get("baseline") or 0)
         if 0 < counted < SMALL_CELL_THRESHOLD:  # the baseline is public: actual − baseline
             row["actual"] = row["share"] = row["weekly_pace"] = row["reached_on"] = None
@@ -135,8 +144,8 @@ def _breakdowns(breakdowns: list[Json], totals: Json) -> list[Json]:
 
 
 def _cell(cell: Json, cells: tuple[Any, ...]) -> Json:
-    """One breakdown cell with only the people counts (each shown or hidden) and the rates
-    computed from them when both are shown."""
+    """One breakdown cell with only the people counts (each shown or hidden), the rates
+    computed from them when both are shown, and whether the association is upskilled."""
     counts: Json = {}
     suppressed: Json = {}
     for name, value in zip(PEOPLE_COUNTS, cells, strict=True):
@@ -146,6 +155,8 @@ def _cell(cell: Json, cells: tuple[Any, ...]) -> Json:
         else:
             counts[name] = value
     exact_attendance = counts["enrolled"] is not None and counts["attended"] is not None
+    for name in ORGANISATIONS & set(cell["counts"]):
+        counts[name] = cell["counts"][name]
     return {
         "dimension": cell["dimension"],
         "value": cell["value"],

@@ -355,11 +355,13 @@ def transition(old: BeneficiaryFacts, new: BeneficiaryFacts) -> Deltas:
 
 
 def association_upskilled(association_id: str, upskilled_on: str) -> Deltas:
-    """An association counted as upskilled: in the totals and its own scope, and in the week
-    and month it happened (for the trend and the forecast)."""
+    """An association counted as upskilled: in the totals and its own scope, in its row of the
+    association breakdown, and in the week and month it happened (for the trend and the
+    forecast)."""
     deltas: Deltas = {}
     for scope in (ALL, f"association:{association_id}"):
         deltas[((scope, None, None), "associations_upskilled")] = 1
+        deltas[((scope, "association", association_id), "associations_upskilled")] = 1
         for period in PERIODS:
             deltas[((scope, period, period_of(upskilled_on, period)), "associations_upskilled")] = 1
     return deltas

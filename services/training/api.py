@@ -43,8 +43,19 @@ POST   /beneficiaries/progress               {"beneficiary_ids": [...]} → {"pr
 POST   /beneficiaries/attendance             {"beneficiary_ids": [...]} → {"attendance": {id:
                                              [...]}}, each person's records in session order
                                              (people unknown or not yours are left out)
-POST   /associations/{id}/maturity           {"score": 0-100} — coordinators
-GET    /associations/{id}/maturity           baseline, latest score, upskilled_at, history
+GET    /maturity/questionnaire               the maturity self-assessment: questions (id, weight,
+                                             Pix area, French and English text), the answer scale
+                                             (0-3), staff-training points and the rule — any role
+POST   /associations/{id}/maturity           a self-assessment: answers ({question: 0-3} for every
+                                             question), assessed_at (optional, not in the
+                                             future), assessment_id (optional) — coordinators, or
+                                             the association's own staff → 201 the maturity
+                                             report (below), 200 when that id is recorded with
+                                             the same answers, 409 with others
+GET    /associations/{id}/maturity           contracts.maturity.MaturityReport: baseline, latest,
+                                             gain, history (answers, staff training counted,
+                                             points, score), staff person-minutes to date,
+                                             upskilled, upskilled_at, the rule
 GET    /beneficiaries/{id}/export            everything training holds about the person
                                              (coordinators): {"service": "training", "records"}
 POST   /imports/attendance                   spreadsheet rows (``dn import attendance``):
@@ -61,12 +72,20 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
+from contracts.maturity import (
+    QUESTIONNAIRE,
+    SCALE,
+    STAFF_TRAINING_POINTS,
+    MaturityReport,
+    QuestionnaireReport,
+    QuestionReport,
+)
 from contracts.training import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
 from kit.audit import Action, Audit, RecordKind
 from kit.audit import as_json as audit_as_json
@@ -75,10 +94,11 @@ from kit.mongo import Session
 from kit.paging import parse_position
 from kit.service import audit_of, caller
 from kit.spreadsheet import SheetImportIn, SheetRow, rehearse, row_result
-from services.training import domain, importer
+from services.training import domain, importer, maturity
 from services.training.commands import Training, now
 from services.training.domain import Assessment, Attendance, AttendanceMark
 from services.training.domain import Session as TrainingSession
+from services.training.maturity import SelfAssessment
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
@@ -155,7 +175,29 @@ class AssessmentIn(Strict):
 
 
 class MaturityIn(Strict):
-    score: int
+    answers: dict[str, int]
+    assessed_at: datetime | None = None
+    assessment_id: UUID | None = None
+    score: int | None = Field(
+        default=None, description="no longer accepted: the score comes from the answers"
+    )
+
+    def self_assessment(self) -> SelfAssessment:
+        if self.score is not None:
+            raise InvalidInput(
+                FieldError(
+                    "score",
+                    "the maturity score is no longer typed: it is computed from the "
+                    "self-assessment's answers (GET /maturity/questionnaire); send answers",
+                )
+            )
+        at = now()
+        return SelfAssessment(
+            id=str(self.assessment_id or uuid4()),
+            assessed_at=self.assessed_at or at,
+            recorded_at=at,
+            answers=maturity.check_answers(self.answers),
+        )
 
 
 def training_of(request: Request) -> Training:
@@ -183,17 +225,6 @@ def attendance_view(attendance: Attendance) -> dict[str, Any]:
 
 def assessment_view(assessment: Assessment) -> dict[str, Any]:
     return {**asdict(assessment), "assessed_at": assessment.assessed_at.isoformat()}
-
-
-def maturity_view(maturity: domain.Maturity) -> dict[str, Any]:
-    return {
-        "association_id": maturity.association_id,
-        "baseline_score": maturity.baseline_score,
-        "latest_score": maturity.latest_score,
-        "upskilled": maturity.upskilled_at is not None,
-        "upskilled_at": maturity.upskilled_at.isoformat() if maturity.upskilled_at else None,
-        "history": [{"score": s, "at": at.isoformat()} for s, at in maturity.history],
-    }
 
 
 # -- access -------------------------------------------------------------------------------
@@ -505,21 +536,34 @@ async def export_beneficiary(
 # -- associations -------------------------------------------------------------------------
 
 
+@router.get("/maturity/questionnaire")
+async def maturity_questionnaire(who: Caller, service: Service) -> QuestionnaireReport:
+    return QuestionnaireReport(
+        questions=[QuestionReport(**asdict(question)) for question in QUESTIONNAIRE],
+        scale=list(SCALE),
+        staff_training_points=STAFF_TRAINING_POINTS,
+        rule=service.rules.maturity,
+    )
+
+
 @router.post("/associations/{association_id}/maturity")
 async def assess_maturity(
-    association_id: str, body: MaturityIn, who: Caller, service: Service
-) -> dict[str, Any]:
-    who.require(Role.COORDINATOR)
-    return maturity_view(await service.assess_maturity(association_id, body.score))
+    association_id: str, body: MaturityIn, who: Caller, service: Service, response: Response
+) -> MaturityReport:
+    who.require(*STAFF_ROLES)
+    who.require_association(association_id)
+    report, created = await service.assess_maturity(association_id, body.self_assessment())
+    response.status_code = 201 if created else 200
+    return report
 
 
 @router.get("/associations/{association_id}/maturity")
 async def association_maturity(
     association_id: str, who: Caller, service: Service
-) -> dict[str, Any]:
+) -> MaturityReport:
     who.require(*STAFF_ROLES)
     who.require_association(association_id)
-    return maturity_view(await service.store.maturity_of(association_id))
+    return await service.maturity_report(association_id)
 
 
 # -- spreadsheet import -------------------------------------------------------------------

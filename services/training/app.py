@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.maturity import (
+    DEFAULT_STAFF_HOURS_FOR_FULL_POINTS,
+    DEFAULT_UPSKILLED_POINTS,
+    MaturityRule,
+)
 from kit.service import Runtime, run, service_app
 from kit.settings import Settings
 from services.training import domain
@@ -24,14 +30,17 @@ NAME = "training"
 
 
 class TrainingSettings(BaseSettings):
-    """The programme's rules, overridable with ``DN_TRAINING_*`` (defaults: 4 sessions, 12 h)."""
+    """The programme's rules, overridable with ``DN_TRAINING_*`` (defaults: trained after 4
+    sessions and 12 h; an association upskilled 20 points above its baseline, staff training
+    worth its full 20 points at 20 person-hours)."""
 
     model_config = SettingsConfigDict(env_prefix="DN_TRAINING_", extra="ignore")
 
     min_sessions: int = 4
     min_minutes: int = 720
     require_final_assessment: bool = False
-    upskilled_points: int = domain.DEFAULT_UPSKILLED_POINTS
+    upskilled_points: int = Field(default=DEFAULT_UPSKILLED_POINTS, ge=1, le=100)
+    staff_hours_for_full_points: int = Field(default=DEFAULT_STAFF_HOURS_FOR_FULL_POINTS, ge=1)
     at_risk_streak: int = domain.AT_RISK_STREAK
 
     def rules(self) -> Rules:
@@ -41,7 +50,10 @@ class TrainingSettings(BaseSettings):
                 min_minutes=self.min_minutes,
                 require_final_assessment=self.require_final_assessment,
             ),
-            upskilled_points=self.upskilled_points,
+            maturity=MaturityRule(
+                upskilled_points=self.upskilled_points,
+                staff_hours_for_full_points=self.staff_hours_for_full_points,
+            ),
             at_risk_streak=self.at_risk_streak,
         )
 

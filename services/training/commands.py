@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
-from contracts.training import AttendanceStatus
+from contracts.maturity import MaturityReport, MaturityRule
+from contracts.training import AttendanceStatus, SessionKind
 from kit.mongo import Session
-from services.training import domain
+from services.training import domain, maturity
 from services.training.domain import (
     Assessment,
     Attendance,
@@ -35,7 +36,7 @@ def now() -> datetime:
 @dataclass(frozen=True)
 class Rules:
     completion: CompletionRule = field(default_factory=CompletionRule)
-    upskilled_points: int = domain.DEFAULT_UPSKILLED_POINTS
+    maturity: MaturityRule = field(default_factory=MaturityRule)
     at_risk_streak: int = domain.AT_RISK_STREAK
 
 
@@ -116,6 +117,8 @@ class Training:
         if event is not None:
             await self.store.save_session(session, updated)
             await self.store.emit(session, event)
+            if updated.kind is SessionKind.STAFF:
+                await self._reconsider_maturity(session, updated.association_id)
         return updated
 
     # -- attendance --------------------------------------------------------------------------
@@ -254,18 +257,48 @@ class Training:
 
     # -- association maturity ----------------------------------------------------------------
 
-    async def assess_maturity(self, association_id: str, score: int) -> domain.Maturity:
-        async def work(session: Session) -> domain.Maturity:
-            current = await self.store.maturity_of(association_id, session)
-            updated, events = domain.assess_maturity(
-                current, score, now(), self.rules.upskilled_points
-            )
-            await self.store.save_maturity(session, updated)
-            for event in events:
-                await self.store.emit(session, event)
-            return updated
+    async def assess_maturity(
+        self, association_id: str, assessment: maturity.SelfAssessment
+    ) -> tuple[MaturityReport, bool]:
+        """Record a self-assessment; the maturity after it, and whether it was new."""
+
+        async def work(session: Session) -> tuple[MaturityReport, bool]:
+            created = await self.assess_maturity_in(session, association_id, assessment)
+            return await self.maturity_report(association_id, session), created
 
         return await self._in_transaction(work)
+
+    async def assess_maturity_in(
+        self, session: Session, association_id: str, assessment: maturity.SelfAssessment
+    ) -> bool:
+        """As :meth:`assess_maturity`, inside the caller's transaction (partner intake)."""
+        current = await self.store.maturity_of(association_id, session)
+        staff = await self.store.staff_training_of(association_id, session)
+        updated, events = maturity.record(current, assessment, staff, self.rules.maturity)
+        if not events:
+            return False
+        await self.store.save_maturity(session, updated)
+        for event in events:
+            await self.store.emit(session, event)
+        return True
+
+    async def _reconsider_maturity(self, session: Session, association_id: str) -> None:
+        """A staff headcount changed: upskilled decided again. The maturity record is written
+        even when nothing changes, so an assessment recorded at the same moment conflicts with
+        this transaction (and is retried) instead of both missing each other's records."""
+        current = await self.store.maturity_of(association_id, session)
+        staff = await self.store.staff_training_of(association_id, session)
+        updated, upskilled = maturity.reconsider(current, staff, self.rules.maturity)
+        await self.store.save_maturity(session, updated)
+        if upskilled is not None:
+            await self.store.emit(session, upskilled)
+
+    async def maturity_report(
+        self, association_id: str, session: Session | None = None
+    ) -> MaturityReport:
+        current = await self.store.maturity_of(association_id, session)
+        staff = await self.store.staff_training_of(association_id, session)
+        return maturity.report(current, staff, self.rules.maturity)
 
     # -- registration's facts (called by the handler, inside its idempotent transaction) ----
 

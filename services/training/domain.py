@@ -1,11 +1,11 @@
 """Training rules: the Pix framework and modules, sessions and recurring schedules, attendance
-and roll-calls, skill assessments, completion ("trained"), at-risk streaks and association
-maturity — decisions only, no I/O."""
+and roll-calls, skill assessments, completion ("trained") and at-risk streaks — decisions
+only, no I/O. Association maturity is in ``maturity.py``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -16,8 +16,6 @@ from contracts.errors import Conflict, FieldError, InvalidInput
 from contracts.training import (
     AnonymousAttendanceRecordedV1,
     AssessmentStage,
-    AssociationMaturityAssessedV1,
-    AssociationUpskilledV1,
     AttendanceRecordedV1,
     AttendanceStatus,
     Autonomy,
@@ -34,7 +32,6 @@ MAX_RECURRING_SESSIONS = 200
 MAX_ANONYMOUS_COUNT = 1000
 MAX_LEVEL = 8
 AT_RISK_STREAK = 3
-DEFAULT_UPSKILLED_POINTS = 20
 DEFAULT_TIMEZONE = "Europe/Paris"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -743,49 +740,3 @@ def at_risk(
             )
         flagged.update(streak.session_ids)
     return frozenset(flagged), events
-
-
-# -- association maturity ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Maturity:
-    association_id: str
-    baseline_score: int | None = None
-    latest_score: int | None = None
-    upskilled_at: datetime | None = None
-    history: tuple[tuple[int, datetime], ...] = field(default=())
-
-
-def assess_maturity(
-    current: Maturity, score: int, now: datetime, points: int = DEFAULT_UPSKILLED_POINTS
-) -> tuple[Maturity, list[AssociationMaturityAssessedV1 | AssociationUpskilledV1]]:
-    """Record a maturity score; the first one is the baseline. Upskilled is emitted once,
-    when a score is at least ``points`` above the baseline."""
-    if not 0 <= score <= 100:
-        raise InvalidInput(FieldError("score", "from 0 to 100"))
-    baseline = current.baseline_score if current.baseline_score is not None else score
-    events: list[AssociationMaturityAssessedV1 | AssociationUpskilledV1] = [
-        AssociationMaturityAssessedV1(
-            association_id=current.association_id, score=score, assessed_at=now
-        )
-    ]
-    upskilled_at = current.upskilled_at
-    if upskilled_at is None and score - baseline >= points:
-        upskilled_at = now
-        events.append(
-            AssociationUpskilledV1(
-                association_id=current.association_id,
-                baseline_score=baseline,
-                score=score,
-                upskilled_at=now,
-            )
-        )
-    updated = Maturity(
-        association_id=current.association_id,
-        baseline_score=baseline,
-        latest_score=score,
-        upskilled_at=upskilled_at,
-        history=(*current.history, (score, now)),
-    )
-    return updated, events

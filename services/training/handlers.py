@@ -4,16 +4,20 @@ only) from ``dn.registration.events``, and partners' attendance reports from
 
 Both apply each event once (its ``ce_id`` is recorded in the transaction of its effect), so a
 redelivered request changes nothing. Partners may report sessions, attendance, anonymous
-headcounts and assessments, each through the same use case as its form. A request that cannot
-be applied is dead-lettered with a reason: ``unknown_session``, ``unknown_beneficiary``,
-``merged_beneficiary``, ``conflicting_attendance``, ``duplicate_session`` (a partner-chosen
-session id already in use) or ``invalid_request``; an identical resend
-of an applied attendance report or assessment changes nothing either. An applied attendance
+headcounts, assessments and their association's maturity self-assessment, each through the
+same use case as its form. A request that cannot be applied is dead-lettered with a reason:
+``unknown_session``, ``unknown_beneficiary``, ``merged_beneficiary``,
+``conflicting_attendance``, ``duplicate_session`` (a partner-chosen session id already in use),
+``conflicting_maturity_assessment`` (a partner-chosen assessment id already recorded with other
+answers) or ``invalid_request``; an identical resend of an applied attendance report or
+assessment changes nothing either. An applied attendance
 report or assessment is in the access log (``kit.audit``) with the partner as actor, written in
 the transaction of its effect.
 """
 
 from __future__ import annotations
+
+from uuid import uuid4
 
 from contracts import catalogue, topics
 from contracts.envelope import CloudEvent
@@ -30,6 +34,7 @@ from contracts.training import (
     AnonymousAttendanceReportedV1,
     AssessmentReportedV1,
     AttendanceReportedV1,
+    MaturityAssessmentReportedV1,
     SessionReportedV1,
 )
 from kit.audit import Action, Actor, AuditLog, RecordKind
@@ -37,6 +42,7 @@ from kit.consumer import IdempotentConsumer, Rejected
 from kit.mongo import Session
 from services.training.commands import Training, now
 from services.training.domain import Assessment, AttendanceMark, RefusedBeneficiary, SessionPlan
+from services.training.maturity import SelfAssessment
 
 BENEFICIARIES_GROUP_ID = "dn-training-beneficiaries"
 BENEFICIARIES_TOPICS = (topics.REGISTRATION_EVENTS,)
@@ -112,6 +118,22 @@ def assessment_of(data: AssessmentReportedV1) -> Assessment:
     )
 
 
+def self_assessment_of(data: MaturityAssessmentReportedV1) -> SelfAssessment:
+    at = now()
+    return SelfAssessment(
+        id=str(data.assessment_id or uuid4()),
+        assessed_at=data.assessed_at or at,
+        recorded_at=at,
+        answers=dict(data.answers),
+    )
+
+
+CONFLICT_REASONS = {
+    SessionReportedV1: "duplicate_session",
+    MaturityAssessmentReportedV1: "conflicting_maturity_assessment",
+}
+
+
 class IntakeHandler:
     """Applies partners' requests with the same rules as the forms, each once per ``ce_id``."""
 
@@ -141,11 +163,7 @@ class IntakeHandler:
             except RefusedBeneficiary as refused:
                 raise Rejected(refused.reason, str(refused)) from refused
             except Conflict as conflict:
-                reason = (
-                    "duplicate_session"
-                    if isinstance(data, SessionReportedV1)
-                    else "conflicting_attendance"
-                )
+                reason = CONFLICT_REASONS.get(type(data), "conflicting_attendance")
                 raise Rejected(reason, str(conflict)) from conflict
             except InvalidInput as invalid:
                 raise Rejected("invalid_request", str(invalid)) from invalid
@@ -164,5 +182,9 @@ class IntakeHandler:
             await training.record_anonymous_attendance_in(session, data.session_id, data.count)
         elif isinstance(data, AssessmentReportedV1):
             await training.assess_in(session, assessment_of(data))
+        elif isinstance(data, MaturityAssessmentReportedV1):
+            await training.assess_maturity_in(
+                session, data.association_id, self_assessment_of(data)
+            )
         else:  # a type added to the contracts but not here: a bug, not the partner's fault
             raise TypeError(f"no use case for {type(data).__name__}")

@@ -1,5 +1,6 @@
 """Training's MongoDB collections: modules, sessions, attendance, assessments, what training
-knows of each beneficiary (ids and status only) and association maturity."""
+knows of each beneficiary (ids and status only), association maturity and the staff
+sessions it counts."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.event import EventData
+from contracts.maturity import MaturityQuestion
 from contracts.training import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
 from kit import outbox
 from kit.mongo import Document, Session
@@ -24,11 +26,11 @@ from services.training.domain import (
     Attendance,
     BeneficiaryStatus,
     Catalogue,
-    Maturity,
     Person,
     catalogue_from,
 )
 from services.training.domain import Session as TrainingSession
+from services.training.maturity import Maturity, SelfAssessment, StaffTraining
 
 REFERENCE_FILE = Path(__file__).with_name("reference_data.json")
 
@@ -285,24 +287,46 @@ class TrainingStore:
             return Maturity(association_id)
         return Maturity(
             association_id=association_id,
-            baseline_score=document.get("baseline_score"),
-            latest_score=document.get("latest_score"),
+            assessments=(
+                *_typed_scores(association_id, document),
+                *(_self_assessment(row) for row in document.get("assessments", [])),
+            ),
             upskilled_at=document.get("upskilled_at"),
-            history=tuple((h["score"], h["at"]) for h in document.get("history", [])),
         )
 
     async def save_maturity(self, session: Session, maturity: Maturity) -> None:
         await self.maturity.replace_one(
             {"_id": maturity.association_id},
             {
-                "baseline_score": maturity.baseline_score,
-                "latest_score": maturity.latest_score,
+                "assessments": [_assessment_document(a) for a in maturity.assessments],
                 "upskilled_at": maturity.upskilled_at,
-                "history": [{"score": score, "at": at} for score, at in maturity.history],
             },
             upsert=True,
             session=session,
         )
+
+    async def staff_training_of(
+        self, association_id: str, session: Session | None = None
+    ) -> list[StaffTraining]:
+        """The association's staff sessions that someone attended (a headcount above 0)."""
+        cursor = self.sessions.find(
+            {
+                "association_id": association_id,
+                "kind": SessionKind.STAFF.value,
+                "anonymous_count": {"$gt": 0},
+            },
+            {"starts_at": 1, "duration_minutes": 1, "anonymous_count": 1},
+            session=session,
+        )
+        return [
+            StaffTraining(
+                session_id=document["_id"],
+                starts_at=document["starts_at"],
+                duration_minutes=document["duration_minutes"],
+                headcount=document["anonymous_count"],
+            )
+            async for document in cursor
+        ]
 
 
 # -- documents ----------------------------------------------------------------------------
@@ -369,3 +393,43 @@ def _person(document: Document) -> Person:
         trained_at=document.get("trained_at"),
         at_risk_sessions=frozenset(document.get("at_risk_sessions", ())),
     )
+
+
+def _typed_scores(association_id: str, document: Document) -> list[SelfAssessment]:
+    """Scores typed by hand before the questionnaire (the first shape of this collection:
+    ``history: [{score, at}]``), kept in the history as score-only assessments."""
+    return [
+        SelfAssessment(
+            id=f"{association_id}-score-{index}",
+            assessed_at=row["at"],
+            recorded_at=row["at"],
+            answers=None,
+            typed_score=row["score"],
+        )
+        for index, row in enumerate(document.get("history", []))
+    ]
+
+
+def _self_assessment(row: Document) -> SelfAssessment:
+    answers = row.get("answers")
+    return SelfAssessment(
+        id=row["id"],
+        assessed_at=row["assessed_at"],
+        recorded_at=row["recorded_at"],
+        answers=None
+        if answers is None
+        else {MaturityQuestion(name): answer for name, answer in answers.items()},
+        typed_score=row.get("typed_score"),
+    )
+
+
+def _assessment_document(assessment: SelfAssessment) -> Document:
+    return {
+        "id": assessment.id,
+        "assessed_at": assessment.assessed_at,
+        "recorded_at": assessment.recorded_at,
+        "answers": None
+        if assessment.answers is None
+        else {question.value: answer for question, answer in assessment.answers.items()},
+        "typed_score": assessment.typed_score,
+    }

@@ -4,7 +4,9 @@ Independent of the platform: each person's facts are folded from the intake requ
 simulator planned (enrolment, attendance, assessments, workshops, referrals, placements,
 follow-ups), then counted per indicator, in the totals and in every attribute breakdown
 (district, association, gender, track, careers track by gender, enrolment cohort). The age band
-comes from the simulator's own ground truth (registration derives it from the birth year).
+comes from the simulator's own ground truth (registration derives it from the birth year), and
+so do the associations upskilled (training scores the self-assessments with the staff sessions'
+headcounts; the truth applies the same rule): in the total and in each one's association row.
 """
 
 from __future__ import annotations
@@ -161,6 +163,9 @@ def expected_figures(programme: Programme, rule: TrainedRule) -> ExpectedFigures
         for cell in person.cells():
             cells[cell].update(counts)
     truth = programme.truth
+    totals["associations_upskilled"] = truth.associations_upskilled
+    for association_id in truth.upskilled_associations:
+        cells[("association", association_id)]["associations_upskilled"] += 1
     return ExpectedFigures(
         totals=dict(totals),
         cells={cell: dict(counts) for cell, counts in cells.items()},

@@ -45,7 +45,8 @@ from tests.chaos.expected import ATTRIBUTES, ExpectedFigures, expected_figures
 REQUESTS_PER_PERSON = 13.7
 # Indicators compared in every cell: all of reporting's per-person ones but ``at_risk`` (it
 # depends on today's date) and ``withdrawn`` (compared separately: the simulator withdraws
-# nobody, so it must stay 0).
+# nobody, so it must stay 0), and the associations upskilled (in the total and each
+# association's row).
 COMPARED = (
     "enrolled",
     "attended",
@@ -63,6 +64,7 @@ COMPARED = (
     "sessions_unexcused",
     "minutes_present",
     *(f"skill_gain_{kind}_{area}" for area in "12345" for kind in ("sum", "count")),
+    "associations_upskilled",
 )
 
 

@@ -1,6 +1,6 @@
 """``dn simulate`` against the running platform: everything it sends is applied (re-sent when a
 prerequisite had not arrived yet), and the platform's figures reach the simulator's ground
-truth."""
+truth — associations upskilled included (self-assessments and staff sessions over intake)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from tests.support import eventually
 pytestmark = pytest.mark.e2e
 PEOPLE, DAYS = 30, 120
 FIGURES = "{ impact { enrolled trained directedToEmployment } }"
+UPSKILLED = "{ impact { associationsUpskilled byAssociation { associationId upskilled } } }"
 
 
 def figures(gateway: httpx.Client) -> dict[str, int]:
@@ -33,15 +34,25 @@ def figures(gateway: httpx.Client) -> dict[str, int]:
     return impact
 
 
+def upskilled(gateway: httpx.Client) -> tuple[int, set[str]]:
+    """impact.associationsUpskilled, and the associations whose row says upskilled."""
+    body = graphql(gateway, UPSKILLED).json()
+    assert "errors" not in body, body
+    impact = body["data"]["impact"]
+    rows = {row["associationId"] for row in impact["byAssociation"] if row["upskilled"]}
+    return impact["associationsUpskilled"], rows
+
+
 def a_seed_with_every_outcome() -> int:
-    """A seed whose small programme has trained and untrained people, and placements both
-    directed towards employment and not (OTHER)."""
+    """A seed whose small programme has trained and untrained people, placements both
+    directed towards employment and not (OTHER), and associations upskilled and not."""
     for seed in range(1000, 1100):
         truth = plan_programme(seed, PEOPLE, DAYS).truth
         if (
             0 < truth.trained < truth.enrolled
             and truth.directed_to_employment > 0
             and truth.placements_by_kind.get("other")
+            and 0 < truth.associations_upskilled < 5
         ):
             return seed
     raise AssertionError("no seed in range gives every outcome")
@@ -65,6 +76,7 @@ async def test_simulated_programme_reaches_the_ground_truth_on_the_platform(
 ) -> None:
     seed = a_seed_with_every_outcome()
     before = figures(gateway)
+    _, upskilled_before = upskilled(gateway)
 
     result = simulate(
         platform.settings, infra,
@@ -94,6 +106,18 @@ async def test_simulated_programme_reaches_the_ground_truth_on_the_platform(
     reached = await eventually(now, lambda seen: seen == want, timeout_s=180, what="impact")
 
     assert reached == want
+    # An association stays upskilled: the ones this programme upskills join those already so.
+    assert expected["associations_upskilled"] > 0
+    want_upskilled = upskilled_before | set(expected["upskilled_associations"])
+
+    async def associations() -> tuple[int, set[str]]:
+        return upskilled(gateway)
+
+    count, rows = await eventually(
+        associations, lambda seen: seen[1] >= want_upskilled, timeout_s=30, what="upskilled"
+    )
+    assert rows == want_upskilled
+    assert count == len(want_upskilled)
 
 
 def test_dry_run_prints_the_plan_and_sends_nothing(

@@ -13,6 +13,7 @@ from contracts import topics
 from contracts.catalogue import intake_types
 from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
 from contracts.event import EventData
+from contracts.maturity import MaturityQuestion
 from contracts.orientation import (
     FollowUpReportedV1,
     InterestsReportedV1,
@@ -31,6 +32,7 @@ from contracts.training import (
     AttendanceReportedV1,
     AttendanceStatus,
     Autonomy,
+    MaturityAssessmentReportedV1,
     SessionKind,
     SessionReportedV1,
 )
@@ -96,6 +98,14 @@ TRAINING_REQUESTS: dict[type[EventData], tuple[EventData, str]] = {
             assessed_at=NOW,
         ),
         "assess_in",
+    ),
+    MaturityAssessmentReportedV1: (
+        MaturityAssessmentReportedV1(
+            association_id="asso-1",
+            answers={question: 2 for question in MaturityQuestion},
+            assessed_at=NOW,
+        ),
+        "assess_maturity_in",
     ),
 }
 

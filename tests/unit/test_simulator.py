@@ -16,10 +16,20 @@ from contracts.catalogue import decode, intake_types
 from contracts.dimensions import AgeBand, EmploymentStatus
 from contracts.envelope import CloudEvent
 from contracts.intake import EnrolmentRequestedV1
+from contracts.maturity import MaturityQuestion, MaturityRule
 from contracts.orientation import FollowUpReportedV1, PlacementKind, PlacementReportedV1
 from contracts.registration import BeneficiaryEnrolledV1
 from contracts.topics import INTAKE
-from contracts.training import AttendanceReportedV1, AttendanceStatus, SessionReportedV1
+from contracts.training import (
+    AnonymousAttendanceReportedV1,
+    AssociationMaturityAssessedV2,
+    AttendanceReportedV1,
+    AttendanceStatus,
+    MaturityAssessmentReportedV1,
+    SessionKind,
+    SessionReportedV1,
+)
+from kit.simulation.command import DEMO_DAYS, DEMO_PEOPLE, DEMO_SEED, plan
 from kit.simulation.confirmation import confirmed_fact, expected_fact
 from kit.simulation.delivery import INTAKE_GROUPS, Delivery, DeliveryOptions
 from kit.simulation.programme import (
@@ -28,10 +38,13 @@ from kit.simulation.programme import (
     INCLUSION_MODULES,
     JOB_FAMILIES,
     REFUSAL_REASONS,
+    STAFF_MODULES,
     Programme,
     TrainedRule,
     plan_programme,
 )
+from services.training import maturity
+from services.training.maturity import Maturity, SelfAssessment, StaffTraining
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 6, 15, 18, 0, tzinfo=UTC)
@@ -311,3 +324,90 @@ def test_each_request_waits_for_its_own_canonical_fact(year: Programme) -> None:
         qpv_resident=True, shares_with_partners=True, enrolled_at=NOW,
     )  # fmt: skip
     assert confirmed_fact(enrolled) == expected_fact(enrolment)
+
+
+def test_each_association_assesses_its_maturity_and_trains_its_staff(year: Programme) -> None:
+    assessments = [r for r in year.requests if isinstance(r.data, MaturityAssessmentReportedV1)]
+    staff = [
+        r.data
+        for r in year.requests
+        if isinstance(r.data, SessionReportedV1) and r.data.kind is SessionKind.STAFF
+    ]
+
+    assert Counter(r.data.association_id for r in assessments) == {a.id: 3 for a in ASSOCIATIONS}
+    assert year.truth.maturity_assessments == len(assessments)
+    assert year.truth.staff_sessions == len(staff) > 0
+    assert {s.module_id for s in staff} <= {*INCLUSION_MODULES, *CAREERS_MODULES}
+    assert set(STAFF_MODULES) <= {*INCLUSION_MODULES, *CAREERS_MODULES}
+    for request in assessments:  # the baseline early, the last one near the end
+        assert isinstance(request.data, MaturityAssessmentReportedV1)
+        assert request.data.assessed_at is not None
+        assert request.data.assessed_at < request.at
+        assert set(request.data.answers) == set(MaturityQuestion)
+
+
+def test_most_associations_end_the_demo_year_upskilled() -> None:
+    demo = plan(DEMO_SEED, DEMO_PEOPLE, DEMO_DAYS, NOW)
+
+    assert 3 <= demo.truth.associations_upskilled < len(ASSOCIATIONS)
+    assert demo.truth.as_json()["associations_upskilled"] == demo.truth.associations_upskilled
+
+
+def test_the_upskilled_truth_is_what_training_decides_from_the_requests(year: Programme) -> None:
+    """Training's own rules (services/training/maturity.py) fed with the simulator's
+    self-assessments and staff headcounts, in request order, upskill the associations the
+    ground truth names."""
+    sessions: dict[str, SessionReportedV1] = {}
+    staff: defaultdict[str, list[StaffTraining]] = defaultdict(list)
+    current: dict[str, Maturity] = {}
+    for request in year.requests:
+        data = request.data
+        if isinstance(data, SessionReportedV1) and data.kind is SessionKind.STAFF:
+            sessions[str(data.session_id)] = data
+        elif isinstance(data, AnonymousAttendanceReportedV1) and data.session_id in sessions:
+            session = sessions[data.session_id]
+            staff[session.association_id].append(
+                StaffTraining(data.session_id, session.starts_at, session.duration_minutes,
+                              data.count)
+            )  # fmt: skip
+            for association_id, known in current.items():
+                current[association_id], _ = maturity.reconsider(
+                    known, staff[association_id], MaturityRule()
+                )
+        elif isinstance(data, MaturityAssessmentReportedV1):
+            assert data.assessed_at is not None
+            known = current.get(data.association_id, Maturity(data.association_id))
+            assessment = SelfAssessment(
+                str(data.assessment_id), data.assessed_at, request.at, dict(data.answers)
+            )
+            current[data.association_id], _ = maturity.record(
+                known, assessment, staff[data.association_id], MaturityRule()
+            )
+
+    upskilled = sorted(a for a, known in current.items() if known.upskilled_at is not None)
+    assert tuple(upskilled) == year.truth.upskilled_associations
+    assert 0 < len(upskilled) < len(ASSOCIATIONS)
+
+
+def test_a_higher_upskilled_bar_counts_fewer_associations() -> None:
+    default = plan_programme(seed=3, people=50, days=365, now=NOW)
+    strict = plan_programme(
+        seed=3, people=50, days=365, now=NOW, maturity=MaturityRule(upskilled_points=60)
+    )
+
+    assert strict.requests == default.requests
+    assert strict.truth.associations_upskilled < default.truth.associations_upskilled
+
+
+def test_a_maturity_request_waits_for_its_assessed_event(year: Programme) -> None:
+    request = next(
+        r.data for r in year.requests if isinstance(r.data, MaturityAssessmentReportedV1)
+    )
+    assert isinstance(request, MaturityAssessmentReportedV1)
+    assert request.assessment_id is not None
+    assessed = AssociationMaturityAssessedV2(
+        association_id=request.association_id, assessment_id=str(request.assessment_id),
+        answers=request.answers, staff_person_minutes=0, score=30, baseline_score=30,
+        assessed_at=NOW,
+    )  # fmt: skip
+    assert confirmed_fact(assessed) == expected_fact(request)

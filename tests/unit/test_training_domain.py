@@ -1,4 +1,4 @@
-"""Training rules: framework, sessions, schedules, attendance, completion, at-risk, maturity."""
+"""Training rules: framework, sessions, schedules, attendance, completion, at-risk."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from services.training.domain import (
     AttendanceMark,
     BeneficiaryStatus,
     CompletionRule,
-    Maturity,
     Person,
     Recurrence,
     RefusedBeneficiary,
@@ -554,36 +553,6 @@ def test_a_streak_is_ordered_by_session_start_not_by_arrival() -> None:
     covered, emitted = flag(list(reversed(statuses("U", "U", "U"))))
     assert emitted == 1
     assert covered == {"s0", "s1", "s2"}
-
-
-# -- association maturity -------------------------------------------------------------------
-
-
-def test_the_first_maturity_score_is_the_baseline_and_upskilled_comes_once() -> None:
-    maturity, events = domain.assess_maturity(Maturity("asso"), 30, NOW)
-    assert maturity.baseline_score == 30
-    assert len(events) == 1
-    maturity, events = domain.assess_maturity(maturity, 49, NOW)
-    assert [e.event_type for e in events] == ["dn.training.association_maturity_assessed.v1"]
-    maturity, events = domain.assess_maturity(maturity, 50, NOW)
-    assert events[-1].event_type == "dn.training.association_upskilled.v1"
-    assert (events[-1].baseline_score, events[-1].score) == (30, 50)  # type: ignore[union-attr]
-    maturity, events = domain.assess_maturity(maturity, 90, NOW)
-    assert len(events) == 1
-    assert maturity.upskilled_at == NOW
-    assert maturity.baseline_score == 30
-    assert maturity.latest_score == 90
-
-
-def test_a_maturity_score_outside_0_to_100_is_refused() -> None:
-    with pytest.raises(InvalidInput, match="100"):
-        domain.assess_maturity(Maturity("asso"), 101, NOW)
-
-
-def test_the_upskilled_threshold_is_configurable() -> None:
-    maturity, _ = domain.assess_maturity(Maturity("asso"), 30, NOW, points=10)
-    _, events = domain.assess_maturity(maturity, 40, NOW, points=10)
-    assert len(events) == 2
 
 
 # -- assessments ----------------------------------------------------------------------------
