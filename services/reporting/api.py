@@ -19,8 +19,10 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.errors import FieldError, InvalidInput, NotFound
+from kit.audit import Action, Audit, RecordKind
+from kit.audit import as_json as audit_as_json
 from kit.auth import AuthError, Principal, Role
-from kit.service import caller, runtime_of
+from kit.service import audit_of, caller, runtime_of
 from services.reporting import domain, exports, figures, impact_report, share_links
 from services.reporting.anonymised import anonymise
 from services.reporting.answer_cache import AnswerCache
@@ -194,18 +196,24 @@ def figures_json(cell: figures.Figures) -> dict[str, Any]:
 
 @router.get("/beneficiaries/{beneficiary_id}/export")
 async def export_beneficiary(
-    beneficiary_id: str, who: Caller, store: Annotated[ReportingStore, Depends(store_of)]
+    beneficiary_id: str,
+    who: Caller,
+    store: Annotated[ReportingStore, Depends(store_of)],
+    audit: Annotated[Audit, Depends(audit_of)],
 ) -> dict[str, Any]:
     """Everything reporting holds about the person (right of access): the projection's facts,
-    pseudonymous dimensions only; no record when reporting has not heard of them."""
+    pseudonymous dimensions only (no record when reporting has not heard of them), and who
+    read them here."""
     who.require(Role.COORDINATOR)
+    await audit(Action.EXPORT, RecordKind.ALL_RECORDS, [beneficiary_id])
+    access_log = audit_as_json(await audit.log.entries(beneficiary_id, None))
     document = await store.facts.find_one({"_id": beneficiary_id})
     if document is not None and document.get("erased"):
         document = None
     if document is None:
-        return {"service": "reporting", "records": []}
+        return {"service": "reporting", "records": [], "access_log": access_log}
     facts = {"beneficiary_id": document.pop("_id"), **document}
-    return {"service": "reporting", "records": [facts]}
+    return {"service": "reporting", "records": [facts], "access_log": access_log}
 
 
 @router.get("/impact/changes")

@@ -153,7 +153,7 @@ def test_the_export_includes_each_services_access_log(
 
     logs = {name: section["access_log"] for name, section in document["services"].items()
             if "access_log" in section}  # fmt: skip
-    assert {"registration", "training", "orientation"} <= set(logs)
+    assert set(logs) == {"registration", "training", "orientation", "reporting"}
     placement = [e for e in logs["orientation"] if e["record"] == "placement"]
     assert [(e["action"], e["actor"], e["role"]) for e in placement] == [
         ("record", subject_of(staff), "association")
