@@ -260,7 +260,11 @@ async def test_erasure_leaves_counts_but_nothing_linked_to_the_person(
     assert len(roll) == 1, "the attendance still counts"
     assert roll[0]["beneficiary_id"].startswith("erased-")
     export = (await training.http.get(f"/beneficiaries/{person}/export")).json()
-    assert export == {"service": "training", "records": []}
+    assert (export["service"], export["records"]) == ("training", [])
+    # Who recorded or read what stays accountable after erasure: ids and kinds, no content.
+    logged = {(e["action"], e["record"]) for e in export["access_log"]}
+    assert {("record", "attendance"), ("export", "all_records")} <= logged
+    assert all({"status", "minutes"}.isdisjoint(entry) for entry in export["access_log"])
     assert (await training.attend(session_id, person)).status_code == 422
     everything = await training.db["beneficiaries"].find_one({"_id": str(person)})
     assert everything == {"_id": str(person), "status": "erased"}
