@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from contracts import topics
 from contracts.catalogue import ALL_TYPES, intake_types
 from contracts.envelope import STRUCTURED, CloudEvent
+from contracts.maturity import MaturityQuestion
 from kit.auth import Role, issue_token
 from kit.kafka_ends import true_end_offsets
 from kit.platform import Platform
@@ -79,6 +80,7 @@ INTERESTS = "dn.intake.orientation.interests_reported.v1"
 REFERRAL = "dn.intake.orientation.referral_requested.v1"
 RESOLUTION = "dn.intake.orientation.referral_resolution_reported.v1"
 FOLLOW_UP = "dn.intake.orientation.follow_up_reported.v1"
+MATURITY = "dn.intake.training.maturity_assessment_reported.v1"
 TOPIC_OF = {name: model.topic for name, model in ALL_TYPES.items()}
 
 Headers = list[tuple[str, bytes]]
@@ -184,6 +186,11 @@ def request_of(type_name: str, person: UUID, session: UUID, other: UUID) -> dict
         REFERRAL: lambda: referral(person, other),
         RESOLUTION: lambda: {"referral_id": str(other), "outcome": "accepted"},
         FOLLOW_UP: lambda: {"placement_id": str(other), "months": 3, "still_in_post": True},
+        MATURITY: lambda: {
+            "association_id": ASSOCIATION,
+            "answers": {str(question): 1 for question in MaturityQuestion},
+            "assessment_id": str(other),
+        },
     }
     return builders[type_name]()
 
