@@ -57,6 +57,26 @@ def after(text: str, name: str) -> str:
     return lines[lines.index(name) + 1]
 
 
+SEPARATOR = "[,\u00a0\u202f ]"  # thousands: English ",", French a (narrow) no-break space
+
+
+def count(figure: str) -> str:
+    """A count as the PDF writes it ("5,521" in English, "5 521" in French) as the page's raw
+    value ("5521"), so that numbers are compared, not their formatting; "<5" (a small count
+    hidden from funders) and any other text unchanged."""
+    if re.fullmatch(rf"\d{{1,3}}(?:{SEPARATOR}\d{{3}})*", figure):
+        return re.sub(r"\D", "", figure)
+    return figure
+
+
+def written(value: str) -> str:
+    """A pattern for the page's raw count ``value`` as the PDF writes it, in either language."""
+    if not value.isdigit():
+        return re.escape(value)
+    groups = [value[max(0, end - 3) : end] for end in range(len(value), 0, -3)]
+    return SEPARATOR.join(reversed(groups))
+
+
 def shown(page: Page, testid: str) -> str:
     """The figure the page shows (its raw value; "" or "null" when hidden)."""
     value = page.get_by_test_id(testid).get_attribute("data-value")
@@ -87,10 +107,11 @@ def test_the_pdf_of_the_scope_shown_holds_the_figures_on_the_page(
     assert f"Périmètre : Quartier : {place.district_name}" in text
     assert "Période : du 05/01/2026 au " in text
     assert "Chiffres extraits le " in text
-    assert after(text, "Inscrits") == shown(page, "figure-enrolled")
+    assert count(after(text, "Inscrits")) == shown(page, "figure-enrolled")
     trained, target = shown(page, "figure-trained"), shown(page, "target-trained")
-    assert f"{trained} / {target} — " in text  # the target's card: actual / target
-    assert after(text, place.district_name) == shown(page, f"district-{place.district_id}-enrolled")
+    assert re.search(rf"{written(trained)} / {written(target)} — ", text)  # actual / target
+    enrolled_here = shown(page, f"district-{place.district_id}-enrolled")
+    assert count(after(text, place.district_name)) == enrolled_here
 
     page.get_by_test_id("download-breakdown").select_option("gender")
     table = saved(page, "download-csv")
@@ -123,7 +144,7 @@ def test_a_funder_s_pdf_shows_the_small_counts_hidden_on_the_page_as_below_five(
     assert 'Anonymised figures: counts from 1 to 4 are shown as "<5".' in text
     assert "Scope: Whole programme" in text
     enrolled = shown(page, "figure-enrolled")  # hidden too while the programme has 1 to 4
-    assert after(text, "Enrolled") == (enrolled if enrolled not in ("", "null") else "<5")
+    assert count(after(text, "Enrolled")) == (enrolled if enrolled not in ("", "null") else "<5")
 
 
 def test_association_staff_are_offered_their_own_association_s_files_only(
