@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.infra import process_alive
 from kit.settings import SERVICE_NAMES, Settings
 
 CLAIM_FILE = "dn-up.json"
@@ -49,16 +50,6 @@ class BusyPort:
         return f"port {self.port} ({self.what}) is taken by another program; set {self.setting}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def running_here(home: Path) -> RunningPlatform | None:
     """The ``dn up`` that claimed ``home`` and still runs; None when there is none (a claim left
     by one that was killed outright is stale and ignored)."""
@@ -67,7 +58,7 @@ def running_here(home: Path) -> RunningPlatform | None:
         pid = int(claim["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if pid == os.getpid() or not _alive(pid):
+    if pid == os.getpid() or not process_alive(pid):
         return None
     return RunningPlatform(pid, str(claim.get("started", "?")), str(claim.get("gateway_url", "")))
 

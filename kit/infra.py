@@ -128,7 +128,7 @@ class EmbeddedInfra:
 
     def _pid_of(self, part: str, port: int) -> int | None:
         entry = self._read_state().get(part)
-        if entry and entry.get("port") == port and _alive(int(entry["pid"])):
+        if entry and entry.get("port") == port and process_alive(int(entry["pid"])):
             return int(entry["pid"])
         return None
 
@@ -237,7 +237,7 @@ class EmbeddedInfra:
             if not entry:
                 continue
             pid = int(entry["pid"])
-            if _alive(pid):
+            if process_alive(pid):
                 _terminate(pid)
                 stopped.append(part)
             state.pop(part, None)
@@ -265,7 +265,8 @@ def _spawn(command: list[str], log_path: Path) -> int:
     return process.pid
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie child of this process is reaped and counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -287,7 +288,7 @@ def _terminate(pid: int) -> None:
         return
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             return
         time.sleep(0.1)
     try:

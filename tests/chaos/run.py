@@ -182,8 +182,9 @@ class ChaosResult:
 
 
 @contextlib.contextmanager
-def own_platform(home: Path) -> Iterator[Platform]:
-    """Embedded MongoDB and broker on free ports, and every process, all under ``home``."""
+def own_platform_and_infra(home: Path) -> Iterator[tuple[Platform, EmbeddedInfra]]:
+    """Embedded MongoDB and broker on free ports, and every process, all under ``home``; the
+    infrastructure too, for a test that stops a part of it."""
     settings = Settings(
         home=home,
         mongodb_port=free_port(),
@@ -197,9 +198,16 @@ def own_platform(home: Path) -> Iterator[Platform]:
     try:
         platform = Platform(settings, status.mongodb_url, status.kafka_bootstrap)
         with running(platform, 120) as started:
-            yield started
+            yield started, infra
     finally:
         infra.down()
+
+
+@contextlib.contextmanager
+def own_platform(home: Path) -> Iterator[Platform]:
+    """Embedded MongoDB and broker on free ports, and every process, all under ``home``."""
+    with own_platform_and_infra(home) as (platform, _):
+        yield platform
 
 
 # -- the killer -----------------------------------------------------------------------------

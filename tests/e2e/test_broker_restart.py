@@ -30,12 +30,17 @@ import httpx
 import pytest
 
 from kit.infra import EmbeddedInfra
-from kit.platform import Platform, free_port, free_process_ports, running
-from kit.settings import Settings
+from kit.platform import Platform
 from kit.simulation.command import TrainingRuleSettings
 from kit.simulation.delivery import RETRYABLE, DeliveryOptions, deliver
 from tests.chaos.expected import expected_figures
-from tests.chaos.run import ChaosOptions, dead_letters, plan_for, settle
+from tests.chaos.run import (
+    ChaosOptions,
+    dead_letters,
+    own_platform_and_infra,
+    plan_for,
+    settle,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -47,22 +52,8 @@ def quiet_platform() -> None:
 
 @pytest.fixture
 def platform_and_infra(tmp_path: Path) -> Iterator[tuple[Platform, EmbeddedInfra]]:
-    settings = Settings(
-        home=tmp_path / "dn-home",
-        mongodb_port=free_port(),
-        kafka_port=free_port(),
-        **free_process_ports(),
-        jwt_secret="broker-restart-key-" + "x" * 32,
-        demo=False,
-    )
-    infra = EmbeddedInfra(settings)
-    status, _ = infra.up()
-    try:
-        platform = Platform(settings, status.mongodb_url, status.kafka_bootstrap)
-        with running(platform, 120) as started:
-            yield started, infra
-    finally:
-        infra.down()
+    with own_platform_and_infra(tmp_path / "dn-home") as started:
+        yield started
 
 
 def kill_broker(infra: EmbeddedInfra) -> None:
