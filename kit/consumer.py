@@ -36,7 +36,7 @@ from pymongo.errors import ConnectionFailure
 from contracts.catalogue import EVENT_TYPES
 from contracts.envelope import CloudEvent, EnvelopeError, describe_validation_error
 from kit.deadletter import DeadLetters
-from kit.log_positions import LogPositions
+from kit.log_positions import BrokerResets, LogPositions
 from kit.metrics import CONSUMER_LAG, EVENTS_CONSUMED
 from kit.mongo import Document, Session, in_transaction
 
@@ -126,6 +126,7 @@ def subscribe(
     retry: RetryPolicy = RetryPolicy(),
     fetch_max_wait_ms: int = 10,
     positions: LogPositions | None = None,
+    resets: BrokerResets | None = None,
 ) -> None:
     """Register an at-least-once subscriber that hands each readable event to ``handle``;
     with ``positions``, canonical events it has passed by log position are skipped."""
@@ -134,6 +135,8 @@ def subscribe(
     async def on_record(message: KafkaMessage) -> None:
         record = message.raw_message
         assert not isinstance(record, tuple)
+        if await positions.after_reset(message.consumer, resets):
+            return  # read again from the start, this record with the rest
         if await positions.admit(message.consumer, (record,)):
             outcome, reason, detail = await _process(record.value, record.headers, handle, retry)
             if outcome == "dead_lettered":
@@ -257,6 +260,7 @@ def subscribe_batch(
     max_records: int = 500,
     fetch_max_wait_ms: int = 10,
     positions: LogPositions | None = None,
+    resets: BrokerResets | None = None,
 ) -> None:
     """Register an at-least-once subscriber that hands readable events to ``handle`` in batches
     of up to ``max_records``; the batch is acknowledged once applied or dead-lettered. With
@@ -266,6 +270,8 @@ def subscribe_batch(
     async def on_batch(message: KafkaMessage) -> None:
         records = message.raw_message
         assert isinstance(records, tuple)
+        if await positions.after_reset(message.consumer, resets):
+            return  # read again from the start, these records with the rest
         admitted = await positions.admit(message.consumer, records)
         if admitted:
             await process_batch(admitted, handle, dead_letters, retry)

@@ -62,6 +62,20 @@ def log_mark(headers: Sequence[tuple[str, bytes]] | None) -> tuple[str, int] | N
 Partition = tuple[str, int]
 
 
+class BrokerResets:
+    """How many times this process found the broker restarted empty (its relay notices: see
+    ``kit.outbox``). A subscriber still holds fetch positions from before, which on the new
+    broker point past records it never read, partner records included (they carry no log
+    position to show the gap): each subscriber reads its partitions again from the start once
+    per reset (what it applied is skipped by position or by ``ce_id``)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def reset(self) -> None:
+        self.count += 1
+
+
 class LogPositions:
     """One subscriber's positions (its consumer group's), in memory and saved to MongoDB."""
 
@@ -76,6 +90,7 @@ class LogPositions:
         self._dirty: set[Partition] = set()
         self._loaded = False
         self._saved_at = 0.0
+        self.resets_seen = 0  # BrokerResets.count when this subscriber last re-read from the start
         self._flush: asyncio.Task[None] | None = None
         # Partitions the last call to admit moved the consumer back in (their lag is unknown
         # until records are read again).
@@ -97,6 +112,19 @@ class LogPositions:
                     int(saved.get("offset", -1)),
                 )
         self._loaded = True
+
+    async def after_reset(self, consumer: Any, resets: BrokerResets | None) -> bool:
+        """When the broker restarted empty since this subscriber last looked, move it to the
+        start of every partition it reads (the records in hand are read again there); True
+        when it was moved."""
+        if resets is None or resets.count == self.resets_seen:
+            return False
+        self.resets_seen = resets.count
+        assigned = consumer.assignment() if hasattr(consumer, "assignment") else set()
+        if assigned:
+            log.warning("the broker restarted empty: reading %d partitions again", len(assigned))
+            await consumer.seek_to_beginning(*assigned)
+        return bool(assigned)
 
     async def admit(
         self, consumer: Any, records: Sequence[ConsumerRecord[bytes, bytes]]

@@ -39,7 +39,7 @@ from pymongo.errors import OperationFailure
 
 from contracts.event import EventData
 from kit.consumer import UNAVAILABLE
-from kit.log_positions import LOG_HEADER, POSITION_HEADER
+from kit.log_positions import LOG_HEADER, POSITION_HEADER, BrokerResets
 from kit.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_REPUBLISHED
 from kit.mongo import Document, Session
 
@@ -219,6 +219,7 @@ class OutboxRelay:
         check_timeout_s: float = 3.0,
         max_backoff_s: float = 10.0,
         publish_timeout_s: float = 10.0,
+        resets: BrokerResets | None = None,
     ) -> None:
         self._db = db
         self._outbox = db[COLLECTION]
@@ -241,6 +242,7 @@ class OutboxRelay:
         self._acked: dict[tuple[str, int], tuple[int, str]] = {}
         self._checked_at = 0.0
         self.reseed = Reseed()
+        self._resets = resets
 
     def notify(self) -> None:
         """Tell the relay a transaction just committed events, to skip the poll delay."""
@@ -343,6 +345,8 @@ class OutboxRelay:
             if self.reseed.started is None:
                 self.reseed.started = time.monotonic()
                 self.reseed.last_batch = None
+                if self._resets is not None:
+                    self._resets.reset()  # this process's subscribers read from the start
             self.reseed.pending += result.modified_count
             log.warning(
                 "outbox: the broker lost %s[%d] (%s): re-publishing %d events",

@@ -38,7 +38,7 @@ from kit.consumer import (
 )
 from kit.deadletter import DeadLetters
 from kit.event_logs import EventLogReport
-from kit.log_positions import LogPositions, positions_of
+from kit.log_positions import BrokerResets, LogPositions, positions_of
 from kit.logs import configure_logging
 from kit.metrics import HTTP_REQUEST_SECONDS
 from kit.mongo import Document, Session, connect, in_transaction
@@ -67,6 +67,7 @@ class Runtime:
     relay: outbox.OutboxRelay
     transport: KafkaTransport
     audit: AuditLog
+    resets: BrokerResets = field(default_factory=BrokerResets)
     positions: list[LogPositions] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -97,6 +98,7 @@ class Runtime:
             retry=retry,
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
             positions=self._positions(group_id),
+            resets=self.resets,
         )
 
     def consume_batches(
@@ -117,6 +119,7 @@ class Runtime:
             max_records=max_records,
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
             positions=self._positions(group_id),
+            resets=self.resets,
         )
 
     def _positions(self, group_id: str) -> LogPositions:
@@ -140,6 +143,7 @@ async def open_runtime(name: str, settings: Settings) -> Runtime:
     transport = KafkaTransport(
         broker, bootstrap, settings.kafka_partitions, settings.kafka_replication
     )
+    resets = BrokerResets()
     return Runtime(
         name=name,
         settings=settings,
@@ -147,7 +151,8 @@ async def open_runtime(name: str, settings: Settings) -> Runtime:
         db=db,
         broker=broker,
         dead_letters=DeadLetters(bootstrap, consumer=f"dn-{name}"),
-        relay=outbox.OutboxRelay(db, transport),
+        relay=outbox.OutboxRelay(db, transport, resets=resets),
+        resets=resets,
         transport=transport,
         audit=audit,
     )

@@ -133,3 +133,24 @@ def test_the_relay_places_a_key_where_kafkas_default_partitioner_would() -> None
             assert partition_of(key, partitions) == DefaultPartitioner()(
                 key, list(range(partitions)), list(range(partitions))
             )
+
+
+class AssignedConsumer(Consumer):
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition(TOPIC, 0), TopicPartition("dn.intake.training", 2)}
+
+
+async def test_after_the_broker_restarted_empty_every_partition_is_read_again_once() -> None:
+    from kit.log_positions import BrokerResets
+
+    resets = BrokerResets()
+    positions = LogPositions(None, "group")
+    consumer = AssignedConsumer()
+    assert await positions.after_reset(consumer, resets) is False
+    resets.reset()  # the relay of this process found the broker empty
+    assert await positions.after_reset(consumer, resets) is True
+    assert {seek for seek in consumer.seeks} == {
+        (TopicPartition(TOPIC, 0), "start"),
+        (TopicPartition("dn.intake.training", 2), "start"),
+    }, "partner records too: they carry no position to show a gap"
+    assert await positions.after_reset(consumer, resets) is False, "once per reset"
