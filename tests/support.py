@@ -1,12 +1,14 @@
-"""Test helpers that talk to the real broker as a partner or an auditor would."""
+"""Test helpers that talk to the real broker as a partner or an auditor would, and read GraphQL
+answers."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from kit.kafka_ends import true_end_offsets
@@ -114,3 +116,11 @@ async def read_all(bootstrap: str, topic: str) -> list[Record]:
         return records
     finally:
         await consumer.stop()
+
+
+def graphql_data(response: httpx.Response) -> dict[str, Any]:
+    """A GraphQL answer's ``data``, failing the test with the answer when it holds errors."""
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    found: dict[str, Any] = body["data"]
+    return found

@@ -18,6 +18,7 @@ from kit.auth import Role, issue_token
 from kit.platform import Platform
 from kit.settings import Settings
 from tests.e2e.conftest import graphql, until
+from tests.support import graphql_data as data
 
 pytestmark = pytest.mark.e2e
 
@@ -43,13 +44,6 @@ HEADCOUNT = """
 mutation H($id: ID!, $count: Int!) { recordAnonymousAttendance(sessionId: $id, count: $count) {
   id anonymousCount } }"""
 NOW = datetime.now(UTC)
-
-
-def data(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert "errors" not in body, body
-    answer: dict[str, Any] = body["data"]
-    return answer
 
 
 def answers(level: int, **others: int) -> list[dict[str, Any]]:

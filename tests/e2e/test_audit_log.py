@@ -18,6 +18,7 @@ from kit.auth import Role, issue_token
 from kit.platform import Platform
 from kit.settings import Settings
 from tests.e2e.conftest import enrolment, graphql, until
+from tests.support import graphql_data as data
 
 pytestmark = pytest.mark.e2e
 
@@ -45,13 +46,6 @@ def staff(platform: Platform, settings: Settings) -> Iterator[httpx.Client]:
         base_url=platform.settings.gateway_url, headers={"authorization": f"Bearer {token}"}
     ) as client:
         yield client
-
-
-def data(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert "errors" not in body, body
-    answer: dict[str, Any] = body["data"]
-    return answer
 
 
 def subject_of(client: httpx.Client) -> str:

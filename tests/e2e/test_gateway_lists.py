@@ -16,6 +16,7 @@ import pytest
 
 from kit.platform import Platform
 from tests.e2e.conftest import enrolment, graphql, until
+from tests.support import graphql_data as data
 
 pytestmark = pytest.mark.e2e
 
@@ -65,13 +66,6 @@ mutation R($input: ReferBeneficiaryInput!) { referBeneficiary(input: $input) { i
 INTERESTS = """
 mutation I($id: ID!) { setInterests(beneficiaryId: $id, jobFamilies: ["M1805"]) {
   jobFamilies } }"""
-
-
-def data(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert "errors" not in body, body
-    answer: dict[str, Any] = body["data"]
-    return answer
 
 
 def known_to_training(client: httpx.Client, person_id: str) -> None:

@@ -18,6 +18,7 @@ from kit.auth import Role, issue_token
 from kit.platform import Platform
 from kit.settings import Settings
 from tests.e2e.conftest import enrolled, enrolment, graphql, settled_enrolled, until
+from tests.support import graphql_data as data
 
 pytestmark = pytest.mark.e2e
 
@@ -75,13 +76,6 @@ def as_role(platform: Platform, settings: Settings) -> Iterator[Any]:
     yield client
     for opened in clients:
         opened.close()
-
-
-def data(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert "errors" not in body, body
-    result: dict[str, Any] = body["data"]
-    return result
 
 
 def error(response: httpx.Response) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from kit.infra import EmbeddedInfra
 from kit.platform import free_port, free_process_ports
 from kit.settings import Settings
 from tests.e2e.conftest import enrolment, graphql, until
+from tests.support import graphql_data as data
 from tests.support import produce
 
 pytestmark = pytest.mark.e2e
@@ -174,13 +175,6 @@ class Programme:
             "trained": self.trained,
             "directedToEmployment": self.directed,
         }
-
-
-def data(response: httpx.Response) -> dict[str, Any]:
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    found: dict[str, Any] = body["data"]
-    return found
 
 
 def impact(client: httpx.Client) -> dict[str, Any]:

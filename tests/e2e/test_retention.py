@@ -21,6 +21,7 @@ from kit.mongo import Document
 from kit.platform import Platform
 from kit.settings import Settings
 from tests.e2e.conftest import enrolment, graphql, settled_enrolled, until
+from tests.support import graphql_data as data
 
 pytestmark = pytest.mark.e2e
 
@@ -44,13 +45,6 @@ LONG_AGO = dt.datetime.now(dt.UTC) - dt.timedelta(days=800)
 def registration_db(platform: Platform, settings: Settings) -> Iterator[Any]:
     with MongoClient[Document](platform.mongodb_url, tz_aware=True) as client:
         yield client[f"{settings.database_prefix}registration"]
-
-
-def data(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert "errors" not in body, body
-    answer: dict[str, Any] = body["data"]
-    return answer
 
 
 def figures(gateway: httpx.Client) -> dict[str, Any]:
