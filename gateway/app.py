@@ -64,7 +64,7 @@ def build(settings: Settings) -> FastAPI:
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
     app.include_router(graphql, prefix="/graphql")
-    app.include_router(ingest_router(settings, intake))
+    app.include_router(ingest_router(settings, intake, services))
     app.include_router(event_docs_router())
     app.include_router(public_router(services))
     app.include_router(exports_router(settings, services))

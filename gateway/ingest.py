@@ -1,5 +1,6 @@
 """Partner intake over HTTP: ``POST /ingest/{service}`` takes one CloudEvent in structured mode,
-checks it, and publishes it in binary mode on the service's intake topic."""
+checks it (a partner token sends only for its own association and names only its records: see
+``intake_scope``), and publishes it in binary mode on the service's intake topic."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from contracts.topics import INTAKE
 from kit.auth import AuthError, Principal, Role, principal_from_header
 from kit.settings import Settings
 
+from .intake_scope import ScopeUnavailable, foreign_record
 from .limits import TokenBucket
+from .services import Services
 
 MAX_EVENT_BYTES = 64 * 1024
 INTAKE_PREFIX = "dn.intake."
@@ -32,6 +35,7 @@ SERVICES = tuple(topic.removeprefix(INTAKE_PREFIX) for topic in INTAKE)
 MEDIA_TYPES = (STRUCTURED, JSON_MEDIA_TYPE)
 PUBLISH_TIMEOUT_S = 10.0
 PARTNER_HEADER = "dn_partner"
+RETRY_AFTER_S = 5  # when the broker or a service did not answer
 
 tracer = trace.get_tracer(__name__)
 
@@ -87,7 +91,10 @@ class IntakePublisher:
 
 
 def ingest_router(
-    settings: Settings, publisher: IntakePublisher, rate: TokenBucket | None = None
+    settings: Settings,
+    publisher: IntakePublisher,
+    services: Services,
+    rate: TokenBucket | None = None,
 ) -> APIRouter:
     router = APIRouter()
     bucket = rate or TokenBucket(settings.ingest_rate_per_s, settings.ingest_burst)
@@ -103,6 +110,7 @@ def ingest_router(
             event = _envelope(await _body(request))
             data = _data(event, topic)
             _require_own_association(who, data)
+            await _require_own_records(services, service, who, data)
             await _publish(publisher, topic, event, data, who)
             return JSONResponse({"id": str(event.id), "topic": topic}, status_code=202)
         except Refused as refusal:
@@ -217,16 +225,34 @@ def _field_errors(error: EnvelopeError, prefix: str) -> list[dict[str, str]] | N
 
 
 def _require_own_association(who: Principal, data: EventData) -> None:
-    """A partner speaks only for its own association; coordinators for every one."""
+    """A partner speaks only for its own association; coordinators for every one. A request
+    without ``association_id`` is scoped by the records it names (below)."""
     if who.role is not Role.PARTNER:
         return
     association_id = getattr(data, "association_id", None)
-    if association_id != who.association_id:
+    if association_id is not None and association_id != who.association_id:
         raise Refused(
             403,
             f"this token may send events only for association {who.association_id!r}; "
             f"data.association_id is {association_id!r}",
         )
+
+
+async def _require_own_records(
+    services: Services, service: str, who: Principal, data: EventData
+) -> None:
+    """A partner may name only its own association's sessions, people, referrals and
+    placements (as far as ``service`` knows them: what it does not know yet is accepted)."""
+    if who.role is not Role.PARTNER or who.association_id is None:
+        return
+    try:
+        reason = await foreign_record(services, service, who.association_id, data)
+    except ScopeUnavailable as unavailable:
+        raise Refused(
+            503, str(unavailable), headers={"retry-after": str(RETRY_AFTER_S)}
+        ) from unavailable
+    if reason is not None:
+        raise Refused(403, reason)
 
 
 async def _publish(
@@ -252,4 +278,5 @@ async def _publish(
                 503,
                 "the event broker did not acknowledge the event; send it again with the same "
                 "id (a repeated id is applied once)",
+                headers={"retry-after": str(RETRY_AFTER_S)},
             ) from error

@@ -89,9 +89,30 @@ class Services:
         """A GET with nobody behind it (a share link's figures): the gateway's own service
         token, and the service's answer as it came, for the caller to judge; a transport
         failure raises ``httpx.TransportError``."""
+        return await self.ask_unattended(service, "GET", path)
+
+    async def ask_unattended(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        timeout_s: float | None = None,
+    ) -> httpx.Response:
+        """A call the gateway makes on its own behalf (a share link's figures, whose records a
+        partner's request names), with its own service token; the answer as it came, for the
+        caller to judge; a transport failure or timeout (``timeout_s``, else the client's)
+        raises ``httpx.TransportError``."""
         headers = {"authorization": f"Bearer {service_token(self._settings, GATEWAY, service)}"}
         count_call()
-        return await self._clients[service].get(path, headers=headers)
+        return await self._clients[service].request(
+            method,
+            path,
+            json=json,
+            headers=headers,
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
+        )
 
     async def open_stream(
         self,

@@ -33,6 +33,10 @@ Routes (who may call; body or query; answer):
   ``?association_id=&kind=`` (placements) or ``?association_id=&status=&partner_kind=``
   (referrals), ``&after=&first=``: one page in recording order (``kit.paging``), ``{"total",
   "has_next", "edges": [{"position", "node"}]}``.
+- ``POST /intake/scope`` — the gateway (service token), coordinator; ``contracts.scope``:
+  ``{"references": [{kind, id}]}`` → ``{"owners": [{kind, id, association_id}]}``, the
+  association of each named person, referral or placement orientation knows (unknown ones are
+  left out): the gateway's check of partner requests over HTTP.
 - ``GET /beneficiaries/{id}/export`` — coordinator;
   ``{"service": "orientation", "records": [{record, id, …}]}`` (``record`` says what each is).
 
@@ -54,6 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.orientation import PartnerKind, PlacementKind, ReferralOutcome
+from contracts.scope import ScopeAnswer, ScopeQuestion
 from kit.audit import Action, Audit, RecordKind
 from kit.audit import as_json as audit_as_json
 from kit.auth import Principal, Role
@@ -396,6 +401,18 @@ async def export_beneficiary(
         "records": await service.store.records_of(beneficiary_id),
         "access_log": audit_as_json(await audit.log.entries(beneficiary_id, None)),
     }
+
+
+# -- partner intake ------------------------------------------------------------------------
+
+
+@router.post("/intake/scope")
+async def intake_scope(body: ScopeQuestion, who: Caller, service: Service) -> ScopeAnswer:
+    """Which association each named person, referral and placement belongs to: the gateway
+    asks before it accepts a partner's request over HTTP (ids only; unknown ones are left
+    out)."""
+    who.require(Role.SERVICE, Role.COORDINATOR)
+    return ScopeAnswer.of(body, await service.store.owners_of(body))
 
 
 # -- spreadsheet import -------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.event import EventData
 from contracts.orientation import PartnerKind, PlacementKind
+from contracts.scope import ReferenceKind, ScopeQuestion
 from kit import outbox
 from kit.mongo import Document, Session
 from kit.paging import Page, Position, read_page
@@ -81,6 +82,45 @@ class OrientationStore:
             {"_id": {"$in": ids}, "association_id": {"$exists": True}}, session=session
         )
         return {doc["_id"]: _person(doc) async for doc in cursor}
+
+    async def owners_of(self, question: ScopeQuestion) -> dict[ReferenceKind, dict[str, str]]:
+        """The association of each named person, referral and placement orientation knows (the
+        gateway's scope check of a partner's request): a merged person's is the kept record's,
+        erased people and their records are not known."""
+        found: dict[ReferenceKind, dict[str, str]] = {}
+        people = question.ids(ReferenceKind.BENEFICIARY)
+        if people:
+            found[ReferenceKind.BENEFICIARY] = await self._people_owners(people)
+        for kind, collection in (
+            (ReferenceKind.REFERRAL, self.referrals),
+            (ReferenceKind.PLACEMENT, self.placements),
+        ):
+            ids = question.ids(kind)
+            if ids:
+                cursor = collection.find(
+                    {"_id": {"$in": ids}, "erased": {"$ne": True}}, {"association_id": 1}
+                )
+                found[kind] = {doc["_id"]: doc["association_id"] async for doc in cursor}
+        return found
+
+    async def _people_owners(self, ids: list[str]) -> dict[str, str]:
+        """Each known person's association; a merged record leads to the one kept (as
+        :meth:`person` does)."""
+        owners: dict[str, str] = {}
+        kept_of: dict[str, str] = {}
+        async for doc in self.people.find({"_id": {"$in": ids}}):
+            if "merged_into" in doc:
+                kept_of[doc["_id"]] = doc["merged_into"]
+            elif "association_id" in doc:
+                owners[doc["_id"]] = doc["association_id"]
+        if kept_of:
+            cursor = self.people.find(
+                {"_id": {"$in": sorted(set(kept_of.values()))}, "association_id": {"$exists": 1}},
+                {"association_id": 1},
+            )
+            kept = {doc["_id"]: doc["association_id"] async for doc in cursor}
+            owners |= {named: kept[k] for named, k in kept_of.items() if k in kept}
+        return owners
 
     async def is_erased(self, session: Session, beneficiary_id: str) -> bool:
         document = await self.people.find_one({"_id": beneficiary_id}, session=session)

@@ -58,6 +58,11 @@ GET    /associations/{id}/maturity           contracts.maturity.MaturityReport: 
                                              upskilled, upskilled_at, the rule
 GET    /beneficiaries/{id}/export            everything training holds about the person
                                              (coordinators): {"service": "training", "records"}
+POST   /intake/scope                         contracts.scope: {"references": [{kind, id}]} →
+                                             {"owners": [{kind, id, association_id}]}, the
+                                             association of each named session or person
+                                             training knows (the gateway's check of partner
+                                             requests; service tokens and coordinators)
 POST   /imports/attendance                   spreadsheet rows (``dn import attendance``):
                                              {"rows": [{row, values}], "dry_run"} → {"results":
                                              [{row, status: created|valid|duplicate|invalid,
@@ -86,6 +91,7 @@ from contracts.maturity import (
     QuestionnaireReport,
     QuestionReport,
 )
+from contracts.scope import ScopeAnswer, ScopeQuestion
 from contracts.training import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
 from kit.audit import Action, Audit, RecordKind
 from kit.audit import as_json as audit_as_json
@@ -564,6 +570,17 @@ async def association_maturity(
     who.require(*STAFF_ROLES)
     who.require_association(association_id)
     return await service.maturity_report(association_id)
+
+
+# -- partner intake ------------------------------------------------------------------------
+
+
+@router.post("/intake/scope")
+async def intake_scope(body: ScopeQuestion, who: Caller, service: Service) -> ScopeAnswer:
+    """Which association each named session and person belongs to: the gateway asks before it
+    accepts a partner's request over HTTP (ids only; unknown ones are left out)."""
+    who.require(Role.SERVICE, Role.COORDINATOR)
+    return ScopeAnswer.of(body, await service.store.owners_of(body))
 
 
 # -- spreadsheet import -------------------------------------------------------------------

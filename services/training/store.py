@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.event import EventData
 from contracts.maturity import MaturityQuestion
+from contracts.scope import ReferenceKind, ScopeQuestion
 from contracts.training import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
 from kit import outbox
 from kit.mongo import Document, Session
@@ -213,6 +214,23 @@ class TrainingStore:
     async def people(self, beneficiary_ids: list[str]) -> dict[str, Person]:
         cursor = self.beneficiaries.find({"_id": {"$in": beneficiary_ids}})
         return {document["_id"]: _person(document) async for document in cursor}
+
+    async def owners_of(self, question: ScopeQuestion) -> dict[ReferenceKind, dict[str, str]]:
+        """The association of each named session and person training knows (the gateway's
+        scope check of a partner's request); erased people are not known."""
+        found: dict[ReferenceKind, dict[str, str]] = {}
+        for kind, collection in (
+            (ReferenceKind.SESSION, self.sessions),
+            (ReferenceKind.BENEFICIARY, self.beneficiaries),
+        ):
+            ids = question.ids(kind)
+            if ids:
+                cursor = collection.find(
+                    {"_id": {"$in": ids}, "association_id": {"$type": "string"}},
+                    {"association_id": 1},
+                )
+                found[kind] = {doc["_id"]: doc["association_id"] async for doc in cursor}
+        return found
 
     async def save_person(self, session: Session, person: Person) -> None:
         document: Document = {

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from gateway.ingest import IntakePublisher, ingest_router
 from gateway.limits import BodySizeLimit, TokenBucket
+from gateway.services import Services
 from kit.auth import Role, issue_token
 from kit.settings import Settings
 
@@ -36,7 +37,8 @@ def test_token_bucket_allows_a_burst_then_the_rate() -> None:
 def test_ingestion_beyond_the_rate_answers_429_with_retry_after(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, jwt_secret="s" * 48)
     app = FastAPI()
-    app.include_router(ingest_router(settings, IntakePublisher("unused:9092"), TokenBucket(1.0, 2)))
+    publisher, services = IntakePublisher("unused:9092"), Services(settings)
+    app.include_router(ingest_router(settings, publisher, services, TokenBucket(1.0, 2)))
     partner = issue_token(settings, Role.PARTNER, association_id="asso-a", subject="crm")
     other = issue_token(settings, Role.PARTNER, association_id="asso-b", subject="crm-b")
     headers = {"authorization": f"Bearer {partner}", "content-type": "application/json"}
