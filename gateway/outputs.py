@@ -247,11 +247,16 @@ class AuditEntry:
         )
 
 
-@strawberry.type(description="What one partner sent through intake: accepted and rejected counts")
+@strawberry.type(
+    description="What one partner sent to one service's intake: applied (accepted), refused "
+    "(rejected, with the last reason) and waiting for what it names"
+)
 class PartnerDelivery:
+    service: str
     partner: str
     accepted: int
     rejected: int
+    waiting: int
     last_error: str | None
     last_error_at: dt.datetime | None
     last_seen: dt.datetime | None

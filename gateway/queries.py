@@ -31,6 +31,9 @@ from .outputs import (
 from .pagination import DEFAULT_FIRST, Connection
 from .wire import parse_datetime, path_segment
 
+# The services partners send requests to (dn.intake.<service>).
+INTAKE_SERVICES = ("registration", "training", "orientation")
+
 
 @strawberry.type
 class Query:
@@ -114,27 +117,39 @@ class Query:
             entries.append([audit.AuditEntry.model_validate(row) for row in answer])
         return [AuditEntry.of(entry) for entry in audit.newest_first(entries, wanted)]
 
-    @strawberry.field(description="Partner intake counts; a partner sees only its own line")
+    @strawberry.field(
+        description="Partner intake per service (registration, training, orientation): "
+        "requests applied, refused with the last reason, and waiting for what they name; a "
+        "partner sees only its own lines"
+    )
     async def delivery_log(
         self, info: Info[Context, Any], partner: str | None = None
     ) -> list[PartnerDelivery]:
         context = context_of(info)
-        rows = await context.services.call(
-            "registration",
-            "GET",
-            "/deliveries",
-            authorization=context.authorization,
-            params={"partner": partner} if partner else None,
+        answers = await asyncio.gather(
+            *(
+                context.services.call(
+                    service,
+                    "GET",
+                    "/deliveries",
+                    authorization=context.authorization,
+                    params={"partner": partner} if partner else None,
+                )
+                for service in INTAKE_SERVICES
+            )
         )
         return [
             PartnerDelivery(
+                service=row["service"],
                 partner=row["partner"],
                 accepted=row["accepted"],
                 rejected=row["rejected"],
+                waiting=row["waiting"],
                 last_error=row.get("last_error"),
                 last_error_at=parse_datetime(row.get("last_error_at")),
                 last_seen=parse_datetime(row.get("last_seen")),
             )
+            for rows in answers
             for row in rows
         ]
 

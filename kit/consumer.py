@@ -140,7 +140,7 @@ def subscribe(
         if await positions.admit(message.consumer, (record,)):
             outcome, reason, detail = await _process(record.value, record.headers, handle, retry)
             if outcome == "dead_lettered":
-                await _until_sent(lambda: dead_letters.send(record, reason, detail), retry)
+                await until_sent(lambda: dead_letters.send(record, reason, detail), retry)
             EVENTS_CONSUMED.labels(record.topic, _event_type_label(record.headers), outcome).inc()
         await message.ack()
         if not positions.rewound:
@@ -184,7 +184,7 @@ def describe_failure(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:MAX_FAILURE_TEXT]
 
 
-async def _until_sent(send: Callable[[], Awaitable[None]], retry: RetryPolicy) -> None:
+async def until_sent(send: Callable[[], Awaitable[None]], retry: RetryPolicy) -> None:
     delay = retry.first_delay_s
     while True:
         try:
@@ -265,6 +265,39 @@ def subscribe_batch(
     """Register an at-least-once subscriber that hands readable events to ``handle`` in batches
     of up to ``max_records``; the batch is acknowledged once applied or dead-lettered. With
     ``positions``, canonical events it has passed by log position are skipped."""
+
+    async def take(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        await process_batch(list(records), handle, dead_letters, retry)
+
+    subscribe_records(
+        broker,
+        *topics,
+        group_id=group_id,
+        take=take,
+        max_records=max_records,
+        fetch_max_wait_ms=fetch_max_wait_ms,
+        positions=positions,
+        resets=resets,
+    )
+
+
+# Takes a batch of records as the broker gave them (those passed by position left out); returns
+# once each is applied, parked or dead-lettered: the batch's offsets are then committed at once.
+RecordsTaker = Callable[[Sequence[ConsumerRecord[bytes, bytes]]], Awaitable[None]]
+
+
+def subscribe_records(
+    broker: KafkaBroker,
+    *topics: str,
+    group_id: str,
+    take: RecordsTaker,
+    max_records: int = 500,
+    fetch_max_wait_ms: int = 10,
+    positions: LogPositions | None = None,
+    resets: BrokerResets | None = None,
+) -> None:
+    """Register an at-least-once subscriber handing batches of up to ``max_records`` raw
+    records to ``take``, one offset commit per batch."""
     positions = positions or LogPositions(None, group_id)
 
     async def on_batch(message: KafkaMessage) -> None:
@@ -274,7 +307,7 @@ def subscribe_batch(
             return  # read again from the start, these records with the rest
         admitted = await positions.admit(message.consumer, records)
         if admitted:
-            await process_batch(admitted, handle, dead_letters, retry)
+            await take(admitted)
         await message.ack()
         observe_lag(
             message.consumer,
@@ -310,24 +343,24 @@ async def process_batch(
         try:
             readable.append((record, CloudEvent.from_kafka(record.value, record.headers)))
         except EnvelopeError as error:
-            await _until_sent(partial(dead_letters.send, record, error.reason, error.detail), retry)
+            await until_sent(partial(dead_letters.send, record, error.reason, error.detail), retry)
             EVENTS_CONSUMED.labels(record.topic, "unknown", "dead_lettered").inc()
     if not readable:
         return
-    spans = [_event_span(record, event) for record, event in readable]
+    spans = [event_span(record, event) for record, event in readable]
     try:
         with trace.use_span(spans[-1], end_on_exit=False):
             outcome, _, _ = await _process_events([e for _, e in readable], handle, retry)
         if outcome == "applied":
             for record, event in readable:
-                EVENTS_CONSUMED.labels(record.topic, _known(event.type), "applied").inc()
+                EVENTS_CONSUMED.labels(record.topic, known_type(event.type), "applied").inc()
             return
         for (record, event), span in zip(readable, spans, strict=True):
             with trace.use_span(span, end_on_exit=False):
                 outcome, reason, detail = await _process_events([event], handle, retry)
             if outcome == "dead_lettered":
-                await _until_sent(partial(dead_letters.send, record, reason, detail), retry)
-            EVENTS_CONSUMED.labels(record.topic, _known(event.type), outcome).inc()
+                await until_sent(partial(dead_letters.send, record, reason, detail), retry)
+            EVENTS_CONSUMED.labels(record.topic, known_type(event.type), outcome).inc()
     finally:
         for span in spans:
             span.end()
@@ -371,7 +404,7 @@ async def _process_events(
         delay = min(delay * 2, retry.max_delay_s)
 
 
-def _event_span(record: ConsumerRecord[bytes, bytes], event: CloudEvent) -> trace.Span:
+def event_span(record: ConsumerRecord[bytes, bytes], event: CloudEvent) -> trace.Span:
     carrier = {k: bytes(v).decode(errors="replace") for k, v in record.headers or ()}
     return _tracer.start_span(
         f"{record.topic} process",
@@ -383,10 +416,10 @@ def _event_span(record: ConsumerRecord[bytes, bytes], event: CloudEvent) -> trac
             "messaging.kafka.destination.partition": record.partition,
             "messaging.kafka.message.offset": record.offset,
             "messaging.message.id": str(event.id),
-            "cloudevents.event_type": _known(event.type),
+            "cloudevents.event_type": known_type(event.type),
         },
     )
 
 
-def _known(event_type: str) -> str:
+def known_type(event_type: str) -> str:
     return event_type if event_type in EVENT_TYPES else "unknown"

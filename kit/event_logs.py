@@ -34,6 +34,15 @@ class SubscriberPosition(BaseModel):
     position: int
 
 
+class ParkedReport(BaseModel):
+    """Partner requests waiting for what they name (kit.parking); zero when the service has no
+    partner intake."""
+
+    requests: int = 0
+    oldest_age_s: float | None = None
+    per_partner: dict[str, int] = {}
+
+
 class EventLogReport(BaseModel):
     """One service's ``GET /log``."""
 
@@ -47,6 +56,7 @@ class EventLogReport(BaseModel):
     partitions: dict[int, int]  # the last position given in each partition of ``topic``
     reseed: ReseedReport
     subscribers: list[SubscriberPosition]
+    parked: ParkedReport = ParkedReport()
 
     @property
     def published_before(self) -> int:

@@ -20,6 +20,10 @@ OUTBOX_REPUBLISHED = Counter(
 EVENTS_SKIPPED = Counter(
     "dn_events_skipped", "Canonical events skipped by log position", ["topic", "reason"]
 )
+# Partner requests parked until what they name arrives (kit.parking), per service.
+INTAKE_PARKED = Gauge(
+    "dn_intake_parked", "Partner requests waiting for what they name to arrive", ["service"]
+)
 # Set after each record or batch from the high-water mark the broker sent with the fetch (as
 # Kafka's own records-lag): partitions are few, so the label stays bounded.
 CONSUMER_LAG = Gauge(

@@ -7,11 +7,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import uvicorn
+from aiokafka import ConsumerRecord
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -35,13 +37,17 @@ from kit.consumer import (
     RetryPolicy,
     subscribe,
     subscribe_batch,
+    subscribe_records,
 )
 from kit.deadletter import DeadLetters
+from kit.deliveries import Deliveries, DeliveryLine
 from kit.event_logs import EventLogReport
+from kit.intake import Intake, IntakeRules
 from kit.log_positions import BrokerResets, LogPositions, positions_of
 from kit.logs import configure_logging
 from kit.metrics import HTTP_REQUEST_SECONDS
 from kit.mongo import Document, Session, connect, in_transaction
+from kit.parking import Parking
 from kit.settings import Settings, get_settings
 from kit.telemetry import current_trace_id, setup_telemetry
 from kit.topics import ensure_topics
@@ -69,6 +75,7 @@ class Runtime:
     audit: AuditLog
     resets: BrokerResets = field(default_factory=BrokerResets)
     positions: list[LogPositions] = field(default_factory=list)
+    intake: Intake | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @property
@@ -79,8 +86,15 @@ class Runtime:
     async def transact(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """Run ``work`` in one transaction, then wake the relay for any event it enqueued."""
         result = await in_transaction(self.client, work)
-        self.relay.notify()
+        self.committed()
         return result
+
+    def committed(self) -> None:
+        """A transaction of this service committed: the relay has events to publish, and what
+        parked partner requests wait for may have arrived."""
+        self.relay.notify()
+        if self.intake is not None:
+            self.intake.wake()
 
     def consume(
         self,
@@ -89,11 +103,16 @@ class Runtime:
         handle: Callable[[CloudEvent], Awaitable[object]],
         retry: RetryPolicy = RetryPolicy(),
     ) -> None:
+        async def handle_then_wake(event: CloudEvent) -> object:
+            result = await handle(event)
+            self.committed()
+            return result
+
         subscribe(
             self.broker,
             *topics,
             group_id=group_id,
-            handle=handle,
+            handle=handle_then_wake,
             dead_letters=self.dead_letters,
             retry=retry,
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
@@ -109,11 +128,16 @@ class Runtime:
         max_records: int = 500,
         retry: RetryPolicy = RetryPolicy(),
     ) -> None:
+        async def handle_then_wake(events: list[CloudEvent]) -> object:
+            result = await handle(events)
+            self.committed()
+            return result
+
         subscribe_batch(
             self.broker,
             *topics,
             group_id=group_id,
-            handle=handle,
+            handle=handle_then_wake,
             dead_letters=self.dead_letters,
             retry=retry,
             max_records=max_records,
@@ -121,6 +145,38 @@ class Runtime:
             positions=self._positions(group_id),
             resets=self.resets,
         )
+
+    async def consume_intake(
+        self, *topics: str, group_id: str, rules: IntakeRules, max_records: int = 500
+    ) -> Intake:
+        """Take partner requests in batches: applied, parked until what they name arrives
+        (kit.parking), or refused; counted per partner in the delivery log."""
+        parking = Parking(
+            self.db,
+            self.name,
+            timedelta(seconds=self.settings.parked_max_wait_s),
+            self.settings.parked_per_partner,
+        )
+        await parking.load()
+        intake = Intake(rules, parking, Deliveries(self.db, self.name), self.dead_letters)
+        self.intake = intake
+
+        async def take(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+            await intake.take(records)
+            self.relay.notify()
+
+        subscribe_records(
+            self.broker,
+            *topics,
+            group_id=group_id,
+            take=take,
+            max_records=max_records,
+            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            positions=self._positions(group_id),
+            resets=self.resets,
+        )
+        self.tasks.append(asyncio.create_task(intake.run(), name=f"{self.name}-parked-requests"))
+        return intake
 
     def _positions(self, group_id: str) -> LogPositions:
         positions = LogPositions(self.db, group_id)
@@ -156,6 +212,17 @@ async def open_runtime(name: str, settings: Settings) -> Runtime:
         transport=transport,
         audit=audit,
     )
+
+
+def parked_report(intake: Intake | None) -> dict[str, Any]:
+    if intake is None:
+        return {}
+    oldest = intake.parking.oldest()
+    return {
+        "requests": len(intake.parking),
+        "oldest_age_s": None if oldest is None else (datetime.now(UTC) - oldest).total_seconds(),
+        "per_partner": intake.parking.waiting_per_partner(),
+    }
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -265,8 +332,23 @@ def service_app(
                 **heads.as_json(),
                 "reseed": runtime.relay.reseed.as_json(),
                 "subscribers": await positions_of(runtime.db),
+                "parked": parked_report(runtime.intake),
             }
         )
+
+    @app.get("/deliveries")
+    async def delivery_log(
+        request: Request, who: Annotated[Principal, Depends(any_caller)], partner: str | None = None
+    ) -> list[DeliveryLine]:
+        """Per partner: intake requests applied, refused (with the last reason) and waiting for
+        what they name. A partner or an association sees only its own line."""
+        who.require(Role.COORDINATOR, Role.ASSOCIATION, Role.PARTNER)
+        if who.role is not Role.COORDINATOR:
+            partner = who.association_id
+        intake = runtime_of(request).intake
+        if intake is None:
+            return []
+        return await intake.deliveries.lines(partner, intake.parking.waiting_per_partner())
 
     @app.get("/audit")
     async def audit_log(

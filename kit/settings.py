@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     drain_timeout_s: float = 30.0
     # Consumer fetch wait: the broker answers a fetch only after this, so live paths keep it short.
     fetch_max_wait_ms: int = 10
+    # A partner request naming something not known yet (a person, a session, a referral…) is
+    # parked until it arrives; still unresolved after this long it is dead-lettered.
+    parked_max_wait_s: float = 7 * 24 * 3600.0
+    # Waiting requests one partner may have parked; beyond, new ones are refused at once.
+    parked_per_partner: int = 10_000
     trace_flush_ms: int = 500
     log_level: str = "INFO"
 

@@ -92,6 +92,9 @@ def _containers(home: Path) -> Iterator[TestInfra]:
         yield TestInfra(f"mongodb://{host}:{port}/?directConnection=true", bootstrap, home)
 
 
+PARKED_WAIT_S = 10.0
+
+
 @pytest.fixture(scope="session")
 def settings(infra: TestInfra) -> Settings:
     """Settings for in-process code and child processes, on free ports."""
@@ -102,6 +105,9 @@ def settings(infra: TestInfra) -> Settings:
         **free_process_ports(),
         jwt_secret="test-signing-key-" + "x" * 32,
         trace_flush_ms=100,
+        # Partner requests naming what never arrives are dead-lettered after this (7 days in
+        # production), so tests of those refusals finish.
+        parked_max_wait_s=PARKED_WAIT_S,
     )
 
 

@@ -19,7 +19,7 @@ from services.orientation.handlers import (
     INTAKE_GROUP_ID,
     INTAKE_TOPICS,
     BeneficiaryHandler,
-    IntakeHandler,
+    IntakeRules,
 )
 from services.orientation.store import OrientationStore, load_reference
 
@@ -43,15 +43,13 @@ def build(
             store, runtime.transact, await load_reference(), clock=clock, calendar=calendar
         )
         app.state.orientation = orientation
+        intake = await runtime.consume_intake(
+            *INTAKE_TOPICS, group_id=INTAKE_GROUP_ID, rules=IntakeRules(orientation, runtime.audit)
+        )
         runtime.consume(
             *BENEFICIARIES_TOPICS,
             group_id=BENEFICIARIES_GROUP_ID,
-            handle=BeneficiaryHandler(store, runtime.idempotent("beneficiaries")),
-        )
-        runtime.consume(
-            *INTAKE_TOPICS,
-            group_id=INTAKE_GROUP_ID,
-            handle=IntakeHandler(orientation, runtime.audit),
+            handle=BeneficiaryHandler(store, runtime.idempotent("beneficiaries"), intake.parking),
         )
         runtime.tasks.append(
             asyncio.create_task(

@@ -3,10 +3,11 @@ each person) and partner requests from ``dn.intake.orientation``.
 
 Registration's events are applied once per ``ce_id``, and so are partner requests (workshops,
 interests, referrals and their resolution, placements, follow-ups: each through the same use
-case as its form, the ce_id recorded in the transaction of its effect). A partner request that
-cannot be applied is dead-lettered with the reason: ``unknown_beneficiary`` (also a
-workshop naming a participant orientation does not know yet),
-``unknown_referral``, ``unknown_placement``, ``no_consent`` (a referral without consent to
+case as its form, the ce_id recorded in the transaction of its effect). A request naming a
+person, referral or placement orientation does not know yet waits for it (kit.parking: applied
+when it arrives; ``unknown_beneficiary`` / ``unknown_referral`` / ``unknown_placement`` only
+after ``DN_PARKED_MAX_WAIT_S``, or at once for an erased one). Otherwise a partner request that
+cannot be applied is dead-lettered with the reason: ``no_consent`` (a referral without consent to
 share with partners), ``duplicate_placement``, ``conflicting_request`` (the person left the
 programme, the referral is already resolved, the follow-up is already recorded),
 ``invalid_request``, or the envelope's own reason. An applied request is in the access log
@@ -39,7 +40,9 @@ from contracts.registration import (
 )
 from kit.audit import Action, Actor, AuditLog, RecordKind
 from kit.consumer import IdempotentConsumer, Rejected
+from kit.intake import known_ids
 from kit.mongo import Session
+from kit.parking import Parking, Ref, Waiting, ref
 from services.orientation.commands import Orientation
 from services.orientation.domain import (
     ConsentMissing,
@@ -79,14 +82,20 @@ FOLLOWED = (
 class BeneficiaryHandler:
     """Keeps each person's association, status and consent to share with partners."""
 
-    def __init__(self, store: OrientationStore, consumer: IdempotentConsumer) -> None:
+    def __init__(
+        self, store: OrientationStore, consumer: IdempotentConsumer, parking: Parking | None = None
+    ) -> None:
         self.store = store
         self.consumer = consumer
+        self.parking = parking
 
     async def __call__(self, event: CloudEvent) -> bool:
         data = decode(event)
         if not isinstance(data, FOLLOWED):
             return False
+        if isinstance(data, BeneficiaryErasedV1) and self.parking is not None:
+            # What partners sent about the person and still waits goes with them.
+            await self.parking.drop_about(ref("beneficiary", data.beneficiary_id))
 
         async def effect(_: CloudEvent, session: Session) -> None:
             await self.apply(session, data)
@@ -155,29 +164,69 @@ def unknown_reason(data: EventData) -> str:
     return "unknown_beneficiary"
 
 
-class IntakeHandler:
-    """Applies a partner's request with the same rules as the matching form, once per ce_id.
+class IntakeRules:
+    """Applies a partner's request with the same rules as the matching form, once per ce_id
+    (kit.intake); one naming a person, referral or placement orientation does not know yet
+    waits for it (kit.parking).
 
     Partners act with no association scope (as registration's own events do), except where
     the request names its association: a workshop's participants must be that association's.
     """
 
+    accepted = ACCEPTED_REQUESTS
+
     def __init__(self, orientation: Orientation, audit: AuditLog) -> None:
         self.orientation = orientation
         self.audit = audit
 
-    async def __call__(self, event: CloudEvent) -> None:
+    def references(self, data: EventData) -> list[Ref]:
+        if isinstance(data, WorkshopReportedV1):
+            return [ref("beneficiary", p) for p in dict.fromkeys(data.participants)]
+        if isinstance(data, ReferralResolutionReportedV1):
+            return [ref("referral", data.referral_id)]
+        if isinstance(data, FollowUpReportedV1):
+            return [ref("placement", data.placement_id)]
+        beneficiary_id = getattr(data, "beneficiary_id", None)
+        return [ref("beneficiary", beneficiary_id)] if beneficiary_id is not None else []
+
+    def creates(self, data: EventData) -> list[Ref]:
+        if isinstance(data, ReferralRequestedV1) and data.referral_id is not None:
+            return [ref("referral", data.referral_id)]
+        if isinstance(data, PlacementReportedV1) and data.placement_id is not None:
+            return [ref("placement", data.placement_id)]
+        return []
+
+    async def known(self, refs: set[Ref]) -> set[Ref]:
+        """What orientation has a record of (an erased person's, referral's or placement's
+        too: a request about them is refused when applied, it does not wait)."""
+        store = self.orientation.store
+        return await known_ids(
+            refs,
+            {
+                "beneficiary": store.people,
+                "referral": store.referrals,
+                "placement": store.placements,
+            },
+        )
+
+    async def apply(self, event: CloudEvent, data: EventData) -> bool:
         if await self.orientation.store.was_applied(str(event.id)):
-            return  # a redelivery of a request already applied
-        data = decode(event, ACCEPTED_REQUESTS)
+            return False  # a redelivery of a request already applied
         try:
-            result = await self.apply(data, str(event.id))
-        except NotFound as unknown:
-            raise Rejected(unknown_reason(data), str(unknown)) from unknown
+            result = await self.apply_request(data, str(event.id))
+        except (NotFound, UnknownParticipants) as unknown:
+            named = self.references(data)
+            missing = sorted(set(named) - await self.known(set(named)))
+            if missing:  # arrived meanwhile? No: not yet. Wait for it.
+                raise Waiting(missing, str(unknown)) from unknown
+            reason = (
+                "unknown_beneficiary"
+                if isinstance(unknown, UnknownParticipants)
+                else unknown_reason(data)
+            )
+            raise Rejected(reason, str(unknown)) from unknown
         except ConsentMissing as refused:
             raise Rejected("no_consent", str(refused)) from refused
-        except UnknownParticipants as unknown:
-            raise Rejected("unknown_beneficiary", str(unknown)) from unknown
         except Conflict as duplicate:
             raise Rejected("duplicate_placement", str(duplicate)) from duplicate
         except InvalidInput as invalid:
@@ -191,8 +240,9 @@ class IntakeHandler:
             people_concerned(data, result),
             INTAKE_ROUTE,
         )
+        return True
 
-    async def apply(self, data: EventData, request_id: str) -> object:
+    async def apply_request(self, data: EventData, request_id: str) -> object:
         """The use case for the request's type, its result; ``request_id`` is recorded with its
         effect."""
         orientation = self.orientation

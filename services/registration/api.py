@@ -20,7 +20,7 @@ from kit.audit import Action, Audit, RecordKind
 from kit.audit import as_json as audit_as_json
 from kit.auth import Principal, Role
 from kit.paging import parse_position
-from kit.service import any_caller, audit_of, caller
+from kit.service import audit_of, caller
 from kit.spreadsheet import SheetImportIn, row_result
 from services.registration import domain, importer
 from services.registration.commands import Registration
@@ -30,7 +30,6 @@ from services.registration.vault import normalise
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
-AnyCaller = Annotated[Principal, Depends(any_caller)]  # partners too: their delivery line
 Audited = Annotated[Audit, Depends(audit_of)]
 
 NAME = Field(max_length=200)
@@ -353,31 +352,6 @@ async def run_retention(
     )
     await audit(Action.LIST if dry_run else Action.ERASE, RecordKind.BENEFICIARY, due)
     return {"dry_run": dry_run, "older_than_days": older_than_days, "beneficiary_ids": due}
-
-
-@router.get("/deliveries")
-async def delivery_log(
-    who: AnyCaller, service: Service, partner: str | None = None
-) -> list[dict[str, Any]]:
-    """Per-partner intake counts; a partner or association sees only its own line."""
-    who.require(Role.COORDINATOR, Role.ASSOCIATION, Role.PARTNER)
-    if who.role is not Role.COORDINATOR:
-        partner = who.association_id
-    return [
-        {
-            "partner": entry["_id"],
-            "accepted": entry.get("accepted", 0),
-            "rejected": entry.get("rejected", 0),
-            "last_error": entry.get("last_error"),
-            "last_error_at": _iso(entry.get("last_error_at")),
-            "last_seen": _iso(entry.get("last_seen")),
-        }
-        for entry in await service.store.delivery_log(partner)
-    ]
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 # -- spreadsheet import ------------------------------------------------------------------

@@ -17,7 +17,7 @@ from services.registration.handlers import (
     GROUP_ID,
     TOPICS,
     ActivityHandler,
-    IntakeHandler,
+    IntakeRules,
 )
 from services.registration.store import RegistrationStore
 from services.registration.vault import Vault
@@ -35,8 +35,8 @@ def build(settings: Settings) -> FastAPI:
         await store.load_reference_file()
         registration = Registration(store, runtime.transact)
         app.state.registration = registration
-        runtime.consume(
-            *TOPICS, group_id=GROUP_ID, handle=IntakeHandler(registration, runtime.audit)
+        await runtime.consume_intake(
+            *TOPICS, group_id=GROUP_ID, rules=IntakeRules(registration, runtime.audit)
         )
         runtime.consume(*ACTIVITY_TOPICS, group_id=ACTIVITY_GROUP_ID, handle=ActivityHandler(store))
         runtime.tasks.append(

@@ -1,19 +1,22 @@
 """Registration's Kafka subscribers: partner requests from ``dn.intake.registration``.
 
-A request is validated and applied with the same rules as the enrolment form; one that cannot
-be applied is dead-lettered with the reason and counted against its partner in the delivery
-log. Partners are identified by the event's ``source``.
+A request is validated and applied with the same rules as the enrolment form (kit.intake takes
+them in batches); one that cannot be applied is dead-lettered with the reason and counted
+against its partner in the delivery log (kit.deliveries). Partners are identified by the
+event's ``source``.
 """
 
 from __future__ import annotations
 
 from contracts import topics
 from contracts.catalogue import decode, intake_types
-from contracts.envelope import CloudEvent, EnvelopeError
+from contracts.envelope import CloudEvent
 from contracts.errors import Conflict, InvalidInput
+from contracts.event import EventData
 from contracts.intake import EnrolmentRequestedV1
 from kit.audit import Actor, AuditLog, RecordKind
 from kit.consumer import Rejected
+from kit.parking import Ref
 from services.registration import domain
 from services.registration.commands import Registration
 from services.registration.store import RegistrationStore
@@ -47,18 +50,31 @@ def enrolment_request(data: EnrolmentRequestedV1) -> domain.EnrolmentRequest:
     )
 
 
-class IntakeHandler:
+class IntakeRules:
+    """Enrolment requests (kit.intake): applied with the form's rules, once per ``ce_id``. An
+    enrolment names nothing that must exist first, so nothing here waits."""
+
+    accepted = ACCEPTED_TYPES
+
     def __init__(self, registration: Registration, audit: AuditLog) -> None:
         self.registration = registration
         self.audit = audit
 
-    async def __call__(self, event: CloudEvent) -> None:
-        partner = event.source
+    def references(self, data: EventData) -> list[Ref]:
+        return []
+
+    def creates(self, data: EventData) -> list[Ref]:
+        return []
+
+    async def known(self, refs: set[Ref]) -> set[Ref]:
+        return set()
+
+    async def apply(self, event: CloudEvent, data: EventData) -> bool:
         if await self.registration.store.applied_request(str(event.id)):
-            return  # a redelivery of a request already applied: neither new nor rejected
+            return False  # a redelivery of a request already applied: neither new nor rejected
+        assert isinstance(data, EnrolmentRequestedV1)
+        partner = event.source
         try:
-            data = decode(event, ACCEPTED_TYPES)
-            assert isinstance(data, EnrolmentRequestedV1)
             beneficiary = await self.registration.enrol(
                 enrolment_request(data),
                 f"partner:{partner}",
@@ -66,11 +82,9 @@ class IntakeHandler:
                 beneficiary_id=data.beneficiary_id,
             )
         except Conflict as conflict:
-            await self._reject(partner, "duplicate_beneficiary", str(conflict))
+            raise Rejected("duplicate_beneficiary", str(conflict)) from conflict
         except InvalidInput as invalid:
-            await self._reject(partner, "invalid_request", str(invalid))
-        except EnvelopeError as error:
-            await self._reject(partner, error.reason, error.detail)
+            raise Rejected("invalid_request", str(invalid)) from invalid
         await self.audit.write(
             Actor.partner(partner),
             "enrol",
@@ -78,13 +92,7 @@ class IntakeHandler:
             [str(beneficiary.id)],
             INTAKE_ROUTE,
         )
-        await self.registration.store.record_delivery(partner, accepted=True, error=None)
-
-    async def _reject(self, partner: str, reason: str, detail: str) -> None:
-        await self.registration.store.record_delivery(
-            partner, accepted=False, error=f"{reason}: {detail}"
-        )
-        raise Rejected(reason, detail)
+        return True
 
 
 ACTIVITY_GROUP_ID = "dn-registration-activity"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -303,24 +303,6 @@ class RegistrationStore:
             query["association_id"] = association_id
         cursor = self.beneficiaries.find(query, {"_id": 1}).limit(limit)
         return [doc["_id"] async for doc in cursor]
-
-    # -- partner deliveries ------------------------------------------------------------------
-
-    async def record_delivery(self, partner: str, accepted: bool, error: str | None) -> None:
-        now = datetime.now(UTC)
-        change: dict[str, Any] = {
-            "$inc": {"accepted" if accepted else "rejected": 1},
-            "$set": {"last_seen": now},
-        }
-        if not accepted:
-            change["$set"] |= {"last_error": error, "last_error_at": now}
-        await self.deliveries.find_one_and_update(
-            {"_id": partner}, change, upsert=True, return_document=ReturnDocument.AFTER
-        )
-
-    async def delivery_log(self, partner: str | None) -> list[Document]:
-        query = {"_id": partner} if partner else {}
-        return await self.deliveries.find(query).sort("_id", ASCENDING).to_list()
 
     # -- documents ---------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from services.training.handlers import (
     INTAKE_GROUP_ID,
     INTAKE_TOPICS,
     BeneficiaryHandler,
-    IntakeHandler,
+    IntakeRules,
 )
 from services.training.store import TrainingStore, read_catalogue
 
@@ -69,15 +69,17 @@ def build(settings: Settings, rules: Rules | None = None) -> FastAPI:
         await store.save_modules(catalogue)
         training = Training(store, runtime.transact, catalogue, chosen)
         app.state.training = training
+        intake = await runtime.consume_intake(
+            *INTAKE_TOPICS,
+            group_id=INTAKE_GROUP_ID,
+            rules=IntakeRules(training, runtime.idempotent("intake"), runtime.audit),
+        )
         runtime.consume(
             *BENEFICIARIES_TOPICS,
             group_id=BENEFICIARIES_GROUP_ID,
-            handle=BeneficiaryHandler(training, runtime.idempotent("beneficiaries")),
-        )
-        runtime.consume(
-            *INTAKE_TOPICS,
-            group_id=INTAKE_GROUP_ID,
-            handle=IntakeHandler(training, runtime.idempotent("intake"), runtime.audit),
+            handle=BeneficiaryHandler(
+                training, runtime.idempotent("beneficiaries"), intake.parking
+            ),
         )
 
     app = service_app(NAME, settings, router=router, setup=setup)

@@ -323,9 +323,11 @@ class RefusedBeneficiary(InvalidInput):
     """Attendance or an assessment names someone training cannot record; ``reason`` is the
     dead-letter code for partner intake."""
 
-    def __init__(self, reason: str, field: str, message: str) -> None:
+    def __init__(self, reason: str, field: str, message: str, *, waitable: bool = False) -> None:
         super().__init__(FieldError(field, message))
         self.reason = reason
+        # Not known yet (rather than erased or merged): a partner's request may wait for them.
+        self.waitable = waitable
 
 
 def require_recordable(
@@ -340,6 +342,7 @@ def require_recordable(
             f"training does not know beneficiary {beneficiary_id}: not enrolled (or erased), or "
             "the enrolment has not reached training yet; enrol the person first, or retry in a "
             "few seconds",
+            waitable=person is None,
         )
     if person.status is BeneficiaryStatus.MERGED:
         raise RefusedBeneficiary(

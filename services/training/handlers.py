@@ -5,8 +5,10 @@ only) from ``dn.registration.events``, and partners' attendance reports from
 Both apply each event once (its ``ce_id`` is recorded in the transaction of its effect), so a
 redelivered request changes nothing. Partners may report sessions, attendance, anonymous
 headcounts, assessments and their association's maturity self-assessment, each through the
-same use case as its form. A request that cannot be applied is dead-lettered with a reason:
-``unknown_session``, ``unknown_beneficiary``, ``merged_beneficiary``,
+same use case as its form. A request naming a session or a person training does not know yet
+waits for it (kit.parking: applied when it arrives, ``unknown_session`` /
+``unknown_beneficiary`` only after ``DN_PARKED_MAX_WAIT_S``). A request that cannot be applied
+is dead-lettered with a reason: ``unknown_beneficiary`` (an erased person), ``merged_beneficiary``,
 ``conflicting_attendance``, ``duplicate_session`` (a partner-chosen session id already in use),
 ``conflicting_maturity_assessment`` (a partner-chosen assessment id already recorded with other
 answers) or ``invalid_request``; an identical resend of an applied attendance report or
@@ -39,7 +41,9 @@ from contracts.training import (
 )
 from kit.audit import Action, Actor, AuditLog, RecordKind
 from kit.consumer import IdempotentConsumer, Rejected
+from kit.intake import known_ids
 from kit.mongo import Session
+from kit.parking import Parking, Ref, Waiting, ref
 from services.training.commands import Training, now
 from services.training.domain import Assessment, AttendanceMark, RefusedBeneficiary, SessionPlan
 from services.training.maturity import SelfAssessment
@@ -60,12 +64,18 @@ PERSONAL_REQUESTS: dict[type[EventData], RecordKind] = {
 class BeneficiaryHandler:
     """Keeps training's copy of who is enrolled where, and honours merges and erasures."""
 
-    def __init__(self, training: Training, consumer: IdempotentConsumer) -> None:
+    def __init__(
+        self, training: Training, consumer: IdempotentConsumer, parking: Parking | None = None
+    ) -> None:
         self.training = training
         self.consumer = consumer
+        self.parking = parking
 
     async def __call__(self, event: CloudEvent) -> bool:
         data = catalogue.decode(event)
+        if isinstance(data, BeneficiaryErasedV1) and self.parking is not None:
+            # What partners sent about the person and still waits goes with them.
+            await self.parking.drop_about(ref("beneficiary", data.beneficiary_id))
         training = self.training
 
         async def effect(_: CloudEvent, session: Session) -> None:
@@ -134,20 +144,45 @@ CONFLICT_REASONS = {
 }
 
 
-class IntakeHandler:
-    """Applies partners' requests with the same rules as the forms, each once per ``ce_id``."""
+class IntakeRules:
+    """Partners' requests to training (kit.intake): each applied once per ``ce_id`` with the
+    same rules as its form; one naming a session or a person training does not know yet waits
+    for it (kit.parking)."""
+
+    accepted = ACCEPTED_REQUESTS
 
     def __init__(self, training: Training, consumer: IdempotentConsumer, audit: AuditLog) -> None:
         self.training = training
         self.consumer = consumer
         self.audit = audit
 
-    async def __call__(self, event: CloudEvent) -> bool:
-        data = catalogue.decode(event, ACCEPTED_REQUESTS)
+    def references(self, data: EventData) -> list[Ref]:
+        named: list[Ref] = []
+        session_id = getattr(data, "session_id", None)
+        if session_id is not None and not isinstance(data, SessionReportedV1):
+            named.append(ref("session", session_id))
+        beneficiary_id = getattr(data, "beneficiary_id", None)
+        if beneficiary_id is not None:
+            named.append(ref("beneficiary", beneficiary_id))
+        return named
 
+    def creates(self, data: EventData) -> list[Ref]:
+        if isinstance(data, SessionReportedV1) and data.session_id is not None:
+            return [ref("session", data.session_id)]
+        return []
+
+    async def known(self, refs: set[Ref]) -> set[Ref]:
+        """Sessions and people training has a record of (an erased person's too: a request
+        about them is refused when applied, it does not wait)."""
+        store = self.training.store
+        return await known_ids(
+            refs, {"session": store.sessions, "beneficiary": store.beneficiaries}
+        )
+
+    async def apply(self, event: CloudEvent, data: EventData) -> bool:
         async def effect(_: CloudEvent, session: Session) -> None:
             try:
-                await self.apply(session, data)
+                await self.apply_in(session, data)
                 record = PERSONAL_REQUESTS.get(type(data))
                 if record is not None:
                     await self.audit.write(
@@ -159,8 +194,12 @@ class IntakeHandler:
                         session,
                     )
             except NotFound as missing:
-                raise Rejected("unknown_session", f"sessionId: {missing}") from missing
+                raise Waiting(self.references(data)[:1], f"sessionId: {missing}") from missing
             except RefusedBeneficiary as refused:
+                if refused.waitable:
+                    raise Waiting(
+                        [ref("beneficiary", getattr(data, "beneficiary_id", ""))], str(refused)
+                    ) from refused
                 raise Rejected(refused.reason, str(refused)) from refused
             except Conflict as conflict:
                 reason = CONFLICT_REASONS.get(type(data), "conflicting_attendance")
@@ -170,7 +209,7 @@ class IntakeHandler:
 
         return await self.consumer.apply(event, effect)
 
-    async def apply(self, session: Session, data: EventData) -> None:
+    async def apply_in(self, session: Session, data: EventData) -> None:
         """The use case for the request's type, inside the consumer's transaction."""
         training = self.training
         if isinstance(data, AttendanceReportedV1):

@@ -250,9 +250,11 @@ async def test_follow_ups_fall_due_at_3_and_6_months_and_are_announced_once(
     ]
 
 
-async def test_partner_placement_for_an_unknown_person_is_dead_lettered(
+async def test_partner_placement_for_a_person_who_never_arrives_waits_then_is_dead_lettered(
     service: Service,
 ) -> None:
+    """Parked (kit.parking) until the wait runs out (DN_PARKED_MAX_WAIT_S, seconds in tests):
+    one dead letter, saying how long it waited."""
     request = PlacementReportedV1(
         beneficiary_id=uuid4(), kind=PlacementKind.CDI, starts_on=date(2026, 1, 5)
     )
@@ -264,9 +266,12 @@ async def test_partner_placement_for_an_unknown_person_is_dead_lettered(
         until=lambda rs: any(header(r, "ce_id") == ce_id for r in rs),
         timeout_s=60,
     )
-    dead = next(r for r in records if header(r, "ce_id") == ce_id)
+    [dead] = [r for r in records if header(r, "ce_id") == ce_id]
     assert header(dead, "dn_error") == "unknown_beneficiary"
     assert header(dead, "dn_source_topic") == INTAKE_ORIENTATION
+    detail = header(dead, "dn_error_detail") or ""
+    assert f"beneficiary {request.beneficiary_id} never reached orientation" in detail
+    assert "the request waited 1" in detail, detail  # 10 to 19 s
 
 
 async def test_partner_placement_redelivered_is_recorded_once(service: Service) -> None:

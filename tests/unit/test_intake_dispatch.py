@@ -37,6 +37,7 @@ from contracts.training import (
     SessionReportedV1,
 )
 from kit.consumer import Rejected
+from kit.parking import Waiting
 from services.orientation import handlers as orientation_handlers
 from services.orientation.domain import ConsentMissing
 from services.training import handlers as training_handlers
@@ -148,8 +149,8 @@ def test_every_accepted_request_type_has_a_use_case() -> None:
 async def test_training_requests_reach_their_use_case(kind: type[EventData]) -> None:
     request, use_case = TRAINING_REQUESTS[kind]
     training = Recorder()
-    handler = training_handlers.IntakeHandler(cast(Any, training), cast(Any, None), cast(Any, None))
-    await handler.apply(cast(Any, "session"), request)
+    handler = training_handlers.IntakeRules(cast(Any, training), cast(Any, None), cast(Any, None))
+    await handler.apply_in(cast(Any, "session"), request)
     assert [name for name, _, _ in training.calls] == [use_case]
     assert training.calls[0][1][0] == "session", "inside the consumer's transaction"
 
@@ -181,16 +182,16 @@ async def test_orientation_requests_reach_their_use_case_with_the_request_id(
 ) -> None:
     request, use_case = ORIENTATION_REQUESTS[kind]
     orientation = Recorder()
-    handler = orientation_handlers.IntakeHandler(cast(Any, orientation), cast(Any, None))
-    await handler.apply(request, "ce-1")
+    handler = orientation_handlers.IntakeRules(cast(Any, orientation), cast(Any, None))
+    await handler.apply_request(request, "ce-1")
     [(name, _, kwargs)] = orientation.calls
     assert (name, kwargs["request_id"]) == (use_case, "ce-1")
 
 
 async def test_a_workshop_report_acts_for_the_association_it_names() -> None:
     orientation = Recorder()
-    handler = orientation_handlers.IntakeHandler(cast(Any, orientation), cast(Any, None))
-    await handler.apply(ORIENTATION_REQUESTS[WorkshopReportedV1][0], "ce-1")
+    handler = orientation_handlers.IntakeRules(cast(Any, orientation), cast(Any, None))
+    await handler.apply_request(ORIENTATION_REQUESTS[WorkshopReportedV1][0], "ce-1")
     [(_, (request, association), _)] = orientation.calls
     assert association == "asso-1"
     assert request.participants == (str(PERSON),)
@@ -199,9 +200,6 @@ async def test_a_workshop_report_acts_for_the_association_it_names() -> None:
 @pytest.mark.parametrize(
     ("kind", "error", "reason"),
     [
-        (ReferralRequestedV1, NotFound("no beneficiary"), "unknown_beneficiary"),
-        (ReferralResolutionReportedV1, NotFound("no referral"), "unknown_referral"),
-        (FollowUpReportedV1, NotFound("no placement"), "unknown_placement"),
         (ReferralRequestedV1, ConsentMissing(FieldError("beneficiaryId", "no")), "no_consent"),
         (PlacementReportedV1, Conflict("p-1", "already"), "duplicate_placement"),
         (
@@ -216,7 +214,43 @@ async def test_orientation_refusals_are_dead_lettered_with_a_reason(
     kind: type[EventData], error: Exception, reason: str
 ) -> None:
     request, _ = ORIENTATION_REQUESTS[kind]
-    handler = orientation_handlers.IntakeHandler(cast(Any, Recorder(error)), cast(Any, None))
+    handler = orientation_handlers.IntakeRules(cast(Any, Recorder(error)), cast(Any, None))
     with pytest.raises(Rejected) as rejected:
-        await handler(request.to_event("partner/test"))
+        await handler.apply(request.to_event("partner/test"), request)
+    assert rejected.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("kind", "thing", "reason"),
+    [
+        (ReferralRequestedV1, "beneficiary", "unknown_beneficiary"),
+        (ReferralResolutionReportedV1, "referral", "unknown_referral"),
+        (FollowUpReportedV1, "placement", "unknown_placement"),
+    ],
+)
+async def test_an_orientation_request_naming_what_is_not_known_waits_for_it(
+    kind: type[EventData], thing: str, reason: str
+) -> None:
+    """Not known yet: the request waits (kit.parking); known but gone (erased): refused."""
+    request, _ = ORIENTATION_REQUESTS[kind]
+    handler = orientation_handlers.IntakeRules(
+        cast(Any, Recorder(NotFound(f"no {thing}"))), cast(Any, None)
+    )
+    [named] = handler.references(request)
+    assert named.startswith(f"{thing}:")
+
+    async def nothing_known(refs: set[str]) -> set[str]:
+        return set()
+
+    async def all_known(refs: set[str]) -> set[str]:
+        return set(refs)
+
+    handler.known = nothing_known  # type: ignore[method-assign]
+    with pytest.raises(Waiting) as waiting:
+        await handler.apply(request.to_event("partner/test"), request)
+    assert (waiting.value.refs, waiting.value.reason) == ([named], reason)
+
+    handler.known = all_known  # type: ignore[method-assign]
+    with pytest.raises(Rejected) as rejected:
+        await handler.apply(request.to_event("partner/test"), request)
     assert rejected.value.reason == reason

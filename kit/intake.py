@@ -1,0 +1,402 @@
+"""Partner intake: requests taken from an intake topic in batches, applied, parked or refused.
+
+Each batch is read once: envelopes and data decoded, what the requests name looked up with one
+query per kind of thing (:meth:`IntakeRules.known`), then each request applied in the order
+received. A request naming something not known yet, or something an earlier waiting request
+names, is parked (kit.parking) instead of refused; parked requests are applied as soon as what
+they name arrives (this service's own transactions and its other subscribers wake the release)
+and before any newer request. Refusals of the batch go to ``dn.deadletter`` together, and the
+batch's outcomes reach the delivery log in one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from aiokafka import ConsumerRecord
+from opentelemetry import trace
+from pydantic import ValidationError
+from pymongo.asynchronous.collection import AsyncCollection
+
+from contracts.catalogue import decode
+from contracts.envelope import CloudEvent, EnvelopeError
+from contracts.event import EventData
+from kit.consumer import (
+    UNAVAILABLE,
+    Rejected,
+    RetryPolicy,
+    describe_failure,
+    event_span,
+    known_type,
+    until_sent,
+)
+from kit.deadletter import DeadLetters
+from kit.deliveries import Deliveries, Tally
+from kit.metrics import EVENTS_CONSUMED
+from kit.mongo import Document
+from kit.parking import Parked, Parking, Ref, Waiting, describe_wait, new_parked, plan_release
+
+log = logging.getLogger(__name__)
+# Without news, the parking is looked at this often (expiry; things written by other means).
+RELEASE_TICK_S = 1.0
+# Another replica of the service may have parked requests: its summary is read again this often.
+RELOAD_S = 30.0
+# Woken by every commit under load, the release still looks at most this often.
+MIN_PASS_INTERVAL_S = 0.05
+UNREADABLE_PARTNER = "(unreadable)"
+
+
+class IntakeRules(Protocol):
+    """What a service tells the intake about its partner requests (its domain stays its own)."""
+
+    @property
+    def accepted(self) -> dict[str, type[EventData]]:
+        """The request types of this intake topic, by ``ce_type``."""
+
+    def references(self, data: EventData) -> list[Ref]:
+        """What the request names and must exist before it can be applied."""
+
+    def creates(self, data: EventData) -> list[Ref]:
+        """What the request brings into being (a session, a referral…), once applied."""
+
+    async def known(self, refs: set[Ref]) -> set[Ref]:
+        """Which of ``refs`` this service knows now: one query per kind of thing."""
+
+    async def apply(self, event: CloudEvent, data: EventData) -> bool:
+        """Apply one request once per ``ce_id``: True, or False when it was applied before (a
+        redelivery, counted nowhere); raise :class:`Rejected` to refuse it or :class:`Waiting`
+        when it names something unknown after all."""
+
+
+@dataclass
+class Request:
+    record: ConsumerRecord[bytes, bytes]
+    event: CloudEvent
+    data: EventData
+    refs: list[Ref]
+    creates: list[Ref]
+
+    @property
+    def id(self) -> str:
+        return str(self.event.id)
+
+    @property
+    def partner(self) -> str:
+        return self.event.source
+
+
+@dataclass
+class Refusal:
+    record: ConsumerRecord[bytes, bytes]
+    partner: str
+    reason: str
+    detail: str
+
+
+class Intake:
+    """One service's intake: batches from the broker, the parking, the delivery log."""
+
+    def __init__(
+        self,
+        rules: IntakeRules,
+        parking: Parking,
+        deliveries: Deliveries,
+        dead_letters: DeadLetters,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        self.rules = rules
+        self.parking = parking
+        self.deliveries = deliveries
+        self.dead_letters = dead_letters
+        self.retry = retry
+        # The consumer's batches and the release never interleave: order is theirs to keep.
+        self._lock = asyncio.Lock()
+        self._news = asyncio.Event()
+        self._dirty = False  # something committed since the last look at the parking
+
+    def wake(self) -> None:
+        """Something may have arrived (a transaction committed): look at the parking soon."""
+        if len(self.parking):
+            self._dirty = True
+            self._news.set()
+
+    # -- the consumer's batches -----------------------------------------------------------------
+
+    async def take(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply, park or refuse a batch of partner records, in the order received."""
+        async with self._lock:
+            if self._dirty:
+                await self._release()  # what waited was received before this batch
+            tallies: dict[str, Tally] = defaultdict(Tally)
+            refusals: list[Refusal] = []
+            requests = self._readable(records, refusals)
+            named = {r for request in requests for r in request.refs}
+            known = await self.rules.known(named) if named else set()
+            to_park: list[tuple[Parked, ConsumerRecord[bytes, bytes]]] = []
+            parked_refs: set[Ref] = set()  # named by requests parked in this batch
+            now = datetime.now(UTC)
+            for request in requests:
+                if self.parking.holds(request.id):
+                    continue  # a redelivery of a request already waiting
+                behind = set(self.parking.held_back(request.refs)) | parked_refs.intersection(
+                    request.refs
+                )
+                missing = [r for r in request.refs if r not in known]
+                if not behind and not missing:
+                    outcome = await self._apply(request)
+                    if isinstance(outcome, Waiting):
+                        missing = outcome.refs
+                    else:
+                        self._count(request, outcome, tallies, refusals)
+                        if outcome is not False and not isinstance(outcome, Rejected):
+                            known.update(request.creates)
+                        continue
+                if self.parking.full(request.partner):
+                    refusals.append(_too_many(request, self.parking.per_partner))
+                    continue
+                summary = new_parked(
+                    request.id, request.partner, request.refs or missing, request.creates, now
+                )
+                to_park.append((summary, request.record))
+                parked_refs.update(summary.refs)
+                EVENTS_CONSUMED.labels(
+                    request.record.topic, known_type(request.event.type), "parked"
+                ).inc()
+            await self.parking.park(to_park)
+            await self._refuse(refusals, tallies)
+            await self.deliveries.record(tallies)
+            if self.parking.held_back(known):  # the batch made what some requests wait for
+                await self._release()
+
+    def _readable(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], refusals: list[Refusal]
+    ) -> list[Request]:
+        requests: list[Request] = []
+        for record in records:
+            try:
+                event = CloudEvent.from_kafka(record.value, record.headers)
+            except EnvelopeError as error:
+                refusals.append(Refusal(record, _partner_of(record), error.reason, error.detail))
+                continue
+            try:
+                data = decode(event, self.rules.accepted)
+            except EnvelopeError as error:
+                refusals.append(Refusal(record, event.source, error.reason, error.detail))
+                continue
+            refs = self.rules.references(data)
+            requests.append(Request(record, event, data, refs, self.rules.creates(data)))
+        return requests
+
+    async def _apply(self, request: Request) -> Waiting | Rejected | bool:
+        """Apply one request (retrying what may pass later): True once applied, False if it was
+        before, or why not.
+        The database or broker away: wait, however long (every request would fail alike)."""
+        delay = self.retry.first_delay_s
+        failures = 0
+        span = event_span(request.record, request.event)
+        try:
+            with trace.use_span(span, end_on_exit=False):
+                while True:
+                    try:
+                        return await self.rules.apply(request.event, request.data)
+                    except (Waiting, Rejected) as outcome:
+                        return outcome
+                    except UNAVAILABLE as error:
+                        log.warning(
+                            "infrastructure unavailable (%s); retrying in %.1f s", error, delay
+                        )
+                    except Exception as error:
+                        failures += 1
+                        what = describe_failure(error)
+                        if failures >= self.retry.attempts:
+                            log.error(
+                                "request %s failed %d times (%s); dead-lettering",
+                                request.id,
+                                failures,
+                                what,
+                                exc_info=not isinstance(error, ValidationError),
+                            )
+                            return Rejected("processing_failed", what)
+                        log.warning("request %s failed (%s); retry %d", request.id, what, failures)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.retry.max_delay_s)
+        finally:
+            span.end()
+
+    def _count(
+        self,
+        request: Request,
+        outcome: Rejected | bool,
+        tallies: dict[str, Tally],
+        refusals: list[Refusal],
+    ) -> None:
+        if outcome is False:  # a redelivery of a request applied before
+            return
+        if outcome is True:
+            tallies[request.partner].accepted += 1
+            EVENTS_CONSUMED.labels(
+                request.record.topic, known_type(request.event.type), "applied"
+            ).inc()
+            return
+        refusals.append(Refusal(request.record, request.partner, outcome.reason, outcome.detail))
+
+    async def _refuse(self, refusals: list[Refusal], tallies: dict[str, Tally]) -> None:
+        """Dead-letter a batch's refusals together (each waits for the broker's ack), and count
+        them against their partners."""
+        for refusal in refusals:
+            tallies[refusal.partner].refused(refusal.reason, refusal.detail)
+        if not refusals:
+            return
+
+        async def send(refusal: Refusal) -> None:
+            await until_sent(
+                lambda: self.dead_letters.send(refusal.record, refusal.reason, refusal.detail),
+                self.retry,
+            )
+            EVENTS_CONSUMED.labels(
+                refusal.record.topic, _type_of(refusal.record), "dead_lettered"
+            ).inc()
+
+        await asyncio.gather(*(send(refusal) for refusal in refusals))
+
+    # -- the parking ---------------------------------------------------------------------------
+
+    async def release(self) -> int:
+        """Apply what can be now, expire what waited too long; how many left the parking."""
+        async with self._lock:
+            return await self._release()
+
+    async def _release(self) -> int:
+        self._dirty = False
+        if not len(self.parking):
+            return 0
+        summaries = self.parking.summaries()
+        waited = {r for summary in summaries for r in summary.refs}
+        known = await self.rules.known(waited)
+        now = datetime.now(UTC)
+        plan = plan_release(summaries, known, now, self.parking.max_wait)
+        if not plan.release and not plan.expire:
+            return 0
+        records = await self.parking.records(
+            [p.id for p in plan.release] + [p.id for p, _ in plan.expire]
+        )
+        done: list[str] = []
+        tallies: dict[str, Tally] = defaultdict(Tally)
+        refusals: list[Refusal] = []
+        held: set[Ref] = set()  # named by a request that turned out to wait still
+        for summary in plan.release:
+            record = records.get(summary.id)
+            if record is None:  # released meanwhile by another replica
+                done.append(summary.id)
+                continue
+            if held.intersection(summary.refs):
+                continue
+            request = self._request_of(record)
+            if request is None:
+                done.append(summary.id)
+                continue
+            outcome = await self._apply(request)
+            if isinstance(outcome, Waiting):
+                held.update(summary.refs)
+                continue
+            self._count(request, outcome, tallies, refusals)
+            done.append(summary.id)
+        for summary, missing in plan.expire:
+            record = records.get(summary.id)
+            done.append(summary.id)
+            if record is None:
+                continue
+            waited_for = now - summary.parked_at
+            thing, _, identifier = missing[0].partition(":")
+            refusal = Refusal(
+                record,
+                summary.partner,
+                f"unknown_{thing}",
+                f"{thing} {identifier} never reached {self.parking.service}: the request waited "
+                f"{describe_wait(waited_for)} for it "
+                f"(at most {describe_wait(self.parking.max_wait)})",
+            )
+            refusals.append(refusal)
+        await self._refuse(refusals, tallies)
+        await self.deliveries.record(tallies)
+        await self.parking.remove(done)
+        return len(done)
+
+    def _request_of(self, record: ConsumerRecord[bytes, bytes]) -> Request | None:
+        try:
+            event = CloudEvent.from_kafka(record.value, record.headers)
+            data = decode(event, self.rules.accepted)
+        except EnvelopeError:  # parked only once readable: not expected
+            log.exception("a parked request is no longer readable; dropped")
+            return None
+        return Request(record, event, data, self.rules.references(data), self.rules.creates(data))
+
+    async def run(self) -> None:
+        """Release parked requests when woken, and at least every second while some wait."""
+        last_load = asyncio.get_running_loop().time()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RELEASE_TICK_S):
+                    await self._news.wait()
+            self._news.clear()
+            try:
+                if asyncio.get_running_loop().time() - last_load > RELOAD_S:
+                    async with self._lock:
+                        await self.parking.load()
+                    last_load = asyncio.get_running_loop().time()
+                if len(self.parking):
+                    await self.release()
+                await asyncio.sleep(MIN_PASS_INTERVAL_S)
+            except UNAVAILABLE as error:
+                log.warning("parked requests not looked at (%s); trying again", error)
+            except Exception:
+                log.exception("releasing parked requests failed; trying again")
+
+
+async def known_ids(
+    refs: set[Ref], collections: Mapping[str, AsyncCollection[Document]]
+) -> set[Ref]:
+    """Which of ``refs`` have a document (by ``_id``) in their thing's collection: one query per
+    kind of thing named. A thing with no collection here is never known."""
+    by_thing: dict[str, list[str]] = defaultdict(list)
+    for reference in refs:
+        thing, _, identifier = reference.partition(":")
+        if thing in collections:
+            by_thing[thing].append(identifier)
+    found: set[Ref] = set()
+    for thing, ids in by_thing.items():
+        cursor = collections[thing].find({"_id": {"$in": ids}}, {"_id": 1})
+        found.update([f"{thing}:{doc['_id']}" async for doc in cursor])
+    return found
+
+
+def _too_many(request: Request, limit: int) -> Refusal:
+    return Refusal(
+        request.record,
+        request.partner,
+        "too_many_waiting",
+        f"partner {request.partner!r} already has {limit} requests waiting for what they name; "
+        "this one is refused: send it again once the enrolments, sessions or referrals they "
+        "wait for have been sent",
+    )
+
+
+def _partner_of(record: ConsumerRecord[bytes, bytes]) -> str:
+    for name, value in record.headers or ():
+        if name == "ce_source":
+            return bytes(value).decode(errors="replace")[:200] or UNREADABLE_PARTNER
+    return UNREADABLE_PARTNER
+
+
+def _type_of(record: ConsumerRecord[bytes, bytes]) -> str:
+    for name, value in record.headers or ():
+        if name == "ce_type":
+            return known_type(bytes(value).decode(errors="replace"))
+    return "unknown"
