@@ -28,6 +28,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from contracts.catalogue import decode
 from contracts.envelope import CloudEvent, EnvelopeError
 from contracts.event import EventData
+from contracts.scope import references_of
 from kit.consumer import (
     UNAVAILABLE,
     Rejected,
@@ -41,7 +42,16 @@ from kit.deadletter import DeadLetters
 from kit.deliveries import Deliveries, Tally
 from kit.metrics import EVENTS_CONSUMED
 from kit.mongo import Document
-from kit.parking import Parked, Parking, Ref, Waiting, describe_wait, new_parked, plan_release
+from kit.parking import (
+    Parked,
+    Parking,
+    Ref,
+    Waiting,
+    describe_wait,
+    new_parked,
+    plan_release,
+    ref,
+)
 
 log = logging.getLogger(__name__)
 # Without news, the parking is looked at this often (expiry; things written by other means).
@@ -59,9 +69,6 @@ class IntakeRules(Protocol):
     @property
     def accepted(self) -> dict[str, type[EventData]]:
         """The request types of this intake topic, by ``ce_type``."""
-
-    def references(self, data: EventData) -> list[Ref]:
-        """What the request names and must exist before it can be applied."""
 
     def creates(self, data: EventData) -> list[Ref]:
         """What the request brings into being (a session, a referral…), once applied."""
@@ -190,7 +197,7 @@ class Intake:
             except EnvelopeError as error:
                 refusals.append(Refusal(record, event.source, error.reason, error.detail))
                 continue
-            refs = self.rules.references(data)
+            refs = named_refs(data)
             requests.append(Request(record, event, data, refs, self.rules.creates(data)))
         return requests
 
@@ -336,7 +343,7 @@ class Intake:
         except EnvelopeError:  # parked only once readable: not expected
             log.exception("a parked request is no longer readable; dropped")
             return None
-        return Request(record, event, data, self.rules.references(data), self.rules.creates(data))
+        return Request(record, event, data, named_refs(data), self.rules.creates(data))
 
     async def run(self) -> None:
         """Release parked requests when woken, and at least every second while some wait."""
@@ -375,6 +382,12 @@ async def known_ids(
         cursor = collections[thing].find({"_id": {"$in": ids}}, {"_id": 1})
         found.update([f"{thing}:{doc['_id']}" async for doc in cursor])
     return found
+
+
+def named_refs(data: EventData) -> list[Ref]:
+    """What a request names and must exist before it can be applied (contracts.scope, the
+    table the gateway's scope check reads too)."""
+    return [ref(reference.kind.value, reference.id) for reference in references_of(data)]
 
 
 def _too_many(request: Request, limit: int) -> Refusal:

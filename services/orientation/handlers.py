@@ -40,7 +40,7 @@ from contracts.registration import (
 )
 from kit.audit import Action, Actor, AuditLog, RecordKind
 from kit.consumer import IdempotentConsumer, Rejected
-from kit.intake import known_ids
+from kit.intake import known_ids, named_refs
 from kit.mongo import Session
 from kit.parking import Parking, Ref, Waiting, ref
 from services.orientation.commands import Orientation
@@ -179,16 +179,6 @@ class IntakeRules:
         self.orientation = orientation
         self.audit = audit
 
-    def references(self, data: EventData) -> list[Ref]:
-        if isinstance(data, WorkshopReportedV1):
-            return [ref("beneficiary", p) for p in dict.fromkeys(data.participants)]
-        if isinstance(data, ReferralResolutionReportedV1):
-            return [ref("referral", data.referral_id)]
-        if isinstance(data, FollowUpReportedV1):
-            return [ref("placement", data.placement_id)]
-        beneficiary_id = getattr(data, "beneficiary_id", None)
-        return [ref("beneficiary", beneficiary_id)] if beneficiary_id is not None else []
-
     def creates(self, data: EventData) -> list[Ref]:
         if isinstance(data, ReferralRequestedV1) and data.referral_id is not None:
             return [ref("referral", data.referral_id)]
@@ -215,7 +205,7 @@ class IntakeRules:
         try:
             result = await self.apply_request(data, str(event.id))
         except (NotFound, UnknownParticipants) as unknown:
-            named = self.references(data)
+            named = named_refs(data)
             missing = sorted(set(named) - await self.known(set(named)))
             if missing:  # arrived meanwhile? No: not yet. Wait for it.
                 raise Waiting(missing, str(unknown)) from unknown

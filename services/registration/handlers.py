@@ -60,9 +60,6 @@ class IntakeRules:
         self.registration = registration
         self.audit = audit
 
-    def references(self, data: EventData) -> list[Ref]:
-        return []
-
     def creates(self, data: EventData) -> list[Ref]:
         return []
 

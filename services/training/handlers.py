@@ -41,7 +41,7 @@ from contracts.training import (
 )
 from kit.audit import Action, Actor, AuditLog, RecordKind
 from kit.consumer import IdempotentConsumer, Rejected
-from kit.intake import known_ids
+from kit.intake import known_ids, named_refs
 from kit.mongo import Session
 from kit.parking import Parking, Ref, Waiting, ref
 from services.training.commands import Training, now
@@ -156,16 +156,6 @@ class IntakeRules:
         self.consumer = consumer
         self.audit = audit
 
-    def references(self, data: EventData) -> list[Ref]:
-        named: list[Ref] = []
-        session_id = getattr(data, "session_id", None)
-        if session_id is not None and not isinstance(data, SessionReportedV1):
-            named.append(ref("session", session_id))
-        beneficiary_id = getattr(data, "beneficiary_id", None)
-        if beneficiary_id is not None:
-            named.append(ref("beneficiary", beneficiary_id))
-        return named
-
     def creates(self, data: EventData) -> list[Ref]:
         if isinstance(data, SessionReportedV1) and data.session_id is not None:
             return [ref("session", data.session_id)]
@@ -194,7 +184,7 @@ class IntakeRules:
                         session,
                     )
             except NotFound as missing:
-                raise Waiting(self.references(data)[:1], f"sessionId: {missing}") from missing
+                raise Waiting(named_refs(data)[:1], f"sessionId: {missing}") from missing
             except RefusedBeneficiary as refused:
                 if refused.waitable:
                     raise Waiting(

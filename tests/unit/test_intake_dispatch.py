@@ -37,6 +37,7 @@ from contracts.training import (
     SessionReportedV1,
 )
 from kit.consumer import Rejected
+from kit.intake import named_refs
 from kit.parking import Waiting
 from services.orientation import handlers as orientation_handlers
 from services.orientation.domain import ConsentMissing
@@ -236,7 +237,7 @@ async def test_an_orientation_request_naming_what_is_not_known_waits_for_it(
     handler = orientation_handlers.IntakeRules(
         cast(Any, Recorder(NotFound(f"no {thing}"))), cast(Any, None)
     )
-    [named] = handler.references(request)
+    [named] = named_refs(request)
     assert named.startswith(f"{thing}:")
 
     async def nothing_known(refs: set[str]) -> set[str]:

@@ -42,7 +42,8 @@ def test_a_request_waits_behind_an_earlier_one_naming_the_same_thing() -> None:
     earlier = parked("earlier", "session:s1", "beneficiary:b1")
     later = parked("later", "session:s1")
     plan = plan_release([earlier, later], {"session:s1"}, NOW, WEEK)
-    assert plan.release == [] and plan.expire == []
+    assert plan.release == []
+    assert plan.expire == []
 
 
 def test_what_a_released_request_creates_releases_the_ones_behind_it() -> None:
@@ -65,7 +66,8 @@ def test_a_request_waiting_too_long_expires_and_frees_the_ones_behind() -> None:
 def test_an_old_request_whose_things_arrived_is_released_not_expired() -> None:
     old = parked("old", "session:s1", age=WEEK * 2)
     plan = plan_release([old], {"session:s1"}, NOW, WEEK)
-    assert ids(plan.release) == ["old"] and plan.expire == []
+    assert ids(plan.release) == ["old"]
+    assert plan.expire == []
 
 
 def test_waiting_names_the_dead_letter_reason_by_the_first_thing_missing() -> None:
