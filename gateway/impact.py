@@ -68,6 +68,12 @@ def impact_of(answer: Row, district_rows: list[Row], association_rows: list[Row]
             "suppressed": suppressed(row),
         }
 
+    def reached(row: Row) -> dict[str, Any]:
+        return {
+            "people_reached": row["people_reached"],
+            "anonymous_attendees": row["counts"].get("anonymous_attendees", 0),
+        }
+
     totals = answer["totals"]
     counts = totals["counts"]
     targets = answer["targets"]
@@ -77,6 +83,8 @@ def impact_of(answer: Row, district_rows: list[Row], association_rows: list[Row]
         trained=answer["trained"],
         directed_to_employment=answer["directed_to_employment"],
         associations_upskilled=answer["associations_upskilled"],
+        people_reached=answer["people_reached"],
+        anonymous_attendees=counts.get("anonymous_attendees", 0),
         women_share_careers=answer["women_share_careers"],
         women_share_goal=answer.get("women_share_goal"),
         targets=Targets(
@@ -110,6 +118,7 @@ def impact_of(answer: Row, district_rows: list[Row], association_rows: list[Row]
                 district_id=strawberry.ID(b["value"]),
                 name=districts.get(b["value"], "Unknown district"),
                 **figures(b),
+                **reached(b),
             )
             for b in rows("district")
         ],
@@ -119,6 +128,7 @@ def impact_of(answer: Row, district_rows: list[Row], association_rows: list[Row]
                 name=associations.get(b["value"], "Unknown association"),
                 upskilled=b["counts"].get("associations_upskilled", 0) > 0,
                 **figures(b),
+                **reached(b),
             )
             for b in rows("association")
         ],

@@ -303,14 +303,29 @@ class CellFigures:
     )
 
 
+PEOPLE_REACHED = (
+    "People reached: enrolled plus anonymous attendees of collective sessions (a headcount per "
+    "session: someone who came anonymously twice counts twice)"
+)
+ANONYMOUS_ATTENDEES = (
+    "People not enrolled counted at collective sessions (each session's latest headcount)"
+)
+
+
+@strawberry.type(description="A breakdown cell with the people reached there")
+class ReachCellFigures(CellFigures):
+    people_reached: int | None = strawberry.field(description=PEOPLE_REACHED)
+    anonymous_attendees: int | None = strawberry.field(description=ANONYMOUS_ATTENDEES)
+
+
 @strawberry.type
-class DistrictImpact(CellFigures):
+class DistrictImpact(ReachCellFigures):
     district_id: strawberry.ID
     name: str
 
 
 @strawberry.type
-class AssociationImpact(CellFigures):
+class AssociationImpact(ReachCellFigures):
     association_id: strawberry.ID
     name: str
     upskilled: bool = strawberry.field(description="Counted in associationsUpskilled")
@@ -413,6 +428,8 @@ class Impact:
     trained: int | None
     directed_to_employment: int | None
     associations_upskilled: int
+    people_reached: int | None = strawberry.field(description=PEOPLE_REACHED)
+    anonymous_attendees: int | None = strawberry.field(description=ANONYMOUS_ATTENDEES)
     women_share_careers: float | None = strawberry.field(
         description="Share of women among careers-track participants (0–1); null when none"
     )

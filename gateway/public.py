@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 # figures). Only aggregate types are reachable from Impact (tests/unit/test_public_figures.py
 # checks it), and reporting hides the small counts.
 CELL = "enrolled attended trained directedToEmployment attendanceRate suppressed { field shown }"
+REACH = "peopleReached anonymousAttendees"
 PUBLIC_IMPACT = """{ impact {
-  enrolled trained directedToEmployment associationsUpskilled
+  enrolled trained directedToEmployment associationsUpskilled peopleReached anonymousAttendees
   womenShareCareers womenShareGoal
   targets { trained directedToEmployment associationsUpskilled }
   progress { indicator target baseline actual share weeklyPace forecastOn onTrack
@@ -35,8 +36,8 @@ PUBLIC_IMPACT = """{ impact {
   attendanceRate noShowRate withdrawn atRisk
   directedByOutcome { outcomeClass people }
   skillGain { area averageLevelsGained competencesAssessed }
-  byDistrict { districtId name ...cell }
-  byAssociation { associationId name ...cell }
+  byDistrict { districtId name ...cell ...reach }
+  byAssociation { associationId name ...cell ...reach }
   byGender { gender ...cell }
   byAgeBand { ageBand ...cell }
   byTrack { track ...cell }
@@ -46,7 +47,7 @@ PUBLIC_IMPACT = """{ impact {
            cumulativeDirectedToEmployment suppressed { field shown } }
   freshness { lastEventTime lagSeconds p50Seconds p99Seconds }
   updatedAt anonymised suppressed { field shown }
-} }""".replace("...cell", CELL)
+} }""".replace("...cell", CELL).replace("...reach", REACH)
 GONE = {"error": "no such share link (unknown or revoked)"}
 UNAVAILABLE = {"error": "the figures are not available; try again shortly"}
 

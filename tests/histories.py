@@ -1,6 +1,8 @@
 """Generated programme histories for the reporting property tests: a few people enrolling,
 attending, being assessed, trained, referred, placed, followed up, merged and erased; delivered
-in an order Kafka allows (each person's events in order per topic), with redeliveries.
+in an order Kafka allows (each person's events in order per topic), with redeliveries. Sessions
+of every kind are scheduled and given anonymous headcounts that replace each other; those
+arrive in any order at all (a headcount before its session, an older one after a newer one).
 
 Also an independent ground truth: key figures computed straight from the events, without the
 projection's facts or transitions.
@@ -36,16 +38,27 @@ from contracts.registration import (
     BeneficiaryWithdrawnV1,
 )
 from contracts.training import (
+    AnonymousAttendanceRecordedV1,
     AssessmentStage,
     AttendanceRecordedV1,
     AttendanceStatus,
     Autonomy,
     BeneficiaryTrainedV1,
+    SessionKind,
+    SessionScheduledV1,
     SkillAssessedV1,
 )
 from services.orientation.domain import outcome_class
-from services.reporting.domain import BeneficiaryFacts, Bucket, beneficiary_of, contributions
-from services.reporting.projector import WorkingSet
+from services.reporting.domain import (
+    BeneficiaryFacts,
+    Bucket,
+    SessionFacts,
+    beneficiary_of,
+    contributions,
+    session_contributions,
+    session_of,
+)
+from services.reporting.projector import SessionSet, WorkingSet
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 # Real district ids: the e2e platform shares the broker and reads these events too.
@@ -190,6 +203,35 @@ def person_history(draw: st.DrawFn, person: UUID, index: int) -> dict[str, list[
 
 
 @st.composite
+def session_history(draw: st.DrawFn, number: int) -> list[EventData]:
+    """One session's schedule (maybe) and its headcounts, each replacing the one before."""
+    session_id = f"session-{number}"
+    events: list[EventData] = []
+    if draw(st.integers(0, 4)) > 0:
+        events.append(
+            SessionScheduledV1(
+                session_id=session_id,
+                association_id=draw(st.sampled_from(ASSOCIATIONS)),
+                district_id=draw(st.sampled_from(DISTRICTS)),
+                module_id="m-1",
+                kind=draw(st.sampled_from(SessionKind)),
+                place_type="association_premises",
+                starts_at=_days(draw(st.integers(0, 120))),
+                duration_minutes=180,
+            )
+        )
+    for n in range(draw(st.integers(0, 3))):
+        events.append(
+            AnonymousAttendanceRecordedV1(
+                session_id=session_id,
+                count=draw(st.integers(0, 12)),
+                recorded_at=_days(130) + timedelta(minutes=n),
+            )
+        )
+    return events
+
+
+@st.composite
 def histories(draw: st.DrawFn) -> list[Delivery]:
     """Every person's events, interleaved in an order Kafka allows, some redelivered.
 
@@ -227,6 +269,10 @@ def histories(draw: st.DrawFn) -> list[Delivery]:
     for person, topic in shuffled:
         event = queues[(person, topic)].pop(0)
         stream.append(Delivery(topic, event, event.to_event(f"dn/{topic}")))
+    for number in range(3):  # anywhere in the stream, in any order
+        for event in draw(st.permutations(draw(session_history(number)))):
+            delivery = Delivery("training", event, event.to_event("dn/training"))
+            stream.insert(draw(st.integers(0, len(stream))), delivery)
     for original in draw(st.lists(st.integers(0, max(len(stream) - 1, 0)), max_size=6)):
         if stream:
             stream.insert(draw(st.integers(original + 1, len(stream))), stream[original])
@@ -269,30 +315,55 @@ def ground_truth(stream: list[Delivery]) -> Counter[str]:
     truth["in_post_6m"] = len(
         {who(e) for e in unique if isinstance(e, FollowUpRecordedV1) and e.still_in_post}
     )
+    collective = {
+        e.session_id
+        for e in unique
+        if isinstance(e, SessionScheduledV1) and e.kind is SessionKind.COLLECTIVE
+    }
+    latest: dict[str, AnonymousAttendanceRecordedV1] = {}
+    for e in unique:
+        if isinstance(e, AnonymousAttendanceRecordedV1):
+            known = latest.get(e.session_id)
+            if known is None or (e.recorded_at, e.count) > (known.recorded_at, known.count):
+                latest[e.session_id] = e
+    truth["anonymous_attendees"] = sum(
+        e.count for session_id, e in latest.items() if session_id in collective
+    )
     return +truth
 
 
 def from_scratch(stream: list[Delivery]) -> dict[tuple[Bucket, str], int]:
-    """Every distinct event applied once in memory, then each record's final facts summed."""
+    """Every distinct event applied once in memory, then each record's and each session's
+    final facts summed."""
     working = WorkingSet(nothing_stored)
+    sessions = SessionSet(no_session_stored)
     seen: set[str] = set()
 
     async def run() -> None:
         for delivery in stream:
-            key = beneficiary_of(delivery.event)
-            if str(delivery.ce.id) not in seen and key is not None:
-                seen.add(str(delivery.ce.id))
+            if str(delivery.ce.id) in seen:
+                continue
+            seen.add(str(delivery.ce.id))
+            if (key := beneficiary_of(delivery.event)) is not None:
                 await working.apply(key, delivery.event)
+            if (session_id := session_of(delivery.event)) is not None:
+                await sessions.apply(session_id, delivery.event)
 
     finish(run())
     final = [f for f in working.now.values() if f is not None]
     counters: Counter[tuple[Bucket, str]] = Counter()
     for person in final:
         counters.update(contributions(person))
+    for session in sessions.now.values():
+        counters.update(session_contributions(session))
     return {key: count for key, count in counters.items() if count}
 
 
 async def nothing_stored(keys: list[str]) -> dict[str, BeneficiaryFacts | None]:
+    return {}
+
+
+async def no_session_stored(keys: list[str]) -> dict[str, SessionFacts]:
     return {}
 
 

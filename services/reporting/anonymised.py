@@ -8,6 +8,7 @@ secondary suppression along each dimension (whose total is the headline figure w
 dimension splits the population); a rate computed from a hidden count is hidden too; headline
 totals, target progress, funnel stages and outcome classes get the primary rule; the weekly
 series gets rule 4 (cumulative figures shown only where they moved by 0 or 5 and more).
+People reached (enrolled + anonymous attendees) is shown only where both its parts are (rule 6).
 Counts of 0 and of 5 or more stay exact, and so do counts of associations (upskilled): they
 are organisations, not people. Nothing here does I/O.
 """
@@ -17,10 +18,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from services.reporting.domain import SESSION_ATTRIBUTES
 from services.reporting.report import (
     SMALL_CELL_THRESHOLD,
     Masked,
     Row,
+    Sum,
     Table,
     WeekPoint,
     suppress_series,
@@ -32,6 +35,10 @@ from services.reporting.report import (
 
 Json = dict[str, Any]
 PEOPLE_COUNTS = ("enrolled", "attended", "trained", "directed_to_employment")
+# Each breakdown cell's columns: the people counts, anonymous attendees, and people reached
+# derived from enrolled and anonymous attendees.
+CELL_COUNTS = (*PEOPLE_COUNTS, "anonymous_attendees", "people_reached")
+REACHED = Sum(CELL_COUNTS.index("people_reached"), (0, CELL_COUNTS.index("anonymous_attendees")))
 HEADLINES = ("enrolled", "trained", "directed_to_employment")
 # Dimensions whose values split the scope's population: their total is the headline figure.
 PARTITIONS = ("district", "association", "gender", "age_band", "cohort")
@@ -46,6 +53,7 @@ def anonymise(answer: Json) -> Json:
     shown = copy.deepcopy(answer)
     _headlines(shown)
     _totals(shown)
+    _people_reached(shown)
     _progress(shown)
     for stage in shown["funnel"]:
         _primary_in(stage, "count")
@@ -104,6 +112,25 @@ def _totals(shown: Json) -> None:
             totals.setdefault("suppressed_outcomes", {})[row.label] = cell
 
 
+def _people_reached(shown: Json) -> None:
+    """People reached, in the headline and the totals, only where enrolled and anonymous
+    attendees are both shown (else it would give away the hidden one)."""
+    totals = shown["totals"]
+    counts = totals["counts"]
+    parts_shown = (
+        counts.get("enrolled") is not None and counts.get("anonymous_attendees", 0) is not None
+    )
+    for holder in (shown, totals):
+        value = holder.get("people_reached")
+        if parts_shown or not isinstance(value, int):
+            continue
+        holder["people_reached"] = None
+        small = 0 < value < SMALL_CELL_THRESHOLD
+        holder.setdefault("suppressed", {})["people_reached"] = (
+            Masked.SMALL if small else Masked.SECONDARY
+        )
+
+
 def _progress(shown: Json) -> None:
     for row in shown["progress"]:
         if row["indicator"] in ORGANISATIONS:
@@ -120,8 +147,14 @@ def _breakdowns(breakdowns: list[Json], totals: Json) -> list[Json]:
         by_dimension.setdefault(cell["dimension"], []).append(cell)
     shown: list[Json] = []
     for dimension, cells in by_dimension.items():
+        # Anonymous attendees are counted by association and district only: elsewhere their
+        # rows are 0, and so is their total.
+        anonymous_total = int(totals.get("anonymous_attendees", 0) or 0)
+        if dimension not in SESSION_ATTRIBUTES:
+            anonymous_total = 0
+        people = tuple(int(totals.get(n, 0) or 0) for n in PEOPLE_COUNTS)
         total = (
-            Row("total", tuple(int(totals.get(n, 0) or 0) for n in PEOPLE_COUNTS))
+            Row("total", (*people, anonymous_total, people[0] + anonymous_total))
             if dimension in PARTITIONS
             else None
         )
@@ -129,13 +162,11 @@ def _breakdowns(breakdowns: list[Json], totals: Json) -> list[Json]:
             Table(
                 dimension,
                 dimension,
-                PEOPLE_COUNTS,
-                tuple(
-                    Row(c["value"], tuple(int(c["counts"].get(n, 0)) for n in PEOPLE_COUNTS))
-                    for c in cells
-                ),
+                CELL_COUNTS,
+                tuple(Row(c["value"], _cell_counts(c)) for c in cells),
                 total=total,
                 rows_partition=dimension != "track",
+                sums=(REACHED,),
             )
         )
         for cell, row in zip(cells, table.rows, strict=True):
@@ -143,12 +174,18 @@ def _breakdowns(breakdowns: list[Json], totals: Json) -> list[Json]:
     return shown
 
 
+def _cell_counts(cell: Json) -> tuple[int, ...]:
+    counts = tuple(int(cell["counts"].get(n, 0)) for n in CELL_COUNTS[:-1])
+    return (*counts, counts[0] + counts[-1])
+
+
 def _cell(cell: Json, cells: tuple[Any, ...]) -> Json:
-    """One breakdown cell with only the people counts (each shown or hidden), the rates
-    computed from them when both are shown, and whether the association is upskilled."""
+    """One breakdown cell with only the people counts and people reached (each shown or
+    hidden), the rates computed from them when both are shown, and whether the association is
+    upskilled."""
     counts: Json = {}
     suppressed: Json = {}
-    for name, value in zip(PEOPLE_COUNTS, cells, strict=True):
+    for name, value in zip(CELL_COUNTS, cells, strict=True):
         if isinstance(value, Masked):
             counts[name] = None
             suppressed[name] = value
@@ -161,6 +198,7 @@ def _cell(cell: Json, cells: tuple[Any, ...]) -> Json:
         "dimension": cell["dimension"],
         "value": cell["value"],
         "enrolled": counts["enrolled"],
+        "people_reached": counts.pop("people_reached"),
         "counts": counts,
         "attendance_rate": cell["attendance_rate"] if exact_attendance else None,
         "no_show_rate": cell["no_show_rate"] if exact_attendance else None,

@@ -152,6 +152,7 @@ def impact_json(answer: figures.Impact) -> dict[str, Any]:
         "trained": totals["trained"],
         "directed_to_employment": totals["directed_to_employment"],
         "associations_upskilled": totals["associations_upskilled"],
+        "people_reached": totals.people_reached,
         "women_share_careers": answer.women_share_careers,
         "targets": {
             name: int(answer.targets.targets[name])
@@ -187,6 +188,7 @@ def impact_json(answer: figures.Impact) -> dict[str, Any]:
 def figures_json(cell: figures.Figures) -> dict[str, Any]:
     return {
         "counts": dict(cell.counts),
+        "people_reached": cell.people_reached,
         "attendance_rate": cell.attendance_rate,
         "no_show_rate": cell.no_show_rate,
         "skill_gain": {area: cell.skill_gain(area) for area in domain.PIX_AREAS},

@@ -12,6 +12,11 @@ order events arrive in cannot change the result:
 A dimension that is not known yet is counted under ``unknown`` until the enrolment arrives,
 then moves. A merged record counts nothing itself; what it did is folded into the kept record,
 again as set unions, so facts about it that arrive after the merge still reach the kept one.
+
+Anonymous attendees (people at a collective session who are not enrolled) are counted the same
+way from the transition of one *session*'s facts (:class:`SessionFacts`): its schedule and its
+headcount, each settled whatever the order they arrive in. **People reached** is enrolled
+people plus those anonymous attendees (see :func:`session_counts`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from contracts.dimensions import Track
 from contracts.event import EventData
@@ -38,10 +43,13 @@ from contracts.registration import (
     BeneficiaryWithdrawnV1,
 )
 from contracts.training import (
+    AnonymousAttendanceRecordedV1,
     AttendanceRecordedV1,
     AttendanceStatus,
     BeneficiaryAtRiskV1,
     BeneficiaryTrainedV1,
+    SessionKind,
+    SessionScheduledV1,
     SkillAssessedV1,
 )
 
@@ -72,7 +80,17 @@ ATTENDING = ("attending_new", "attending_returning")  # per week or month only
 PIX_AREAS = ("1", "2", "3", "4", "5")
 SKILL_GAIN = tuple(f"skill_gain_{kind}_{area}" for area in PIX_AREAS for kind in ("sum", "count"))
 ASSOCIATIONS = ("associations_upskilled",)
-INDICATORS = (*PEOPLE, *DIRECTED_BY_OUTCOME, *ATTENDANCE, *ATTENDING, *SKILL_GAIN, *ASSOCIATIONS)
+# Headcounts of people not enrolled, at collective sessions (per session, not per person).
+SESSIONS = ("anonymous_attendees",)
+INDICATORS = (
+    *PEOPLE,
+    *DIRECTED_BY_OUTCOME,
+    *ATTENDANCE,
+    *ATTENDING,
+    *SKILL_GAIN,
+    *ASSOCIATIONS,
+    *SESSIONS,
+)
 
 # Who a person is: every indicator is broken down by these. careers_gender counts
 # careers-track people by gender; cohort is the month of enrolment.
@@ -80,6 +98,9 @@ ATTRIBUTES = ("district", "association", "gender", "age_band", "track", "careers
 # When something happened: enrolments, completions, attendance… per ISO week and per month.
 PERIODS = ("week", "month")
 DIMENSIONS = (*ATTRIBUTES, *PERIODS)
+# The attributes an anonymous attendee is counted under: the session's association and
+# district (a headcount has no gender, age or track). Periods too: when the session was held.
+SESSION_ATTRIBUTES = ("association", "district")
 
 Bucket = tuple[str, str | None, str | None]  # (scope, dimension, value); no dimension = total
 Deltas = dict[tuple[Bucket, str], int]
@@ -365,6 +386,109 @@ def association_upskilled(association_id: str, upskilled_on: str) -> Deltas:
         for period in PERIODS:
             deltas[((scope, period, period_of(upskilled_on, period)), "associations_upskilled")] = 1
     return deltas
+
+
+# -- sessions: anonymous attendees, and so people reached -------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What reporting knows about one training session: what kind it is, where and when it is
+    held (from its schedule), and its anonymous headcount as it now stands."""
+
+    session_id: str
+    kind: str | None = None  # None until the schedule arrives
+    association_id: str | None = None
+    district_id: str | None = None
+    starts_on: str | None = None
+    headcount: int = 0
+    # When the headcount in force was recorded (UTC, fixed width: text order is time order).
+    headcount_at: str | None = None
+
+
+def session_of(data: EventData) -> str | None:
+    """The session whose facts an event changes, when reporting keeps facts for it."""
+    if isinstance(data, SessionScheduledV1 | AnonymousAttendanceRecordedV1):
+        return data.session_id
+    return None
+
+
+def apply_to_session(facts: SessionFacts, data: EventData) -> SessionFacts:
+    """The session's facts after ``data``; other events leave them unchanged.
+
+    Both rules commute, so redeliveries and any arrival order give the same facts:
+
+    * a headcount *replaces* the one before it, never adds to it: the one recorded last (by
+      ``recorded_at``; at the same instant, the larger) stays, whichever arrives last;
+    * a session is scheduled once; should two schedules of one id ever differ, the greater
+      (kind, association, district, day) stays.
+    """
+    if isinstance(data, SessionScheduledV1):
+        scheduled = (data.kind.value, data.association_id, data.district_id, _day(data.starts_at))
+        if facts.kind is not None:
+            current = (facts.kind, facts.association_id, facts.district_id, facts.starts_on)
+            if current >= scheduled:
+                return facts
+        kind, association_id, district_id, starts_on = scheduled
+        return replace(
+            facts,
+            kind=kind,
+            association_id=association_id,
+            district_id=district_id,
+            starts_on=starts_on,
+        )
+    if isinstance(data, AnonymousAttendanceRecordedV1):
+        at = data.recorded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if facts.headcount_at is not None and (facts.headcount_at, facts.headcount) >= (
+            at,
+            data.count,
+        ):
+            return facts
+        return replace(facts, headcount=data.count, headcount_at=at)
+    return facts
+
+
+def session_counts(facts: SessionFacts) -> int:
+    """How many anonymous attendees this session adds to **people reached**.
+
+    People reached = people enrolled (as ``enrolled`` counts them: withdrawals still count,
+    merged records do not) + the anonymous headcounts of **collective** sessions. Only those:
+    an individual session is one resident with an adviser, who is enrolled; a staff session
+    trains the association's own staff (it counts towards the association's upskilling, not
+    residents reached). A session counts once its schedule says it is collective, so a
+    headcount read before its schedule counts when the schedule arrives. A headcount carries
+    no identity: someone who came anonymously to two workshops counts twice.
+    """
+    if facts.kind != SessionKind.COLLECTIVE.value:
+        return 0
+    return facts.headcount
+
+
+def session_contributions(facts: SessionFacts) -> Counter[tuple[Bucket, str]]:
+    """How much this session adds to each counter: its headcount in the totals, and in its
+    association and district rows and its week and month, of every scope it belongs to (the
+    programme, its association, its district; a headcount has no track)."""
+    counts: Counter[tuple[Bucket, str]] = Counter()
+    headcount = session_counts(facts)
+    if not headcount:
+        return counts
+    association = facts.association_id or UNKNOWN
+    district = facts.district_id or UNKNOWN
+    where = {"association": association, "district": district}
+    cells = [(dimension, where[dimension]) for dimension in SESSION_ATTRIBUTES]
+    if facts.starts_on is not None:
+        cells += [(period, period_of(facts.starts_on, period)) for period in PERIODS]
+    for scope in (ALL, f"association:{association}", f"district:{district}"):
+        for bucket in [(scope, None, None), *((scope, d, v) for d, v in cells)]:
+            counts[(bucket, "anonymous_attendees")] += headcount
+    return counts
+
+
+def session_transition(old: SessionFacts, new: SessionFacts) -> Deltas:
+    """The counter changes that move ``old``'s contribution to ``new``'s (zeros left out)."""
+    deltas = Counter(session_contributions(new))
+    deltas.subtract(session_contributions(old))
+    return {key: change for key, change in deltas.items() if change}
 
 
 def best_outcome(facts: BeneficiaryFacts) -> str | None:

@@ -34,6 +34,12 @@ class Figures:
         return self.counts.get(indicator, 0)
 
     @property
+    def people_reached(self) -> int:
+        """People enrolled plus anonymous attendees of collective sessions (the rule:
+        :func:`services.reporting.domain.session_counts`)."""
+        return self["enrolled"] + self["anonymous_attendees"]
+
+    @property
     def sessions_recorded(self) -> int:
         return self["sessions_present"] + self["sessions_excused"] + self["sessions_unexcused"]
 

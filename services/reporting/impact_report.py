@@ -8,13 +8,16 @@ for audiences that may not see individuals (funders).
 
 What the report holds:
 
+- **key figures**: people reached (enrolled + anonymous attendees of collective sessions),
+  enrolled, anonymous attendees;
 - **targets**: actual (baseline + counted), target, baseline and the forecast date at the
   recent pace (none once reached, nor when the actual figure is hidden);
 - **the funnel**: enrolled → attended → trained → … → in post after 6 months;
 - **one table per breakdown** (:data:`BREAKDOWNS`): district, association, gender, age band,
   track, careers track by gender, cohort (month of enrolment), month (when each stage was
-  reached), with enrolled, attended, trained and directed-to-employment columns, a total row,
-  and rates where they make sense (share of the total for genders: the women's share);
+  reached), with enrolled, attended, trained and directed-to-employment columns (district and
+  association: anonymous attendees and people reached too), a total row, and rates where they
+  make sense (share of the total for genders: the women's share);
 - **weekly series** of enrolments and trained people (each week and cumulative);
 - **notes**: how each indicator is defined, and how fresh the figures are;
 - **its frame**: the scope, the period covered (from the programme's start, or the first week
@@ -39,17 +42,24 @@ from services.reporting.figures import Figures, Impact
 from services.reporting.report import (
     Funnel,
     ImpactReport,
+    KeyFigures,
     Masked,
     ProgressTarget,
     Rate,
     Row,
     Series,
+    Sum,
     Table,
     suppress,
     weekly_series,
 )
 
 PEOPLE = ("enrolled", "attended", "trained", "directed_to_employment")
+# Where anonymous attendees are counted (the session's association and district): the people
+# columns, anonymous attendees, and people reached (enrolled + anonymous attendees).
+REACH = (*PEOPLE, "anonymous_attendees", "people_reached")
+REACHED = Sum(REACH.index("people_reached"), (0, REACH.index("anonymous_attendees")))
+KEY_FIGURES = ("people_reached", "enrolled", "anonymous_attendees")
 # Per month: the people who reached each stage that month (each person in one month per stage).
 PER_MONTH = ("enrolled", "started_attending", "trained", "directed_to_employment")
 # A report column that reads another indicator of the figures.
@@ -89,12 +99,17 @@ class Breakdown:
     rows_partition: bool = True
     # Periods keep their rows without activity (a gap in time is information).
     keep_empty: bool = False
+    sums: tuple[Sum, ...] = ()  # columns derived from others (people reached)
 
 
 GENDERS = (*(g.value for g in Gender), domain.UNKNOWN)
 BREAKDOWNS: dict[str, Breakdown] = {
-    "district": Breakdown("district", "by_district", _largest_first),
-    "association": Breakdown("association", "by_association", _largest_first),
+    "district": Breakdown(
+        "district", "by_district", _largest_first, columns=REACH, sums=(REACHED,)
+    ),
+    "association": Breakdown(
+        "association", "by_association", _largest_first, columns=REACH, sums=(REACHED,)
+    ),
     "gender": Breakdown("gender", "by_gender", _in_order(GENDERS), rates=GENDER_RATES),
     "age_band": Breakdown("age_band", "by_age_band", _in_order([a.value for a in AgeBand])),
     "track": Breakdown(
@@ -117,6 +132,7 @@ NOTES = (
     "note_attended",
     "note_trained",
     "note_directed",
+    "note_people_reached",
     "note_rates",
     "note_track",
     "note_periods",
@@ -154,6 +170,10 @@ def compose(
         generated_at=generated_at,
         freshness=freshness,
         period=period(impact, generated_at, lang),
+        key_figures=KeyFigures(
+            tuple((name, _figure(impact.totals, name)) for name in KEY_FIGURES),
+            sums=(Sum(0, (1, 2)),),
+        ),
         targets=tuple(
             ProgressTarget(
                 indicator=p.indicator,
@@ -202,9 +222,9 @@ def table(impact: Impact, breakdown: Breakdown, names: Mapping[str, Mapping[str,
         for c in counted
     )
     if breakdown.rows_partition:
-        total = tuple(sum(c.figures[_indicator(k)] for c in found) for k in breakdown.columns)
+        total = tuple(sum(_count(c, k) for c in found) for k in breakdown.columns)
     else:
-        total = tuple(impact.totals[_indicator(k)] for k in breakdown.columns)
+        total = tuple(_figure(impact.totals, k) for k in breakdown.columns)
     return Table(
         title=breakdown.title,
         dimension=breakdown.dimension,
@@ -213,6 +233,7 @@ def table(impact: Impact, breakdown: Breakdown, names: Mapping[str, Mapping[str,
         rates=breakdown.rates,
         total=Row("total", total),
         rows_partition=breakdown.rows_partition,
+        sums=breakdown.sums,
     )
 
 
@@ -275,7 +296,13 @@ def _indicator(column: str) -> str:
 
 
 def _count(cell: FigureCell, column: str) -> int:
-    return cell.figures[_indicator(column)]
+    return _figure(cell.figures, column)
+
+
+def _figure(figures: Figures, column: str) -> int:
+    if column == "people_reached":
+        return figures.people_reached
+    return figures[_indicator(column)]
 
 
 def _every_month(cells: list[FigureCell]) -> list[FigureCell]:

@@ -1,10 +1,10 @@
 """Applies a batch of canonical events to a projection version in one transaction.
 
 Per batch: the events already processed are skipped (by ``ce_id``), the facts of every person
-the batch touches are read once, each event moves them in memory, and the summed counter
-changes, the new facts and the processed ids are written together. Since every counter is a
-function of the facts, the counters moved by a batch equal the sum of the per-event
-transitions: batching changes the cost, not the result.
+and every session the batch touches are read once, each event moves them in memory, and the
+summed counter changes, the new facts and the processed ids are written together. Since every
+counter is a function of the facts, the counters moved by a batch equal the sum of the
+per-event transitions: batching changes the cost, not the result.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from contracts.registration import BeneficiariesMergedV1, BeneficiaryErasedV1
 from contracts.training import AssociationUpskilledV1
 from kit.mongo import Session
 from services.reporting import domain
-from services.reporting.domain import BeneficiaryFacts, Bucket
+from services.reporting.domain import BeneficiaryFacts, Bucket, SessionFacts
 from services.reporting.store import ReportingStore
 
 
@@ -100,6 +100,43 @@ class WorkingSet:
         ]
 
 
+# Reads stored session facts by id: absent when never seen.
+LoadSessions = Callable[[list[str]], Awaitable[dict[str, SessionFacts]]]
+
+
+class SessionSet:
+    """The session facts a batch reads and changes (schedules, anonymous headcounts), with what
+    they were before it; like :class:`WorkingSet`, ``load`` is the only I/O."""
+
+    def __init__(self, load: LoadSessions) -> None:
+        self.load = load
+        self.before: dict[str, SessionFacts] = {}
+        self.now: dict[str, SessionFacts] = {}
+
+    async def preload(self, session_ids: list[str]) -> None:
+        missing = [key for key in dict.fromkeys(session_ids) if key not in self.before]
+        if not missing:
+            return
+        found = await self.load(missing)
+        for key in missing:
+            self.before[key] = self.now[key] = found.get(key) or SessionFacts(key)
+
+    async def apply(self, session_id: str, data: EventData) -> None:
+        if session_id not in self.before:
+            await self.preload([session_id])
+        self.now[session_id] = domain.apply_to_session(self.now[session_id], data)
+
+    def deltas(self) -> domain.Deltas:
+        total: Counter[tuple[Bucket, str]] = Counter()
+        for key, before in self.before.items():
+            if self.now[key] != before:
+                total.update(domain.session_transition(before, self.now[key]))
+        return {key: change for key, change in total.items() if change}
+
+    def changed(self) -> list[SessionFacts]:
+        return [facts for key, facts in self.now.items() if facts != self.before[key]]
+
+
 async def project(
     store: ReportingStore,
     session: Session,
@@ -122,21 +159,31 @@ async def project(
     await working.preload(
         [key for _, data in fresh if (key := domain.beneficiary_of(data)) is not None]
     )
+    sessions = SessionSet(partial(store.load_sessions, session))
+    await sessions.preload(
+        [key for _, data in fresh if (key := domain.session_of(data)) is not None]
+    )
     upskilled = await _upskilled(store, session, fresh)
     for event, data in fresh:
         key = domain.beneficiary_of(data)
         if key is not None:
             await working.apply(key, data)
+        session_id = domain.session_of(data)
+        if session_id is not None:
+            await sessions.apply(session_id, data)
         result.applied += 1
         if result.latest_event_time is None or event.time > result.latest_event_time:
             result.latest_event_time = event.time
 
     deltas = working.deltas()
+    for bucket, change in sessions.deltas().items():
+        deltas[bucket] = deltas.get(bucket, 0) + change
     for association_id, at in upskilled.items():
         announced = domain.association_upskilled(association_id, at.date().isoformat())
         for bucket, change in announced.items():
             deltas[bucket] = deltas.get(bucket, 0) + change
     await store.save_facts(session, working.changed(), working.erased)
+    await store.save_sessions(session, sessions.changed())
     await store.mark_upskilled(session, upskilled)
     await store.move_counters(session, deltas)
     await store.mark_processed(session, [(str(event.id), event.type) for event, _ in fresh])

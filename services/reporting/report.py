@@ -36,6 +36,11 @@ Small-cell suppression (:func:`suppress`), for audiences that may not see indivi
    difference, so it is 0 or ≥5). So no difference between shown figures is 1–4.
 5. **Funnel stages** are nested (each stage is within the one before), not additive, so only
    the primary rule applies to them.
+6. **Derived sums** (``Table.sums``: people reached = enrolled + anonymous attendees) have no
+   line of their own: after rules 1–2, a derived cell is shown only where each of its parts is
+   shown (it then tells nothing the parts do not), else hidden (``<5`` when 1–4, else ``s``).
+   The hidden ones of a column add up to the sum of their rows' parts, which the parts'
+   columns already give: nothing more can be worked out from them.
 """
 
 from __future__ import annotations
@@ -77,6 +82,14 @@ class Rate:
 
 
 @dataclass(frozen=True)
+class Sum:
+    """A count column whose every cell is the sum of ``parts`` (column indexes) in its row."""
+
+    column: int
+    parts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Table:
     title: str
     dimension: str
@@ -88,6 +101,9 @@ class Table:
     rows_partition: bool = True
     # Index of a column that holds the sum of the row's other count columns.
     sum_column: int | None = None
+    # Columns derived from others of the row (rule 6): checked against their parts, not hidden
+    # through lines of their own.
+    sums: tuple[Sum, ...] = ()
 
     def __post_init__(self) -> None:
         width = len(self.columns)
@@ -108,6 +124,19 @@ class Table:
                 )
         if self.sum_column is not None and not 0 <= self.sum_column < width:
             raise ValueError(f"table {self.title!r}: sum_column names no column")
+        for derived in self.sums:
+            for column in (derived.column, *derived.parts):
+                if not 0 <= column < width:
+                    raise ValueError(f"table {self.title!r}: a derived sum names no column")
+            for row in (*self.rows, *((self.total,) if self.total else ())):
+                parts = [row.counts[c] for c in derived.parts]
+                if all(isinstance(p, int) for p in parts) and row.counts[derived.column] != sum(
+                    p for p in parts if isinstance(p, int)
+                ):
+                    raise ValueError(
+                        f"table {self.title!r}: in row {row.label!r}, "
+                        f"{self.columns[derived.column]!r} is not the sum of its parts"
+                    )
 
     def rate_cells(self, row: Row) -> tuple[RateCell, ...]:
         """The rates of one row (or of the total row), computed from its shown counts."""
@@ -173,6 +202,26 @@ class Funnel:
 
 
 @dataclass(frozen=True)
+class KeyFigures:
+    """Headline counts shown beside the targets (people reached, and the counts it adds up),
+    each a label key and its count; ``sums`` index ``figures`` as a table's columns."""
+
+    figures: tuple[tuple[str, Cell], ...]
+    sums: tuple[Sum, ...] = ()
+
+    def as_table(self) -> Table:
+        """One row, one column per figure: the shape :func:`suppress_table` checks."""
+        return Table(
+            "key_figures",
+            "indicator",
+            tuple(name for name, _ in self.figures),
+            (Row("total", tuple(count for _, count in self.figures)),),
+            rows_partition=False,
+            sums=self.sums,
+        )
+
+
+@dataclass(frozen=True)
 class ImpactReport:
     title: str
     scope_label: str
@@ -180,6 +229,7 @@ class ImpactReport:
     freshness: str
     # The period the figures cover (from the programme's start to when they were taken).
     period: str = ""
+    key_figures: KeyFigures | None = None
     targets: tuple[ProgressTarget, ...] = ()
     funnel: Funnel | None = None
     tables: tuple[Table, ...] = ()
@@ -195,6 +245,7 @@ def suppress(report: ImpactReport, may_see_individuals: bool) -> ImpactReport:
         return report
     return replace(
         report,
+        key_figures=suppress_key_figures(report.key_figures) if report.key_figures else None,
         targets=tuple(replace(t, actual=_primary(t.actual)) for t in report.targets),
         funnel=(
             replace(
@@ -208,6 +259,13 @@ def suppress(report: ImpactReport, may_see_individuals: bool) -> ImpactReport:
         series=tuple(suppress_series(series) for series in report.series),
         suppressed=True,
     )
+
+
+def suppress_key_figures(key_figures: KeyFigures) -> KeyFigures:
+    """Each figure by the primary rule, a derived one shown only with its parts (rule 6)."""
+    table = suppress_table(key_figures.as_table())
+    shown = zip(table.columns, table.rows[0].counts, strict=True)
+    return replace(key_figures, figures=tuple(shown))
 
 
 def _primary(count: Cell) -> Cell:
@@ -235,6 +293,12 @@ def suppress_table(table: Table) -> Table:
                 if complement is not None:
                     shown[complement[0]][complement[1]] = Masked.SECONDARY
                     changed = True
+    for derived in table.sums:
+        for counts, shown_counts in zip(grid, shown, strict=True):
+            if not all(isinstance(shown_counts[c], int) for c in derived.parts):
+                value = _value(counts[derived.column])
+                small = 0 < value < SMALL_CELL_THRESHOLD
+                shown_counts[derived.column] = Masked.SMALL if small else Masked.SECONDARY
     rows = tuple(replace(row, counts=tuple(shown[i])) for i, row in enumerate(table.rows))
     total_row = replace(table.total, counts=tuple(shown[-1])) if table.total else None
     return replace(table, rows=rows, total=total_row)
@@ -244,15 +308,16 @@ def _lines(table: Table) -> list[tuple[list[Position], Position | None]]:
     """Each additive line of the table: its parts, and its total cell when the table shows it."""
     n_rows, width = len(table.rows), len(table.columns)
     total_row = n_rows if table.total else None
+    derived = {d.column for d in table.sums}
     lines: list[tuple[list[Position], Position | None]] = []
     if table.rows_partition:
         for column in range(width):
-            if column == table.sum_column:
+            if column == table.sum_column or column in derived:
                 continue
             total = (total_row, column) if total_row is not None else None
             lines.append(([(r, column) for r in range(n_rows)], total))
     if table.sum_column is not None:
-        parts = [c for c in range(width) if c != table.sum_column]
+        parts = [c for c in range(width) if c != table.sum_column and c not in derived]
         for r in range(n_rows + (1 if table.total else 0)):
             lines.append(([(r, c) for c in parts], (r, table.sum_column)))
     return lines

@@ -1,4 +1,5 @@
-"""Reporting's MongoDB collections: projection versions, per-beneficiary facts, counters.
+"""Reporting's MongoDB collections: projection versions, per-beneficiary and per-session facts,
+counters.
 
 A projection *version* is a set of collections (``v3_facts``, ``v3_counters`` …). Reads use
 the active version; a rebuild fills a new one while the live consumer writes to both, and one
@@ -17,7 +18,7 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kit.mongo import Document, Session
-from services.reporting.domain import BeneficiaryFacts, Deltas
+from services.reporting.domain import BeneficiaryFacts, Deltas, SessionFacts
 
 REGISTRY = "projection_versions"
 # A rebuild that has not reported progress for this long is taken to have died.
@@ -134,6 +135,7 @@ class ReportingStore:
         self.version = version
         prefix = f"v{version}_"
         self.facts = db[f"{prefix}facts"]
+        self.sessions = db[f"{prefix}sessions"]
         self.counters = db[f"{prefix}counters"]
         self.associations = db[f"{prefix}associations"]
         self.processed = db[f"{prefix}processed"]
@@ -214,6 +216,28 @@ class ReportingStore:
             {"$unset": {"pseudonym": "", "link_expires_at": ""}},
         )
         return result.modified_count
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    async def load_sessions(
+        self, session: Session, session_ids: list[str]
+    ) -> dict[str, SessionFacts]:
+        """The stored facts of each training session reporting has heard of."""
+        cursor = self.sessions.find({"_id": {"$in": session_ids}}, session=session)
+        return {document["_id"]: session_facts_of(document) async for document in cursor}
+
+    async def save_sessions(self, session: Session, changed: list[SessionFacts]) -> None:
+        if changed:
+            await self.sessions.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": facts.session_id}, {"$set": session_document_of(facts)}, upsert=True
+                    )
+                    for facts in changed
+                ],
+                ordered=False,
+                session=session,
+            )
 
     # -- associations -------------------------------------------------------------------------
 
@@ -317,6 +341,16 @@ def facts_of(document: Document) -> BeneficiaryFacts:
     if "tracks" in values:
         values["tracks"] = tuple(values["tracks"])
     return BeneficiaryFacts(beneficiary_id=str(document["_id"]), **values)
+
+
+def session_document_of(facts: SessionFacts) -> Document:
+    return {f.name: getattr(facts, f.name) for f in fields(facts) if f.name != "session_id"}
+
+
+def session_facts_of(document: Document) -> SessionFacts:
+    known = {f.name for f in fields(SessionFacts)} - {"session_id"}
+    values = {key: document[key] for key in known if key in document}
+    return SessionFacts(session_id=str(document["_id"]), **values)
 
 
 def _all_fields() -> dict[str, str]:

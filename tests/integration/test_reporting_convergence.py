@@ -12,7 +12,12 @@ from contracts.envelope import CloudEvent
 from contracts.orientation import OutcomeClass, PlacementKind, PlacementRecordedV1
 from contracts.registration import BeneficiaryEnrolledV1, BeneficiaryErasedV1
 from contracts.topics import ORIENTATION_EVENTS, REGISTRATION_EVENTS, TRAINING_EVENTS
-from contracts.training import BeneficiaryTrainedV1
+from contracts.training import (
+    AnonymousAttendanceRecordedV1,
+    BeneficiaryTrainedV1,
+    SessionKind,
+    SessionScheduledV1,
+)
 from tests.integration.conftest import Projection, as_record, enrolment
 from tests.support import eventually, produce
 
@@ -122,6 +127,47 @@ async def test_facts_read_after_an_erasure_still_count_until_the_link_is_forgott
     )
     assert await projection.count(scope, "directed_to_employment") == 0
     assert await projection.count(scope, "trained") == 1
+
+
+async def test_a_headcount_before_its_session_and_redelivered_counts_once_as_last_recorded(
+    projection: Projection,
+) -> None:
+    association = f"asso-{uuid4().hex[:8]}"
+    scope = f"association:{association}"
+    session_id = f"session-{uuid4().hex[:8]}"
+    first, corrected = (
+        AnonymousAttendanceRecordedV1(
+            session_id=session_id, count=count, recorded_at=NOW + timedelta(minutes=minutes)
+        ).to_event("dn/training")
+        for count, minutes in ((9, 0), (7, 30))
+    )
+    schedule = SessionScheduledV1(
+        session_id=session_id, association_id=association, district_id="qpv-benauge",
+        module_id="mod-premiers-pas", kind=SessionKind.COLLECTIVE,
+        place_type="association_premises", starts_at=NOW, duration_minutes=120,
+    ).to_event("dn/training")  # fmt: skip
+    person = enrolment(association, district_id="qpv-benauge")
+
+    # The correction first, then the count it corrects, each twice; the schedule last.
+    await send(projection, TRAINING_EVENTS, corrected, times=2)
+    await send(projection, TRAINING_EVENTS, first, times=2)
+    processed = (await projection.store()).processed
+    await eventually(
+        lambda: processed.count_documents({"_id": {"$in": [str(first.id), str(corrected.id)]}}),
+        lambda n: n == 2,
+        what="both headcounts applied",
+    )
+    assert await projection.count(scope, "anonymous_attendees") == 0  # kind not known yet
+    await send(projection, TRAINING_EVENTS, schedule, times=2)
+    await send(projection, REGISTRATION_EVENTS, person.to_event("dn/registration"))
+
+    assert await eventually(lambda: projection.count(scope, "enrolled"), lambda n: n == 1) == 1
+    assert await eventually(
+        lambda: projection.count(scope, "anonymous_attendees"), lambda n: n > 0
+    ) == 7  # fmt: skip
+    assert await projection.count(scope, "anonymous_attendees", "district", "qpv-benauge") == 7
+    assert await projection.count(scope, "anonymous_attendees", "association", association) == 7
+    assert await projection.count("district:qpv-benauge", "anonymous_attendees") >= 7
 
 
 async def tombstone(projection: Projection, beneficiary_id: UUID) -> dict[str, object] | None:

@@ -23,7 +23,14 @@ from contracts.registration import (
     BeneficiaryErasedV1,
 )
 from contracts.topics import ORIENTATION_EVENTS, REGISTRATION_EVENTS, TRAINING_EVENTS
-from contracts.training import AttendanceRecordedV1, AttendanceStatus, BeneficiaryTrainedV1
+from contracts.training import (
+    AnonymousAttendanceRecordedV1,
+    AttendanceRecordedV1,
+    AttendanceStatus,
+    BeneficiaryTrainedV1,
+    SessionKind,
+    SessionScheduledV1,
+)
 from kit.kafka_ends import true_end_offsets
 from kit.log_positions import LOG_HEADER, POSITION_HEADER
 from kit.mongo import Document
@@ -43,13 +50,23 @@ TOPIC = {"registration": REGISTRATION_EVENTS, "training": TRAINING_EVENTS,
 
 def programme(association: str, people: list[UUID]) -> list[Delivery]:
     """Enrolments, attendance, completions and placements of ``people``; the last one is a
-    duplicate record merged into the first, the one before is erased at the end."""
+    duplicate record merged into the first, the one before is erased at the end. Three of the
+    association's sessions get anonymous headcounts: a collective one counted 6 then corrected
+    to 4, a collective one whose headcount of 5 comes before its schedule, a staff one (3, not
+    residents reached): 9 anonymous attendees."""
     deliveries: list[Delivery] = []
 
     def add(topic: str, event: EventData) -> None:
         deliveries.append(Delivery(topic, event, event.to_event(f"dn/{topic}")))
 
+    corrected, late, staff = (f"{association}-workshop-{n}" for n in range(3))
     for n, person in enumerate(people):
+        if n == 3:  # in the first half: the live projection counts these before the rebuild
+            add("training", headcount(late, 5, START + timedelta(days=2, hours=3)))
+            add("training", session(corrected, association, SessionKind.COLLECTIVE))
+            add("training", headcount(corrected, 6, START + timedelta(hours=3)))
+            add("training", session(staff, association, SessionKind.STAFF))
+            add("training", headcount(staff, 3, START + timedelta(hours=3)))
         add("registration", BeneficiaryEnrolledV1(
             beneficiary_id=person, association_id=association,
             district_id=("qpv-benauge", "qpv-aubiers-lac")[n % 2],
@@ -85,7 +102,23 @@ def programme(association: str, people: list[UUID]) -> list[Delivery]:
     add("registration", BeneficiaryErasedV1(
         beneficiary_id=people[-2], erased_at=START + timedelta(days=95), reason="retention",
     ))  # fmt: skip
+    add("training", headcount(corrected, 4, START + timedelta(hours=4)))
+    add("training", session(late, association, SessionKind.COLLECTIVE, days=2))
     return deliveries
+
+
+def session(
+    session_id: str, association: str, kind: SessionKind, days: int = 0
+) -> SessionScheduledV1:
+    return SessionScheduledV1(
+        session_id=session_id, association_id=association, district_id="qpv-benauge",
+        module_id="m-1", kind=kind, place_type="association_premises",
+        starts_at=START + timedelta(days=days), duration_minutes=180,
+    )  # fmt: skip
+
+
+def headcount(session_id: str, count: int, at: datetime) -> AnonymousAttendanceRecordedV1:
+    return AnonymousAttendanceRecordedV1(session_id=session_id, count=count, recorded_at=at)
 
 
 async def send(projection: Projection, deliveries: list[Delivery]) -> None:
@@ -214,6 +247,9 @@ async def test_rebuild_switches_to_a_version_equal_to_a_from_scratch_computation
     )
     assert final[(None, None, "enrolled")] == 29  # 30 records, one merged into another
     assert final[(None, None, "directed_to_employment")] == 6
+    assert final[(None, None, "anonymous_attendees")] == 9  # 4 (corrected from 6) + 5
+    assert final[("district", "qpv-benauge", "anonymous_attendees")] == 9
+    assert final[("association", association, "anonymous_attendees")] == 9
     db = projection.versions.db
     assert not [n for n in await db.list_collection_names() if n.startswith(f"v{old_version}_")]
 

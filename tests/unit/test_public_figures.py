@@ -97,8 +97,11 @@ async def test_a_link_s_figures_come_in_the_graphql_shape_with_small_counts_hidd
     small = next(d for d in figures["byDistrict"] if d["districtId"] == "b")
     assert small == {"districtId": "b", "name": "Aubiers", "enrolled": None, "attended": None,
                      "trained": None, "directedToEmployment": 0, "attendanceRate": None,
+                     "peopleReached": None, "anonymousAttendees": None,
                      "suppressed": small["suppressed"]}  # fmt: skip
     assert {"field": "enrolled", "shown": "<5"} in small["suppressed"]
+    assert {"field": "peopleReached", "shown": "s"} in small["suppressed"]
+    assert (figures["peopleReached"], figures["anonymousAttendees"]) == (37, 14)
     assert figures["funnel"][1] == {"stage": "placed", "count": None,
                                     "suppressed": [{"field": "count", "shown": "<5"}]}  # fmt: skip
 

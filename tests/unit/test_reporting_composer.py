@@ -46,13 +46,22 @@ def people(enrolled: int, attended: int, trained: int, directed: int) -> dict[st
     }
 
 
+# 9 anonymous attendees of collective sessions: 7 in Saige, 2 in Grand Parc.
 COUNTERS = [
-    counter(None, None, **people(31, 25, 12, 4), career_workshop=9, referred=6, placed=5),
-    counter("district", "qpv-saige", **people(20, 16, 8, 3)),
-    counter("district", "qpv-grand-parc", **people(8, 7, 4, 1)),
+    counter(
+        None,
+        None,
+        **people(31, 25, 12, 4),
+        career_workshop=9,
+        referred=6,
+        placed=5,
+        anonymous_attendees=9,
+    ),
+    counter("district", "qpv-saige", **people(20, 16, 8, 3), anonymous_attendees=7),
+    counter("district", "qpv-grand-parc", **people(8, 7, 4, 1), anonymous_attendees=2),
     counter("district", "qpv-lormont", **people(3, 2, 0, 0)),  # no name known: its id
     counter("district", "unknown", **people(0, 0, 0, 0)),  # moved once the enrolment came
-    counter("association", "asso-saige-en-ligne", **people(31, 25, 12, 4)),
+    counter("association", "asso-saige-en-ligne", **people(31, 25, 12, 4), anonymous_attendees=9),
     counter("gender", "female", **people(17, 14, 7, 3)),
     counter("gender", "male", **people(12, 10, 5, 1)),
     counter("gender", "non_binary", **people(2, 1, 0, 0)),
@@ -107,22 +116,53 @@ def test_one_table_per_breakdown_with_the_people_columns() -> None:
         "by_careers_gender", "by_cohort", "by_month",
     ]  # fmt: skip
     district = table(composed, "district")
-    assert district.columns == ("enrolled", "attended", "trained", "directed_to_employment")
+    assert district.columns == ("enrolled", "attended", "trained", "directed_to_employment",
+                                "anonymous_attendees", "people_reached")  # fmt: skip
     assert [r.label for r in district.rates] == ["attended_share", "training_rate"]
+    gender = table(composed, "gender")  # a headcount has no gender
+    assert gender.columns == ("enrolled", "attended", "trained", "directed_to_employment")
 
 
 def test_district_rows_are_named_largest_first_and_empty_rows_are_left_out() -> None:
     district = table(report(), "district")
 
     assert rows(district) == [
-        ("Saige", (20, 16, 8, 3)),
-        ("Grand Parc", (8, 7, 4, 1)),
-        ("qpv-lormont", (3, 2, 0, 0)),
+        ("Saige", (20, 16, 8, 3, 7, 27)),
+        ("Grand Parc", (8, 7, 4, 1, 2, 10)),
+        ("qpv-lormont", (3, 2, 0, 0, 0, 3)),
     ]
     assert district.total is not None
-    assert district.total.counts == (31, 25, 12, 4)
+    assert district.total.counts == (31, 25, 12, 4, 9, 40)
     assert district.rows_partition
     assert district.rate_cells(district.rows[0]) == pytest.approx((0.8, 0.4))
+
+
+def test_people_reached_leads_the_key_figures_with_what_it_adds_up() -> None:
+    composed = report()
+
+    assert composed.key_figures is not None
+    assert composed.key_figures.figures == (
+        ("people_reached", 40), ("enrolled", 31), ("anonymous_attendees", 9),
+    )  # fmt: skip
+    association = table(composed, "association")
+    assert rows(association) == [("Saige en Ligne", (31, 25, 12, 4, 9, 40))]
+    assert any(note.startswith("Personnes touchées = inscrits") for note in report("fr").notes)
+
+
+def test_funders_see_people_reached_only_beside_the_parts_it_adds_up() -> None:
+    few = [{**c, "anonymous_attendees": 3} if c["dimension"] is None else c for c in COUNTERS]
+    composed = compose(
+        impact(ALL, few, TARGETS, TODAY), lang="en", generated_at=GENERATED, breakdowns=()
+    )
+
+    shown = for_audience(composed, may_see_individuals=False)
+
+    assert shown.key_figures is not None
+    # 34 − 31 would show the 3 anonymous attendees: people reached is hidden with them.
+    assert shown.key_figures.figures == (
+        ("people_reached", Masked.SECONDARY), ("enrolled", 31),
+        ("anonymous_attendees", Masked.SMALL),
+    )  # fmt: skip
 
 
 def test_categories_keep_their_natural_order_and_genders_show_their_share() -> None:
@@ -254,14 +294,15 @@ def test_funders_see_counts_under_five_as_below_five() -> None:
     small, secondary = Masked.SMALL, Masked.SECONDARY
     assert shown.suppressed
     assert rows(district) == [
-        ("Saige", (20, 16, secondary, small)),
-        ("Grand Parc", (secondary, secondary, small, small)),
-        ("qpv-lormont", (small, small, 0, 0)),  # zeros stay exact
+        ("Saige", (20, 16, secondary, small, secondary, secondary)),
+        ("Grand Parc", (secondary, secondary, small, small, small, secondary)),
+        ("qpv-lormont", (small, small, 0, 0, 0, small)),  # zeros stay exact
     ]
     # Secondary: beside each "<5" a second count of its column is hidden, so that the total
-    # (31 enrolled) minus the shown counts cannot give it back.
+    # (31 enrolled) minus the shown counts cannot give it back. People reached is shown only
+    # where enrolled and anonymous attendees both are.
     assert district.total is not None
-    assert district.total.counts == (31, 25, 12, small)
+    assert district.total.counts == (31, 25, 12, small, 9, 40)
     non_binary = table(shown, "gender").rows[2]
     assert non_binary.counts[:2] == (Masked.SMALL, Masked.SMALL)
     directed = shown.targets[1]

@@ -9,8 +9,15 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.reporting.domain import ALL, BeneficiaryFacts, Bucket, beneficiary_of
-from services.reporting.projector import WorkingSet
+from services.reporting.domain import (
+    ALL,
+    BeneficiaryFacts,
+    Bucket,
+    SessionFacts,
+    beneficiary_of,
+    session_of,
+)
+from services.reporting.projector import SessionSet, WorkingSet
 from tests.histories import Delivery, from_scratch, ground_truth, histories
 
 Counters = dict[tuple[Bucket, str], int]
@@ -20,11 +27,15 @@ def project_in_batches(stream: list[Delivery], sizes: list[int]) -> Counters:
     """The projector's own code over an in-memory store: batches of the given sizes, each
     skipping events already processed (by ce_id), as the real store does."""
     stored: dict[str, BeneficiaryFacts | None] = {}
+    stored_sessions: dict[str, SessionFacts] = {}
     processed: set[str] = set()
     counters: Counter[tuple[Bucket, str]] = Counter()
 
     async def load(keys: list[str]) -> dict[str, BeneficiaryFacts | None]:
         return {key: stored[key] for key in keys if key in stored}
+
+    async def load_sessions(keys: list[str]) -> dict[str, SessionFacts]:
+        return {key: stored_sessions[key] for key in keys if key in stored_sessions}
 
     async def run() -> None:
         position, turn = 0, 0
@@ -32,6 +43,7 @@ def project_in_batches(stream: list[Delivery], sizes: list[int]) -> Counters:
             size = sizes[turn % len(sizes)] if sizes else 1
             batch, position, turn = stream[position : position + size], position + size, turn + 1
             working = WorkingSet(load)
+            sessions = SessionSet(load_sessions)
             for delivery in batch:
                 if str(delivery.ce.id) in processed:
                     continue
@@ -39,9 +51,14 @@ def project_in_batches(stream: list[Delivery], sizes: list[int]) -> Counters:
                 key = beneficiary_of(delivery.event)
                 if key is not None:
                     await working.apply(key, delivery.event)
+                session_id = session_of(delivery.event)
+                if session_id is not None:
+                    await sessions.apply(session_id, delivery.event)
             counters.update(working.deltas())
+            counters.update(sessions.deltas())
             # In memory an erased person's facts stay under their key: the link never expires.
             stored.update(dict(working.changed()))
+            stored_sessions.update({facts.session_id: facts for facts in sessions.changed()})
 
     asyncio.run(run())
     return {key: count for key, count in counters.items() if count}
@@ -83,6 +100,7 @@ def test_programme_totals_equal_figures_read_straight_off_the_events(
         assert figures[indicator] == expected, indicator
     for indicator in ("enrolled", "trained", "directed_to_employment", "attended"):
         assert figures[indicator] == truth[indicator], indicator
+    assert figures["anonymous_attendees"] == truth["anonymous_attendees"]
 
 
 @settings(max_examples=100, deadline=None)

@@ -12,8 +12,8 @@ Formats:
   rates are percentages with a dot decimal separator (``42.5``); hidden counts are ``<5`` or
   ``s``, not computable rates ``—``, unavailable counts empty. A French Excel opens CSV with
   ``;`` in mind: give such readers the XLSX.
-- **XLSX** (:func:`to_xlsx`): a summary sheet (targets, funnel, notes), one sheet per table
-  and per weekly series; counts as numbers, rates as fractions in a percentage format.
+- **XLSX** (:func:`to_xlsx`): a summary sheet (key figures, targets, funnel, notes), one sheet
+  per table and per weekly series; counts as numbers, rates as fractions in a percentage format.
 - **HTML** (:func:`to_html`): one self-contained printable page (inline CSS, inline SVG
   charts, each with a title and a text alternative, and the figures in tables beside them).
 - **PDF** (:func:`to_pdf`): the same content through ReportLab; the charts are drawn from

@@ -29,7 +29,7 @@ FONT = 9.0
 INK = "#1d2733"
 MUTED = "#5b6770"
 TRACK = "#e3e8ec"
-PALETTE = ("#1f5f8b", "#e07b39", "#4c9a6a", "#8e5ea2", "#c44e52")
+PALETTE = ("#1f5f8b", "#e07b39", "#4c9a6a", "#8e5ea2", "#c44e52", "#2b8a8a")
 
 
 @dataclass(frozen=True)
@@ -119,15 +119,21 @@ def bar_chart(
 ) -> Chart:
     """Horizontal bars: one group per row label, one bar per series; hidden counts get no bar."""
     bar, gap = 12.0, 8.0
-    legend_height = 16.0 if len(series_names) > 1 else 0.0
     label_width = min(170.0, max([text_width(g) for g, _ in groups] + [40.0]) + 8)
     plot_left, plot_right = label_width, CHART_WIDTH - 40
     largest = max([c for _, cells in groups for c in cells if isinstance(c, int)] + [1])
     drawn: list[Shape] = []
-    for i, name in enumerate(series_names if legend_height else ()):
-        x = plot_left + i * 130
-        drawn.append(Box(x, 3, 10, 10, PALETTE[i % len(PALETTE)]))
-        drawn.append(Text(x + 14, 12, name, size=8))
+    legend_height = 0.0
+    if len(series_names) > 1:  # the legend flows onto as many lines as it needs
+        x, line_top = plot_left, 0.0
+        for i, name in enumerate(series_names):
+            width = 14 + text_width(name, 8) + 16
+            if x > plot_left and x + width > CHART_WIDTH:
+                x, line_top = plot_left, line_top + 16
+            drawn.append(Box(x, line_top + 3, 10, 10, PALETTE[i % len(PALETTE)]))
+            drawn.append(Text(x + 14, line_top + 12, name, size=8))
+            x += width
+        legend_height = line_top + 16
     y = legend_height
     for group, cells in groups:
         group_height = bar * len(cells)

@@ -27,6 +27,9 @@ LABELS: dict[str, dict[str, str]] = {
         "women_share_careers": "Part des femmes (parcours métiers)",
         "career_workshop": "Ateliers métiers suivis",
         "referred": "Orientés vers un partenaire",
+        "people_reached": "Personnes touchées",
+        "anonymous_attendees": "Participants anonymes (ateliers collectifs)",
+        "key_figures": "Chiffres clés",
         # tables and dimensions
         "by_district": "Par quartier",
         "by_association": "Par association",
@@ -127,6 +130,13 @@ LABELS: dict[str, dict[str, str]] = {
             "Orientés vers l'emploi : une sortie de toute nature sauf « autre » (emploi durable, "
             "emploi de transition, sortie positive, classes de l'IAE)."
         ),
+        "note_people_reached": (
+            "Personnes touchées = inscrits + participants anonymes des ateliers collectifs "
+            "(l'effectif de personnes non inscrites déclaré pour chaque séance collective, "
+            "le dernier déclaré ; sans identité, une personne venue anonymement à deux ateliers "
+            "compte deux fois). Les participants anonymes comptent dans l'association et le "
+            "quartier de la séance ; ils n'ont ni genre, ni âge, ni parcours."
+        ),
         "note_rates": (
             "Taux de formation = formés / inscrits ; venus en séance = venus / inscrits ; "
             "part = part du total de la colonne."
@@ -162,6 +172,9 @@ LABELS: dict[str, dict[str, str]] = {
         "women_share_careers": "Share of women (digital careers track)",
         "career_workshop": "Attended a careers workshop",
         "referred": "Referred to a partner",
+        "people_reached": "People reached",
+        "anonymous_attendees": "Anonymous attendees (collective workshops)",
+        "key_figures": "Key figures",
         "by_district": "By district",
         "by_association": "By association",
         "by_gender": "By gender",
@@ -251,6 +264,13 @@ LABELS: dict[str, dict[str, str]] = {
         "note_directed": (
             "Directed towards employment: a placement of any kind but 'other' (durable "
             "employment, transitional employment, positive exit: the IAE classes)."
+        ),
+        "note_people_reached": (
+            "People reached = enrolled + anonymous attendees of collective workshops (the "
+            "headcount of people not enrolled given for each collective session, the latest "
+            "one; without identity, someone who came anonymously to two workshops counts "
+            "twice). Anonymous attendees count in the session's association and district; "
+            "they have no gender, age or track."
         ),
         "note_rates": (
             "Training rate = trained / enrolled; attended = attended / enrolled; share = share "

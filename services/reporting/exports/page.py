@@ -59,6 +59,16 @@ def to_html(report: ImpactReport, lang: Lang = "fr") -> str:
     add("".join(f'<p class="meta">{escaped(line)}</p>' for line in meta_lines(report, lang)))
     add("</header>\n<main>")
     chart_ids = iter(range(1, 10_000))
+    if report.key_figures:
+        add(_section("s-key-figures", label("key_figures", lang)))
+        add(
+            _html_table(
+                label("key_figures", lang),
+                [label("indicator", lang), label("count", lang)],
+                [[label(n, lang), format_count(c, lang)] for n, c in report.key_figures.figures],
+            )
+        )
+        add("</section>")
     if report.targets:
         add(_section("s-targets", label("targets", lang)))
         for target in report.targets:

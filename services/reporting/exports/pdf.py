@@ -125,6 +125,13 @@ def to_pdf(report: ImpactReport, lang: Lang = "fr") -> bytes:
         Paragraph(escaped(title), styles["Title"]),
         *(Paragraph(escaped(line), styles["Normal"]) for line in meta_lines(report, lang)),
     ]
+    if report.key_figures:
+        figures = [[label(n, lang), format_count(c, lang)] for n, c in report.key_figures.figures]
+        header = [label("indicator", lang), label("count", lang)]
+        story += [
+            Paragraph(escaped(label("key_figures", lang)), heading),
+            _pdf_table(header, figures, total_last=False),
+        ]
     if report.targets:
         story.append(Paragraph(escaped(label("targets", lang)), heading))
         for target in report.targets:

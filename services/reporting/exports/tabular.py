@@ -122,6 +122,14 @@ def _summary_sheet(sheet: Worksheet, report: ImpactReport, lang: Lang) -> None:
             cell.number_format = "dd/mm/yyyy hh:mm" if lang == "fr" else "yyyy-mm-dd hh:mm"
             cell.alignment = Alignment(horizontal="left")
     row = 2 + len(meta) + 1
+    if report.key_figures:
+        row = _write_rows(
+            sheet,
+            row,
+            [label("indicator", lang), label("count", lang)],
+            [[label(n, lang), _xlsx_count(c)] for n, c in report.key_figures.figures],
+        )
+        row += 1
     if report.targets:
         headers = ["indicator", "actual", "target", "baseline", "progress", "forecast"]
         body: list[list[Any]] = [
