@@ -20,7 +20,14 @@ from kit import cli
 from kit.platform import Platform
 from tests.browser.conftest import PHONE
 from tests.e2e.conftest import graphql, until
-from tests.e2e.test_training_orientation_flows import attend, enrol, known_to_training, schedule
+from tests.e2e.test_people_reached import headcount
+from tests.e2e.test_training_orientation_flows import (
+    ASSOCIATION,
+    attend,
+    enrol,
+    known_to_training,
+    schedule,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +38,9 @@ query Impact($filter: ImpactFilter) { impact(filter: $filter) {
   targets { trained directedToEmployment associationsUpskilled }
   progress { indicator target baseline actual }
   funnel { stage count }
-  byDistrict { districtId enrolled trained }
+  peopleReached anonymousAttendees
+  byDistrict { districtId enrolled trained peopleReached }
+  byAssociation { associationId peopleReached }
   byGender { gender enrolled trained }
   weekly { cumulativeEnrolled cumulativeTrained } } }"""
 # Every figure the page marks with a data-testid and its raw value, with the text it shows.
@@ -68,6 +77,9 @@ def expected_figures(answer: dict[str, Any]) -> dict[str, float | None]:
         "figure-associations": actual["associations_upskilled"],
         "target-associations": target["associations_upskilled"],
         "figure-women-share": answer["womenShareCareers"],
+        "figure-people-reached": answer["peopleReached"],
+        "reach-enrolled": answer["enrolled"],
+        "reach-anonymous": answer["anonymousAttendees"],
     }
     return figures | chart_figures(answer)
 
@@ -84,6 +96,11 @@ def chart_figures(answer: dict[str, Any]) -> dict[str, float | None]:
         if gender["enrolled"]:  # the donut shows the genders with people, hidden ones left out
             figures[f"gender-{gender['gender']}-enrolled"] = gender["enrolled"]
             figures[f"gender-{gender['gender']}-trained"] = gender["trained"]
+    for kind, rows, key in (("district", answer["byDistrict"], "districtId"),
+                            ("association", answer["byAssociation"], "associationId")):  # fmt: skip
+        for reach in rows:
+            if reach["peopleReached"] != 0:  # rows reaching no one are left out
+                figures[f"reach-{kind}-{reach[key]}-reached"] = reach["peopleReached"]
     if answer["weekly"]:
         figures["trend-cumulative-enrolled"] = answer["weekly"][-1]["cumulativeEnrolled"]
         figures["trend-cumulative-trained"] = answer["weekly"][-1]["cumulativeTrained"]
@@ -200,6 +217,57 @@ def test_attendance_completing_a_training_updates_trained_on_the_open_page(
         json.dumps({"attendance_to_dom_seconds": round(delay_s, 3)}) + "\n"
     )
     print(f"trained figure updated on the open page {delay_s:.2f} s after the attendance")
+
+
+def test_people_reached_counts_anonymous_attendees_beside_the_headline_figures(
+    page: Page, browser: Any, dashboard_url: str, coordinator_token: str,
+    gateway: httpx.Client, artifacts: Path,
+) -> None:  # fmt: skip
+    before = impact(gateway)
+    workshop = schedule(gateway, dt.datetime.now(dt.UTC).replace(microsecond=0))
+    headcount(gateway, workshop, 7)  # a collective workshop: 7 people not enrolled
+    after = until(
+        lambda: impact(gateway),
+        lambda found: found["anonymousAttendees"] >= before["anonymousAttendees"] + 7,
+    )
+    assert after["anonymousAttendees"] >= 7
+    assert after["peopleReached"] == after["enrolled"] + after["anonymousAttendees"]
+
+    open_dashboard(page, dashboard_url, coordinator_token)
+    agrees_with_graphql(page, gateway)
+
+    reached = int(page.get_by_test_id("figure-people-reached").get_attribute("data-value") or 0)
+    enrolled = int(page.get_by_test_id("figure-enrolled").get_attribute("data-value") or 0)
+    assert reached == impact(gateway)["peopleReached"]
+    assert reached >= enrolled + 7 > 0
+    expect(page.get_by_role("heading", name="Personnes touchées")).to_be_visible()
+    association = page.get_by_test_id(f"reach-association-{ASSOCIATION}")
+    expect(association).to_contain_text("Saige en Ligne")
+    assert int(association.get_by_test_id(f"reach-association-{ASSOCIATION}-reached")
+               .get_attribute("data-value") or 0) >= 7  # fmt: skip
+    expect(page.get_by_test_id("reach-district-qpv-saige")).to_be_visible()
+    page.get_by_test_id("reach").screenshot(path=artifacts / "dashboard-people-reached.png")
+
+    page.get_by_test_id("lang-toggle").click()
+    expect(page.get_by_role("heading", name="People reached")).to_be_visible()
+    expect(page.get_by_test_id("reach-parts")).to_contain_text("anonymous attendees")
+
+    phone = browser.new_context(viewport=PHONE, device_scale_factor=2, locale="fr-FR").new_page()
+    try:
+        open_dashboard(phone, dashboard_url, coordinator_token)
+        agrees_with_graphql(phone, gateway)
+        card = phone.get_by_test_id("reach")
+        card.scroll_into_view_if_needed()
+        expect(card).to_be_visible()
+        box = card.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= PHONE["width"]
+        overflow = phone.evaluate("document.documentElement.scrollWidth")
+        assert overflow <= PHONE["width"], f"the page is {overflow} px wide on a phone"
+        card.screenshot(path=artifacts / "dashboard-people-reached-phone.png")
+    finally:
+        phone.context.close()
 
 
 def test_the_english_toggle_shows_english_labels_and_is_remembered(

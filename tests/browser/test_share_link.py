@@ -26,10 +26,11 @@ pytestmark = pytest.mark.browser
 
 CREATE = 'mutation { createShareLink(label: "Board") { id path dashboardPath } }'
 REVOKE = "mutation R($id: ID!) { revokeShareLink(id: $id) { active } }"
-IMPACT = """{ impact { enrolled anonymised
+IMPACT = """{ impact { enrolled anonymised peopleReached anonymousAttendees
   progress { indicator target actual }
   funnel { stage count }
-  byDistrict { districtId enrolled trained }
+  byDistrict { districtId enrolled trained peopleReached }
+  byAssociation { associationId peopleReached }
   byGender { gender enrolled trained }
   weekly { cumulativeEnrolled cumulativeTrained } } }"""
 TESTIDS = {"trained": "trained", "directed_to_employment": "directed",
@@ -55,7 +56,11 @@ def link(gateway: httpx.Client) -> dict[str, Any]:
 def expected_figures(answer: dict[str, Any]) -> dict[str, float | None]:
     """What the page must show, by data-testid, for a funder's GraphQL impact (None: hidden)."""
     assert answer["anonymised"] is True
-    figures: dict[str, float | None] = {"figure-enrolled": answer["enrolled"]}
+    figures: dict[str, float | None] = {
+        "figure-enrolled": answer["enrolled"],
+        "figure-people-reached": answer["peopleReached"],
+        "reach-anonymous": answer["anonymousAttendees"],
+    }
     for target in answer["progress"]:
         figures[f"figure-{TESTIDS[target['indicator']]}"] = target["actual"]
         figures[f"target-{TESTIDS[target['indicator']]}"] = target["target"]
