@@ -281,9 +281,10 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Play a programme year through the partner intake topics, as the five associations'
-    systems would, then say what was sent, re-sent and refused, and the figures to expect.
+    systems would (each request sent once), then say what was applied or dead-lettered, and the
+    figures to expect.
 
-    Exit 0: everything applied; 1: some requests finally refused or unread; 2: no platform.
+    Exit 0: everything applied; 1: some requests dead-lettered or never confirmed; 2: no platform.
     """
     from kit.simulation.command import run
 

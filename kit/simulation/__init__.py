@@ -2,6 +2,7 @@
 
 ``programme`` plans it (pure: people, sessions, attendance, assessments, workshops, referrals,
 placements, follow-ups, and the figures the platform should then show); ``delivery`` sends the
-plan over Kafka as the associations' own systems would, re-sending what was refused for a
-missing prerequisite; ``command`` is what the CLI and ``dn up`` run.
+plan over Kafka as the associations' own systems would, each request once, and confirms each
+was applied (a dead letter of its own is a failure it reports); ``command`` is what the CLI and
+``dn up`` run.
 """

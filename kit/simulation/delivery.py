@@ -1,20 +1,20 @@
 """Sends a planned programme over the intake topics as the associations' systems would.
 
 Requests go in simulated-time order at a steady rate, in CloudEvents binary mode, keyed by the
-person (or the session, the association…). Out of order across topics is normal here: an
-attendance report can reach training before the enrolment it names has. So, like a careful
-partner, this watches ``dn.deadletter`` for its own ``ce_id``s: one refused because something
-it names is not known yet (``unknown_*``) is re-sent after a backoff, with the same ``ce_id``
-(applied once), a bounded number of times. It also reads the canonical topics: the event each
-request makes (the person enrolled, the attendance recorded…) confirms it was applied. The run
-ends when every request is confirmed or finally refused, so nothing is left unaccounted for;
+person (or the session, the association…), and each is sent exactly once. Out of order across
+topics is normal here: an attendance report can reach training before the enrolment it names
+has; the service then keeps it waiting and applies it when the enrolment arrives (kit.parking),
+so a partner never re-sends. The run reads the canonical topics: the event each request makes
+(the person enrolled, the attendance recorded…) confirms it was applied. It also reads
+``dn.deadletter``, only to report: a dead letter of one of its own ``ce_id``s is a failure of
+the run (with the platform's parking there should be none), never a reason to send again. The
+run ends when every request is confirmed or dead-lettered, so nothing is left unaccounted for;
 whatever is neither when the platform stops making progress is reported as unconfirmed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import threading
 import time
 from collections import Counter
@@ -38,10 +38,6 @@ from kit.kafka_ends import true_end_offsets
 from kit.simulation.confirmation import confirmed_fact, expected_fact
 from kit.simulation.programme import PlannedRequest, Programme
 
-# Refusals that mean "not known yet": the prerequisite may still be on its way.
-RETRYABLE = frozenset(
-    {"unknown_beneficiary", "unknown_session", "unknown_placement", "unknown_referral"}
-)
 # The consumer group applying each intake topic (the services' handlers; a unit test keeps
 # these in step): a run starts once they have members.
 INTAKE_GROUPS = {
@@ -56,19 +52,18 @@ Progress = Callable[["DeliveryReport"], None]
 
 @dataclass(frozen=True)
 class DeliveryOptions:
-    rate: float = 200.0  # first sends per second
-    max_attempts: int = 8  # sends of one request, the first included
-    first_backoff_s: float = 0.5
-    max_backoff_s: float = 8.0
+    rate: float = 200.0  # sends per second (each request is sent once)
     quiet_timeout_s: float = 120.0  # the wait for confirmations ends after this long without one
-    # At most this many requests sent but neither applied nor refused: sending waits for the
+    # At most this many requests sent but neither applied nor dead-lettered: sending waits for the
     # platform instead of piling up a backlog (None: the rate alone paces it).
     max_unconfirmed: int | None = None
     consumers_timeout_s: float = 30.0  # for the platform's intake consumers to be there
 
 
 @dataclass(frozen=True)
-class Refusal:
+class DeadLetter:
+    """One of the run's own requests the platform dead-lettered: a failure of the run."""
+
     ce_id: str
     event_type: str
     reason: str
@@ -78,9 +73,9 @@ class Refusal:
 @dataclass
 class DeliveryReport:
     total: int
-    sent: Counter[str] = field(default_factory=Counter)  # first sends, per type
-    resent: Counter[str] = field(default_factory=Counter)  # re-sends, per refusal reason
-    refused: list[Refusal] = field(default_factory=list)  # finally refused
+    sent: Counter[str] = field(default_factory=Counter)  # requests sent, per type
+    sends: Counter[str] = field(default_factory=Counter)  # producer sends, per ce_id
+    dead_lettered: list[DeadLetter] = field(default_factory=list)  # of our own ce_ids
     confirmed: int = 0  # requests whose canonical event was seen
     unconfirmed: Counter[str] = field(default_factory=Counter)  # per type, when the wait ended
     sending_s: float = 0.0
@@ -93,23 +88,30 @@ class DeliveryReport:
         return sum(self.sent.values())
 
     @property
+    def resent(self) -> int:
+        """Sends beyond the first of any request, counted at the producer (0: sent once each)."""
+        return sum(n - 1 for n in self.sends.values() if n > 1)
+
+    @property
     def ok(self) -> bool:
-        return not (self.refused or self.unconfirmed or self.cancelled or self.problem)
+        return not (
+            self.dead_lettered or self.unconfirmed or self.resent or self.cancelled or self.problem
+        )
 
     def as_json(self) -> dict[str, object]:
         return {
             "ok": self.ok,
             "sent": self.sent_total,
             "sent_by_type": dict(sorted(self.sent.items())),
-            "resent": sum(self.resent.values()),
-            "resent_by_reason": dict(sorted(self.resent.items())),
-            "refused": [vars(r) for r in self.refused],
-            "refused_by_reason": dict(Counter(r.reason for r in self.refused)),
+            "resent": self.resent,
+            "dead_letters": [vars(d) for d in self.dead_lettered],
+            "dead_letters_by_reason": dict(Counter(d.reason for d in self.dead_lettered)),
             "confirmed": self.confirmed,
             "unconfirmed": dict(sorted(self.unconfirmed.items())),
             "sending_s": round(self.sending_s, 2),
             "total_s": round(self.total_s, 2),
             "rate": round(self.sent_total / self.sending_s, 1) if self.sending_s else None,
+            "applied_rate": round(self.confirmed / self.total_s, 1) if self.total_s else None,
             "cancelled": self.cancelled,
             "problem": self.problem,
         }
@@ -132,7 +134,8 @@ def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
 
 
 class Delivery:
-    """One run: send, watch dead letters, re-send, and wait until everything is accounted for."""
+    """One run: send each request once, then wait until each is confirmed applied (or is
+    dead-lettered, which the report counts as a failure)."""
 
     def __init__(
         self,
@@ -148,9 +151,7 @@ class Delivery:
         self.progress = progress or (lambda _: None)
         self.cancel = cancel or threading.Event()
         self.by_id = {str(r.ce_id): r for r in self.requests}
-        self.sends: Counter[str] = Counter()  # ce_id → sends so far
-        self.done: set[str] = set()  # finally refused
-        self.due: list[tuple[float, str, str]] = []  # (when, ce_id, reason) re-sends, a heap
+        self.dead: set[str] = set()  # ce_ids dead-lettered
         self.awaited = {expected_fact(r.data): str(r.ce_id) for r in self.requests}
         self.last_news = time.monotonic()
         self.report = DeliveryReport(total=len(self.requests))
@@ -177,7 +178,6 @@ class Delivery:
             tasks = [
                 asyncio.create_task(self._watch(dead_letters, partitions, self._dead_lettered)),
                 asyncio.create_task(self._watch(facts, canonical, self._fact)),
-                asyncio.create_task(self._resend(producer)),
             ]
             try:
                 await self._send_all(producer)
@@ -234,7 +234,7 @@ class Delivery:
         self, producer: AIOKafkaProducer, request: PlannedRequest
     ) -> asyncio.Future[object]:
         key, value, headers = _record(request)
-        self.sends[str(request.ce_id)] += 1
+        self.report.sends[str(request.ce_id)] += 1
         future: asyncio.Future[object] = await producer.send(
             request.topic, value=value, key=key, headers=headers
         )
@@ -267,9 +267,11 @@ class Delivery:
         limit = self.options.max_unconfirmed
         waited = False
         while limit is not None and not self.cancel.is_set():
-            outstanding = self.report.sent_total - self.report.confirmed - len(self.report.refused)
+            outstanding = (
+                self.report.sent_total - self.report.confirmed - len(self.report.dead_lettered)
+            )
             stalled = time.monotonic() - self.last_news > self.options.quiet_timeout_s
-            if outstanding < limit or (stalled and not self.due):
+            if outstanding < limit or stalled:
                 break  # a stalled platform is reported by _settle, not waited for here
             waited = True
             await asyncio.sleep(0.05)
@@ -301,47 +303,33 @@ class Delivery:
                 self.progress(self.report)
 
     def _dead_lettered(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """A dead letter: if of one of our requests, it was not applied and never will be (it
+        is reported, not sent again)."""
         ce_id = _header(record, "ce_id")
-        if ce_id is None or ce_id not in self.by_id or ce_id in self.done:
+        if ce_id is None or ce_id not in self.by_id or ce_id in self.dead:
             return  # not ours (another partner, or a test's)
         request = self.by_id[ce_id]
-        reason = _header(record, "dn_error") or "unknown"
-        attempts = self.sends[ce_id]
-        if reason in RETRYABLE and attempts < self.options.max_attempts:
-            backoff = min(
-                self.options.first_backoff_s * 2 ** (attempts - 1), self.options.max_backoff_s
-            )
-            heapq.heappush(self.due, (time.monotonic() + backoff, ce_id, reason))
-            self.last_news = time.monotonic()
-            return
-        self.done.add(ce_id)
+        self.dead.add(ce_id)
         self.awaited.pop(expected_fact(request.data), None)
         self.last_news = time.monotonic()
+        reason = _header(record, "dn_error") or "unknown"
         detail = _header(record, "dn_error_detail") or ""
-        self.report.refused.append(Refusal(ce_id, request.event_type, reason, detail))
+        self.report.dead_lettered.append(DeadLetter(ce_id, request.event_type, reason, detail))
         self.progress(self.report)
 
-    async def _resend(self, producer: AIOKafkaProducer) -> None:
-        while True:
-            if self.due and self.due[0][0] <= time.monotonic():
-                _, ce_id, reason = heapq.heappop(self.due)
-                await (await self._send(producer, self.by_id[ce_id]))
-                self.report.resent[reason] += 1
-                self.progress(self.report)
-                continue
-            await asyncio.sleep(0.05)
-
     async def _settle(self) -> None:
-        """Wait until every request is confirmed or finally refused, while the platform makes
-        progress (a confirmation, a refusal or a re-send within ``quiet_timeout_s``)."""
+        """Wait until every request is confirmed or dead-lettered, while the platform makes
+        progress (a confirmation or a dead letter within ``quiet_timeout_s``)."""
         while self.awaited and not self.cancel.is_set():
-            if time.monotonic() - self.last_news > self.options.quiet_timeout_s and not self.due:
+            if time.monotonic() - self.last_news > self.options.quiet_timeout_s:
                 waiting = set(self.awaited.values())
                 self.report.unconfirmed = Counter(self.by_id[ce_id].event_type for ce_id in waiting)
                 self.report.problem = (
-                    f"{len(waiting)} requests neither applied nor refused after "
+                    f"{len(waiting)} requests neither applied nor dead-lettered after "
                     f"{self.options.quiet_timeout_s:.0f} s without progress (a seed played "
-                    "before is applied once: its requests change nothing and make no event)"
+                    "before is applied once: its requests change nothing and make no event; "
+                    "requests still waiting for what they name show under 'waiting' in the "
+                    "delivery log and in each service's GET /log)"
                 )
                 return
             await asyncio.sleep(0.2)

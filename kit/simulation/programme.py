@@ -5,7 +5,7 @@ Pure and deterministic: the same seed, size and clock give the same plan. People
 (names from :mod:`kit.demo`'s lists, e-mail addresses under ``example.org``): nobody real is
 described. Every id a later request needs (person, session, referral, placement) is chosen here,
 as the intake contracts allow, and derived from the seed and a stable name, so playing the same
-seed again re-sends the same events (applied once) instead of enrolling duplicates.
+seed again sends the same events again (applied once) instead of enrolling duplicates.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The partner simulator's programme model (pure) and its dead-letter bookkeeping (no I/O)."""
+"""The partner simulator's programme model (pure) and its delivery bookkeeping (no I/O)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ from contracts.training import (
     SessionKind,
     SessionReportedV1,
 )
-from kit.simulation.command import DEMO_DAYS, DEMO_PEOPLE, DEMO_SEED, plan
+from kit.simulation.command import DEMO_DAYS, DEMO_PEOPLE, DEMO_SEED, delivery_lines, plan
 from kit.simulation.confirmation import confirmed_fact, expected_fact
-from kit.simulation.delivery import INTAKE_GROUPS, Delivery, DeliveryOptions
+from kit.simulation.delivery import INTAKE_GROUPS, DeadLetter, Delivery, DeliveryReport
 from kit.simulation.programme import (
     ASSOCIATIONS,
     CAREERS_MODULES,
@@ -271,38 +271,69 @@ def dead_letter(ce_id: str, reason: str) -> ConsumerRecord[bytes, bytes]:
     )  # fmt: skip
 
 
-def test_a_request_refused_for_a_missing_prerequisite_is_resent_a_bounded_number_of_times() -> None:
-    programme = plan_programme(seed=1, people=5, days=30, now=NOW)
-    delivery = Delivery(programme, "unused:9092", DeliveryOptions(max_attempts=3))
-    attendance = next(r for r in programme.requests if isinstance(r.data, AttendanceReportedV1))
-    ce_id = str(attendance.ce_id)
-
-    for sends in (1, 2):
-        delivery.sends[ce_id] = sends
-        delivery._dead_lettered(dead_letter(ce_id, "unknown_session"))
-        assert len(delivery.due) == sends
-        assert not delivery.report.refused
-    delivery.sends[ce_id] = 3
-    delivery._dead_lettered(dead_letter(ce_id, "unknown_session"))
-
-    assert [r.reason for r in delivery.report.refused] == ["unknown_session"]
-    assert delivery.report.refused[0].event_type == attendance.event_type
-
-
-def test_a_request_refused_for_another_reason_is_reported_at_once_and_others_ignored() -> None:
+def test_a_dead_letter_of_its_own_is_reported_as_a_failure_and_never_sent_again() -> None:
+    """Even ``unknown_*``: the platform dead-letters those only after waiting for what they
+    name, so sending the same request again would not help."""
     programme = plan_programme(seed=1, people=5, days=30, now=NOW)
     delivery = Delivery(programme, "unused:9092")
-    enrolment = programme.requests[0]
-    delivery.sends[str(enrolment.ce_id)] = 1
+    attendance = next(r for r in programme.requests if isinstance(r.data, AttendanceReportedV1))
+    ce_id = str(attendance.ce_id)
+    delivery.report.sends[ce_id] = 1
 
-    delivery._dead_lettered(dead_letter(str(enrolment.ce_id), "duplicate_beneficiary"))
+    delivery._dead_lettered(dead_letter(ce_id, "unknown_session"))
+    delivery._dead_lettered(dead_letter(ce_id, "unknown_session"))  # read twice: counted once
+
+    assert [(d.ce_id, d.reason, d.detail) for d in delivery.report.dead_lettered] == [
+        (ce_id, "unknown_session", "what to change")
+    ]
+    assert delivery.report.dead_lettered[0].event_type == attendance.event_type
+    assert expected_fact(attendance.data) not in delivery.awaited  # no longer waited for
+    assert delivery.report.sends[ce_id] == 1
+    assert delivery.report.resent == 0
+    assert not delivery.report.ok
+    assert delivery.report.as_json()["dead_letters_by_reason"] == {"unknown_session": 1}
+
+
+def test_dead_letters_of_other_partners_are_ignored() -> None:
+    programme = plan_programme(seed=1, people=5, days=30, now=NOW)
+    delivery = Delivery(programme, "unused:9092")
+    delivery.report.sends.update(str(r.ce_id) for r in programme.requests)
+    delivery.report.confirmed = len(programme.requests)
+
     delivery._dead_lettered(dead_letter(str(UUID(int=7)), "unknown_beneficiary"))
 
-    assert not delivery.due
-    assert [(r.reason, r.detail) for r in delivery.report.refused] == [
-        ("duplicate_beneficiary", "what to change")
-    ]
+    assert delivery.report.dead_lettered == []
+    assert delivery.report.resent == 0
+    assert delivery.report.ok
+
+
+def test_a_request_sent_twice_fails_the_run() -> None:
+    programme = plan_programme(seed=1, people=5, days=30, now=NOW)
+    delivery = Delivery(programme, "unused:9092")
+    ce_id = str(programme.requests[0].ce_id)
+    delivery.report.sends[ce_id] = 2
+
+    assert delivery.report.resent == 1
     assert not delivery.report.ok
+    assert delivery.report.as_json()["resent"] == 1
+
+
+def test_the_summary_says_each_request_was_sent_once_and_names_any_dead_letter() -> None:
+    clean = DeliveryReport(total=2, confirmed=2, sending_s=1.0, total_s=2.0)
+    clean.sent["dn.intake.registration.enrolment_requested.v1"] = 2
+    failed = DeliveryReport(total=2, confirmed=1, sending_s=1.0, total_s=2.0)
+    failed.sent["dn.intake.registration.enrolment_requested.v1"] = 2
+    failed.dead_lettered.append(
+        DeadLetter("c-1", "dn.intake.training.attendance_reported.v1", "unknown_session",
+                   "session s-1 never reached training: the request waited 7 d 0 h for it")
+    )  # fmt: skip
+
+    assert delivery_lines(clean)[1:] == ["dead letters: none"]
+    assert "each once" in delivery_lines(clean)[0]
+    lines = delivery_lines(failed)
+    assert lines[1] == "FAILED: 1 request dead-lettered: 1 unknown_session"
+    assert "c-1: unknown_session: session s-1 never reached training" in lines[2]
+    assert not any("re-sent" in line for line in lines + delivery_lines(clean))
 
 
 @pytest.mark.parametrize(("days", "people"), [(6, 10), (731, 10), (30, 0)])
