@@ -1,8 +1,9 @@
 """``make chaos``: a partner run of about 50,000 intake requests while ten random processes are
-SIGKILLed and restarted; afterwards every reporting figure equals the simulator's ground truth.
+SIGKILLed and restarted; each request is sent once, none is dead-lettered, and afterwards every
+reporting figure equals the simulator's ground truth.
 
 Sizes come from ``DN_CHAOS_EVENTS`` (50000), ``DN_CHAOS_KILLS`` (10), ``DN_CHAOS_RATE`` (300
-first sends per second) and ``DN_CHAOS_SEED`` (random, printed: set it to replay a run's kills).
+requests sent per second) and ``DN_CHAOS_SEED`` (random, printed: set it to replay a run's kills).
 The summary goes to ``bench/results/chaos.json``. How a run goes is in :mod:`tests.chaos.run`.
 """
 

@@ -1,7 +1,8 @@
 """A short run of ``make chaos`` inside ``make test``: about 1,500 intake requests while three
 random processes are SIGKILLed and restarted, on a platform of its own (its own MongoDB, broker,
-ports and ``DN_HOME``: the kills never touch the platform the other e2e modules share). Every
-reporting figure must then equal the simulator's ground truth (:mod:`tests.chaos.run`)."""
+ports and ``DN_HOME``: the kills never touch the platform the other e2e modules share). Each
+request is sent once and none may be dead-lettered; every reporting figure must then equal the
+simulator's ground truth (:mod:`tests.chaos.run`)."""
 
 from __future__ import annotations
 

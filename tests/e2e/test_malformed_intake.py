@@ -3,6 +3,12 @@ interleaved with good requests on the same partitions: each malformed one lands 
 ``dn.deadletter`` with the reason the contract gives and its original bytes, every good one is
 applied (the services and the figures show it), no consumer dies and no partition stalls.
 
+A valid request naming a person, session, referral or placement that never arrives is not
+refused at once: the service keeps it waiting (kit.parking), its partition moves on, and only
+after ``DN_PARKED_MAX_WAIT_S`` (7 days; 10 s in the tests) is it dead-lettered with
+``unknown_<thing>`` and how long it waited. Requests naming what such a request names wait
+behind it, in order, and are applied when it leaves; at the end nothing of this partner waits.
+
 Hypothesis only generates here: the records are produced in bulk and checked once consumed. Two
 phases, as a partner must: enrolments and sessions first (with half the malformed records), then
 attendance, placements and a referral about those people once training and orientation know
@@ -45,7 +51,7 @@ from kit.settings import SERVICE_NAMES
 from services.orientation import handlers as orientation
 from services.registration import handlers as registration
 from services.training import handlers as training
-from tests.conftest import TestInfra
+from tests.conftest import PARKED_WAIT_S, TestInfra
 from tests.support import eventually, header
 
 pytestmark = pytest.mark.e2e
@@ -57,13 +63,15 @@ SEED = os.environ.get("DN_MALFORMED_SEED") or (
 )
 PER_EXAMPLE = 100  # events drawn by one hypothesis example (its choice budget is bounded)
 PROBE = "probe"
-WAIT_S = 240.0
+# Dead letters of requests naming what never arrives come PARKED_WAIT_S after they were taken.
+WAIT_S = 240.0 + PARKED_WAIT_S
 
 ASSOCIATION = "asso-rive-droite-clic"
 DISTRICT = "qpv-benauge"
 MODULE = "mod-premiers-pas"
 SESSION_MINUTES = 120
 PEOPLE = 6
+INTAKE_SERVICES = ("registration", "training", "orientation")
 INTAKE_GROUPS = {
     topics.INTAKE_REGISTRATION: registration.GROUP_ID,
     topics.INTAKE_TRAINING: training.INTAKE_GROUP_ID,
@@ -876,6 +884,14 @@ class Services:
         known = [any(r["record"] == "person" for r in e.json()["records"]) for e in exports]
         return all(known) and await self.all_found("training", training)
 
+    async def waiting(self, partner: str) -> dict[str, int]:
+        """Per intake service, the partner's requests waiting for what they name (GET /log)."""
+        logs = await asyncio.gather(*(self.get(name, "/log") for name in INTAKE_SERVICES))
+        return {
+            name: log.json()["parked"].get("per_partner", {}).get(partner, 0)
+            for name, log in zip(INTAKE_SERVICES, logs, strict=True)
+        }
+
     async def figures(self) -> dict[str, int]:
         answer = (await self.get("reporting", "/impact", association_id=ASSOCIATION)).json()
         return {name: int(answer["totals"]["counts"].get(name, 0)) for name in EXPECTED_MOVES}
@@ -996,12 +1012,17 @@ async def test_malformed_intake_events_are_dead_lettered_and_good_ones_interleav
         assert platform.dead() == [], f"processes died: {platform.dead()}"
         for name in SERVICE_NAMES:
             assert (await services.get(name, "/healthz")).status_code == 200, f"{name} died"
-        # The last record's offset is committed just after its effect or dead letter.
+        # The last record's offset is committed just after its effect, its dead letter or its
+        # parking (a request waiting for what it names holds no partition back).
         stalled = await eventually(
             lambda: stalled_partitions(bootstrap), lambda behind: behind == {}, timeout_s=30,
             what="every intake partition committed to its end",
         )  # fmt: skip
         assert stalled == {}
+        # Nothing of this partner waits any more: what named the unknown left as a dead letter,
+        # what waited behind it was applied or refused.
+        waiting = await services.waiting(source)
+        assert waiting == {name: 0 for name in INTAKE_SERVICES}, waiting
     twice = sum(len(letters) > 1 for letters in dead.values())
     categories = Counter(event.category.split("/")[0] for event in events)
     print(
@@ -1013,10 +1034,13 @@ async def test_malformed_intake_events_are_dead_lettered_and_good_ones_interleav
 
 
 def is_dead_letter_of(letter: Any, event: Malformed) -> bool:
-    """The reason is one the contract gives, and the original record is kept."""
+    """The reason is one the contract gives, and the original record is kept; a request naming
+    what never arrived says how long it waited for it."""
+    detail = header(letter, "dn_error_detail") or ""
     return (
         header(letter, "dn_error") in event.reasons
-        and bool(header(letter, "dn_error_detail"))
+        and bool(detail)
+        and (not event.category.startswith("unknown_reference/") or "waited" in detail)
         and header(letter, "dn_source_topic") == event.topic
         and letter.value == event.value
         and letter.key == event.key
