@@ -10,8 +10,11 @@ figures. Start the platform first without its own demo (`DN_DEMO=0 make up`), th
 or, with ``--own-platform``, on a platform of its own started for the run (bench/stack.py;
 what ``make bench`` does).
 
-Reports partner ingestion (requests/s sent, re-sent, refused) and the time from the last
-request sent to the figures being right. Writes bench/results/simulated_year.json.
+Reports, from the same run: the requests applied end to end per second (each confirmed by its
+canonical event, from the first send to the last confirmation) next to the raw produce rate
+(requests sent per second), re-sends (0: each request is sent once; what names something not
+known yet waits on the platform), dead letters of the run's own requests (none expected), and
+the time until the figures are right. Writes bench/results/simulated_year.json.
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             figures = impact(client)
         visible_s = time.perf_counter() - started
     delivery = report.get("delivery") or {}
+    dead_letters = delivery.get("dead_letters") or []
     return {
         "benchmark": "simulated_year",
         "at": datetime.now(UTC).isoformat(),
@@ -106,6 +110,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "requests_planned": report["planned"],
         "delivery": delivery,
         "simulate_exit_code": run.returncode,
+        "requests_applied_per_s": delivery.get("applied_rate"),
+        "requests_produced_per_s": delivery.get("rate"),
+        "resent": delivery.get("resent"),
+        "dead_letters": len(dead_letters),
         "all_requests_confirmed_s": round(confirmed_s, 1),
         "figures_right_after_s": round(visible_s, 1),
         "figures_expected": target,

@@ -115,6 +115,8 @@ def simulated_year_rows(report: Report) -> list[Row]:
     match = "figures match" if report.get("figures_match") else "figures DO NOT match"
     confirmed, total = delivery.get("confirmed", 0), delivery.get("total_s")
     applied = confirmed / total if total else None
+    # Reports before partner requests waited on the platform listed dead letters as "refused".
+    dead = len(delivery.get("dead_letters", delivery.get("refused", [])))
     return [
         Row(
             "simulated_year",
@@ -123,7 +125,7 @@ def simulated_year_rows(report: Report) -> list[Row]:
             _rate(applied),
             f"sent at {_rate(delivery.get('rate'))} ({delivery.get('sending_s', '–')} s)",
             f"{match} after {report.get('figures_right_after_s', '–')} s; "
-            f"{delivery.get('resent', 0):,} re-sent; {_load(report)}",
+            f"{delivery.get('resent', 0):,} re-sent, {dead:,} dead letters; {_load(report)}",
         )
     ]
 

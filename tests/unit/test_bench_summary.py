@@ -126,3 +126,18 @@ def test_partner_ingestion_is_what_was_applied_end_to_end_next_to_the_sending_ra
     assert row.figure == "56/s"
     assert row.next_to == "sent at 300/s (27.77 s)"
     assert row.note.startswith("figures match after 150.6 s; 1,945 re-sent")
+
+
+def test_partner_ingestion_shows_no_re_send_and_no_dead_letter_when_sent_once_each() -> None:
+    report = {
+        "people": 600,
+        "delivery": {"sent": 8324, "confirmed": 8324, "total_s": 40.0, "rate": 299.8,
+                     "sending_s": 27.77, "resent": 0, "dead_letters": []},
+        "figures_match": True,
+        "figures_right_after_s": 41.2,
+        "machine": {"load_average_1_5_15": {"start": [3.4, 2.7, 2.5]}},
+    }  # fmt: skip
+    (row,) = rows({"simulated_year": report})
+    assert row.figure == "208/s"
+    assert row.next_to == "sent at 300/s (27.77 s)"
+    assert row.note.startswith("figures match after 41.2 s; 0 re-sent, 0 dead letters")
