@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from datetime import timedelta
 
 import httpx
 from rich.console import Console, Group
@@ -15,6 +16,7 @@ from rich.text import Text
 from kit.auth import AuthError, Role, issue_token
 from kit.event_logs import read_event_logs
 from kit.infra import EmbeddedInfra, InfraError
+from kit.parking import describe_wait
 from kit.settings import SERVICE_NAMES, Settings
 from kit.status import (
     GroupLag,
@@ -242,6 +244,7 @@ def render(health: PlatformHealth) -> Group:
             notes.append(
                 Text(f"{service.name} metrics unavailable: {service.metrics_error}", "yellow")
             )
+    notes += [Text(line) for line in waiting_lines(health)]
     parts: list[Table | Text] = [verdict, infra, services, *notes]
     if any(log is not None and log.events for log in health.logs.values()):
         parts.append(_event_logs(health))
@@ -261,6 +264,28 @@ def render(health: PlatformHealth) -> Group:
     for line in health.advice():
         parts.append(Text("→ " + line, style="bold"))
     return Group(*parts)
+
+
+def waiting_lines(health: PlatformHealth) -> list[str]:
+    """Per service, the partner requests waiting for what they name (kit.parking), the oldest's
+    age and how many per partner: they are applied when it arrives, or dead-lettered after
+    ``DN_PARKED_MAX_WAIT_S``."""
+    lines = []
+    for name, log in health.logs.items():
+        if log is None or not log.parked.requests:
+            continue
+        parked = log.parked
+        oldest = (
+            ""
+            if parked.oldest_age_s is None
+            else f", the oldest for {describe_wait(timedelta(seconds=parked.oldest_age_s))}"
+        )
+        partners = ", ".join(f"{who} {n:,}" for who, n in sorted(parked.per_partner.items()))
+        lines.append(
+            f"waiting in {name} for what they name: {parked.requests:,} partner requests"
+            f"{oldest} ({partners})"
+        )
+    return lines
 
 
 def _event_logs(health: PlatformHealth) -> Table:

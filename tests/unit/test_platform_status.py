@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from kit.event_logs import EventLogReport, ReseedReport
+from kit.event_logs import EventLogReport, ParkedReport, ReseedReport
 from kit.status import (
     PartHealth,
     PlatformHealth,
@@ -16,6 +16,7 @@ from kit.status import (
     group_lag,
     histogram_quantile,
 )
+from kit.status_command import waiting_lines
 
 
 def exposition() -> str:
@@ -167,3 +168,23 @@ def test_a_finished_re_seed_needs_no_advice() -> None:
 
     assert health.reseeding == {}
     assert health.advice() == []
+
+
+def test_partner_requests_waiting_for_what_they_name_are_shown_per_service() -> None:
+    training = event_log("training", running=False).model_copy(
+        update={
+            "parked": ParkedReport(
+                requests=12, oldest_age_s=185.0, per_partner={"partner/b": 2, "partner/a": 10}
+            )
+        }
+    )
+    health = dataclasses.replace(
+        platform(),
+        logs={"registration": event_log("registration", running=False), "training": training},
+    )
+
+    assert waiting_lines(health) == [
+        "waiting in training for what they name: 12 partner requests, the oldest for "
+        "3 min 5 s (partner/a 10, partner/b 2)"
+    ]
+    assert health.as_json()["event_logs"]["training"]["parked"]["requests"] == 12
