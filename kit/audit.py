@@ -20,7 +20,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kit.auth import Principal
-from kit.mongo import Document, Session
+from kit.mongo import Document, Session, shared_session
 
 COLLECTION = "audit_log"
 # The most entries one question answers (GET /audit, an export).
@@ -129,7 +129,8 @@ class AuditLog:
             for beneficiary_id in dict.fromkeys(beneficiary_ids)
         ]
         if entries:
-            await self.entries_collection.insert_many(entries, session=session)
+            # Without a session, a batch's shared transaction if there is one (kit.mongo).
+            await self.entries_collection.insert_many(entries, session=session or shared_session())
 
     async def entries(
         self, beneficiary_id: str | None, actor: str | None, limit: int = MAX_ENTRIES

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
+from uuid import UUID
 
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
@@ -88,13 +89,30 @@ class IdempotentConsumer:
             # retried by with_transaction, finding the marker the second time.
             if await self._processed.find_one({"_id": marker}, session=session):
                 return False
+            # The effect first: one that refuses the event (or finds it must wait, kit.parking)
+            # raises before writing anything, and no marker may say it was applied.
+            await effect(event, session)
             await self._processed.insert_one(
                 {"_id": marker, "type": event.type, "at": datetime.now(UTC)}, session=session
             )
-            await effect(event, session)
             return True
 
         return await in_transaction(self._client, work)
+
+    async def applied_among(self, events: Sequence[CloudEvent], session: Session) -> set[UUID]:
+        """The ids of these events this consumer has already applied (one query)."""
+        markers = [f"{self.name}/{event.id}" for event in events]
+        cursor = self._processed.find({"_id": {"$in": markers}}, {"_id": 1}, session=session)
+        return {UUID(doc["_id"].rpartition("/")[2]) async for doc in cursor}
+
+    async def mark_applied(self, events: Sequence[CloudEvent], session: Session) -> None:
+        """Record these events as applied, in the transaction of their effects (one write)."""
+        if events:
+            at = datetime.now(UTC)
+            await self._processed.insert_many(
+                [{"_id": f"{self.name}/{e.id}", "type": e.type, "at": at} for e in events],
+                session=session,
+            )
 
 
 async def _tolerant_parser(

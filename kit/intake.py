@@ -23,6 +23,7 @@ from typing import Protocol
 from aiokafka import ConsumerRecord
 from opentelemetry import trace
 from pydantic import ValidationError
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from contracts.catalogue import decode
@@ -41,7 +42,7 @@ from kit.consumer import (
 from kit.deadletter import DeadLetters
 from kit.deliveries import Deliveries, Tally
 from kit.metrics import EVENTS_CONSUMED
-from kit.mongo import Document
+from kit.mongo import Document, Session, in_transaction, sharing
 from kit.parking import (
     Parked,
     Parking,
@@ -58,6 +59,8 @@ log = logging.getLogger(__name__)
 RELEASE_TICK_S = 1.0
 # Another replica of the service may have parked requests: its summary is read again this often.
 RELOAD_S = 30.0
+# Released requests are applied this many to a transaction.
+RELEASE_BATCH = 500
 # Woken by every commit under load, the release still looks at most this often.
 MIN_PASS_INTERVAL_S = 0.05
 UNREADABLE_PARTNER = "(unreadable)"
@@ -79,7 +82,11 @@ class IntakeRules(Protocol):
     async def apply(self, event: CloudEvent, data: EventData) -> bool:
         """Apply one request once per ``ce_id``: True, or False when it was applied before (a
         redelivery, counted nowhere); raise :class:`Rejected` to refuse it or :class:`Waiting`
-        when it names something unknown after all."""
+        when it names something unknown after all, before writing anything (a batch shares
+        one transaction: kit.mongo.sharing).
+
+        A service may also offer ``apply_many(session, [(event, data)…])`` returning each
+        request's outcome in order, to decide a batch with fewer reads and writes."""
 
 
 @dataclass
@@ -112,12 +119,14 @@ class Intake:
 
     def __init__(
         self,
+        client: AsyncMongoClient[Document],
         rules: IntakeRules,
         parking: Parking,
         deliveries: Deliveries,
         dead_letters: DeadLetters,
         retry: RetryPolicy = RetryPolicy(),
     ) -> None:
+        self.client = client
         self.rules = rules
         self.parking = parking
         self.deliveries = deliveries
@@ -146,25 +155,31 @@ class Intake:
             requests = self._readable(records, refusals)
             named = {r for request in requests for r in request.refs}
             known = await self.rules.known(named) if named else set()
-            to_park: list[tuple[Parked, ConsumerRecord[bytes, bytes]]] = []
+            # Decide first (in memory), then apply the lot in one transaction.
+            to_apply: list[Request] = []
+            waiting: list[tuple[Request, list[Ref]]] = []
             parked_refs: set[Ref] = set()  # named by requests parked in this batch
-            now = datetime.now(UTC)
             for request in requests:
                 if self.parking.holds(request.id):
                     continue  # a redelivery of a request already waiting
-                behind = set(self.parking.held_back(request.refs)) | parked_refs.intersection(
+                behind = self.parking.held_back(request.refs) or parked_refs.intersection(
                     request.refs
                 )
                 missing = [r for r in request.refs if r not in known]
-                if not behind and not missing:
-                    outcome = await self._apply(request)
-                    if isinstance(outcome, Waiting):
-                        missing = outcome.refs
-                    else:
-                        self._count(request, outcome, tallies, refusals)
-                        if outcome is not False and not isinstance(outcome, Rejected):
-                            known.update(request.creates)
-                        continue
+                if behind or missing:
+                    waiting.append((request, missing))
+                    parked_refs.update(request.refs)
+                else:
+                    to_apply.append(request)
+                    known.update(request.creates)  # for the requests after it in the batch
+            for request, outcome in zip(to_apply, await self._apply_all(to_apply), strict=True):
+                if isinstance(outcome, Waiting):  # what the look-up saw has gone meanwhile
+                    waiting.append((request, outcome.refs))
+                else:
+                    self._count(request, outcome, tallies, refusals)
+            to_park: list[tuple[Parked, ConsumerRecord[bytes, bytes]]] = []
+            now = datetime.now(UTC)
+            for request, missing in waiting:
                 if self.parking.full(request.partner):
                     refusals.append(_too_many(request, self.parking.per_partner))
                     continue
@@ -172,7 +187,6 @@ class Intake:
                     request.id, request.partner, request.refs or missing, request.creates, now
                 )
                 to_park.append((summary, request.record))
-                parked_refs.update(summary.refs)
                 EVENTS_CONSUMED.labels(
                     request.record.topic, known_type(request.event.type), "parked"
                 ).inc()
@@ -200,6 +214,62 @@ class Intake:
             refs = named_refs(data)
             requests.append(Request(record, event, data, refs, self.rules.creates(data)))
         return requests
+
+    async def _apply_all(self, requests: list[Request]) -> list[Waiting | Rejected | bool]:
+        """Apply requests in order in one transaction: what each did (applied, applied before,
+        refused, waiting). Rules raise refusals before writing, so one refused request leaves
+        the others' effects whole; any other failure splits the batch in halves, down to the
+        one request that fails, which gets the retry policy alone."""
+        if len(requests) <= 1:
+            return [await self._apply(request) for request in requests]
+        delay = self.retry.first_delay_s
+        while True:
+            try:
+                return await self._apply_together(requests)
+            except UNAVAILABLE as error:
+                log.warning("infrastructure unavailable (%s); retrying in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry.max_delay_s)
+            except Exception as error:
+                log.warning(
+                    "a batch of %d requests failed (%s); applying it in halves",
+                    len(requests),
+                    describe_failure(error),
+                )
+                half = len(requests) // 2
+                first = await self._apply_all(requests[:half])
+                return [*first, *await self._apply_all(requests[half:])]
+
+    async def _apply_together(self, requests: list[Request]) -> list[Waiting | Rejected | bool]:
+        outcomes: list[Waiting | Rejected | bool] = []
+
+        apply_many = getattr(self.rules, "apply_many", None)
+
+        async def work(session: Session) -> None:
+            outcomes.clear()  # a transaction retried after a transient error starts again
+            with sharing(session):
+                if apply_many is not None:
+                    spans = [event_span(r.record, r.event) for r in requests]
+                    try:
+                        with trace.use_span(spans[-1], end_on_exit=False):
+                            pairs = [(r.event, r.data) for r in requests]
+                            outcomes.extend(await apply_many(session, pairs))
+                    finally:
+                        for span in spans:
+                            span.end()
+                    return
+                for request in requests:
+                    span = event_span(request.record, request.event)
+                    try:
+                        with trace.use_span(span, end_on_exit=False):
+                            outcomes.append(await self.rules.apply(request.event, request.data))
+                    except (Waiting, Rejected) as outcome:
+                        outcomes.append(outcome)
+                    finally:
+                        span.end()
+
+        await in_transaction(self.client, work)
+        return outcomes
 
     async def _apply(self, request: Request) -> Waiting | Rejected | bool:
         """Apply one request (retrying what may pass later): True once applied, False if it was
@@ -297,24 +367,21 @@ class Intake:
         done: list[str] = []
         tallies: dict[str, Tally] = defaultdict(Tally)
         refusals: list[Refusal] = []
-        held: set[Ref] = set()  # named by a request that turned out to wait still
+        releasing: list[Request] = []
         for summary in plan.release:
             record = records.get(summary.id)
-            if record is None:  # released meanwhile by another replica
+            request = None if record is None else self._request_of(record)
+            if request is None:  # released meanwhile by another replica (or unreadable)
                 done.append(summary.id)
-                continue
-            if held.intersection(summary.refs):
-                continue
-            request = self._request_of(record)
-            if request is None:
-                done.append(summary.id)
-                continue
-            outcome = await self._apply(request)
-            if isinstance(outcome, Waiting):
-                held.update(summary.refs)
-                continue
-            self._count(request, outcome, tallies, refusals)
-            done.append(summary.id)
+            else:
+                releasing.append(request)
+        for start in range(0, len(releasing), RELEASE_BATCH):
+            chunk = releasing[start : start + RELEASE_BATCH]
+            for request, outcome in zip(chunk, await self._apply_all(chunk), strict=True):
+                if isinstance(outcome, Waiting):  # gone again meanwhile: it waits on
+                    continue
+                self._count(request, outcome, tallies, refusals)
+                done.append(request.id)
         for summary, missing in plan.expire:
             record = records.get(summary.id)
             done.append(summary.id)

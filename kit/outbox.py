@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -95,27 +95,40 @@ async def enqueue(
     db: AsyncDatabase[Document], session: Session, event: EventData, source: str
 ) -> str:
     """Store ``event`` for publishing, in the caller's transaction; returns its ``ce_id``."""
-    envelope = event.to_event(source)
-    value, headers = envelope.to_kafka()
+    [ce_id] = await enqueue_many(db, session, [event], source)
+    return ce_id
+
+
+async def enqueue_many(
+    db: AsyncDatabase[Document], session: Session, events: Sequence[EventData], source: str
+) -> list[str]:
+    """Store ``events`` for publishing, in this order, in the caller's transaction (one write);
+    their ``ce_id``s."""
+    if not events:
+        return []
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
-    await db[COLLECTION].insert_one(
-        {
-            "_id": str(envelope.id),
-            "topic": event.topic,
-            "key": event.subject(),
-            "type": envelope.type,
-            "value": value,
-            "headers": headers,
-            "trace": carrier,
-            "created_at": datetime.now(UTC),
-            # The order the relay takes records in; created_at alone ties within a millisecond.
-            "seq": _next_seq(),
-            "sent_at": None,
-        },
-        session=session,
-    )
-    return str(envelope.id)
+    documents: list[Document] = []
+    for event in events:
+        envelope = event.to_event(source)
+        value, headers = envelope.to_kafka()
+        documents.append(
+            {
+                "_id": str(envelope.id),
+                "topic": event.topic,
+                "key": event.subject(),
+                "type": envelope.type,
+                "value": value,
+                "headers": headers,
+                "trace": carrier,
+                "created_at": datetime.now(UTC),
+                # The order the relay takes records in; created_at alone ties within a ms.
+                "seq": _next_seq(),
+                "sent_at": None,
+            }
+        )
+    await db[COLLECTION].insert_many(documents, session=session)
+    return [str(document["_id"]) for document in documents]
 
 
 _last_seq = 0

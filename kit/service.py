@@ -35,7 +35,6 @@ from kit.consumer import (
     BatchHandler,
     IdempotentConsumer,
     RetryPolicy,
-    subscribe,
     subscribe_batch,
     subscribe_records,
 )
@@ -46,7 +45,7 @@ from kit.intake import Intake, IntakeRules
 from kit.log_positions import BrokerResets, LogPositions, positions_of
 from kit.logs import configure_logging
 from kit.metrics import HTTP_REQUEST_SECONDS
-from kit.mongo import Document, Session, connect, in_transaction
+from kit.mongo import Document, Session, connect, in_transaction, sharing
 from kit.parking import Parking
 from kit.settings import Settings, get_settings
 from kit.telemetry import current_trace_id, setup_telemetry
@@ -103,16 +102,24 @@ class Runtime:
         handle: Callable[[CloudEvent], Awaitable[object]],
         retry: RetryPolicy = RetryPolicy(),
     ) -> None:
-        async def handle_then_wake(event: CloudEvent) -> object:
-            result = await handle(event)
-            self.committed()
-            return result
+        """Hand each event to ``handle``, a batch at a time in one transaction."""
 
-        subscribe(
+        async def handle_together(events: list[CloudEvent]) -> None:
+            # A batch's effects, processed ids and outbox records commit together (kit.mongo
+            # sharing); should one event fail, kit.consumer applies the batch one by one.
+            async def work(session: Session) -> None:
+                with sharing(session):
+                    for event in events:
+                        await handle(event)
+
+            await in_transaction(self.client, work)
+            self.committed()
+
+        subscribe_batch(
             self.broker,
             *topics,
             group_id=group_id,
-            handle=handle_then_wake,
+            handle=handle_together,
             dead_letters=self.dead_letters,
             retry=retry,
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
@@ -158,7 +165,9 @@ class Runtime:
             self.settings.parked_per_partner,
         )
         await parking.load()
-        intake = Intake(rules, parking, Deliveries(self.db, self.name), self.dead_letters)
+        intake = Intake(
+            self.client, rules, parking, Deliveries(self.db, self.name), self.dead_letters
+        )
         self.intake = intake
 
         async def take(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:

@@ -38,7 +38,9 @@ def build(settings: Settings) -> FastAPI:
         await runtime.consume_intake(
             *TOPICS, group_id=GROUP_ID, rules=IntakeRules(registration, runtime.audit)
         )
-        runtime.consume(*ACTIVITY_TOPICS, group_id=ACTIVITY_GROUP_ID, handle=ActivityHandler(store))
+        runtime.consume_batches(
+            *ACTIVITY_TOPICS, group_id=ACTIVITY_GROUP_ID, handle=ActivityHandler(store)
+        )
         runtime.tasks.append(
             asyncio.create_task(
                 retention.run_as_configured(registration, runtime.audit, settings),

@@ -8,6 +8,9 @@ event's ``source``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from contracts import topics
 from contracts.catalogue import decode, intake_types
 from contracts.envelope import CloudEvent
@@ -16,6 +19,7 @@ from contracts.event import EventData
 from contracts.intake import EnrolmentRequestedV1
 from kit.audit import Actor, AuditLog, RecordKind
 from kit.consumer import Rejected
+from kit.mongo import Session
 from kit.parking import Ref
 from services.registration import domain
 from services.registration.commands import Registration
@@ -66,7 +70,9 @@ class IntakeRules:
     async def known(self, refs: set[Ref]) -> set[Ref]:
         return set()
 
-    async def apply(self, event: CloudEvent, data: EventData) -> bool:
+    async def apply(
+        self, event: CloudEvent, data: EventData, reference: domain.ReferenceData | None = None
+    ) -> bool:
         if await self.registration.store.applied_request(str(event.id)):
             return False  # a redelivery of a request already applied: neither new nor rejected
         assert isinstance(data, EnrolmentRequestedV1)
@@ -77,6 +83,7 @@ class IntakeRules:
                 f"partner:{partner}",
                 request_id=str(event.id),
                 beneficiary_id=data.beneficiary_id,
+                reference=reference,
             )
         except Conflict as conflict:
             raise Rejected("duplicate_beneficiary", str(conflict)) from conflict
@@ -91,6 +98,19 @@ class IntakeRules:
         )
         return True
 
+    async def apply_many(
+        self, session: Session, requests: Sequence[tuple[CloudEvent, EventData]]
+    ) -> list[bool | Rejected]:
+        """A batch in the caller's transaction: the districts and associations read once."""
+        reference = await self.registration.store.reference(session)
+        outcomes: list[bool | Rejected] = []
+        for event, data in requests:
+            try:
+                outcomes.append(await self.apply(event, data, reference))
+            except Rejected as refused:
+                outcomes.append(refused)
+        return outcomes
+
 
 ACTIVITY_GROUP_ID = "dn-registration-activity"
 ACTIVITY_TOPICS = (topics.TRAINING_EVENTS, topics.ORIENTATION_EVENTS)
@@ -98,12 +118,17 @@ ACTIVITY_TOPICS = (topics.TRAINING_EVENTS, topics.ORIENTATION_EVENTS)
 
 class ActivityHandler:
     """Any training or orientation fact about a person is a contact: it postpones the
-    retention deadline. Idempotent by nature (the later of two dates wins)."""
+    retention deadline. Idempotent by nature (the later of two dates wins); a batch of events
+    is one write."""
 
     def __init__(self, store: RegistrationStore) -> None:
         self.store = store
 
-    async def __call__(self, event: CloudEvent) -> None:
-        beneficiary_id = getattr(decode(event), "beneficiary_id", None)
-        if beneficiary_id is not None:
-            await self.store.touch(str(beneficiary_id), event.time)
+    async def __call__(self, events: list[CloudEvent]) -> None:
+        contacts: dict[str, datetime] = {}
+        for event in events:
+            beneficiary_id = getattr(decode(event), "beneficiary_id", None)
+            if beneficiary_id is not None:
+                key = str(beneficiary_id)
+                contacts[key] = max(event.time, contacts.get(key, event.time))
+        await self.store.touch_many(contacts)

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
 from contracts.event import EventData
@@ -277,12 +277,22 @@ class RegistrationStore:
 
     async def touch(self, beneficiary_id: str, at: datetime) -> None:
         """Record a contact with the person (activity elsewhere), never moving it backwards."""
-        await self.beneficiaries.update_one(
-            {
-                "_id": beneficiary_id,
-                "status": {"$in": [Status.ACTIVE.value, Status.WITHDRAWN.value]},
-            },
-            {"$max": {"last_contact_at": at}},
+        await self.touch_many({beneficiary_id: at})
+
+    async def touch_many(self, contacts: dict[str, datetime]) -> None:
+        """Record contacts with many people (the latest of each), in one write."""
+        if not contacts:
+            return
+        live = [Status.ACTIVE.value, Status.WITHDRAWN.value]
+        await self.beneficiaries.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": beneficiary_id, "status": {"$in": live}},
+                    {"$max": {"last_contact_at": at}},
+                )
+                for beneficiary_id, at in contacts.items()
+            ],
+            ordered=False,
         )
 
     async def last_contacts(self) -> dict[str, datetime]:
@@ -360,16 +370,17 @@ class RegistrationStore:
         """One unique document per identifying key: two concurrent enrolments of the same
         person cannot both commit, whatever their timing."""
         beneficiary_id = str(beneficiary.id)
-        for index_id in self._duplicate_ids(beneficiary):
-            try:
-                await self.duplicate_index.insert_one(
-                    {"_id": index_id, "beneficiary_id": beneficiary_id}, session=session
-                )
-            except DuplicateKeyError as error:
-                existing = await self.duplicate_index.find_one({"_id": index_id})
-                raise DuplicateEnrolment(
-                    str(existing["beneficiary_id"]) if existing else "unknown"
-                ) from error
+        index_ids = self._duplicate_ids(beneficiary)
+        try:
+            await self.duplicate_index.insert_many(
+                [{"_id": index_id, "beneficiary_id": beneficiary_id} for index_id in index_ids],
+                session=session,
+            )
+        except (DuplicateKeyError, BulkWriteError) as error:
+            existing = await self.duplicate_index.find_one({"_id": {"$in": index_ids}})
+            raise DuplicateEnrolment(
+                str(existing["beneficiary_id"]) if existing else "unknown"
+            ) from error
 
     async def log_consent(
         self,

@@ -157,6 +157,104 @@ class Training:
         await self._store_attendance(session, [attendance])
         return attendance, True
 
+    async def record_attendance_many(
+        self, session: Session, marks: Sequence[tuple[str, AttendanceMark]]
+    ) -> list[Attendance | Exception | None]:
+        """Many partners' attendance reports in the caller's transaction, each decided as
+        :meth:`record_attendance_in` would in this order, with a few reads and writes for the
+        lot: per report the new record, None (the same fact already recorded), or the refusal
+        (returned, not raised: the others still apply)."""
+        session_ids = list(dict.fromkeys(session_id for session_id, _ in marks))
+        people_ids = list(dict.fromkeys(str(mark.beneficiary_id) for _, mark in marks))
+        sessions = await self.store.sessions_among(session_ids, session)
+        people = await self.store.people_among(people_ids, session)
+        rolls = await self.store.roll_calls_in(session_ids, session)
+        outcomes: list[Attendance | Exception | None] = []
+        added: list[Attendance] = []
+        at = now()
+        for session_id, mark in marks:
+            try:
+                training_session = sessions.get(session_id)
+                if training_session is None:
+                    raise NotFound(f"no session {session_id}")
+                domain.require_recordable(mark.beneficiary_id, people.get(str(mark.beneficiary_id)))
+                roll = rolls.setdefault(session_id, {})
+                attendance = domain.record_attendance(
+                    training_session,
+                    mark,
+                    roll.get(str(mark.beneficiary_id)),
+                    attendance_id=str(uuid4()),
+                    now=at,
+                    present_count=_present(roll),
+                )
+            except (NotFound, InvalidInput) as refused:
+                outcomes.append(refused)
+                continue
+            if attendance is not None:
+                roll[attendance.beneficiary_id] = attendance
+                added.append(attendance)
+            outcomes.append(attendance)
+        if added:
+            await self.store.add_attendance(session, added)
+            await self.store.emit_many(session, [a.recorded_event() for a in added])
+            await self._reconsider_many(
+                session, list(dict.fromkeys(a.beneficiary_id for a in added)), people
+            )
+        return outcomes
+
+    async def _reconsider_many(
+        self, session: Session, beneficiary_ids: list[str], people: dict[str, Person]
+    ) -> None:
+        """:meth:`_reconsider` for many people, with one read of their attendance and one of
+        their assessments."""
+        attendances = await self.store.attendance_of_many(beneficiary_ids, session)
+        assessments = await self.store.assessments_of_many(beneficiary_ids, session)
+        at = now()
+        updates: list[Person] = []
+        events: list[Any] = []
+        for beneficiary_id in beneficiary_ids:
+            person = people.get(beneficiary_id)
+            if person is None or person.status in (
+                domain.BeneficiaryStatus.ERASED,
+                domain.BeneficiaryStatus.MERGED,
+            ):
+                continue
+            updated, decided = self._reconsidered(
+                person, attendances[beneficiary_id], assessments[beneficiary_id], at
+            )
+            if updated != person:
+                updates.append(updated)
+                people[beneficiary_id] = updated
+            events.extend(decided)
+        await self.store.save_people(session, updates)
+        await self.store.emit_many(session, events)
+
+    def _reconsidered(
+        self,
+        person: Person,
+        attendances: list[Attendance],
+        assessments: list[Assessment],
+        at: datetime,
+    ) -> tuple[Person, list[Any]]:
+        """The person with trained and at-risk decided again, and the events of what changed."""
+        trained = domain.completion(
+            self.rules.completion,
+            person.id,
+            person.trained_at is not None,
+            attendances,
+            assessments,
+            at,
+        )
+        flagged, at_risk = domain.at_risk(
+            person.id, attendances, person.at_risk_sessions, at, self.rules.at_risk_streak
+        )
+        updated = replace(
+            person,
+            trained_at=trained.trained_at if trained else person.trained_at,
+            at_risk_sessions=flagged,
+        )
+        return updated, [*at_risk, *([trained] if trained else [])]
+
     async def roll_call(self, session_id: str, marks: Sequence[AttendanceMark]) -> list[Attendance]:
         """Record a whole roll-call at once, all or none; the records it added."""
 
@@ -207,26 +305,10 @@ class Training:
             return
         attendances = await self.store.attendance_of(beneficiary_id, session)
         assessments = await self.store.assessments_of(beneficiary_id, session)
-        at = now()
-        trained = domain.completion(
-            self.rules.completion,
-            beneficiary_id,
-            person.trained_at is not None,
-            attendances,
-            assessments,
-            at,
-        )
-        flagged, at_risk = domain.at_risk(
-            beneficiary_id, attendances, person.at_risk_sessions, at, self.rules.at_risk_streak
-        )
-        updated = replace(
-            person,
-            trained_at=trained.trained_at if trained else person.trained_at,
-            at_risk_sessions=flagged,
-        )
+        updated, events = self._reconsidered(person, attendances, assessments, now())
         if updated != person:
             await self.store.save_person(session, updated)
-        for event in [*at_risk, *([trained] if trained else [])]:
+        for event in events:
             await self.store.emit(session, event)
 
     # -- assessments -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ the transaction of its effect.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import uuid4
 
 from contracts import catalogue, topics
@@ -144,6 +145,22 @@ CONFLICT_REASONS = {
 }
 
 
+def refusal_of(data: EventData, error: Exception) -> Rejected | Waiting:
+    """What a use case's refusal means for a partner's request: wait for what it names (a
+    session, a person not known yet) or refuse it with a reason."""
+    if isinstance(error, NotFound):
+        return Waiting(named_refs(data)[:1], f"sessionId: {error}")
+    if isinstance(error, RefusedBeneficiary):
+        if error.waitable:
+            return Waiting([ref("beneficiary", getattr(data, "beneficiary_id", ""))], str(error))
+        return Rejected(error.reason, str(error))
+    if isinstance(error, Conflict):
+        return Rejected(CONFLICT_REASONS.get(type(data), "conflicting_attendance"), str(error))
+    if isinstance(error, InvalidInput):
+        return Rejected("invalid_request", str(error))
+    raise error
+
+
 class IntakeRules:
     """Partners' requests to training (kit.intake): each applied once per ``ce_id`` with the
     same rules as its form; one naming a session or a person training does not know yet waits
@@ -173,31 +190,86 @@ class IntakeRules:
         async def effect(_: CloudEvent, session: Session) -> None:
             try:
                 await self.apply_in(session, data)
-                record = PERSONAL_REQUESTS.get(type(data))
-                if record is not None:
-                    await self.audit.write(
-                        Actor.partner(event.source),
-                        Action.RECORD,
-                        record,
-                        [str(getattr(data, "beneficiary_id", ""))],
-                        INTAKE_ROUTE,
-                        session,
-                    )
-            except NotFound as missing:
-                raise Waiting(named_refs(data)[:1], f"sessionId: {missing}") from missing
-            except RefusedBeneficiary as refused:
-                if refused.waitable:
-                    raise Waiting(
-                        [ref("beneficiary", getattr(data, "beneficiary_id", ""))], str(refused)
-                    ) from refused
-                raise Rejected(refused.reason, str(refused)) from refused
-            except Conflict as conflict:
-                reason = CONFLICT_REASONS.get(type(data), "conflicting_attendance")
-                raise Rejected(reason, str(conflict)) from conflict
-            except InvalidInput as invalid:
-                raise Rejected("invalid_request", str(invalid)) from invalid
+            except (NotFound, InvalidInput) as error:
+                raise refusal_of(data, error) from error
+            record = PERSONAL_REQUESTS.get(type(data))
+            if record is not None:
+                await self.audit.write(
+                    Actor.partner(event.source),
+                    Action.RECORD,
+                    record,
+                    [str(getattr(data, "beneficiary_id", ""))],
+                    INTAKE_ROUTE,
+                    session,
+                )
 
         return await self.consumer.apply(event, effect)
+
+    async def apply_many(
+        self, session: Session, requests: Sequence[tuple[CloudEvent, EventData]]
+    ) -> list[bool | Rejected | Waiting]:
+        """A batch in the caller's transaction, in order: each run of attendance reports (most
+        of what partners send) decided together with a few reads and writes, the rest one by
+        one."""
+        outcomes: list[bool | Rejected | Waiting] = []
+        run: list[tuple[CloudEvent, AttendanceReportedV1]] = []
+        for event, data in requests:
+            if isinstance(data, AttendanceReportedV1):
+                run.append((event, data))
+                continue
+            outcomes.extend(await self._attendance(session, run))
+            run = []
+            try:
+                outcomes.append(await self.apply(event, data))
+            except (Rejected, Waiting) as outcome:
+                outcomes.append(outcome)
+        outcomes.extend(await self._attendance(session, run))
+        return outcomes
+
+    async def _attendance(
+        self, session: Session, run: list[tuple[CloudEvent, AttendanceReportedV1]]
+    ) -> list[bool | Rejected | Waiting]:
+        if not run:
+            return []
+        seen = await self.consumer.applied_among([event for event, _ in run], session)
+        fresh = []
+        for event, data in run:
+            if event.id not in seen:
+                seen.add(event.id)  # the same request twice in one batch: applied once
+                fresh.append((event, data))
+        marks = [
+            (data.session_id, AttendanceMark(data.beneficiary_id, data.status, data.minutes))
+            for _, data in fresh
+        ]
+        decided = iter(await self.training.record_attendance_many(session, marks))
+        outcomes: list[bool | Rejected | Waiting] = []
+        applied: list[tuple[CloudEvent, AttendanceReportedV1]] = []
+        fresh_ids = {event.id for event, _ in fresh}
+        for event, data in run:
+            if event.id not in fresh_ids:
+                outcomes.append(False)
+                continue
+            fresh_ids.discard(event.id)
+            result = next(decided)
+            if isinstance(result, Exception):
+                outcomes.append(refusal_of(data, result))
+            else:
+                outcomes.append(True)
+                applied.append((event, data))
+        await self.consumer.mark_applied([event for event, _ in applied], session)
+        by_partner: dict[str, list[str]] = {}
+        for event, data in applied:
+            by_partner.setdefault(event.source, []).append(str(data.beneficiary_id))
+        for partner, people in by_partner.items():
+            await self.audit.write(
+                Actor.partner(partner),
+                Action.RECORD,
+                RecordKind.ATTENDANCE,
+                people,
+                INTAKE_ROUTE,
+                session,
+            )
+        return outcomes
 
     async def apply_in(self, session: Session, data: EventData) -> None:
         """The use case for the request's type, inside the consumer's transaction."""

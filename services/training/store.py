@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -79,6 +80,9 @@ class TrainingStore:
     async def emit(self, session: Session, event: EventData) -> None:
         await outbox.enqueue(self.db, session, event, self.source)
 
+    async def emit_many(self, session: Session, events: Sequence[EventData]) -> None:
+        await outbox.enqueue_many(self.db, session, events, self.source)
+
     # -- sessions ----------------------------------------------------------------------------
 
     async def add_sessions(self, session: Session, sessions: list[TrainingSession]) -> None:
@@ -112,10 +116,6 @@ class TrainingStore:
 
     # -- attendance --------------------------------------------------------------------------
 
-    async def sessions_among(self, session_ids: list[str]) -> dict[str, TrainingSession]:
-        cursor = self.sessions.find({"_id": {"$in": session_ids}})
-        return {document["_id"]: _session(document) async for document in cursor}
-
     async def session_page(
         self,
         filters: dict[str, str | None],
@@ -145,14 +145,33 @@ class TrainingStore:
         cursor = self.attendance.find({"beneficiary_id": beneficiary_id}, session=session)
         return [_attendance(doc) async for doc in cursor.sort("session_starts_at", ASCENDING)]
 
-    async def attendance_of_many(self, beneficiary_ids: list[str]) -> dict[str, list[Attendance]]:
+    async def attendance_of_many(
+        self, beneficiary_ids: list[str], session: Session | None = None
+    ) -> dict[str, list[Attendance]]:
         """Each person's attendance records in session order, read in one query."""
         found: dict[str, list[Attendance]] = {
             beneficiary_id: [] for beneficiary_id in beneficiary_ids
         }
-        cursor = self.attendance.find({"beneficiary_id": {"$in": beneficiary_ids}})
+        cursor = self.attendance.find({"beneficiary_id": {"$in": beneficiary_ids}}, session=session)
         async for document in cursor.sort([("session_starts_at", ASCENDING), ("_id", 1)]):
             found[document["beneficiary_id"]].append(_attendance(document))
+        return found
+
+    async def sessions_among(
+        self, session_ids: list[str], session: Session | None = None
+    ) -> dict[str, TrainingSession]:
+        """The sessions of these ids that exist, read in one query."""
+        cursor = self.sessions.find({"_id": {"$in": session_ids}}, session=session)
+        return {document["_id"]: _session(document) async for document in cursor}
+
+    async def roll_calls_in(
+        self, session_ids: list[str], session: Session | None = None
+    ) -> dict[str, dict[str, Attendance]]:
+        """Each session's roll-call by person, read in one query."""
+        found: dict[str, dict[str, Attendance]] = {session_id: {} for session_id in session_ids}
+        cursor = self.attendance.find({"session_id": {"$in": session_ids}}, session=session)
+        async for document in cursor:
+            found[document["session_id"]][document["beneficiary_id"]] = _attendance(document)
         return found
 
     async def roll_calls_of(self, session_ids: list[str]) -> dict[str, list[Attendance]]:
@@ -177,11 +196,15 @@ class TrainingStore:
         cursor = self.assessments.find({"beneficiary_id": beneficiary_id}, session=session)
         return [_assessment(doc) async for doc in cursor.sort("competence", ASCENDING)]
 
-    async def assessments_of_many(self, beneficiary_ids: list[str]) -> dict[str, list[Assessment]]:
+    async def assessments_of_many(
+        self, beneficiary_ids: list[str], session: Session | None = None
+    ) -> dict[str, list[Assessment]]:
         found: dict[str, list[Assessment]] = {
             beneficiary_id: [] for beneficiary_id in beneficiary_ids
         }
-        cursor = self.assessments.find({"beneficiary_id": {"$in": beneficiary_ids}})
+        cursor = self.assessments.find(
+            {"beneficiary_id": {"$in": beneficiary_ids}}, session=session
+        )
         async for document in cursor.sort("competence", ASCENDING):
             found[document["beneficiary_id"]].append(_assessment(document))
         return found
@@ -212,7 +235,12 @@ class TrainingStore:
         return _person(document) if document else None
 
     async def people(self, beneficiary_ids: list[str]) -> dict[str, Person]:
-        cursor = self.beneficiaries.find({"_id": {"$in": beneficiary_ids}})
+        return await self.people_among(beneficiary_ids)
+
+    async def people_among(
+        self, beneficiary_ids: list[str], session: Session | None = None
+    ) -> dict[str, Person]:
+        cursor = self.beneficiaries.find({"_id": {"$in": beneficiary_ids}}, session=session)
         return {document["_id"]: _person(document) async for document in cursor}
 
     async def owners_of(self, question: ScopeQuestion) -> dict[ReferenceKind, dict[str, str]]:
@@ -233,19 +261,29 @@ class TrainingStore:
         return found
 
     async def save_person(self, session: Session, person: Person) -> None:
-        document: Document = {
-            "association_id": person.association_id,
-            "status": person.status.value,
-            "merged_into": person.merged_into,
-            "trained_at": person.trained_at,
-            "at_risk_sessions": sorted(person.at_risk_sessions),
-        }
-        await self.beneficiaries.replace_one(
-            {"_id": person.id},
-            {k: v for k, v in document.items() if v is not None},
-            upsert=True,
-            session=session,
-        )
+        await self.save_people(session, [person])
+
+    async def save_people(self, session: Session, people: Sequence[Person]) -> None:
+        """Replace (or create) these people's records, in one write."""
+        if not people:
+            return
+        writes = []
+        for person in people:
+            document: Document = {
+                "association_id": person.association_id,
+                "status": person.status.value,
+                "merged_into": person.merged_into,
+                "trained_at": person.trained_at,
+                "at_risk_sessions": sorted(person.at_risk_sessions),
+            }
+            writes.append(
+                ReplaceOne(
+                    {"_id": person.id},
+                    {k: v for k, v in document.items() if v is not None},
+                    upsert=True,
+                )
+            )
+        await self.beneficiaries.bulk_write(writes, ordered=True, session=session)
 
     async def forget(self, session: Session, beneficiary_id: str) -> None:
         """Erasure: the person's attendance and assessments move under one random pseudonym
