@@ -48,6 +48,9 @@ class AccessDenied(GraphQLError):
         super().__init__(message, extensions={"code": code})
 
 
+KEEPALIVE_S = 2.0
+
+
 class Services:
     """One pooled client per service; call :meth:`close` on shutdown. Each call carries a
     short-lived token signed for the service called, on behalf of the verified caller."""
@@ -61,7 +64,12 @@ class Services:
         self._settings = settings
         self._clients = {
             name: httpx.AsyncClient(
-                base_url=settings.service_url(name), timeout=timeout_s, transport=transport
+                base_url=settings.service_url(name),
+                timeout=timeout_s,
+                transport=transport,
+                # Shorter than the services' keep-alive (uvicorn closes idle connections after
+                # 5 s): a pooled connection is never reused just as the service closes it.
+                limits=httpx.Limits(keepalive_expiry=KEEPALIVE_S),
             )
             for name in SERVICE_NAMES
         }
