@@ -24,6 +24,7 @@ class Tally:
 
     accepted: int = 0
     rejected: int = 0
+    waiting: int = 0  # parked now: not stored (the parking counts what still waits)
     last_error: str | None = None
 
     def refused(self, reason: str, detail: str) -> None:

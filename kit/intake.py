@@ -187,6 +187,7 @@ class Intake:
                     request.id, request.partner, request.refs or missing, request.creates, now
                 )
                 to_park.append((summary, request.record))
+                tallies[request.partner].waiting += 1  # seen now, counted while it waits
                 EVENTS_CONSUMED.labels(
                     request.record.topic, known_type(request.event.type), "parked"
                 ).inc()

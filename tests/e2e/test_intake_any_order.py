@@ -4,6 +4,7 @@ has to be sent again."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -24,7 +25,7 @@ from contracts.topics import DEAD_LETTER, INTAKE_ORIENTATION, INTAKE_REGISTRATIO
 from contracts.training import AttendanceReportedV1, AttendanceStatus, SessionReportedV1
 from kit.auth import Role, issue_token
 from kit.platform import Platform
-from tests.support import eventually, header, produce, read_all
+from tests.support import eventually, graphql_data, header, produce, read_all
 
 pytestmark = pytest.mark.e2e
 ASSOCIATION = "asso-lac-connecte"
@@ -217,3 +218,56 @@ async def test_requests_sent_before_the_enrolment_they_name_all_apply_once_it_ar
         if header(r, "ce_id") in sent
     ]
     assert dead == [], "nothing dead-lettered"
+
+
+DELIVERY_LOG = """query Log($partner: String) {
+  deliveryLog(partner: $partner) { service partner accepted rejected waiting lastError lastSeen }
+}"""
+
+
+async def test_the_delivery_log_shows_each_intake_service_s_line_for_a_partner(
+    platform: Platform,
+) -> None:
+    """What a partner sent, as its developer reads it in GraphQL: applied, refused with the
+    reason, and waiting for what it names, per service."""
+    partner = f"partner/delivery-log-{uuid4().hex[:8]}"
+    person = uuid4()
+    value, headers = enrolment(uuid4()).to_event(partner).to_kafka()
+    value = json.dumps(json.loads(value) | {"birth_year": 1850}).encode()  # refused
+    await produce(
+        platform.settings.resolved_kafka_bootstrap,
+        INTAKE_REGISTRATION,
+        [(b"k", value, [(name, text.encode()) for name, text in headers.items()])],
+    )
+    await send(platform, INTAKE_REGISTRATION, partner, enrolment(person))
+    never_scheduled = AttendanceReportedV1(
+        session_id=str(uuid4()), beneficiary_id=person, status=AttendanceStatus.PRESENT
+    )
+    await send(platform, INTAKE_TRAINING, partner, never_scheduled)
+
+    token = issue_token(platform.settings, Role.COORDINATOR)
+
+    async def lines() -> dict[str, dict[str, Any]]:
+        async with httpx.AsyncClient(headers={"authorization": f"Bearer {token}"}) as client:
+            response = await client.post(
+                f"{platform.settings.gateway_url}/graphql",
+                json={"query": DELIVERY_LOG, "variables": {"partner": partner}},
+            )
+        return {line["service"]: line for line in graphql_data(response)["deliveryLog"]}
+
+    found = await eventually(
+        lines,
+        lambda found: (
+            found.get("registration", {}).get("accepted") == 1
+            and found.get("registration", {}).get("rejected") == 1
+            and found.get("training", {}).get("waiting") == 1
+        ),
+        what="the partner's lines in registration and training",
+    )
+    registration, training = found["registration"], found["training"]
+    assert registration["partner"] == partner
+    assert registration["lastError"].startswith("invalid_request: "), registration
+    assert "birthYear" in registration["lastError"]
+    assert (training["accepted"], training["rejected"], training["lastError"]) == (0, 0, None)
+    assert training["lastSeen"] is not None
+    assert "orientation" not in found, "no line where the partner sent nothing"

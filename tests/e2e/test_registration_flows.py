@@ -57,7 +57,6 @@ REFERENCE = "{ districts { id name } associations { id name districts { id } } }
 RETENTION = """
 mutation Retention($dryRun: Boolean!) {
   runRetention(dryRun: $dryRun) { dryRun olderThanDays beneficiaryIds } }"""
-DELIVERIES = "{ deliveryLog { partner accepted rejected lastError lastErrorAt lastSeen } }"
 
 
 @pytest.fixture(scope="module")
@@ -345,12 +344,3 @@ def test_retention_dry_run_lists_nobody_recently_enrolled(gateway: httpx.Client)
     assert run["olderThanDays"] == 730
     assert person["id"] not in run["beneficiaryIds"]
     assert read(gateway, person["id"]) is not None
-
-
-def test_delivery_log_lists_partner_lines(gateway: httpx.Client) -> None:
-    lines = data(graphql(gateway, DELIVERIES))["deliveryLog"]
-
-    assert isinstance(lines, list)
-    for line in lines:
-        assert line["accepted"] >= 0
-        assert line["rejected"] >= 0
