@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -179,14 +179,16 @@ class Intake:
                     self._count(request, outcome, tallies, refusals)
             to_park: list[tuple[Parked, ConsumerRecord[bytes, bytes]]] = []
             now = datetime.now(UTC)
+            parking_now: Counter[str] = Counter()
             for request, missing in waiting:
-                if self.parking.full(request.partner):
+                if self.parking.full(request.partner, parking_now[request.partner]):
                     refusals.append(_too_many(request, self.parking.per_partner))
                     continue
                 summary = new_parked(
                     request.id, request.partner, request.refs or missing, request.creates, now
                 )
                 to_park.append((summary, request.record))
+                parking_now[request.partner] += 1
                 tallies[request.partner].waiting += 1  # seen now, counted while it waits
                 EVENTS_CONSUMED.labels(
                     request.record.topic, known_type(request.event.type), "parked"

@@ -165,8 +165,9 @@ class Parking:
         """Which of ``refs`` an earlier parked request names (a new request naming them waits)."""
         return [r for r in refs if self._refs[r] > 0]
 
-    def full(self, partner: str) -> bool:
-        return self._per_partner[partner] >= self.per_partner
+    def full(self, partner: str, about_to_park: int = 0) -> bool:
+        """Whether ``partner`` may park no more (with ``about_to_park`` more from this batch)."""
+        return self._per_partner[partner] + about_to_park >= self.per_partner
 
     def waiting_refs(self) -> set[Ref]:
         return set(self._refs)
