@@ -158,7 +158,11 @@ class Training:
         return attendance, True
 
     async def record_attendance_many(
-        self, session: Session, marks: Sequence[tuple[str, AttendanceMark]]
+        self,
+        session: Session,
+        marks: Sequence[tuple[str, AttendanceMark]],
+        *,
+        reconsider: bool = True,
     ) -> list[Attendance | Exception | None]:
         """Many partners' attendance reports in the caller's transaction, each decided as
         :meth:`record_attendance_in` would in this order, with a few reads and writes for the
@@ -197,16 +201,56 @@ class Training:
         if added:
             await self.store.add_attendance(session, added)
             await self.store.emit_many(session, [a.recorded_event() for a in added])
-            await self._reconsider_many(
-                session, list(dict.fromkeys(a.beneficiary_id for a in added)), people
-            )
+            if reconsider:
+                await self.reconsider_many(
+                    session, list(dict.fromkeys(a.beneficiary_id for a in added))
+                )
         return outcomes
 
-    async def _reconsider_many(
-        self, session: Session, beneficiary_ids: list[str], people: dict[str, Person]
-    ) -> None:
-        """:meth:`_reconsider` for many people, with one read of their attendance and one of
-        their assessments."""
+    async def assess_many(
+        self, session: Session, assessments: Sequence[Assessment], *, reconsider: bool = True
+    ) -> list[Assessment | Exception | None]:
+        """Many partners' assessments in the caller's transaction, each decided as
+        :meth:`assess_in` would in this order, with a few reads and writes for the lot: per
+        assessment the one stored, None (the same result already recorded) or the refusal."""
+        people_ids = list(dict.fromkeys(a.beneficiary_id for a in assessments))
+        people = await self.store.people_among(people_ids, session)
+        recorded = await self.store.assessments_of_many(people_ids, session)
+        latest = {
+            (a.beneficiary_id, a.competence, a.stage): a for v in recorded.values() for a in v
+        }
+        outcomes: list[Assessment | Exception | None] = []
+        decided_all: dict[tuple[str, str, Any], Assessment] = {}
+        for assessment in assessments:
+            key = (assessment.beneficiary_id, assessment.competence, assessment.stage)
+            try:
+                domain.require_recordable(
+                    UUID(assessment.beneficiary_id), people.get(assessment.beneficiary_id)
+                )
+                decided = domain.assess(assessment, self.catalogue, latest.get(key))
+            except InvalidInput as refused:
+                outcomes.append(refused)
+                continue
+            if decided is not None:
+                latest[key] = decided
+                decided_all[key] = decided
+            outcomes.append(decided)
+        if decided_all:
+            stored = list(decided_all.values())
+            await self.store.save_assessments(session, stored)
+            await self.store.emit_many(session, [a.assessed_event() for a in stored])
+            if reconsider:
+                await self.reconsider_many(
+                    session, list(dict.fromkeys(a.beneficiary_id for a in stored))
+                )
+        return outcomes
+
+    async def reconsider_many(self, session: Session, beneficiary_ids: list[str]) -> None:
+        """:meth:`_reconsider` for many people, with one read each of who they are, their
+        attendance and their assessments."""
+        if not beneficiary_ids:
+            return
+        people = await self.store.people_among(beneficiary_ids, session)
         attendances = await self.store.attendance_of_many(beneficiary_ids, session)
         assessments = await self.store.assessments_of_many(beneficiary_ids, session)
         at = now()
@@ -224,7 +268,6 @@ class Training:
             )
             if updated != person:
                 updates.append(updated)
-                people[beneficiary_id] = updated
             events.extend(decided)
         await self.store.save_people(session, updates)
         await self.store.emit_many(session, events)

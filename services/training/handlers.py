@@ -208,66 +208,72 @@ class IntakeRules:
     async def apply_many(
         self, session: Session, requests: Sequence[tuple[CloudEvent, EventData]]
     ) -> list[bool | Rejected | Waiting]:
-        """A batch in the caller's transaction, in order: each run of attendance reports (most
-        of what partners send) decided together with a few reads and writes, the rest one by
-        one."""
+        """A batch in the caller's transaction, in order: each run of attendance reports and
+        assessments (most of what partners send) decided together with a few reads and writes,
+        the rest one by one."""
         outcomes: list[bool | Rejected | Waiting] = []
-        run: list[tuple[CloudEvent, AttendanceReportedV1]] = []
+        run: list[tuple[CloudEvent, EventData]] = []
         for event, data in requests:
-            if isinstance(data, AttendanceReportedV1):
+            if isinstance(data, AttendanceReportedV1 | AssessmentReportedV1):
                 run.append((event, data))
                 continue
-            outcomes.extend(await self._attendance(session, run))
+            outcomes.extend(await self._run(session, run))
             run = []
             try:
                 outcomes.append(await self.apply(event, data))
             except (Rejected, Waiting) as outcome:
                 outcomes.append(outcome)
-        outcomes.extend(await self._attendance(session, run))
+        outcomes.extend(await self._run(session, run))
         return outcomes
 
-    async def _attendance(
-        self, session: Session, run: list[tuple[CloudEvent, AttendanceReportedV1]]
+    async def _run(
+        self, session: Session, run: list[tuple[CloudEvent, EventData]]
     ) -> list[bool | Rejected | Waiting]:
+        """Attendance reports and assessments decided together. Neither depends on the other
+        but through completion and at-risk, decided once at the end for everyone touched, so
+        the result is the one of applying them one by one in this order."""
         if not run:
             return []
         seen = await self.consumer.applied_among([event for event, _ in run], session)
-        fresh = []
+        fresh: list[tuple[CloudEvent, EventData]] = []
         for event, data in run:
             if event.id not in seen:
                 seen.add(event.id)  # the same request twice in one batch: applied once
                 fresh.append((event, data))
         marks = [
-            (data.session_id, AttendanceMark(data.beneficiary_id, data.status, data.minutes))
-            for _, data in fresh
+            (d.session_id, AttendanceMark(d.beneficiary_id, d.status, d.minutes))
+            for _, d in fresh
+            if isinstance(d, AttendanceReportedV1)
         ]
-        decided = iter(await self.training.record_attendance_many(session, marks))
+        assessments = [assessment_of(d) for _, d in fresh if isinstance(d, AssessmentReportedV1)]
+        training = self.training
+        attended = iter(await training.record_attendance_many(session, marks, reconsider=False))
+        assessed = iter(await training.assess_many(session, assessments, reconsider=False))
+        decided = {
+            event.id: next(attended if isinstance(data, AttendanceReportedV1) else assessed)
+            for event, data in fresh
+        }
         outcomes: list[bool | Rejected | Waiting] = []
-        applied: list[tuple[CloudEvent, AttendanceReportedV1]] = []
-        fresh_ids = {event.id for event, _ in fresh}
+        applied: list[tuple[CloudEvent, EventData]] = []
         for event, data in run:
-            if event.id not in fresh_ids:
-                outcomes.append(False)
-                continue
-            fresh_ids.discard(event.id)
-            result = next(decided)
-            if isinstance(result, Exception):
+            result = decided.pop(event.id, None) if event.id in decided else False
+            if result is False:
+                outcomes.append(False)  # applied before (or earlier in this batch)
+            elif isinstance(result, Exception):
                 outcomes.append(refusal_of(data, result))
             else:
                 outcomes.append(True)
                 applied.append((event, data))
+        people = [str(getattr(data, "beneficiary_id", "")) for _, data in applied]
+        await training.reconsider_many(session, list(dict.fromkeys(people)))
         await self.consumer.mark_applied([event for event, _ in applied], session)
-        by_partner: dict[str, list[str]] = {}
-        for event, data in applied:
-            by_partner.setdefault(event.source, []).append(str(data.beneficiary_id))
-        for partner, people in by_partner.items():
+        by_kind: dict[tuple[str, RecordKind], list[str]] = {}
+        for (event, data), person in zip(applied, people, strict=True):
+            kind = PERSONAL_REQUESTS[type(data)]
+            by_kind.setdefault((event.source, kind), []).append(person)
+        for (partner, kind), named in by_kind.items():
             await self.audit.write(
-                Actor.partner(partner),
-                Action.RECORD,
-                RecordKind.ATTENDANCE,
-                people,
-                INTAKE_ROUTE,
-                session,
+                Actor.partner(partner), Action.RECORD, kind, named, INTAKE_ROUTE, session
             )
         return outcomes
 

@@ -219,14 +219,22 @@ class TrainingStore:
         return _assessment(document) if document else None
 
     async def save_assessment(self, session: Session, assessment: Assessment) -> None:
-        key = {
-            "beneficiary_id": assessment.beneficiary_id,
-            "competence": assessment.competence,
-            "stage": assessment.stage.value,
-        }
-        document = {**key, "level": assessment.level, "autonomy": assessment.autonomy.value,
-                    "assessed_at": assessment.assessed_at}  # fmt: skip
-        await self.assessments.replace_one(key, document, upsert=True, session=session)
+        await self.save_assessments(session, [assessment])
+
+    async def save_assessments(self, session: Session, assessments: Sequence[Assessment]) -> None:
+        """Store each as the latest per person, competence and stage, in one write."""
+        writes = []
+        for assessment in assessments:
+            key = {
+                "beneficiary_id": assessment.beneficiary_id,
+                "competence": assessment.competence,
+                "stage": assessment.stage.value,
+            }
+            document = {**key, "level": assessment.level, "autonomy": assessment.autonomy.value,
+                        "assessed_at": assessment.assessed_at}  # fmt: skip
+            writes.append(ReplaceOne(key, document, upsert=True))
+        if writes:
+            await self.assessments.bulk_write(writes, ordered=True, session=session)
 
     # -- beneficiaries (ids and status only) -------------------------------------------------
 

@@ -26,8 +26,11 @@ from contracts.registration import (
 from contracts.topics import DEAD_LETTER, INTAKE_TRAINING, REGISTRATION_EVENTS, TRAINING_EVENTS
 from contracts.training import (
     AnonymousAttendanceReportedV1,
+    AssessmentReportedV1,
+    AssessmentStage,
     AttendanceReportedV1,
     AttendanceStatus,
+    Autonomy,
     SessionKind,
     SessionReportedV1,
 )
@@ -452,3 +455,64 @@ async def test_partner_sessions_are_scheduled_once_and_headcounts_applied_or_dea
     }
     assert reasons == {over_capacity: "invalid_request", no_session: "unknown_session"}
     assert len(await sessions()) == 2, "the redelivered report scheduled nothing more"
+
+
+async def test_a_burst_of_attendance_and_assessments_applies_together_around_a_bad_one(
+    training: TrainingService,
+) -> None:
+    """Sent in one go, the reports reach the intake as one batch or a few (each one
+    transaction, kit.intake): the refused one is dead-lettered alone, the others all apply, a
+    resent one once, and trained is decided once on everything."""
+    person = await training.enrol()
+    sessions = await training.schedule(weeks=4)
+    source = f"partner/burst-{uuid4().hex[:6]}"
+    reports: list[EventData] = [
+        AttendanceReportedV1(
+            session_id=s["id"], beneficiary_id=person, status=AttendanceStatus.PRESENT
+        )
+        for s in sessions
+    ]
+    bad = AssessmentReportedV1(
+        beneficiary_id=person,
+        competence="9.9",  # no such competence
+        stage=AssessmentStage.FINAL,
+        level=2,
+        autonomy=Autonomy.AUTONOMOUS,
+    )
+    good = AssessmentReportedV1(
+        beneficiary_id=person,
+        competence="1.1",
+        stage=AssessmentStage.FINAL,
+        level=2,
+        autonomy=Autonomy.AUTONOMOUS,
+    )
+    events = [data.to_event(source) for data in [*reports[:2], bad, *reports[2:], good]]
+    events.append(events[0])  # a resend in the same burst
+    records = []
+    for event in events:
+        value, headers = event.to_kafka()
+        encoded = [(name, text.encode()) for name, text in headers.items()]
+        records.append((str(person).encode(), value, encoded))
+    await produce(training.bootstrap, INTAKE_TRAINING, records)
+
+    dead = await read_topic(
+        training.bootstrap,
+        DEAD_LETTER,
+        until=lambda rs: any(header(r, "ce_id") == str(events[2].id) for r in rs),
+        timeout_s=60,
+    )
+    [refused] = [r for r in dead if header(r, "ce_id") == str(events[2].id)]
+    assert header(refused, "dn_error") == "invalid_request"
+    published = await read_topic(
+        training.bootstrap,
+        TRAINING_EVENTS,
+        until=lambda rs: bool(of_type(rs, "dn.training.skill_assessed.v1", str(person))),
+    )
+    await asyncio.sleep(1.0)  # a second trained event would be published by now
+    published = await read_all(training.bootstrap, TRAINING_EVENTS)
+    assert len(of_type(published, TRAINED, str(person))) == 1
+    assert len(of_type(published, "dn.training.attendance_recorded.v1", str(person))) == 4
+    progress = (await training.http.get(f"/beneficiaries/{person}/progress")).json()
+    assert (progress["trained"], progress["sessions_present"]) == (True, 4)
+    assert [a["competence"] for a in progress["assessments"]] == ["1.1"]
+    assert not [r for r in dead if header(r, "ce_id") in {str(e.id) for e in events[3:]}]
