@@ -75,7 +75,7 @@ class IdempotentConsumer:
     def __init__(
         self, client: AsyncMongoClient[Document], db: AsyncDatabase[Document], name: str
     ) -> None:
-        self._client = client
+        self.client = client
         self._processed = db[PROCESSED]
         self.name = name
 
@@ -97,7 +97,7 @@ class IdempotentConsumer:
             )
             return True
 
-        return await in_transaction(self._client, work)
+        return await in_transaction(self.client, work)
 
     async def applied_among(self, events: Sequence[CloudEvent], session: Session) -> set[UUID]:
         """The ids of these events this consumer has already applied (one query)."""

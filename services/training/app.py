@@ -74,12 +74,11 @@ def build(settings: Settings, rules: Rules | None = None) -> FastAPI:
             group_id=INTAKE_GROUP_ID,
             rules=IntakeRules(training, runtime.idempotent("intake"), runtime.audit),
         )
-        runtime.consume(
-            *BENEFICIARIES_TOPICS,
-            group_id=BENEFICIARIES_GROUP_ID,
-            handle=BeneficiaryHandler(
-                training, runtime.idempotent("beneficiaries"), intake.parking
-            ),
+        beneficiaries = BeneficiaryHandler(
+            training, runtime.idempotent("beneficiaries"), intake.parking
+        )
+        runtime.consume_batches(
+            *BENEFICIARIES_TOPICS, group_id=BENEFICIARIES_GROUP_ID, handle=beneficiaries.many
         )
 
     app = service_app(NAME, settings, router=router, setup=setup)

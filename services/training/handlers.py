@@ -43,10 +43,17 @@ from contracts.training import (
 from kit.audit import Action, Actor, AuditLog, RecordKind
 from kit.consumer import IdempotentConsumer, Rejected
 from kit.intake import known_ids, named_refs
-from kit.mongo import Session
+from kit.mongo import Session, in_transaction, sharing
 from kit.parking import Parking, Ref, Waiting, ref
 from services.training.commands import Training, now
-from services.training.domain import Assessment, AttendanceMark, RefusedBeneficiary, SessionPlan
+from services.training.domain import (
+    Assessment,
+    AttendanceMark,
+    Person,
+    RefusedBeneficiary,
+    SessionPlan,
+    enrolled,
+)
 from services.training.maturity import SelfAssessment
 
 BENEFICIARIES_GROUP_ID = "dn-training-beneficiaries"
@@ -103,6 +110,53 @@ class BeneficiaryHandler:
         ):
             return False  # districts, associations, consent: not training's concern
         return await self.consumer.apply(event, effect)
+
+    async def many(self, events: list[CloudEvent]) -> None:
+        """A batch in one transaction: runs of enrolments and updates (nearly all of what
+        registration says) with one read and one write of the people for the lot, the rest
+        one by one."""
+        run: list[tuple[CloudEvent, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1]] = []
+
+        async def work(session: Session) -> None:
+            run.clear()
+            with sharing(session):
+                for event in events:
+                    data = catalogue.decode(event)
+                    if isinstance(data, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1):
+                        run.append((event, data))
+                        continue
+                    await self._enrolments(session, run)
+                    run.clear()
+                    await self(event)
+                await self._enrolments(session, run)
+
+        await in_transaction(self.consumer.client, work)
+
+    async def _enrolments(
+        self,
+        session: Session,
+        run: list[tuple[CloudEvent, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1]],
+    ) -> None:
+        if not run:
+            return
+        seen = await self.consumer.applied_among([event for event, _ in run], session)
+        fresh = []
+        for event, data in run:
+            if event.id not in seen:
+                seen.add(event.id)
+                fresh.append((event, data))
+        store = self.training.store
+        ids = list(dict.fromkeys(str(data.beneficiary_id) for _, data in fresh))
+        people: dict[str, Person | None] = dict(await store.people_among(ids, session))
+        changed: dict[str, Person] = {}
+        for _, data in fresh:
+            beneficiary_id = str(data.beneficiary_id)
+            current = people.get(beneficiary_id)
+            updated = enrolled(current, beneficiary_id, data.association_id)
+            if updated is not None and updated != current:
+                people[beneficiary_id] = changed[beneficiary_id] = updated
+        await store.save_people(session, list(changed.values()))
+        await self.consumer.mark_applied([event for event, _ in fresh], session)
 
 
 def session_plan(data: SessionReportedV1) -> SessionPlan:
