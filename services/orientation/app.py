@@ -46,10 +46,11 @@ def build(
         intake = await runtime.consume_intake(
             *INTAKE_TOPICS, group_id=INTAKE_GROUP_ID, rules=IntakeRules(orientation, runtime.audit)
         )
-        runtime.consume(
-            *BENEFICIARIES_TOPICS,
-            group_id=BENEFICIARIES_GROUP_ID,
-            handle=BeneficiaryHandler(store, runtime.idempotent("beneficiaries"), intake.parking),
+        beneficiaries = BeneficiaryHandler(
+            store, runtime.idempotent("beneficiaries"), intake.parking
+        )
+        runtime.consume_batches(
+            *BENEFICIARIES_TOPICS, group_id=BENEFICIARIES_GROUP_ID, handle=beneficiaries.many
         )
         runtime.tasks.append(
             asyncio.create_task(

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -129,16 +130,37 @@ class OrientationStore:
     async def enrol(
         self, session: Session, beneficiary_id: str, association_id: str, shares: bool
     ) -> None:
-        # A consent change is never older than the enrolment; keep it if it came first.
-        await self.people.update_one(
-            {"_id": beneficiary_id},
-            {
-                "$set": {"association_id": association_id, "status": PersonStatus.ACTIVE.value},
-                "$setOnInsert": {"shares_with_partners": shares},
-            },
-            upsert=True,
-            session=session,
-        )
+        await self.enrol_many(session, [(beneficiary_id, association_id, shares)])
+
+    async def enrol_many(
+        self, session: Session, enrolments: Sequence[tuple[str, str, bool]]
+    ) -> None:
+        """(beneficiary, association, shares with partners) for many people, in one write;
+        someone erased stays erased."""
+        if not enrolments:
+            return
+        ids = [beneficiary_id for beneficiary_id, _, _ in enrolments]
+        erased = {
+            doc["_id"]
+            async for doc in self.people.find(
+                {"_id": {"$in": ids}, "erased": True}, {"_id": 1}, session=session
+            )
+        }
+        writes = [
+            UpdateOne(
+                {"_id": beneficiary_id},
+                {
+                    "$set": {"association_id": association, "status": PersonStatus.ACTIVE.value},
+                    # A consent change is never older than the enrolment; kept if it came first.
+                    "$setOnInsert": {"shares_with_partners": shares},
+                },
+                upsert=True,
+            )
+            for beneficiary_id, association, shares in enrolments
+            if beneficiary_id not in erased
+        ]
+        if writes:
+            await self.people.bulk_write(writes, ordered=True, session=session)
 
     async def update_person(self, session: Session, beneficiary_id: str, **facts: Any) -> None:
         await self.people.update_one(
