@@ -70,6 +70,13 @@ BENCHMARKS = (
         "--own-platform --people 20 --rate 300 --seed 1774",
     ),
     Benchmark(
+        "intake_throughput",
+        "bench.intake_throughput",
+        "partner intake sent newest first: applied end to end next to the produce rate",
+        "--own-platform --people 1000 --sessions 200 --per-person 8",
+        "--own-platform --people 100 --sessions 20 --per-person 4",
+    ),
+    Benchmark(
         "impact_query",
         "bench.impact_query",
         "impact query under concurrent clients next to aggregating the raw records",

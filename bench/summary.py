@@ -130,11 +130,27 @@ def simulated_year_rows(report: Report) -> list[Row]:
     ]
 
 
+def intake_rows(report: Report) -> list[Row]:
+    refused = sum((report.get("refused") or {}).values())
+    return [
+        Row(
+            "intake_throughput",
+            f"partner intake, {report.get('requests', 0):,} requests sent newest first "
+            "(every attendance before its session and enrolment): applied end to end",
+            _rate(report.get("applied_per_s")),
+            f"produced at {_rate(report.get('produce_per_s'))}",
+            f"up to {report.get('most_waiting', 0):,} waiting at once; {refused:,} refused; "
+            f"{_load(report)}",
+        )
+    ]
+
+
 ROWS = {
     "freshness": freshness_rows,
     "reporting_rebuild": rebuild_rows,
     "impact_query": impact_query_rows,
     "simulated_year": simulated_year_rows,
+    "intake_throughput": intake_rows,
 }
 
 

@@ -141,3 +141,17 @@ def test_partner_ingestion_shows_no_re_send_and_no_dead_letter_when_sent_once_ea
     assert row.figure == "208/s"
     assert row.next_to == "sent at 300/s (27.77 s)"
     assert row.note.startswith("figures match after 41.2 s; 0 re-sent, 0 dead letters")
+
+
+def test_intake_throughput_is_applied_end_to_end_next_to_the_produce_rate() -> None:
+    report = {
+        "requests": 9300,
+        "produce_per_s": 20315,
+        "applied_per_s": 457,
+        "most_waiting": 7968,
+        "refused": {"registration": 0, "training": 0, "orientation": 0},
+        "machine": {"load_average_1_5_15": {"start": [4.4, 5.0, 5.3], "end": [4.3, 4.9, 5.3]}},
+    }
+    (row,) = rows({"intake_throughput": report})
+    assert (row.figure, row.next_to) == ("457/s", "produced at 20,315/s")
+    assert row.note == "up to 7,968 waiting at once; 0 refused; load 4.4–4.4"
