@@ -371,6 +371,8 @@ class RegistrationStore:
         person cannot both commit, whatever their timing."""
         beneficiary_id = str(beneficiary.id)
         index_ids = self._duplicate_ids(beneficiary)
+        if not index_ids:
+            return  # no birth year, phone or email: nothing says who else this could be
         try:
             await self.duplicate_index.insert_many(
                 [{"_id": index_id, "beneficiary_id": beneficiary_id} for index_id in index_ids],
