@@ -1,7 +1,9 @@
 """At-least-once event consumption: decode, apply once per ``ce_id``, retry, or dead-letter.
 
-Every subscriber built here acknowledges a record only after its effect committed or it was
-dead-lettered, so a crash replays it and the ``processed`` record makes the replay a no-op.
+Subscribers take records in batches (one offset commit per batch). Every one built here
+acknowledges a batch only after its effects committed or its refusals were dead-lettered, so
+a crash replays it and the ``processed`` record makes the replay a no-op. Partner intake has
+its own batches on top of these (kit.intake: parking, the delivery log).
 Failures are sorted three ways:
 
 * the record is unreadable or refused by the domain (:class:`Rejected`): dead-letter now;
@@ -115,83 +117,9 @@ class IdempotentConsumer:
             )
 
 
-async def _tolerant_parser(
-    record: ConsumerRecord[bytes, bytes],
-    parse: Callable[[ConsumerRecord[bytes, bytes]], Awaitable[StreamMessage[Any]]],
-) -> StreamMessage[Any]:
-    """The framework decodes every header as UTF-8 and fails on anything else, before any
-    handler could dead-letter the record; it gets a readable copy, we keep the original."""
-    readable = dataclasses.replace(
-        record,
-        headers=[(name, value.decode(errors="replace").encode()) for name, value in record.headers],
-    )
-    message = await parse(readable)
-    message.raw_message = record
-    return message
-
-
 async def _raw_body(message: StreamMessage[object]) -> bytes:
     """Leave decoding to us: the framework's JSON decoder would fail before any handler runs."""
     return message.body
-
-
-def subscribe(
-    broker: KafkaBroker,
-    *topics: str,
-    group_id: str,
-    handle: Callable[[CloudEvent], Awaitable[object]],
-    dead_letters: DeadLetters,
-    retry: RetryPolicy = RetryPolicy(),
-    fetch_max_wait_ms: int = 10,
-    positions: LogPositions | None = None,
-    resets: BrokerResets | None = None,
-) -> None:
-    """Register an at-least-once subscriber that hands each readable event to ``handle``;
-    with ``positions``, canonical events it has passed by log position are skipped."""
-    positions = positions or LogPositions(None, group_id)
-
-    async def on_record(message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)
-        if await positions.after_reset(message.consumer, resets):
-            return  # read again from the start, this record with the rest
-        if await positions.admit(message.consumer, (record,)):
-            outcome, reason, detail = await _process(record.value, record.headers, handle, retry)
-            if outcome == "dead_lettered":
-                await until_sent(lambda: dead_letters.send(record, reason, detail), retry)
-            EVENTS_CONSUMED.labels(record.topic, _event_type_label(record.headers), outcome).inc()
-        await message.ack()
-        if not positions.rewound:
-            observe_lag(message.consumer, group_id, (record,))
-        await positions.save()
-
-    broker.subscriber(
-        *topics,
-        group_id=group_id,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.MANUAL,
-        parser=_tolerant_parser,
-        decoder=_raw_body,
-        fetch_max_wait_ms=fetch_max_wait_ms,
-    )(on_record)
-
-
-async def _process(
-    value: bytes | None,
-    headers: object,
-    handle: Callable[[CloudEvent], Awaitable[object]],
-    retry: RetryPolicy,
-) -> tuple[str, str, str]:
-    """Returns (outcome, dead-letter reason, detail)."""
-    try:
-        event = CloudEvent.from_kafka(value, headers)  # type: ignore[arg-type]
-    except EnvelopeError as error:
-        return "dead_lettered", error.reason, error.detail
-
-    async def handle_one(events: list[CloudEvent]) -> object:
-        return await handle(events[0])
-
-    return await _process_events([event], handle_one, retry)
 
 
 def describe_failure(error: Exception) -> str:
