@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from aiokafka import ConsumerRecord, TopicPartition
@@ -41,9 +41,11 @@ from contracts.envelope import CloudEvent, EnvelopeError, describe_validation_er
 from kit.deadletter import DeadLetters
 from kit.log_positions import BrokerResets, LogPositions
 from kit.metrics import CONSUMER_LAG, EVENTS_CONSUMED
-from kit.mongo import Document, Session, in_transaction
+from kit.mongo import Document, Session, in_transaction, sharing
 
 log = logging.getLogger(__name__)
+D = TypeVar("D")
+R = TypeVar("R")
 
 PROCESSED = "processed"
 _tracer = trace.get_tracer(__name__)
@@ -101,6 +103,19 @@ class IdempotentConsumer:
 
         return await in_transaction(self.client, work)
 
+    async def fresh(
+        self, items: Sequence[tuple[CloudEvent, D]], session: Session
+    ) -> list[tuple[CloudEvent, D]]:
+        """The items whose event this consumer has not applied yet, each event once (one
+        query; a batch may hold a redelivery of an event earlier in it)."""
+        seen = await self.applied_among([event for event, _ in items], session)
+        found = []
+        for event, data in items:
+            if event.id not in seen:
+                seen.add(event.id)
+                found.append((event, data))
+        return found
+
     async def applied_among(self, events: Sequence[CloudEvent], session: Session) -> set[UUID]:
         """The ids of these events this consumer has already applied (one query)."""
         markers = [f"{self.name}/{event.id}" for event in events]
@@ -115,6 +130,55 @@ class IdempotentConsumer:
                 [{"_id": f"{self.name}/{e.id}", "type": e.type, "at": at} for e in events],
                 session=session,
             )
+
+
+async def in_runs(
+    items: Sequence[tuple[CloudEvent, D]],
+    together: Callable[[D], bool],
+    run: Callable[[list[tuple[CloudEvent, D]]], Awaitable[list[R]]],
+    alone: Callable[[CloudEvent, D], Awaitable[R]],
+) -> list[R]:
+    """Each item's result, in order: every stretch of consecutive items ``together`` accepts
+    handed to ``run`` at once (a batched use case), the others to ``alone``."""
+    results: list[R] = []
+    stretch: list[tuple[CloudEvent, D]] = []
+    for event, data in items:
+        if together(data):
+            stretch.append((event, data))
+            continue
+        if stretch:
+            results += await run(stretch)
+            stretch = []
+        results.append(await alone(event, data))
+    if stretch:
+        results += await run(stretch)
+    return results
+
+
+async def apply_batch(
+    client: AsyncMongoClient[Document],
+    events: Sequence[CloudEvent],
+    decode: Callable[[CloudEvent], D],
+    together: Callable[[D], bool],
+    run: Callable[[Session, list[tuple[CloudEvent, D]]], Awaitable[None]],
+    alone: Callable[[CloudEvent], Awaitable[object]],
+) -> None:
+    """A batch of events in one transaction (kit.mongo.sharing): each stretch of consecutive
+    events ``together`` accepts handed to ``run`` at once, the others to ``alone`` (whose own
+    transactions join this one)."""
+
+    async def work(session: Session) -> None:
+        async def stretch(items: list[tuple[CloudEvent, D]]) -> list[None]:
+            await run(session, items)
+            return [None] * len(items)
+
+        async def one(event: CloudEvent, _: D) -> None:
+            await alone(event)
+
+        with sharing(session):
+            await in_runs([(event, decode(event)) for event in events], together, stretch, one)
+
+    await in_transaction(client, work)
 
 
 async def _raw_body(message: StreamMessage[object]) -> bytes:

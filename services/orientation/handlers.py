@@ -39,9 +39,9 @@ from contracts.registration import (
     ConsentPurpose,
 )
 from kit.audit import Action, Actor, AuditLog, RecordKind
-from kit.consumer import IdempotentConsumer, Rejected
+from kit.consumer import IdempotentConsumer, Rejected, apply_batch
 from kit.intake import known_ids, named_refs
-from kit.mongo import Session, in_transaction, sharing
+from kit.mongo import Session
 from kit.parking import Parking, Ref, Waiting, ref
 from services.orientation.commands import Orientation
 from services.orientation.domain import (
@@ -127,39 +127,24 @@ class BeneficiaryHandler:
     async def many(self, events: list[CloudEvent]) -> None:
         """A batch in one transaction: runs of enrolments (nearly all of what registration
         says) in one write, the rest one by one."""
-        run: list[tuple[CloudEvent, BeneficiaryEnrolledV1]] = []
 
-        async def work(session: Session) -> None:
-            run.clear()
-            with sharing(session):
-                for event in events:
-                    data = decode(event)
-                    if isinstance(data, BeneficiaryEnrolledV1):
-                        run.append((event, data))
-                        continue
-                    await self._enrolments(session, run)
-                    run.clear()
-                    await self(event)
-                await self._enrolments(session, run)
+        await apply_batch(self.consumer.client, events, decode, _enrolment, self._enrolments, self)
 
-        await in_transaction(self.consumer.client, work)
-
-    async def _enrolments(
-        self, session: Session, run: list[tuple[CloudEvent, BeneficiaryEnrolledV1]]
-    ) -> None:
-        if not run:
-            return
-        seen = await self.consumer.applied_among([event for event, _ in run], session)
-        fresh = []
-        for event, data in run:
-            if event.id not in seen:
-                seen.add(event.id)
-                fresh.append((event, data))
+    async def _enrolments(self, session: Session, run: list[tuple[CloudEvent, EventData]]) -> None:
+        fresh = [
+            (event, data)
+            for event, data in await self.consumer.fresh(run, session)
+            if isinstance(data, BeneficiaryEnrolledV1)
+        ]
         await self.store.enrol_many(
             session,
             [(str(d.beneficiary_id), d.association_id, d.shares_with_partners) for _, d in fresh],
         )
         await self.consumer.mark_applied([event for event, _ in fresh], session)
+
+
+def _enrolment(data: EventData) -> bool:
+    return isinstance(data, BeneficiaryEnrolledV1)
 
 
 def placement_request(data: PlacementReportedV1) -> PlacementRequest:

@@ -41,9 +41,9 @@ from contracts.training import (
     SessionReportedV1,
 )
 from kit.audit import Action, Actor, AuditLog, RecordKind
-from kit.consumer import IdempotentConsumer, Rejected
+from kit.consumer import IdempotentConsumer, Rejected, apply_batch, in_runs
 from kit.intake import known_ids, named_refs
-from kit.mongo import Session, in_transaction, sharing
+from kit.mongo import Session
 from kit.parking import Parking, Ref, Waiting, ref
 from services.training.commands import Training, now
 from services.training.domain import (
@@ -115,36 +115,22 @@ class BeneficiaryHandler:
         """A batch in one transaction: runs of enrolments and updates (nearly all of what
         registration says) with one read and one write of the people for the lot, the rest
         one by one."""
-        run: list[tuple[CloudEvent, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1]] = []
 
-        async def work(session: Session) -> None:
-            run.clear()
-            with sharing(session):
-                for event in events:
-                    data = catalogue.decode(event)
-                    if isinstance(data, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1):
-                        run.append((event, data))
-                        continue
-                    await self._enrolments(session, run)
-                    run.clear()
-                    await self(event)
-                await self._enrolments(session, run)
+        await apply_batch(
+            self.consumer.client,
+            events,
+            catalogue.decode,
+            _enrolment_or_update,
+            self._enrolments,
+            self,
+        )
 
-        await in_transaction(self.consumer.client, work)
-
-    async def _enrolments(
-        self,
-        session: Session,
-        run: list[tuple[CloudEvent, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1]],
-    ) -> None:
-        if not run:
-            return
-        seen = await self.consumer.applied_among([event for event, _ in run], session)
-        fresh = []
-        for event, data in run:
-            if event.id not in seen:
-                seen.add(event.id)
-                fresh.append((event, data))
+    async def _enrolments(self, session: Session, run: list[tuple[CloudEvent, EventData]]) -> None:
+        fresh = [
+            (event, data)
+            for event, data in await self.consumer.fresh(run, session)
+            if isinstance(data, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1)
+        ]
         store = self.training.store
         ids = list(dict.fromkeys(str(data.beneficiary_id) for _, data in fresh))
         people: dict[str, Person | None] = dict(await store.people_among(ids, session))
@@ -157,6 +143,14 @@ class BeneficiaryHandler:
                 people[beneficiary_id] = changed[beneficiary_id] = updated
         await store.save_people(session, list(changed.values()))
         await self.consumer.mark_applied([event for event, _ in fresh], session)
+
+
+def _attendance_or_assessment(data: EventData) -> bool:
+    return isinstance(data, AttendanceReportedV1 | AssessmentReportedV1)
+
+
+def _enrolment_or_update(data: EventData) -> bool:
+    return isinstance(data, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1)
 
 
 def session_plan(data: SessionReportedV1) -> SessionPlan:
@@ -265,20 +259,19 @@ class IntakeRules:
         """A batch in the caller's transaction, in order: each run of attendance reports and
         assessments (most of what partners send) decided together with a few reads and writes,
         the rest one by one."""
-        outcomes: list[bool | Rejected | Waiting] = []
-        run: list[tuple[CloudEvent, EventData]] = []
-        for event, data in requests:
-            if isinstance(data, AttendanceReportedV1 | AssessmentReportedV1):
-                run.append((event, data))
-                continue
-            outcomes.extend(await self._run(session, run))
-            run = []
+
+        async def alone(event: CloudEvent, data: EventData) -> bool | Rejected | Waiting:
             try:
-                outcomes.append(await self.apply(event, data))
+                return await self.apply(event, data)
             except (Rejected, Waiting) as outcome:
-                outcomes.append(outcome)
-        outcomes.extend(await self._run(session, run))
-        return outcomes
+                return outcome
+
+        async def together(
+            run: list[tuple[CloudEvent, EventData]],
+        ) -> list[bool | Rejected | Waiting]:
+            return await self._run(session, run)
+
+        return await in_runs(list(requests), _attendance_or_assessment, together, alone)
 
     async def _run(
         self, session: Session, run: list[tuple[CloudEvent, EventData]]
@@ -286,14 +279,7 @@ class IntakeRules:
         """Attendance reports and assessments decided together. Neither depends on the other
         but through completion and at-risk, decided once at the end for everyone touched, so
         the result is the one of applying them one by one in this order."""
-        if not run:
-            return []
-        seen = await self.consumer.applied_among([event for event, _ in run], session)
-        fresh: list[tuple[CloudEvent, EventData]] = []
-        for event, data in run:
-            if event.id not in seen:
-                seen.add(event.id)  # the same request twice in one batch: applied once
-                fresh.append((event, data))
+        fresh = await self.consumer.fresh(run, session)
         marks = [
             (d.session_id, AttendanceMark(d.beneficiary_id, d.status, d.minutes))
             for _, d in fresh
