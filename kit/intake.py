@@ -2,10 +2,10 @@
 
 Each batch is read once: envelopes and data decoded, what the requests name looked up with one
 query per kind of thing (:meth:`IntakeRules.known`), then each request applied in the order
-received. A request naming something not known yet, or something an earlier waiting request
-names, is parked (kit.parking) instead of refused; parked requests are applied as soon as what
-they name arrives (this service's own transactions and its other subscribers wake the release)
-and before any newer request. Refusals of the batch go to ``dn.deadletter`` together, and the
+received. A request naming something not known yet, or the same record as an earlier waiting
+request, is parked (kit.parking) instead of refused; parked requests are applied as soon as
+what they name arrives (this service's own transactions and its other subscribers wake the
+release), in the order received. Refusals of the batch go to ``dn.deadletter`` together, and the
 batch's outcomes reach the delivery log in one write.
 """
 
@@ -158,17 +158,16 @@ class Intake:
             # Decide first (in memory), then apply the lot in one transaction.
             to_apply: list[Request] = []
             waiting: list[tuple[Request, list[Ref]]] = []
-            parked_refs: set[Ref] = set()  # named by requests parked in this batch
+            parked_records: set[frozenset[Ref]] = set()  # of requests parked in this batch
             for request in requests:
                 if self.parking.holds(request.id):
                     continue  # a redelivery of a request already waiting
-                behind = self.parking.held_back(request.refs) or parked_refs.intersection(
-                    request.refs
-                )
+                record = frozenset(request.refs)
+                behind = self.parking.waits_behind(record) or record in parked_records
                 missing = [r for r in request.refs if r not in known]
                 if behind or missing:
                     waiting.append((request, missing))
-                    parked_refs.update(request.refs)
+                    parked_records.add(record)
                 else:
                     to_apply.append(request)
                     known.update(request.creates)  # for the requests after it in the batch
@@ -196,7 +195,7 @@ class Intake:
             await self.parking.park(to_park)
             await self._refuse(refusals, tallies)
             await self.deliveries.record(tallies)
-            if self.parking.held_back(known):  # the batch made what some requests wait for
+            if self.parking.named(known):  # the batch made what some requests wait for
                 await self._release()
 
     def _readable(

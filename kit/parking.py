@@ -6,9 +6,11 @@ session it names, a placement before the enrolment reaches orientation). Such a 
 parks it once) with the references it names (``session:<id>``, ``beneficiary:<id>`` …), and
 applied as soon as every one of them is known, in the order the requests were received.
 
-Order is kept per thing: a request naming anything an earlier parked request names waits behind
-it, even when all it names is known (an attendance correcting a parked one must not be applied
-first and then overwritten). Still unresolved after ``DN_PARKED_MAX_WAIT_S`` (7 days), a request
+Order is kept per record: a request naming exactly what an earlier waiting request names (the
+same session and person, the same referral…) waits behind it, even when all it names is known:
+a correction of a parked attendance must not be applied first and then overwritten. A request
+about another record passes (one attendance naming a mistyped person holds up no other
+attendance of its session). Still unresolved after ``DN_PARKED_MAX_WAIT_S`` (7 days), a request
 is dead-lettered with ``unknown_<thing>`` and how long it waited; beyond
 ``DN_PARKED_PER_PARTNER`` waiting requests a partner's new ones are refused at once with
 ``too_many_waiting``, so one partner cannot fill the parking.
@@ -89,18 +91,19 @@ def plan_release(
     """Which parked requests can be applied now and which have waited too long.
 
     Walked in the order received: a request is released when all it names is known (or made by
-    a request released before it in this pass) and no earlier request still waiting names any
-    of it; it expires when something it names is still unknown after ``max_wait``. An expired
-    request no longer holds back the ones behind it."""
+    a request released before it in this pass) and no earlier request still waiting names the
+    same record; it expires when something it names is still unknown after ``max_wait``. An
+    expired request no longer holds back the ones behind it."""
     plan = ReleasePlan()
-    held: set[Ref] = set()
+    held: set[frozenset[Ref]] = set()
     available = set(known)
     for request in sorted(parked, key=lambda p: p.order):
         missing = [r for r in request.refs if r not in available]
+        record = frozenset(request.refs)
         if missing and now - request.parked_at >= max_wait:
             plan.expire.append((request, missing))
-        elif missing or held.intersection(request.refs):
-            held.update(request.refs)
+        elif missing or record in held:
+            held.add(record)
         else:
             plan.release.append(request)
             available.update(request.creates)
@@ -137,6 +140,7 @@ class Parking:
         self.per_partner = per_partner
         self._parked: dict[str, Parked] = {}
         self._refs: Counter[Ref] = Counter()
+        self._records: Counter[frozenset[Ref]] = Counter()
         self._per_partner: Counter[str] = Counter()
 
     async def load(self) -> None:
@@ -148,6 +152,7 @@ class Parking:
         parked = {doc["_id"]: _summary(doc) async for doc in cursor}
         self._parked = {}
         self._refs.clear()
+        self._records.clear()
         self._per_partner.clear()
         for request in parked.values():
             self._remember(request)
@@ -161,9 +166,15 @@ class Parking:
     def holds(self, request_id: str) -> bool:
         return request_id in self._parked
 
-    def held_back(self, refs: Iterable[Ref]) -> list[Ref]:
-        """Which of ``refs`` an earlier parked request names (a new request naming them waits)."""
-        return [r for r in refs if self._refs[r] > 0]
+    def waits_behind(self, refs: Iterable[Ref]) -> bool:
+        """Whether a parked request names exactly these things (the same record): a new request
+        about it waits behind that one."""
+        return self._records[frozenset(refs)] > 0
+
+    def named(self, refs: Iterable[Ref]) -> bool:
+        """Whether any parked request names any of ``refs`` (then their arrival may release
+        some)."""
+        return any(self._refs[r] > 0 for r in refs)
 
     def full(self, partner: str, about_to_park: int = 0) -> bool:
         """Whether ``partner`` may park no more (with ``about_to_park`` more from this batch)."""
@@ -222,6 +233,7 @@ class Parking:
     def _remember(self, request: Parked) -> None:
         self._parked[request.id] = request
         self._refs.update(set(request.refs))
+        self._records[frozenset(request.refs)] += 1
         self._per_partner[request.partner] += 1
 
     def _forget(self, request_id: str) -> None:
@@ -230,6 +242,8 @@ class Parking:
             return
         self._refs.subtract(set(request.refs))
         self._refs += Counter()  # drop the zeros
+        self._records[frozenset(request.refs)] -= 1
+        self._records += Counter()
         self._per_partner[request.partner] -= 1
 
     def _observe(self) -> None:

@@ -37,13 +37,28 @@ def test_requests_are_released_in_the_order_received() -> None:
     assert ids(plan.release) == ["first", "second"]
 
 
-def test_a_request_waits_behind_an_earlier_one_naming_the_same_thing() -> None:
+def test_a_request_waits_behind_an_earlier_one_about_the_same_record() -> None:
     """The later correction of an attendance must not be applied before the first report."""
     earlier = parked("earlier", "session:s1", "beneficiary:b1")
-    later = parked("later", "session:s1")
+    later = parked("later", "session:s1", "beneficiary:b1")
     plan = plan_release([earlier, later], {"session:s1"}, NOW, WEEK)
     assert plan.release == []
     assert plan.expire == []
+    both = plan_release([earlier, later], {"session:s1", "beneficiary:b1"}, NOW, WEEK)
+    assert ids(both.release) == ["earlier", "later"]
+
+
+def test_a_request_about_another_record_is_not_held_up_by_one_still_waiting() -> None:
+    """One attendance naming a mistyped person holds up no other attendance of its session,
+    nor the session's headcount."""
+    mistyped = parked("mistyped", "session:s1", "beneficiary:nobody")
+    other = parked("other", "session:s1", "beneficiary:b2")
+    headcount = parked("headcount", "session:s1")
+    known = {"session:s1", "beneficiary:b2"}
+    assert ids(plan_release([mistyped, other, headcount], known, NOW, WEEK).release) == [
+        "other",
+        "headcount",
+    ]
 
 
 def test_what_a_released_request_creates_releases_the_ones_behind_it() -> None:
@@ -57,10 +72,12 @@ def test_what_a_released_request_creates_releases_the_ones_behind_it() -> None:
 
 def test_a_request_waiting_too_long_expires_and_frees_the_ones_behind() -> None:
     stale = parked("stale", "session:gone", "beneficiary:b1", age=WEEK + timedelta(seconds=1))
-    behind = parked("behind", "beneficiary:b1")
+    behind = parked("behind", "session:gone", "beneficiary:b1")
     plan = plan_release([stale, behind], {"beneficiary:b1"}, NOW, WEEK)
     assert [(p.id, missing) for p, missing in plan.expire] == [("stale", ["session:gone"])]
-    assert ids(plan.release) == ["behind"]
+    assert ids(plan.release) == [], "still missing its session, but no longer behind"
+    arrived = plan_release([stale, behind], {"beneficiary:b1", "session:gone"}, NOW, WEEK)
+    assert ids(arrived.release) == ["stale", "behind"], "arrived in time after all: in order"
 
 
 def test_an_old_request_whose_things_arrived_is_released_not_expired() -> None:
