@@ -26,6 +26,8 @@ class Tally:
     rejected: int = 0
     waiting: int = 0  # parked now: not stored (the parking counts what still waits)
     last_error: str | None = None
+    # The association a partner token spoke for (requests sent over HTTP): its staff see it.
+    association_id: str | None = None
 
     def refused(self, reason: str, detail: str) -> None:
         self.rejected += 1
@@ -61,16 +63,23 @@ class Deliveries:
             }
             if tally.last_error is not None:
                 change["$set"] |= {"last_error": tally.last_error, "last_error_at": now}
+            if tally.association_id is not None:
+                change["$set"]["association_id"] = tally.association_id
             writes.append(UpdateOne({"_id": partner}, change, upsert=True))
         if writes:
             await self._lines.bulk_write(writes, ordered=False)
 
-    async def lines(self, partner: str | None, waiting: Mapping[str, int]) -> list[DeliveryLine]:
-        """Every partner's line (or one partner's), with what it has waiting now."""
-        query = {"_id": partner} if partner else {}
+    async def lines(
+        self, partner: str | None, waiting: Mapping[str, int], association_id: str | None = None
+    ) -> list[DeliveryLine]:
+        """Every partner's line (or one partner's, or those an association's token sent), with
+        what it has waiting now."""
+        query: dict[str, Any] = {"_id": partner} if partner else {}
+        if association_id is not None:
+            query["association_id"] = association_id
         found = {doc["_id"]: doc async for doc in self._lines.find(query).sort("_id", ASCENDING)}
         for name in waiting:
-            if name not in found and (partner is None or name == partner):
+            if name not in found and partner in (None, name) and association_id is None:
                 found[name] = {"_id": name}
         return [
             DeliveryLine(

@@ -64,6 +64,7 @@ RELEASE_BATCH = 500
 # Woken by every commit under load, the release still looks at most this often.
 MIN_PASS_INTERVAL_S = 0.05
 UNREADABLE_PARTNER = "(unreadable)"
+PARTNER_HEADER = "dn_partner"  # the gateway's HTTP intake: whom the partner's token spoke for
 
 
 class IntakeRules(Protocol):
@@ -104,6 +105,10 @@ class Request:
     @property
     def partner(self) -> str:
         return self.event.source
+
+    @property
+    def association_id(self) -> str | None:
+        return _association_of(self.record)
 
 
 @dataclass
@@ -320,6 +325,7 @@ class Intake:
             return
         if outcome is True:
             tallies[request.partner].accepted += 1
+            tallies[request.partner].association_id = request.association_id
             EVENTS_CONSUMED.labels(
                 request.record.topic, known_type(request.event.type), "applied"
             ).inc()
@@ -330,7 +336,9 @@ class Intake:
         """Dead-letter a batch's refusals together (each waits for the broker's ack), and count
         them against their partners."""
         for refusal in refusals:
-            tallies[refusal.partner].refused(refusal.reason, refusal.detail)
+            tally = tallies[refusal.partner]
+            tally.refused(refusal.reason, refusal.detail)
+            tally.association_id = _association_of(refusal.record) or tally.association_id
         if not refusals:
             return
 
@@ -468,6 +476,14 @@ def _too_many(request: Request, limit: int) -> Refusal:
         "this one is refused: send it again once the enrolments, sessions or referrals they "
         "wait for have been sent",
     )
+
+
+def _association_of(record: ConsumerRecord[bytes, bytes]) -> str | None:
+    """The association the partner's token spoke for (set by the gateway's HTTP intake)."""
+    for name, value in record.headers or ():
+        if name == PARTNER_HEADER:
+            return bytes(value).decode(errors="replace")[:100]
+    return None
 
 
 def _partner_of(record: ConsumerRecord[bytes, bytes]) -> str:

@@ -352,12 +352,13 @@ def service_app(
         """Per partner: intake requests applied, refused (with the last reason) and waiting for
         what they name. A partner or an association sees only its own line."""
         who.require(Role.COORDINATOR, Role.ASSOCIATION, Role.PARTNER)
-        if who.role is not Role.COORDINATOR:
-            partner = who.association_id
         intake = runtime_of(request).intake
         if intake is None:
             return []
-        return await intake.deliveries.lines(partner, intake.parking.waiting_per_partner())
+        # Staff and partners of an association see the lines of what was sent with its tokens.
+        association = None if who.role is Role.COORDINATOR else who.association_id or "-"
+        waiting = intake.parking.waiting_per_partner()
+        return await intake.deliveries.lines(partner, waiting, association)
 
     @app.get("/audit")
     async def audit_log(

@@ -92,7 +92,7 @@ def _containers(home: Path) -> Iterator[TestInfra]:
         yield TestInfra(f"mongodb://{host}:{port}/?directConnection=true", bootstrap, home)
 
 
-PARKED_WAIT_S = 10.0
+PARKED_WAIT_S = 20.0
 
 
 @pytest.fixture(scope="session")

@@ -440,3 +440,34 @@ def test_records_not_known_yet_are_accepted(partner: Partner, beneficiary_id: st
     accepted(unknown_placement)
     assert unknown_session.json()["topic"] == "dn.intake.training"
     assert unknown_placement.json()["topic"] == "dn.intake.orientation"
+
+
+DELIVERY_LOG = "{ deliveryLog { service partner accepted rejected waiting } }"
+
+
+def test_a_partner_reads_its_own_delivery_lines_and_no_one_else_s(
+    partner: Partner, beneficiary_id: str, settings: Settings, gateway: httpx.Client
+) -> None:
+    """Lines are kept per sending system (the events' source); a partner's or association's
+    token sees those of what was sent with its association's tokens."""
+    own = httpx.post(
+        f"{settings.gateway_url}/graphql",
+        json={"query": DELIVERY_LOG},
+        headers={"authorization": f"Bearer {partner.token}"},
+        timeout=10,
+    )
+    lines = data(own)["deliveryLog"]
+    assert lines, "the partner sees its lines"
+    assert {line["partner"] for line in lines} == {f"partners/{partner.association_id}/crm"}
+    [registration] = [line for line in lines if line["service"] == "registration"]
+    assert registration["accepted"] >= 1
+
+    other = new_association(gateway, "other-reader")
+    token = issue_token(settings, Role.ASSOCIATION, association_id=other)
+    theirs = httpx.post(
+        f"{settings.gateway_url}/graphql",
+        json={"query": DELIVERY_LOG},
+        headers={"authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert data(theirs)["deliveryLog"] == []
