@@ -22,7 +22,7 @@ from kit.consumer import Rejected
 from kit.mongo import Session
 from kit.parking import Ref
 from services.registration import domain
-from services.registration.commands import Registration
+from services.registration.commands import PartnerEnrolment, Registration
 from services.registration.store import RegistrationStore
 
 GROUP_ID = "dn-registration-intake"
@@ -70,9 +70,7 @@ class IntakeRules:
     async def known(self, refs: set[Ref]) -> set[Ref]:
         return set()
 
-    async def apply(
-        self, event: CloudEvent, data: EventData, reference: domain.ReferenceData | None = None
-    ) -> bool:
+    async def apply(self, event: CloudEvent, data: EventData) -> bool:
         if await self.registration.store.applied_request(str(event.id)):
             return False  # a redelivery of a request already applied: neither new nor rejected
         assert isinstance(data, EnrolmentRequestedV1)
@@ -83,7 +81,6 @@ class IntakeRules:
                 f"partner:{partner}",
                 request_id=str(event.id),
                 beneficiary_id=data.beneficiary_id,
-                reference=reference,
             )
         except Conflict as conflict:
             raise Rejected("duplicate_beneficiary", str(conflict)) from conflict
@@ -101,14 +98,41 @@ class IntakeRules:
     async def apply_many(
         self, session: Session, requests: Sequence[tuple[CloudEvent, EventData]]
     ) -> list[bool | Rejected]:
-        """A batch in the caller's transaction: the districts and associations read once."""
-        reference = await self.registration.store.reference(session)
-        outcomes: list[bool | Rejected] = []
+        """A batch in the caller's transaction, decided together (a few reads, one write per
+        collection): as :meth:`apply` one by one, in this order."""
+        enrolments = []
         for event, data in requests:
-            try:
-                outcomes.append(await self.apply(event, data, reference))
-            except Rejected as refused:
-                outcomes.append(refused)
+            assert isinstance(data, EnrolmentRequestedV1)
+            enrolments.append(
+                PartnerEnrolment(
+                    enrolment_request(data),
+                    f"partner:{event.source}",
+                    str(event.id),
+                    data.beneficiary_id,
+                )
+            )
+        decided = await self.registration.enrol_many(session, enrolments)
+        outcomes: list[bool | Rejected] = []
+        enrolled_by: dict[str, list[str]] = {}
+        for (event, _), outcome in zip(requests, decided, strict=True):
+            if outcome is None:
+                outcomes.append(False)  # a redelivery of a request already applied
+            elif isinstance(outcome, Conflict):
+                outcomes.append(Rejected("duplicate_beneficiary", str(outcome)))
+            elif isinstance(outcome, Exception):
+                outcomes.append(Rejected("invalid_request", str(outcome)))
+            else:
+                outcomes.append(True)
+                enrolled_by.setdefault(event.source, []).append(str(outcome.id))
+        for partner, people in enrolled_by.items():
+            await self.audit.write(
+                Actor.partner(partner),
+                "enrol",
+                RecordKind.BENEFICIARY,
+                people,
+                INTAKE_ROUTE,
+                session,
+            )
         return outcomes
 
 

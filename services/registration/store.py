@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,6 +167,75 @@ class RegistrationStore:
             session=session,
         )
         await self.emit(session, beneficiary.enrolled_event())
+
+    async def add_many(self, session: Session, enrolled: Sequence[tuple[Beneficiary, str]]) -> None:
+        """:meth:`add` for many (beneficiary, by whom), with one write per collection; the
+        caller has ruled out duplicates (a clash still raises :class:`DuplicateEnrolment`)."""
+        if not enrolled:
+            return
+        keys, people, index, consents = [], [], [], []
+        for beneficiary, by in enrolled:
+            beneficiary_id = str(beneficiary.id)
+            key, wrapped = self.vault.new_data_key(beneficiary_id)
+            keys.append({"_id": beneficiary_id, **wrapped, "created_at": beneficiary.enrolled_at})
+            people.append(self._document(beneficiary, key))
+            index += [
+                {"_id": index_id, "beneficiary_id": beneficiary_id}
+                for index_id in self._duplicate_ids(beneficiary)
+            ]
+            consents += [
+                _consent_entry(beneficiary_id, purpose, given, by, beneficiary.enrolled_at)
+                for purpose, given in asdict(beneficiary.consent).items()
+            ]
+        await self.data_keys.insert_many(keys, session=session)
+        await self.beneficiaries.insert_many(people, session=session)
+        if index:
+            try:
+                await self.duplicate_index.insert_many(index, session=session)
+            except (DuplicateKeyError, BulkWriteError) as error:
+                raise DuplicateEnrolment("unknown") from error
+        await self.consent_log.insert_many(consents, session=session)
+        await outbox.enqueue_many(
+            self.db, session, [b.enrolled_event() for b, _ in enrolled], self.source
+        )
+
+    async def requests_applied(
+        self, request_ids: Sequence[str], session: Session | None = None
+    ) -> set[str]:
+        """Which of these partner requests (ce_ids) already created a record (one query)."""
+        cursor = self.applied_requests.find(
+            {"_id": {"$in": list(request_ids)}}, {"_id": 1}, session=session
+        )
+        return {doc["_id"] async for doc in cursor}
+
+    async def mark_requests_applied(
+        self, session: Session, applied: Sequence[tuple[str, str]]
+    ) -> None:
+        """(request ce_id, beneficiary) for many partner requests, in one write."""
+        if applied:
+            at = datetime.now(UTC)
+            await self.applied_requests.insert_many(
+                [{"_id": r, "beneficiary_id": b, "at": at} for r, b in applied], session=session
+            )
+
+    async def taken(self, beneficiary_ids: Sequence[str], session: Session) -> set[str]:
+        """Which of these ids a record already has (one query)."""
+        cursor = self.beneficiaries.find(
+            {"_id": {"$in": list(beneficiary_ids)}}, {"_id": 1}, session=session
+        )
+        return {doc["_id"] async for doc in cursor}
+
+    async def duplicates_among(
+        self, beneficiaries: Sequence[Beneficiary], session: Session
+    ) -> dict[str, str]:
+        """Each identifying key of these people already indexed, with whose it is (one query):
+        ``duplicate_keys_of`` says which keys are a person's."""
+        ids = [index_id for b in beneficiaries for index_id in self._duplicate_ids(b)]
+        cursor = self.duplicate_index.find({"_id": {"$in": ids}}, session=session)
+        return {doc["_id"]: str(doc["beneficiary_id"]) async for doc in cursor}
+
+    def duplicate_keys_of(self, beneficiary: Beneficiary) -> list[str]:
+        return self._duplicate_ids(beneficiary)
 
     async def mark_request_applied(
         self, session: Session, request_id: str, beneficiary_id: str
