@@ -97,12 +97,18 @@ class ScopeAnswer(BaseModel):
         return ScopeAnswer(owners=owners)
 
 
+def _named(kind: ReferenceKind, identifier: object) -> Reference:
+    # Built without validating again: the ids come from an event's data, validated already
+    # (the intake asks this for every partner request).
+    return Reference.model_construct(kind=kind, id=str(identifier))
+
+
 def _person(data: Any) -> list[Reference]:
-    return [Reference(kind=ReferenceKind.BENEFICIARY, id=str(data.beneficiary_id))]
+    return [_named(ReferenceKind.BENEFICIARY, data.beneficiary_id)]
 
 
 def _session(data: Any) -> list[Reference]:
-    return [Reference(kind=ReferenceKind.SESSION, id=data.session_id)]
+    return [_named(ReferenceKind.SESSION, data.session_id)]
 
 
 # Every intake type, and the existing records it names (tests/unit/test_intake_scope.py checks
@@ -115,18 +121,13 @@ REFERENCES: dict[type[EventData], Callable[[Any], list[Reference]]] = {
     AnonymousAttendanceReportedV1: _session,
     AssessmentReportedV1: _person,
     WorkshopReportedV1: lambda data: [
-        Reference(kind=ReferenceKind.BENEFICIARY, id=participant)
-        for participant in data.participants
+        _named(ReferenceKind.BENEFICIARY, participant) for participant in data.participants
     ],
     InterestsReportedV1: _person,
     ReferralRequestedV1: _person,
     PlacementReportedV1: _person,
-    ReferralResolutionReportedV1: lambda data: [
-        Reference(kind=ReferenceKind.REFERRAL, id=str(data.referral_id))
-    ],
-    FollowUpReportedV1: lambda data: [
-        Reference(kind=ReferenceKind.PLACEMENT, id=str(data.placement_id))
-    ],
+    ReferralResolutionReportedV1: lambda data: [_named(ReferenceKind.REFERRAL, data.referral_id)],
+    FollowUpReportedV1: lambda data: [_named(ReferenceKind.PLACEMENT, data.placement_id)],
 }
 
 

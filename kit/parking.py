@@ -240,14 +240,20 @@ class Parking:
         request = self._parked.pop(request_id, None)
         if request is None:
             return
-        self._refs.subtract(set(request.refs))
-        self._refs += Counter()  # drop the zeros
-        self._records[frozenset(request.refs)] -= 1
-        self._records += Counter()
-        self._per_partner[request.partner] -= 1
+        for reference in set(request.refs):
+            _decrement(self._refs, reference)
+        _decrement(self._records, frozenset(request.refs))
+        _decrement(self._per_partner, request.partner)
 
     def _observe(self) -> None:
         INTAKE_PARKED.labels(self.service).set(len(self._parked))
+
+
+def _decrement(counts: Counter[Any], key: Any) -> None:
+    """One less of ``key``, gone at zero (a Counter's own arithmetic rebuilds it whole)."""
+    counts[key] -= 1
+    if counts[key] <= 0:
+        del counts[key]
 
 
 def new_parked(
