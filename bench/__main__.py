@@ -66,7 +66,7 @@ BENCHMARKS = (
         "simulated_year",
         "bench.simulated_year",
         "partner ingestion: a simulated programme year through intake",
-        "--own-platform --people 600 --rate 300 --seed 1774",
+        "--own-platform --people 600 --rate 5000 --seed 1774",
         "--own-platform --people 20 --rate 300 --seed 1774",
     ),
     Benchmark(
