@@ -516,3 +516,48 @@ async def test_a_burst_of_attendance_and_assessments_applies_together_around_a_b
     assert (progress["trained"], progress["sessions_present"]) == (True, 4)
     assert [a["competence"] for a in progress["assessments"]] == ["1.1"]
     assert not [r for r in dead if header(r, "ce_id") in {str(e.id) for e in events[3:]}]
+
+
+async def test_erasing_a_person_drops_the_partner_requests_still_waiting_about_them(
+    training: TrainingService,
+) -> None:
+    """An attendance waiting for its session (kit.parking) goes with the person's erasure:
+    nothing about them is applied when the session arrives, and nothing is dead-lettered."""
+    person = await training.enrol()
+    session_id = uuid4()
+    early = AttendanceReportedV1(
+        session_id=str(session_id), beneficiary_id=person, status=AttendanceStatus.PRESENT
+    )
+    waiting_id = await training.send(INTAKE_TRAINING, early, source="partner/erasure")
+
+    async def parked(ce_id: str) -> int:
+        return int(await training.db["parked_requests"].count_documents({"_id": ce_id}))
+
+    await eventually(lambda: parked(waiting_id), lambda n: n == 1, what="the attendance waits")
+    erased = BeneficiaryErasedV1(
+        beneficiary_id=person, erased_at=datetime.now(UTC), reason="request_of_person"
+    )
+    await training.send(REGISTRATION_EVENTS, erased)
+    await eventually(lambda: parked(waiting_id), lambda n: n == 0, what="dropped with the person")
+
+    session = SessionReportedV1.model_validate(
+        {
+            "session_id": session_id,
+            "association_id": ASSOCIATION,
+            "district_id": "qpv-saige",
+            "module_id": "mod-demarches-en-ligne",
+            "kind": "collective",
+            "place_type": "association_premises",
+            "starts_at": datetime.now(UTC).isoformat(),
+            "duration_minutes": 120,
+        }
+    )
+    await training.send(INTAKE_TRAINING, session, source="partner/erasure")
+    roll = await eventually(
+        lambda: training.http.get(f"/sessions/{session_id}"),
+        lambda response: response.status_code == 200,
+        what="the session scheduled",
+    )
+    assert roll.json()["roll_call"] == []
+    attendance = await training.db["attendance"].count_documents({"session_id": str(session_id)})
+    assert attendance == 0
