@@ -87,6 +87,11 @@ class LogPositions:
         # Partitions being read again after a gap: "offset" (from just after the last record
         # handled), then "start" (from the partition's beginning).
         self._rereading: dict[Partition, str] = {}
+        # Admitted by the batch in hand, not yet handled: never saved before it is (a crash
+        # would otherwise skip records whose effects never committed).
+        self._admitted: set[Partition] = set()
+        # The positions handled and not yet saved (what a delayed save writes).
+        self._handled: dict[Partition, tuple[str, int, int]] = {}
         self._dirty: set[Partition] = set()
         self._loaded = False
         self._saved_at = 0.0
@@ -149,7 +154,7 @@ class LogPositions:
                 # The next one, or first sight of this log (a new subscriber, a new log).
                 admitted.append(record)
                 self._last[key] = (log_id, position, record.offset)
-                self._dirty.add(key)
+                self._admitted.add(key)
                 self._rereading.pop(key, None)
             elif position <= known[1]:
                 EVENTS_SKIPPED.labels(record.topic, "applied").inc()
@@ -192,8 +197,13 @@ class LogPositions:
         return True
 
     async def save(self, *, force: bool = False) -> None:
-        """Store the positions that moved: at once with ``force``, else at most once a second
-        (what moved since is stored a second later, even if no record follows)."""
+        """Call once the admitted records are handled (their effects committed): store the
+        positions that moved, at once with ``force``, else at most once a second (what moved
+        since is stored a second later, even if no record follows)."""
+        for key in self._admitted:
+            self._handled[key] = self._last[key]
+            self._dirty.add(key)
+        self._admitted.clear()
         if self._collection is None or not self._dirty:
             return
         wait = SAVE_EVERY_S - (time.monotonic() - self._saved_at)
@@ -201,11 +211,17 @@ class LogPositions:
             if self._flush is None or self._flush.done():
                 self._flush = asyncio.create_task(self._save_later(wait))
             return
+        await self._write()
+
+    async def _write(self) -> None:
+        """Store the handled positions not stored yet (never those of a batch in hand)."""
+        if self._collection is None or not self._dirty:
+            return
         moved, self._dirty = self._dirty, set()
         self._saved_at = time.monotonic()
         updates = []
         for topic, partition in moved:
-            log_id, position, offset = self._last[(topic, partition)]
+            log_id, position, offset = self._handled[(topic, partition)]
             saved = {
                 "group": self._group,
                 "topic": topic,
@@ -224,7 +240,8 @@ class LogPositions:
     async def _save_later(self, delay_s: float) -> None:
         await asyncio.sleep(delay_s)
         try:
-            await self.save(force=True)
+            # Only what was handled: a batch admitted meanwhile may still be in hand.
+            await self._write()
         except Exception as error:  # the next record saves them; only a skip is lost meanwhile
             log.warning("log positions not saved: %s", error)
 
