@@ -23,6 +23,7 @@ from contracts.envelope import STRUCTURED, CloudEvent, EnvelopeError
 from contracts.event import EventData
 from contracts.topics import INTAKE
 from kit.auth import AuthError, Principal, Role, principal_from_header
+from kit.intake import PARTNER_HEADER
 from kit.settings import Settings
 
 from .intake_scope import ScopeUnavailable, foreign_record
@@ -34,7 +35,6 @@ INTAKE_PREFIX = "dn.intake."
 SERVICES = tuple(topic.removeprefix(INTAKE_PREFIX) for topic in INTAKE)
 MEDIA_TYPES = (STRUCTURED, JSON_MEDIA_TYPE)
 PUBLISH_TIMEOUT_S = 10.0
-PARTNER_HEADER = "dn_partner"
 RETRY_AFTER_S = 5  # when the broker or a service did not answer
 
 tracer = trace.get_tracer(__name__)

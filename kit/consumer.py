@@ -46,6 +46,7 @@ from kit.mongo import Document, Session, in_transaction, sharing
 log = logging.getLogger(__name__)
 D = TypeVar("D")
 R = TypeVar("R")
+T = TypeVar("T")
 
 PROCESSED = "processed"
 _tracer = trace.get_tracer(__name__)
@@ -228,7 +229,7 @@ def observe_lag(
             CONSUMER_LAG.labels(group_id, topic, str(partition)).set(max(0, end - offset - 1))
 
 
-def _event_type_label(headers: object) -> str:
+def record_type_label(headers: object) -> str:
     """The ce_type header when it is a known type; partner input must not mint metric labels."""
     for key, value in headers or ():  # type: ignore[attr-defined]
         if key == "ce_type":
@@ -381,35 +382,67 @@ async def _process_events(
 ) -> tuple[str, str, str]:
     """Apply readable events: (outcome, dead-letter reason, detail). A batch of several is
     tried once (on failure the caller splits it); a single event gets the retry policy."""
-    single = len(events) == 1
+    if len(events) > 1:
+        try:
+            await until_available(lambda: handle(events), retry)
+        except Exception as error:
+            what = describe_failure(error)
+            log.warning("batch of %d failed (%s); applying one by one", len(events), what)
+            return "split", "", ""
+        return "applied", "", ""
+    try:
+        await retried(lambda: handle(events), retry, f"event {events[0].id}", REFUSALS)
+    except REFUSALS as refused:
+        return "dead_lettered", refused.reason, refused.detail
+    return "applied", "", ""
+
+
+# What a handler raises to refuse an event for good: never retried.
+REFUSALS = (Rejected, EnvelopeError)
+
+
+async def until_available(call: Callable[[], Awaitable[T]], retry: RetryPolicy) -> T:
+    """``call``'s answer, waiting however long the database or broker is away (every later
+    event would fail alike); any other failure is raised."""
+    delay = retry.first_delay_s
+    while True:
+        try:
+            return await call()
+        except UNAVAILABLE as error:
+            log.warning("infrastructure unavailable (%s); retrying in %.1f s", error, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, retry.max_delay_s)
+
+
+async def retried(
+    call: Callable[[], Awaitable[T]],
+    retry: RetryPolicy,
+    subject: str,
+    final: tuple[type[Exception], ...],
+) -> T:
+    """``call``'s answer: the database or broker away, waited for (:func:`until_available`);
+    an exception of ``final`` raised as it is; any other failure retried with backoff, and
+    after ``retry.attempts`` raised as :class:`Rejected` ``processing_failed``."""
     delay = retry.first_delay_s
     failures = 0
     while True:
         try:
-            await handle(events)
-            return "applied", "", ""
-        except (Rejected, EnvelopeError) as error:
-            if not single:
-                return "split", "", ""
-            return "dead_lettered", error.reason, error.detail
-        except UNAVAILABLE as error:
-            log.warning("infrastructure unavailable (%s); retrying in %.1f s", error, delay)
+            return await until_available(call, retry)
+        except final:
+            raise
         except Exception as error:
             failures += 1
             what = describe_failure(error)
-            if not single:
-                log.warning("batch of %d failed (%s); applying one by one", len(events), what)
-                return "split", "", ""
             if failures >= retry.attempts:
                 log.error(
-                    "event %s failed %d times (%s); dead-lettering",
-                    events[0].id,
+                    "%s failed %d times (%s); dead-lettering",
+                    subject,
                     failures,
                     what,
                     exc_info=not isinstance(error, ValidationError),
                 )
-                return "dead_lettered", "processing_failed", what
-            log.warning("event %s failed (%s); retry %d", events[0].id, what, failures)
+                raise Rejected("processing_failed", what) from error
+            log.warning("%s failed (%s); retry %d", subject, what, failures)
         await asyncio.sleep(delay)
         delay = min(delay * 2, retry.max_delay_s)
 

@@ -22,7 +22,6 @@ from typing import Protocol
 
 from aiokafka import ConsumerRecord
 from opentelemetry import trace
-from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -37,6 +36,9 @@ from kit.consumer import (
     describe_failure,
     event_span,
     known_type,
+    record_type_label,
+    retried,
+    until_available,
     until_sent,
 )
 from kit.deadletter import DeadLetters
@@ -229,23 +231,17 @@ class Intake:
         one request that fails, which gets the retry policy alone."""
         if len(requests) <= 1:
             return [await self._apply(request) for request in requests]
-        delay = self.retry.first_delay_s
-        while True:
-            try:
-                return await self._apply_together(requests)
-            except UNAVAILABLE as error:
-                log.warning("infrastructure unavailable (%s); retrying in %.1f s", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.retry.max_delay_s)
-            except Exception as error:
-                log.warning(
-                    "a batch of %d requests failed (%s); applying it in halves",
-                    len(requests),
-                    describe_failure(error),
-                )
-                half = len(requests) // 2
-                first = await self._apply_all(requests[:half])
-                return [*first, *await self._apply_all(requests[half:])]
+        try:
+            return await until_available(lambda: self._apply_together(requests), self.retry)
+        except Exception as error:
+            log.warning(
+                "a batch of %d requests failed (%s); applying it in halves",
+                len(requests),
+                describe_failure(error),
+            )
+            half = len(requests) // 2
+            first = await self._apply_all(requests[:half])
+            return [*first, *await self._apply_all(requests[half:])]
 
     async def _apply_together(self, requests: list[Request]) -> list[Waiting | Rejected | bool]:
         outcomes: list[Waiting | Rejected | bool] = []
@@ -279,38 +275,19 @@ class Intake:
         return outcomes
 
     async def _apply(self, request: Request) -> Waiting | Rejected | bool:
-        """Apply one request (retrying what may pass later): True once applied, False if it was
-        before, or why not.
-        The database or broker away: wait, however long (every request would fail alike)."""
-        delay = self.retry.first_delay_s
-        failures = 0
+        """Apply one request with the retry policy (kit.consumer.retried): True once applied,
+        False if it was before, or why not."""
         span = event_span(request.record, request.event)
         try:
             with trace.use_span(span, end_on_exit=False):
-                while True:
-                    try:
-                        return await self.rules.apply(request.event, request.data)
-                    except (Waiting, Rejected) as outcome:
-                        return outcome
-                    except UNAVAILABLE as error:
-                        log.warning(
-                            "infrastructure unavailable (%s); retrying in %.1f s", error, delay
-                        )
-                    except Exception as error:
-                        failures += 1
-                        what = describe_failure(error)
-                        if failures >= self.retry.attempts:
-                            log.error(
-                                "request %s failed %d times (%s); dead-lettering",
-                                request.id,
-                                failures,
-                                what,
-                                exc_info=not isinstance(error, ValidationError),
-                            )
-                            return Rejected("processing_failed", what)
-                        log.warning("request %s failed (%s); retry %d", request.id, what, failures)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self.retry.max_delay_s)
+                return await retried(
+                    lambda: self.rules.apply(request.event, request.data),
+                    self.retry,
+                    f"request {request.id}",
+                    (Waiting, Rejected),
+                )
+        except (Waiting, Rejected) as outcome:
+            return outcome
         finally:
             span.end()
 
@@ -348,7 +325,7 @@ class Intake:
                 self.retry,
             )
             EVENTS_CONSUMED.labels(
-                refusal.record.topic, _type_of(refusal.record), "dead_lettered"
+                refusal.record.topic, record_type_label(refusal.record.headers), "dead_lettered"
             ).inc()
 
         await asyncio.gather(*(send(refusal) for refusal in refusals))
@@ -491,10 +468,3 @@ def _partner_of(record: ConsumerRecord[bytes, bytes]) -> str:
         if name == "ce_source":
             return bytes(value).decode(errors="replace")[:200] or UNREADABLE_PARTNER
     return UNREADABLE_PARTNER
-
-
-def _type_of(record: ConsumerRecord[bytes, bytes]) -> str:
-    for name, value in record.headers or ():
-        if name == "ce_type":
-            return known_type(bytes(value).decode(errors="replace"))
-    return "unknown"

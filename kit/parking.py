@@ -143,11 +143,13 @@ class Parking:
         self._records: Counter[frozenset[Ref]] = Counter()
         self._per_partner: Counter[str] = Counter()
 
+    async def ensure_indexes(self) -> None:
+        await self._requests.create_index([("order", ASCENDING)])
+        await self._requests.create_index("refs")
+
     async def load(self) -> None:
         """Read the summary from the database (at start, and now and then: another replica may
         have parked or released some)."""
-        await self._requests.create_index([("order", ASCENDING)])
-        await self._requests.create_index("refs")
         cursor = self._requests.find({}, {"value": 0, "headers": 0, "key": 0})
         parked = {doc["_id"]: _summary(doc) async for doc in cursor}
         self._parked = {}
@@ -179,9 +181,6 @@ class Parking:
     def full(self, partner: str, about_to_park: int = 0) -> bool:
         """Whether ``partner`` may park no more (with ``about_to_park`` more from this batch)."""
         return self._per_partner[partner] + about_to_park >= self.per_partner
-
-    def waiting_refs(self) -> set[Ref]:
-        return set(self._refs)
 
     def summaries(self) -> list[Parked]:
         return list(self._parked.values())

@@ -164,6 +164,7 @@ class Runtime:
             timedelta(seconds=self.settings.parked_max_wait_s),
             self.settings.parked_per_partner,
         )
+        await parking.ensure_indexes()
         await parking.load()
         intake = Intake(
             self.client, rules, parking, Deliveries(self.db, self.name), self.dead_letters

@@ -139,6 +139,7 @@ async def bed(
         options.get("max_wait", timedelta(days=7)),
         options.get("per_partner", 10_000),
     )
+    await parking.ensure_indexes()
     await parking.load()
     rules = Rules(db)
     intake = Intake(mongo, rules, parking, Deliveries(db, "parking-test"), dead_letters)
