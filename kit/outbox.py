@@ -453,7 +453,14 @@ class OutboxRelay:
                 UpdateOne({"_id": record["_id"], "position": {"$exists": False}}, {"$set": placed})
             )
         # Ordered: a position another relay took stops here, and this relay reloads (see run).
-        await self._outbox.bulk_write(updates, ordered=True)
+        try:
+            await self._outbox.bulk_write(updates, ordered=True)
+        except BaseException:
+            # The positions given above may not all be stored (MongoDB went away mid-write):
+            # read the heads again from what is, or the next ones would leave a hole in the
+            # log that every subscriber waits on for ever.
+            self._loaded = False
+            raise
         return records
 
     async def _publish(self, batch: list[Document]) -> list[int]:

@@ -11,6 +11,7 @@ from uuid import uuid4
 
 import pytest
 from pymongo import AsyncMongoClient
+from pymongo.errors import AutoReconnect
 
 from contracts.topics import REGISTRATION_EVENTS
 from kit import outbox
@@ -195,3 +196,52 @@ async def test_relay_publishes_its_whole_log_again_when_the_broker_comes_back_em
     assert heads.events == 65
     assert heads.unsent == 0
     assert sum(heads.positions.values()) == 65
+
+
+class FailingOnce:
+    """The outbox collection, whose next ``bulk_write`` fails as if MongoDB went away."""
+
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+        self.fail_next = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._collection, name)
+
+    async def bulk_write(self, *args: Any, **kwargs: Any) -> Any:
+        if self.fail_next:
+            self.fail_next = False
+            raise AutoReconnect("MongoDB went away")
+        return await self._collection.bulk_write(*args, **kwargs)
+
+
+async def test_positions_given_while_mongodb_went_away_are_given_again_without_a_hole(
+    mongo: AsyncMongoClient[Document], infra: TestInfra
+) -> None:
+    """Found by the outage test under load: the relay kept in memory the positions of a
+    placement MongoDB never stored, gave the next records the positions after them, and every
+    subscriber waited on the hole (skipping all that followed)."""
+    db = mongo[f"test_outbox_{uuid4().hex[:8]}"]
+    await outbox.ensure_indexes(db)
+    await enqueue_many(mongo, db, 3)
+    broker = build_broker(infra.kafka_bootstrap, client_id="test-relay-hole")
+    await broker.connect()
+    try:
+        relay = outbox.OutboxRelay(db, KafkaTransport(broker, infra.kafka_bootstrap))
+        assert await relay.publish_pending() == 3
+        await enqueue_many(mongo, db, 4)
+        failing = FailingOnce(relay._outbox)
+        relay._outbox = failing  # type: ignore[assignment]
+        failing.fail_next = True
+        with pytest.raises(AutoReconnect):
+            await relay.publish_pending()
+        assert await relay.publish_pending() == 4
+    finally:
+        await broker.stop()
+    placed = await db[outbox.COLLECTION].find({}, {"partition": 1, "position": 1}).to_list()
+    by_partition: dict[int, list[int]] = {}
+    for record in placed:
+        by_partition.setdefault(record["partition"], []).append(record["position"])
+    assert by_partition, "the records were placed"
+    for positions in by_partition.values():
+        assert sorted(positions) == list(range(1, len(positions) + 1)), by_partition
