@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 from kit.audit import Action, Actor, AuditLog, RecordKind
+from kit.mongo import Session, in_transaction, sharing
 from kit.settings import Settings
 from services.registration.commands import Registration
 
@@ -26,14 +27,28 @@ async def run_periodically(
     while True:
         await asyncio.sleep(every.total_seconds())
         try:
-            erased = await registration.apply_retention(period, JOB.subject, dry_run=False)
-            await audit.write(JOB, Action.ERASE, RecordKind.BENEFICIARY, erased, ROUTE)
+            erased = await retention_run(registration, audit, period)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("retention job failed; next attempt in %s", every)
             continue
         log.info("retention job anonymised %d record(s)", len(erased))
+
+
+async def retention_run(
+    registration: Registration, audit: AuditLog, period: timedelta
+) -> list[str]:
+    """One run in one transaction with its access-log entries (kit.mongo.sharing): a stop or a
+    crash never leaves an erasure the access log does not show."""
+
+    async def work(session: Session) -> list[str]:
+        with sharing(session):
+            erased = await registration.apply_retention(period, JOB.subject, dry_run=False)
+            await audit.write(JOB, Action.ERASE, RecordKind.BENEFICIARY, erased, ROUTE, session)
+            return erased
+
+    return await in_transaction(registration.store.db.client, work)
 
 
 async def run_as_configured(
