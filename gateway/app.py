@@ -1,14 +1,12 @@
 """Gateway process: GraphQL at /graphql (subscriptions over graphql-transport-ws), partner
 intake at /ingest/{service}, share links' public figures at /public/{id}, the figures as files
-at /exports/{name}, health, and the dashboard page (python -m gateway.app)."""
+at /exports/{name}, health, the dashboard page and the associations' app at /app/ (python -m
+gateway.app)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from kit.auth import AuthError, Role, principal_from_header
 from kit.service import instrument_http_app, run
 from kit.settings import SERVICE_NAMES, Settings
 
+from .association_app import association_app_router
 from .call_count import ServiceCallHeader
 from .context import Context
 from .event_docs import event_docs_router
@@ -28,6 +27,7 @@ from .exports import exports_router
 from .ingest import IntakePublisher, ingest_router
 from .limits import BodySizeLimit
 from .live import ImpactChanges
+from .page_policy import content_security_policy
 from .public import public_router
 from .schema import build_schema, schema
 from .services import Services
@@ -68,6 +68,7 @@ def build(settings: Settings) -> FastAPI:
     app.include_router(event_docs_router())
     app.include_router(public_router(services))
     app.include_router(exports_router(settings, services))
+    app.include_router(association_app_router())
     if settings.environment == "development":
         app.add_middleware(ServiceCallHeader)
     # /ingest/{service} counts its own body (64 KiB, one event) while it arrives.
@@ -110,25 +111,6 @@ def build(settings: Settings) -> FastAPI:
 
     instrument_http_app(app)
     return app
-
-
-def content_security_policy(page: str) -> str:
-    """Only the page's own inline script and style run (by hash), it talks only to this
-    gateway (GraphQL over HTTP and websocket), and nothing may frame it: a token in the tab
-    cannot be sent anywhere else, even by injected markup."""
-
-    def hashes(tag: str) -> str:
-        blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.S)
-        return " ".join(
-            f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'"
-            for b in blocks
-        )
-
-    return (
-        f"default-src 'none'; script-src {hashes('script')}; style-src {hashes('style')}; "
-        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
-        "frame-ancestors 'none'"
-    )
 
 
 if __name__ == "__main__":

@@ -40,6 +40,12 @@ class EnrolBeneficiaryInput:
         default=True, description="Lives inside a priority district"
     )
     employment_status: EmploymentStatus | None = None
+    request_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="An id the sender chooses for this enrolment (e.g. a UUID made on the "
+        "device): sent again, the same request returns the record it created and changes "
+        "nothing",
+    )
 
 
 @strawberry.input(

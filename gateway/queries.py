@@ -214,6 +214,15 @@ class Query:
         return await training.beneficiary_progress(context_of(info), id)
 
     @strawberry.field(
+        description="People to follow up: their latest sessions are unexcused absences in a row "
+        "(at least three), most missed first; association staff see their own association's"
+    )
+    async def beneficiaries_at_risk(
+        self, info: Info[Context, Any], association_id: strawberry.ID | None = None
+    ) -> list[training.AtRiskBeneficiary]:
+        return await training.beneficiaries_at_risk(context_of(info), association_id)
+
+    @strawberry.field(
         description="An association's digital maturity: self-assessments, staff training, upskilled"
     )
     async def association_maturity(

@@ -506,6 +506,50 @@ async def beneficiary_progress(context: Context, beneficiary_id: str) -> Progres
     return Progress.of(row) if row else None
 
 
+@strawberry.type(
+    description="A person to follow up: their latest sessions are unexcused absences in a row"
+)
+class AtRiskBeneficiary:
+    beneficiary_id: strawberry.ID
+    association_id: strawberry.ID | None
+    sessions_missed: int = strawberry.field(description="Unexcused absences since they last came")
+    last_session_at: dt.datetime | None = strawberry.field(description="Their latest session")
+    last_present_at: dt.datetime | None = strawberry.field(
+        description="The last session they attended; null: never"
+    )
+
+    @strawberry.field(description="The person; null when erased or not yours to see")
+    async def beneficiary(
+        self, info: Info[Context, Any]
+    ) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+        from .outputs import Beneficiary
+
+        row = await context_of(info).loaders.beneficiary.load(str(self.beneficiary_id))
+        return Beneficiary.of(row) if row else None
+
+
+async def beneficiaries_at_risk(
+    context: Context, association_id: str | None
+) -> list[AtRiskBeneficiary]:
+    rows = await context.services.call(
+        "training",
+        "GET",
+        "/beneficiaries/at-risk",
+        authorization=context.authorization,
+        params={"association_id": str(association_id)} if association_id else None,
+    )
+    return [
+        AtRiskBeneficiary(
+            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
+            association_id=strawberry.ID(row["association_id"]) if row["association_id"] else None,
+            sessions_missed=row["sessions_missed"],
+            last_session_at=parse_datetime(row["last_session_at"]),
+            last_present_at=parse_datetime(row["last_present_at"]),
+        )
+        for row in rows
+    ]
+
+
 # -- associations -------------------------------------------------------------------------
 
 

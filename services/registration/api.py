@@ -69,6 +69,9 @@ class EnrolmentIn(PersonalIn):
     qpv_resident: bool = True
     consent: ConsentIn
     enrolled_on: date | None = None
+    # The sender's own id for this request (an app's offline queue): the same id again is a
+    # no-op that answers the record it created.
+    request_id: str | None = Field(default=None, min_length=1, max_length=100)
 
     def request(self) -> domain.EnrolmentRequest:
         return domain.EnrolmentRequest(
@@ -181,7 +184,11 @@ async def enrol_beneficiary(
 ) -> dict[str, Any]:
     who.require(Role.COORDINATOR, Role.ASSOCIATION)
     who.require_association(body.association_id)
-    beneficiary = await service.enrol(body.request(), who.subject, dry_run=dry_run)
+    # Kept per association: one association's request id can never answer another's record.
+    request_id = f"staff:{body.association_id}:{body.request_id}" if body.request_id else None
+    beneficiary = await service.enrol(
+        body.request(), who.subject, dry_run=dry_run, request_id=request_id
+    )
     if not dry_run:
         await audit("enrol", RecordKind.BENEFICIARY, [str(beneficiary.id)])
     return view(beneficiary)

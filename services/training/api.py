@@ -37,6 +37,10 @@ POST   /sessions/{id}/anonymous-attendance   {"count": n}: headcount of people n
 POST   /assessments                          beneficiary_id, competence ("1.1"), stage
                                              (initial|final), level (0-8), autonomy (assisted|
                                              partly_autonomous|autonomous), assessed_at (optional)
+GET    /beneficiaries/at-risk                ?association_id= people whose latest sessions are
+                                             unexcused absences in a row (≥ the at-risk streak):
+                                             beneficiary_id, sessions_missed, last_session_at,
+                                             last_present_at; staff see their association's
 GET    /beneficiaries/{id}/progress          attendance totals, trained, assessments per
                                              competence (initial and final)
 POST   /beneficiaries/progress               {"beneficiary_ids": [...]} → {"progress": {id: ...}}
@@ -402,6 +406,20 @@ async def progress_batch(
     progress = await service.progress_of_many(visible)
     await audit(Action.READ, RecordKind.PROGRESS, progress)
     return {"progress": progress}
+
+
+@router.get("/beneficiaries/at-risk")
+async def beneficiaries_at_risk(
+    who: Caller, service: Service, audit: Audited, association_id: str | None = None
+) -> list[dict[str, Any]]:
+    """People to follow up: their latest sessions are unexcused absences in a row (at least
+    the at-risk streak); association staff see their own association's."""
+    who.require(*STAFF_ROLES)
+    if who.role is Role.ASSOCIATION:
+        association_id = who.association_id
+    at_risk = await service.at_risk_now(association_id)
+    await audit(Action.LIST, RecordKind.PROGRESS, [row["beneficiary_id"] for row in at_risk])
+    return at_risk
 
 
 @router.post("/beneficiaries/attendance")

@@ -460,6 +460,28 @@ class Training:
     async def person(self, beneficiary_id: str) -> Person | None:
         return await self.store.person(beneficiary_id)
 
+    async def at_risk_now(self, association_id: str | None) -> list[dict[str, Any]]:
+        """People whose latest sessions are at least the at-risk streak of unexcused absences
+        (flagged, and not back since), most sessions missed first."""
+        people = await self.store.flagged_people(association_id)
+        attendances = await self.store.attendance_of_many([person.id for person in people])
+        found = []
+        for person in people:
+            run = domain.current_absences(attendances[person.id])
+            if run.sessions_missed >= self.rules.at_risk_streak:
+                found.append((person, run))
+        found.sort(key=lambda pair: (-pair[1].sessions_missed, pair[0].id))
+        return [
+            {
+                "beneficiary_id": person.id,
+                "association_id": person.association_id,
+                "sessions_missed": run.sessions_missed,
+                "last_session_at": _iso(run.last_session_at),
+                "last_present_at": _iso(run.last_present_at),
+            }
+            for person, run in found
+        ]
+
     async def progress(self, beneficiary_id: str) -> dict[str, Any]:
         found = await self.progress_of_many([beneficiary_id])
         if beneficiary_id not in found:
@@ -520,3 +542,7 @@ class Training:
 
 def _present(roll: dict[str, Attendance]) -> int:
     return sum(1 for a in roll.values() if a.status is AttendanceStatus.PRESENT)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

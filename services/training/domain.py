@@ -717,6 +717,37 @@ def unexcused_streaks(
     return streaks
 
 
+@dataclass(frozen=True)
+class AbsenceRun:
+    """Where a person stands now: the unexcused absences since they last came (or were
+    excused), and when they last attended."""
+
+    sessions_missed: int
+    last_session_at: datetime | None
+    last_present_at: datetime | None
+
+
+def current_absences(attendances: Iterable[Attendance]) -> AbsenceRun:
+    """The run of unexcused absences that ends with the person's latest session: the one to
+    follow up. Someone who came back (present or excused since) has none, even if an earlier
+    run flagged them."""
+    ordered = sorted(
+        {a.session_id: a for a in attendances}.values(),
+        key=lambda a: (a.session_starts_at, a.session_id),
+    )
+    missed = 0
+    for attendance in reversed(ordered):
+        if attendance.status is not AttendanceStatus.UNEXCUSED_ABSENCE:
+            break
+        missed += 1
+    present = [a.session_starts_at for a in ordered if a.status is AttendanceStatus.PRESENT]
+    return AbsenceRun(
+        sessions_missed=missed,
+        last_session_at=ordered[-1].session_starts_at if ordered else None,
+        last_present_at=present[-1] if present else None,
+    )
+
+
 def at_risk(
     beneficiary_id: str,
     attendances: Sequence[Attendance],

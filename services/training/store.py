@@ -251,6 +251,17 @@ class TrainingStore:
         cursor = self.beneficiaries.find({"_id": {"$in": beneficiary_ids}}, session=session)
         return {document["_id"]: _person(document) async for document in cursor}
 
+    async def flagged_people(self, association_id: str | None) -> list[Person]:
+        """Active people once flagged at risk (of one association, or all): the only ones who
+        can be at risk now."""
+        query: dict[str, Any] = {
+            "status": BeneficiaryStatus.ACTIVE.value,
+            "at_risk_sessions.0": {"$exists": True},
+        }
+        if association_id is not None:
+            query["association_id"] = association_id
+        return [_person(document) async for document in self.beneficiaries.find(query)]
+
     async def owners_of(self, question: ScopeQuestion) -> dict[ReferenceKind, dict[str, str]]:
         """The association of each named session and person training knows (the gateway's
         scope check of a partner's request); erased people are not known."""
