@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
+import axe_playwright_python
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -242,3 +244,214 @@ def test_a_resent_roll_call_and_enrolment_change_nothing(gateway: httpx.Client) 
     # Without the request id, the same person again is the duplicate it is.
     refused = graphql(gateway, ENROL, input={**newcomer, "requestId": None}).json()
     assert refused["errors"][0]["extensions"] == {"code": "CONFLICT", "existingId": created}
+
+
+ATTEND = """
+mutation A($input: RecordAttendanceInput!) { recordAttendance(input: $input) { id } }"""
+AT_RISK = """
+query R($associationId: ID) {
+  beneficiariesAtRisk(associationId: $associationId) { beneficiaryId sessionsMissed } }"""
+PERSON = """
+query B($id: ID!) { beneficiary(id: $id) { id firstName lastName birthYear phone email street
+  postcode inseeCode qpvResident gender tracks employmentStatus
+  consent { programmeFollowUp shareWithPartners contactForSurveys } } }"""
+SESSIONS = """
+query S($associationId: ID, $from: DateTime, $to: DateTime) {
+  sessions(associationId: $associationId, from: $from, to: $to, limit: 200) {
+    id moduleId startsAt durationMinutes kind } }"""
+AXE = Path(axe_playwright_python.__file__).with_name("axe.min.js")
+# axe-core's rule sets: WCAG 2.0-2.2 A and AA, and its best practices.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+def accessibility_problems(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now (injected through
+    the browser's devtools protocol: the page's content security policy stays as served)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "(tags) => axe.run(document, { runOnly: { type: 'tag', values: tags } })", AXE_TAGS
+    )
+    return [
+        {"rule": v["id"], "impact": v["impact"], "where": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def absent_three_times(gateway: httpx.Client, person: dict[str, str]) -> None:
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=10)
+    for day in range(3):
+        session_id = schedule(gateway, start + dt.timedelta(days=day))
+        record = {"sessionId": session_id, "beneficiaryId": person["id"]}
+        data(graphql(gateway, ATTEND, input={**record, "status": "UNEXCUSED_ABSENCE"}))
+
+
+def test_three_unexcused_absences_put_the_person_under_follow_up(
+    phone: Page, app_url: str, association_token: str, gateway: httpx.Client, artifacts: Path
+) -> None:
+    person = enrol_person(gateway)
+    absent_three_times(gateway, person)
+    at_risk = data(graphql(gateway, AT_RISK, associationId=ASSOCIATION))["beneficiariesAtRisk"]
+    assert {"beneficiaryId": person["id"], "sessionsMissed": 3} in at_risk
+
+    open_app(phone, app_url, association_token)
+    phone.get_by_role("navigation").get_by_role("button", name="À suivre").click()
+    flagged = phone.get_by_test_id("at-risk").filter(has_text=person["name"])
+    expect(flagged).to_contain_text("3 séances manquées de suite")
+    expect(flagged).to_contain_text("jamais venu·e")
+    phone.screenshot(path=artifacts / "app-follow-up.png", full_page=True)
+
+    flagged.get_by_role("button").click()
+    expect(phone.get_by_role("heading", name=person["name"])).to_be_visible()
+    record = phone.get_by_test_id("person-record")
+    expect(record).to_contain_text("Absences non excusées3")
+    expect(record).to_contain_text("Premiers pas avec l'ordinateur et le smartphone · Absent")
+    phone.screenshot(path=artifacts / "app-person.png", full_page=True)
+
+
+def test_another_associations_token_neither_sees_nor_changes_them(
+    phone: Page, app_url: str, other_association_token: str, gateway: httpx.Client,
+    platform: Platform,
+) -> None:  # fmt: skip
+    person = enrol_person(gateway)
+    absent_three_times(gateway, person)
+    session_id = schedule(gateway, dt.datetime.now(dt.UTC).replace(microsecond=0))
+    headers = {"authorization": f"Bearer {other_association_token}"}
+    with httpx.Client(base_url=platform.settings.gateway_url, headers=headers) as other:
+        at_risk = data(graphql(other, AT_RISK, associationId=ASSOCIATION))["beneficiariesAtRisk"]
+        assert person["id"] not in {row["beneficiaryId"] for row in at_risk}
+        assert data(graphql(other, PERSON, id=person["id"]))["beneficiary"] is None
+        assert data(graphql(other, ROLL_CALL, id=session_id))["session"] is None
+        records = [{"beneficiaryId": person["id"], "status": "PRESENT"}]
+        refused = graphql(
+            other,
+            """mutation R($sessionId: ID!, $records: [RollCallRecordInput!]!) {
+              recordRollCall(sessionId: $sessionId, records: $records) { unchanged } }""",
+            sessionId=session_id,
+            records=records,
+        ).json()
+        assert refused["errors"], refused
+        enrolled_elsewhere = graphql(other, ENROL, input=enrolment()).json()
+        assert enrolled_elsewhere["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert roll_call(gateway, session_id)["attendance"] == []
+
+    phone.goto(f"{app_url}#token={other_association_token}")
+    expect(phone.get_by_test_id("association-name")).to_have_text("Le Lac Connecté")
+    expect(phone.get_by_test_id("today-list")).not_to_contain_text("Premiers pas")
+    assert phone.locator(f'[data-session-id="{session_id}"]').count() == 0
+    phone.get_by_role("navigation").get_by_role("button", name="À suivre").click()
+    expect(phone.get_by_test_id("at-risk-list")).not_to_contain_text("Chargement")
+    expect(phone.get_by_test_id("at-risk-list")).not_to_contain_text(person["name"])
+
+
+def test_enrolment_says_what_is_wrong_field_by_field_and_offers_the_existing_person(
+    phone: Page, app_url: str, association_token: str, gateway: httpx.Client, artifacts: Path
+) -> None:
+    existing = enrolment(tracks=["DIGITAL_INCLUSION"])
+    existing_id = data(graphql(gateway, ENROL, input=existing))["enrolBeneficiary"]["id"]
+    open_app(phone, app_url, association_token)
+    phone.get_by_role("navigation").get_by_role("button", name="Inscrire").click()
+    form = phone.locator("#enrol-form")
+    phone.get_by_label("Prénom").fill(existing["firstName"])
+    phone.get_by_label("Nom", exact=True).fill(existing["lastName"])
+    phone.get_by_label("Année de naissance").fill(str(existing["birthYear"]))
+    phone.get_by_label("Téléphone").fill(existing["phone"])
+    phone.get_by_label("E-mail").fill("pas-une-adresse")
+    phone.get_by_label("Code postal").fill("33")
+    form.get_by_role("button", name="Inscrire").click()  # checked here first: works offline too
+    expect(form).to_contain_text("Sans cet accord, l'inscription n'est pas possible.")
+
+    phone.get_by_label("Suivi (nécessaire pour s'inscrire)", exact=False).check()
+    form.get_by_role("button", name="Inscrire").click()  # the API's BAD_USER_INPUT, per field
+    expect(phone.get_by_label("E-mail")).to_have_attribute("aria-invalid", "true")
+    expect(form).to_contain_text("Une adresse comme nom@exemple.fr.")
+    expect(phone.get_by_label("Code postal")).to_have_attribute("aria-invalid", "true")
+    expect(form).to_contain_text("Cinq chiffres, par exemple 33000.")
+    phone.screenshot(path=artifacts / "app-enrol-errors.png", full_page=True)
+
+    phone.get_by_label("E-mail").fill("")
+    phone.get_by_label("Code postal").fill("33600")
+    form.get_by_role("button", name="Inscrire").click()
+    duplicate = phone.get_by_test_id("duplicate")
+    expect(duplicate).to_contain_text(f"{existing['firstName']} {existing['lastName']}")
+    phone.screenshot(path=artifacts / "app-enrol-duplicate.png", full_page=True)
+    duplicate.get_by_role("button", name="Ouvrir sa fiche plutôt").click()
+    expect(
+        phone.get_by_role("heading", name=f"{existing['firstName']} {existing['lastName']}")
+    ).to_be_visible()
+
+    phone.get_by_role("navigation").get_by_role("button", name="Inscrire").click()
+    first, last = f"Nadia-{uuid4().hex[:6]}", f"Complet-{uuid4().hex[:6]}"
+    phone.get_by_label("Prénom").fill(first)
+    phone.get_by_label("Nom", exact=True).fill(last)
+    phone.get_by_label("Femme").check()
+    phone.get_by_label("Métiers du numérique", exact=False).check()
+    phone.get_by_label("Habite dans le quartier prioritaire").uncheck()
+    phone.get_by_label("Année de naissance").fill("1988")
+    phone.get_by_label("Situation").select_option("EMPLOYED")
+    phone.get_by_label("Téléphone").fill(f"07 {uuid4().int % 10**8:08d}")
+    phone.get_by_label("E-mail").fill(f"{first.lower()}@exemple.fr")
+    phone.get_by_label("Adresse").fill("12 rue des Lilas")
+    phone.get_by_label("Code postal").fill("33600")
+    phone.get_by_label("Code commune (INSEE)").fill("33318")
+    phone.get_by_label("Suivi (nécessaire pour s'inscrire)", exact=False).check()
+    phone.get_by_label("Enquêtes", exact=False).check()
+    form.get_by_role("button", name="Inscrire").click()
+    expect(phone.get_by_text(f"{first} {last} est inscrit·e.")).to_be_visible()
+
+    (person_id,) = named(gateway, first)
+    person = data(graphql(gateway, PERSON, id=person_id))["beneficiary"]
+    assert person["street"] == "12 rue des Lilas"
+    assert (person["postcode"], person["inseeCode"]) == ("33600", "33318")
+    assert (person["birthYear"], person["gender"], person["qpvResident"]) == (1988, "FEMALE", False)
+    assert sorted(person["tracks"]) == ["DIGITAL_CAREERS", "DIGITAL_INCLUSION"]
+    assert person["employmentStatus"] == "EMPLOYED"
+    assert person["consent"] == {
+        "programmeFollowUp": True, "shareWithPartners": False, "contactForSurveys": True,
+    }  # fmt: skip
+    assert existing_id != person_id
+
+
+def test_a_weekly_series_scheduled_on_the_phone_is_in_graphql(
+    phone: Page, app_url: str, association_token: str, gateway: httpx.Client, artifacts: Path
+) -> None:
+    first_day = dt.date.today() + dt.timedelta(days=1)
+    until_day = first_day + dt.timedelta(days=13)
+    weekdays = {first_day.weekday(), (first_day.weekday() + 2) % 7}
+    expected = sum(
+        (first_day + dt.timedelta(days=n)).weekday() in weekdays
+        for n in range((until_day - first_day).days + 1)
+    )
+    names = ["Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi", "Dimanche"]
+    open_app(phone, app_url, association_token)
+    phone.get_by_role("navigation").get_by_role("button", name="Planifier").click()
+    phone.get_by_label("Module").select_option("mod-visio")
+    phone.get_by_label("Type de séance").select_option("COLLECTIVE")
+    phone.get_by_label("Date").fill(first_day.isoformat())
+    phone.get_by_label("Heure").fill("10:30")
+    phone.get_by_label("Durée (minutes)").fill("95")
+    phone.get_by_label("Chaque semaine").check()
+    for day in sorted(weekdays):
+        phone.get_by_label(names[day]).check()
+    phone.get_by_label("Jusqu'au (inclus)").fill(until_day.isoformat())
+    phone.screenshot(path=artifacts / "app-schedule.png", full_page=True)
+    phone.locator("#schedule-form").get_by_role("button", name="Planifier").click()
+
+    expect(phone.get_by_text(f"{expected} séance(s) planifiée(s).")).to_be_visible()
+    sessions = data(
+        graphql(
+            gateway,
+            SESSIONS,
+            associationId=ASSOCIATION,
+            **{"from": f"{first_day.isoformat()}T00:00:00+00:00"},
+            to=f"{(until_day + dt.timedelta(days=1)).isoformat()}T00:00:00+00:00",
+        )
+    )["sessions"]
+    series = [s for s in sessions if s["moduleId"] == "mod-visio" and s["durationMinutes"] == 95]
+    assert len(series) == expected
+    paris = ZoneInfo("Europe/Paris")
+    for session in series:
+        starts_at = dt.datetime.fromisoformat(session["startsAt"]).astimezone(paris)
+        assert (starts_at.hour, starts_at.minute) == (10, 30)
+        assert starts_at.weekday() in weekdays
