@@ -1,14 +1,18 @@
-"""The async MongoDB client (PyMongo's async API) and the one transaction helper."""
+"""The async MongoDB client (PyMongo's async API), the one transaction helper, and the clean-up
+of transactions a killed process left open."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 
 from kit.telemetry import instrument_libraries
@@ -16,12 +20,19 @@ from kit.telemetry import instrument_libraries
 T = TypeVar("T")
 Document = dict[str, Any]
 Session = AsyncClientSession
+log = logging.getLogger(__name__)
+
+# How often a service looks for transactions its dead processes left open (see below).
+ORPHANS_EVERY_S = 10.0
 
 
-def connect(url: str) -> AsyncMongoClient[Document]:
-    """A client for the current event loop; instrumentation must be registered before it exists."""
+def connect(url: str, app_name: str | None = None) -> AsyncMongoClient[Document]:
+    """A client for the current event loop; instrumentation must be registered before it exists.
+    ``app_name`` names the process to the server (each service's processes share one), which
+    is how :func:`abort_orphaned_transactions` finds what a dead one left open."""
     instrument_libraries()
-    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=10_000)
+    options: dict[str, Any] = {"appname": app_name} if app_name else {}
+    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=10_000, **options)
 
 
 # The transaction a batch of work shares (kit.intake applies a whole batch of partner requests
@@ -58,3 +69,70 @@ async def in_transaction(
             read_concern=ReadConcern("snapshot"),
             write_concern=WriteConcern("majority"),
         )
+
+
+async def abort_orphaned_transactions(
+    client: AsyncMongoClient[Document], app_name: str
+) -> int | None:
+    """Abort the open transactions of ``app_name``'s processes whose connection is gone; returns
+    how many, or None when the server does not allow it (then its own time limit applies).
+
+    MongoDB does not end a transaction when its client dies (SIGKILL, a crash): it keeps it, with
+    its locks and uncommitted writes, until ``transactionLifetimeLimitSeconds`` has passed (60 s,
+    checked every 30 s). Meanwhile the process restarted in its place waits behind it: its first
+    index operation waits for the collection's lock, and every transaction writing the same
+    documents (a projection's counters) meets a write conflict and retries. A transaction whose
+    client connection is closed can never commit, so it is aborted now; aborting is always safe
+    (a live client whose connection dropped finds its transaction gone and runs it again). On a
+    server with access control this needs the ``inprog`` and ``killAnySession`` privileges."""
+    try:
+        cursor = await client.admin.aggregate(
+            [
+                {"$currentOp": {"allUsers": True, "idleConnections": True, "idleSessions": True}},
+                {"$match": {"$or": [{"type": "op"}, {"type": "idleSession", "appName": app_name}]}},
+                {
+                    "$project": {
+                        "type": 1,
+                        "connectionId": 1,
+                        "lsid.id": 1,
+                        "open": {"$gt": ["$transaction", None]},
+                    }
+                },
+            ]
+        )
+        found = await cursor.to_list()
+    except OperationFailure as error:
+        log.warning("cannot look for transactions left open by stopped processes: %s", error)
+        return None
+    # Every connection open now, idle ones included: a session whose last connection is not
+    # among them has lost its client (the kernel closes a killed process's sockets at once).
+    connections = {op.get("connectionId") for op in found if op["type"] == "op"}
+    orphans = [
+        {"id": op["lsid"]["id"]}
+        for op in found
+        if op["type"] == "idleSession" and op["open"] and op.get("connectionId") not in connections
+    ]
+    if orphans:
+        try:
+            await client.admin.command("killSessions", orphans)
+        except OperationFailure as error:
+            log.warning("cannot abort transactions left open by stopped processes: %s", error)
+            return None
+        log.warning(
+            "aborted %d transactions a stopped %s process left open", len(orphans), app_name
+        )
+    return len(orphans)
+
+
+async def abort_orphaned_transactions_forever(
+    client: AsyncMongoClient[Document], app_name: str, every_s: float = ORPHANS_EVERY_S
+) -> None:
+    """:func:`abort_orphaned_transactions` every ``every_s`` while the server allows it: another
+    process of the service that dies while this one runs holds this one up too."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            if await abort_orphaned_transactions(client, app_name) is None:
+                return
+        except PyMongoError as error:  # MongoDB away: the next turn looks again
+            log.debug("looking for transactions left open failed: %s", error)

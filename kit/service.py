@@ -45,7 +45,15 @@ from kit.intake import Intake, IntakeRules
 from kit.log_positions import BrokerResets, LogPositions, positions_of
 from kit.logs import configure_logging
 from kit.metrics import HTTP_REQUEST_SECONDS
-from kit.mongo import Document, Session, connect, in_transaction, sharing
+from kit.mongo import (
+    Document,
+    Session,
+    abort_orphaned_transactions,
+    abort_orphaned_transactions_forever,
+    connect,
+    in_transaction,
+    sharing,
+)
 from kit.parking import Parking
 from kit.settings import Settings, get_settings
 from kit.telemetry import current_trace_id, setup_telemetry
@@ -200,7 +208,10 @@ class Runtime:
 async def open_runtime(name: str, settings: Settings) -> Runtime:
     bootstrap = settings.resolved_kafka_bootstrap
     await ensure_topics(bootstrap, settings.kafka_partitions, settings.kafka_replication)
-    client = connect(settings.resolved_mongodb_url)
+    client = connect(settings.resolved_mongodb_url, app_name=f"dn-{name}")
+    # Before anything else: an index build would wait for a transaction the process this one
+    # replaces left open when it was killed (see kit.mongo).
+    await abort_orphaned_transactions(client, f"dn-{name}")
     db = client[f"{settings.database_prefix}{name}"]
     await outbox.ensure_indexes(db)
     audit = AuditLog(db, name)
@@ -288,6 +299,12 @@ def service_app(
         await runtime.dead_letters.start()
         await runtime.broker.start()
         relay = asyncio.create_task(runtime.relay.run(), name=f"{name}-outbox-relay")
+        runtime.tasks.append(
+            asyncio.create_task(
+                abort_orphaned_transactions_forever(runtime.client, f"dn-{name}"),
+                name=f"{name}-orphaned-transactions",
+            )
+        )
         try:
             yield
         finally:
