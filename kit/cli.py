@@ -246,8 +246,13 @@ def _print_urls(settings: Settings, mongodb_url: str, kafka: str, seconds: float
     if settings.environment == "development":  # a ready-to-open link with a local token
         dashboard_token = issue_token(settings, Role.COORDINATOR, subject="dev-dashboard")
         console.print(f"  dashboard   {gateway}/#token={dashboard_token}", soft_wrap=True)
+        app_token = issue_token(
+            settings, Role.ASSOCIATION, association_id=_first_association(), subject="dev-app"
+        )
+        console.print(f"  app         {gateway}/app/#token={app_token}", soft_wrap=True)
     else:
         console.print(f"  dashboard   {gateway}/")
+        console.print(f"  app         {gateway}/app/")
     console.print(f"  GraphQL     {gateway}/graphql   (GraphiQL in a browser)")
     console.print(f"  health      {gateway}/healthz")
     for name in ("registration", "training", "orientation", "reporting"):
@@ -256,6 +261,15 @@ def _print_urls(settings: Settings, mongodb_url: str, kafka: str, seconds: float
     console.print(f"  Kafka       {kafka}")
     console.print(f"  logs        {settings.home / 'logs'}")
     console.print("  token       dn token --role coordinator")
+
+
+def _first_association() -> str:
+    """The first association of the shipped reference data: `dn up`'s app link signs in as its
+    staff."""
+    from services.registration.store import REFERENCE_FILE
+
+    associations = json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))["associations"]
+    return str(associations[0]["id"])
 
 
 def _seed_demo(settings: Settings, kafka_bootstrap: str) -> Callable[[], None]:

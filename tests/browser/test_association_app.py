@@ -7,6 +7,7 @@ sees and changes none of it. Screenshots of each screen go to tests/browser/arti
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from kit import cli
 from kit.auth import Role, issue_token
 from kit.platform import Platform
 from kit.settings import Settings
@@ -193,6 +195,7 @@ def test_a_roll_call_and_an_enrolment_made_offline_land_exactly_once(
     expect(phone.get_by_test_id("outbox")).to_contain_text("2 envoi(s) en attente")
     expect(phone.get_by_test_id("outbox")).to_contain_text(newcomer["first"])
     expect(phone.get_by_test_id("network")).to_have_text("Hors ligne")
+    expect(phone.get_by_test_id("association-name")).to_have_text("Saige en Ligne")
     phone.screenshot(path=artifacts / "app-offline-waiting.png", full_page=True)
     assert statuses(gateway, session_id) == {}
 
@@ -455,3 +458,85 @@ def test_a_weekly_series_scheduled_on_the_phone_is_in_graphql(
         starts_at = dt.datetime.fromisoformat(session["startsAt"]).astimezone(paris)
         assert (starts_at.hour, starts_at.minute) == (10, 30)
         assert starts_at.weekday() in weekdays
+
+
+def test_every_screen_has_no_serious_accessibility_violation_in_french_or_english(
+    phone: Page, phone_context: BrowserContext, app_url: str, association_token: str,
+    gateway: httpx.Client, artifacts: Path,
+) -> None:  # fmt: skip
+    person = enrol_person(gateway)
+    absent_three_times(gateway, person)
+    session_id = schedule(gateway, dt.datetime.now(dt.UTC).replace(microsecond=0))
+    nav = phone.get_by_role("navigation")
+    problems: dict[str, list[dict[str, Any]]] = {}
+
+    phone.goto(app_url)  # no token yet
+    expect(phone.get_by_test_id("token-panel")).to_be_visible()
+    problems["sign-in"] = accessibility_problems(phone)
+    phone.screenshot(path=artifacts / "app-sign-in.png", full_page=True)
+
+    open_app(phone, app_url, association_token)
+    problems["today"] = accessibility_problems(phone)
+    open_roll_call(phone, session_id)
+    line(phone, person).get_by_role("button", name="Présent", exact=True).click()
+    problems["roll-call"] = accessibility_problems(phone)
+    nav.get_by_role("button", name="Inscrire").click()
+    phone.locator("#enrol-form").get_by_role("button", name="Inscrire").click()  # errors shown
+    expect(phone.get_by_label("Prénom")).to_have_attribute("aria-invalid", "true")
+    problems["enrol"] = accessibility_problems(phone)
+    phone.screenshot(path=artifacts / "app-enrol.png", full_page=True)
+    nav.get_by_role("button", name="À suivre").click()
+    flagged = phone.get_by_test_id("at-risk").filter(has_text=person["name"])
+    expect(flagged).to_be_visible()
+    problems["follow-up"] = accessibility_problems(phone)
+    flagged.get_by_role("button").click()
+    expect(phone.get_by_role("heading", name=person["name"])).to_be_visible()
+    problems["person"] = accessibility_problems(phone)
+    nav.get_by_role("button", name="Planifier").click()
+    phone.get_by_label("Chaque semaine").check()
+    problems["schedule"] = accessibility_problems(phone)
+
+    phone_context.set_offline(True)
+    nav.get_by_role("button", name="Aujourd'hui").click()
+    open_roll_call(phone, session_id)
+    line(phone, person).get_by_role("button", name="Présent", exact=True).click()
+    phone.get_by_role("button", name="Valider l'appel").click()
+    expect(phone.get_by_test_id("outbox")).to_contain_text("1 envoi(s) en attente")
+    problems["waiting"] = accessibility_problems(phone)
+    phone_context.set_offline(False)
+    expect(phone.get_by_test_id("outbox")).to_be_hidden(timeout=30_000)
+    assert statuses(gateway, session_id) == {person["id"]: ("PRESENT", 180)}
+
+    phone.get_by_test_id("lang-toggle").click()
+    expect(phone.locator("html")).to_have_attribute("lang", "en")
+    expect(nav.get_by_role("button", name="Follow up")).to_be_visible()
+    nav.get_by_role("button", name="Today").click()
+    open_roll_call_en = phone.locator(f'[data-testid=session][data-session-id="{session_id}"]')
+    open_roll_call_en.click()
+    expect(phone.get_by_role("button", name="Submit roll-call")).to_be_visible()
+    for word in ("Present", "Absent", "Excused"):
+        expect(line(phone, person).get_by_role("button", name=word, exact=True)).to_be_visible()
+    problems["roll-call-en"] = accessibility_problems(phone)
+    phone.screenshot(path=artifacts / "app-roll-call-en.png", full_page=True)
+
+    assert {screen: found for screen, found in problems.items() if found} == {}
+    overflow = phone.evaluate("document.documentElement.scrollWidth")
+    assert overflow <= PHONE["width"], f"the page is {overflow} px wide on a phone"
+
+
+def test_the_link_dn_up_prints_opens_the_app_as_the_first_association(
+    phone: Page, platform: Platform
+) -> None:
+    with cli.console.capture() as captured:
+        cli._print_urls(platform.settings, "mongodb://127.0.0.1", "127.0.0.1:9092", 1.0)
+    found = re.search(r"app\s+(\S+/app/#token=\S+)", captured.get())
+    assert found, captured.get()
+    link = found.group(1)
+    assert link.startswith(f"{platform.settings.gateway_url}/app/#token=")
+
+    phone.goto(link)
+    expect(phone.get_by_test_id("association-name")).to_have_text("Le Lac Connecté")
+    assert "token" not in phone.url
+    assert phone.evaluate("sessionStorage.getItem('dn-app-token')") == link.split("=", 1)[1]
+    expect(phone.locator("html")).to_have_attribute("lang", "fr")
+    expect(phone.get_by_role("heading", name="Aujourd'hui")).to_be_visible()
