@@ -21,10 +21,12 @@ people plus those anonymous attendees (see :func:`session_counts`).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from typing import TypeVar
 
 from contracts.dimensions import Track
 from contracts.event import EventData
@@ -104,6 +106,7 @@ SESSION_ATTRIBUTES = ("association", "district")
 
 Bucket = tuple[str, str | None, str | None]  # (scope, dimension, value); no dimension = total
 Deltas = dict[tuple[Bucket, str], int]
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,10 @@ def apply(facts: BeneficiaryFacts, data: EventData) -> BeneficiaryFacts:
             "on": data.session_starts_at.date().isoformat(),
             "recorded_at": data.recorded_at.isoformat(),
         }
-        return replace(facts, attendances=_keep(facts.attendances, data.attendance_id, record))
+        return replace(
+            facts,
+            attendances=_keep(facts.attendances, data.attendance_id, record, rank=_latest),
+        )
     if isinstance(data, SkillAssessedV1):
         key = f"{data.competence}|{data.stage.value}"
         assessment: dict[str, object] = {"at": data.assessed_at.isoformat(), "level": data.level}
@@ -225,7 +231,7 @@ def absorb(kept: BeneficiaryFacts, merged: BeneficiaryFacts) -> BeneficiaryFacts
     Unions, so absorbing the same record again (or a newer version of it) is safe."""
     return replace(
         kept,
-        attendances=_union(kept.attendances, merged.attendances),
+        attendances=_union(kept.attendances, merged.attendances, rank=_latest),
         assessments=_union(kept.assessments, merged.assessments),
         trained_on=_earliest((kept.trained_on, merged.trained_on)),
         at_risk_on=_earliest((kept.at_risk_on, merged.at_risk_on)),
@@ -269,6 +275,13 @@ def person_counts(facts: BeneficiaryFacts) -> Counter[str]:
     """This person's contribution to every indicator that is not tied to a period."""
     if facts.merged_into is not None:
         return Counter()
+    counts = _person_stages(facts)
+    _add_attendance(counts, facts.attendances.values(), 1)
+    return counts
+
+
+def _person_stages(facts: BeneficiaryFacts) -> Counter[str]:
+    """:func:`person_counts` but for what each attendance adds (sessions, minutes)."""
     counts: Counter[str] = Counter()
     reached = {
         "enrolled": facts.enrolled,
@@ -288,13 +301,18 @@ def person_counts(facts: BeneficiaryFacts) -> Counter[str]:
     best = best_outcome(facts)
     if best is not None:
         counts[f"directed_{best}"] += 1
-    for attendance in facts.attendances.values():
-        counts[f"sessions_{_status_name(attendance['status'])}"] += 1
-        counts["minutes_present"] += _int(attendance["minutes"])
     for area, gain in skill_gains(facts):
         counts[f"skill_gain_sum_{area}"] += gain
         counts[f"skill_gain_count_{area}"] += 1
     return counts
+
+
+def _add_attendance(
+    counts: Counter[str], attendances: Iterable[dict[str, object]], sign: int
+) -> None:
+    for attendance in attendances:
+        counts[f"sessions_{_status_name(attendance['status'])}"] += sign
+        counts["minutes_present"] += sign * _int(attendance["minutes"])
 
 
 def period_counts(facts: BeneficiaryFacts, period: str) -> Counter[tuple[str, str]]:
@@ -302,6 +320,13 @@ def period_counts(facts: BeneficiaryFacts, period: str) -> Counter[tuple[str, st
     attended per week or month (a week of attendance is ``new`` the first time)."""
     if facts.merged_into is not None:
         return Counter()
+    counts = _period_stages(facts, period)
+    _add_period_attendance(counts, facts.attendances.values(), period, 1)
+    return counts
+
+
+def _period_stages(facts: BeneficiaryFacts, period: str) -> Counter[tuple[str, str]]:
+    """:func:`period_counts` but for what each attendance adds (sessions, minutes)."""
     counts: Counter[tuple[str, str]] = Counter()
     dated = {
         "enrolled": facts.enrolled_on if facts.enrolled else None,
@@ -314,16 +339,26 @@ def period_counts(facts: BeneficiaryFacts, period: str) -> Counter[tuple[str, st
     for indicator, on in dated.items():
         if on is not None:
             counts[(period_of(on, period), indicator)] += 1
-    attended_periods: set[str] = set()
-    for attendance in facts.attendances.values():
-        when = period_of(str(attendance["on"]), period)
-        counts[(when, f"sessions_{_status_name(attendance['status'])}")] += 1
-        counts[(when, "minutes_present")] += _int(attendance["minutes"])
-        if attendance["status"] == AttendanceStatus.PRESENT:
-            attended_periods.add(when)
+    attended_periods = {
+        period_of(str(attendance["on"]), period)
+        for attendance in facts.attendances.values()
+        if attendance["status"] == AttendanceStatus.PRESENT
+    }
     for position, when in enumerate(sorted(attended_periods)):
         counts[(when, "attending_new" if position == 0 else "attending_returning")] += 1
     return counts
+
+
+def _add_period_attendance(
+    counts: Counter[tuple[str, str]],
+    attendances: Iterable[dict[str, object]],
+    period: str,
+    sign: int,
+) -> None:
+    for attendance in attendances:
+        when = period_of(str(attendance["on"]), period)
+        counts[(when, f"sessions_{_status_name(attendance['status'])}")] += sign
+        counts[(when, "minutes_present")] += sign * _int(attendance["minutes"])
 
 
 def attribute_values(facts: BeneficiaryFacts) -> dict[str, tuple[str, ...]]:
@@ -355,8 +390,20 @@ def contributions(facts: BeneficiaryFacts) -> Counter[tuple[Bucket, str]]:
     person = person_counts(facts)
     if not person:
         return counts
-    values = attribute_values(facts)
     by_period = {period: period_counts(facts, period) for period in PERIODS}
+    _spread(counts, facts, person, by_period)
+    return counts
+
+
+def _spread(
+    counts: Counter[tuple[Bucket, str]],
+    facts: BeneficiaryFacts,
+    person: Counter[str],
+    by_period: dict[str, Counter[tuple[str, str]]],
+) -> None:
+    """Add ``person``'s counts to every breakdown cell of every scope ``facts`` counts under,
+    and the dated ones to their week or month."""
+    values = attribute_values(facts)
     cells = [(dimension, value) for dimension in ATTRIBUTES for value in values[dimension]]
     for scope in scopes(facts):
         for bucket in [(scope, None, None), *((scope, d, v) for d, v in cells)]:
@@ -365,14 +412,62 @@ def contributions(facts: BeneficiaryFacts) -> Counter[tuple[Bucket, str]]:
         for period, dated in by_period.items():
             for (when, indicator), count in dated.items():
                 counts[((scope, period, when), indicator)] += count
-    return counts
 
 
 def transition(old: BeneficiaryFacts, new: BeneficiaryFacts) -> Deltas:
-    """The counter changes that move ``old``'s contribution to ``new``'s (zeros left out)."""
-    deltas = Counter(contributions(new))
+    """The counter changes that move ``old``'s contribution to ``new``'s (zeros left out).
+
+    Most events (an attendance, an assessment, a referral) leave the person counted under the
+    same scopes and breakdown cells: then only the indicators that moved are spread over those
+    cells, not the person's whole contribution twice (about 600 counters each). A contribution
+    is linear in the person's counts for fixed cells, so both ways give the same deltas."""
+    deltas: Counter[tuple[Bucket, str]] = Counter()
+    if _same_cells(old, new):
+        before, after = _person_stages(old), _person_stages(new)
+        # A person counts (contributes at all) once they reached a stage or attended.
+        if (before or old.attendances) and (after or new.attendances):
+            gone, came = _attendance_changes(old, new)
+            moved = _difference(after, before)
+            _add_attendance(moved, came, 1)
+            _add_attendance(moved, gone, -1)
+            moved_by_period = {}
+            for period in PERIODS:
+                dated = _difference(_period_stages(new, period), _period_stages(old, period))
+                _add_period_attendance(dated, came, period, 1)
+                _add_period_attendance(dated, gone, period, -1)
+                moved_by_period[period] = dated
+            _spread(deltas, new, moved, moved_by_period)
+            return {key: change for key, change in deltas.items() if change}
+    deltas.update(contributions(new))
     deltas.subtract(contributions(old))
     return {key: change for key, change in deltas.items() if change}
+
+
+def _attendance_changes(
+    old: BeneficiaryFacts, new: BeneficiaryFacts
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The attendance records ``new`` no longer has as they were, and those it has anew."""
+    if old.attendances is new.attendances:
+        return [], []
+    gone = [a for key, a in old.attendances.items() if new.attendances.get(key) != a]
+    came = [a for key, a in new.attendances.items() if old.attendances.get(key) != a]
+    return gone, came
+
+
+def _same_cells(old: BeneficiaryFacts, new: BeneficiaryFacts) -> bool:
+    return (
+        old.merged_into is None
+        and new.merged_into is None
+        and scopes(old) == scopes(new)
+        and attribute_values(old) == attribute_values(new)
+    )
+
+
+def _difference(after: Counter[K], before: Counter[K]) -> Counter[K]:
+    """``after - before`` keeping negative changes (Counter's ``-`` drops them); zeros out."""
+    moved = Counter(after)
+    moved.subtract(before)
+    return Counter({key: change for key, change in moved.items() if change})
 
 
 def association_upskilled(association_id: str, upskilled_on: str) -> Deltas:
@@ -510,6 +605,7 @@ def skill_gains(facts: BeneficiaryFacts) -> list[tuple[str, int]]:
     return gains
 
 
+@functools.lru_cache(maxsize=8192)
 def period_of(on: str, period: str) -> str:
     """The ISO week (``2026-W05``) or month (``2026-02``) of an ISO date."""
     if period == "month":
@@ -532,27 +628,39 @@ def _status_name(status: object) -> str:
 
 
 def _keep(
-    records: dict[str, dict[str, object]], key: str, record: dict[str, object]
+    records: dict[str, dict[str, object]],
+    key: str,
+    record: dict[str, object],
+    rank: Callable[[dict[str, object]], tuple[str, ...]] | None = None,
 ) -> dict[str, dict[str, object]]:
     """Add a record by its id; when two versions of one id arrive, the same one wins whatever
-    their order (the greatest), so redeliveries and reorderings converge."""
+    their order (the greatest by ``rank``), so redeliveries and reorderings converge."""
+    ranked = rank or _rank
     current = records.get(key)
-    if current is not None and _rank(current) >= _rank(record):
+    if current is not None and ranked(current) >= ranked(record):
         return records
     return {**records, key: record}
 
 
 def _union(
-    kept: dict[str, dict[str, object]], merged: dict[str, dict[str, object]]
+    kept: dict[str, dict[str, object]],
+    merged: dict[str, dict[str, object]],
+    rank: Callable[[dict[str, object]], tuple[str, ...]] | None = None,
 ) -> dict[str, dict[str, object]]:
     result = kept
     for key, record in merged.items():
-        result = _keep(result, key, record)
+        result = _keep(result, key, record, rank)
     return result
 
 
 def _rank(record: dict[str, object]) -> tuple[str, ...]:
     return tuple(str(record[key]) for key in sorted(record))
+
+
+def _latest(record: dict[str, object]) -> tuple[str, ...]:
+    """An attendance corrected by a roll-call keeps its id and is recorded later: the latest
+    version wins (then the same tie-break as any record)."""
+    return (str(record["recorded_at"]), *_rank(record))
 
 
 def _earliest(days: Iterable[str | None]) -> str | None:

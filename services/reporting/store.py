@@ -1,6 +1,11 @@
 """Reporting's MongoDB collections: projection versions, per-beneficiary and per-session facts,
 counters.
 
+Counters are kept **one document per scope** (``all``, ``association:…``, ``district:…``,
+``track:…``): ``{_id: scope, totals: {indicator: n}, cells: {dimension: {value: {indicator:
+n}}}}``. A batch moves each scope it touches with one ``$inc`` (a batch of 500 attendance
+events touched ~940 per-cell documents before), and an answer reads its scope in one document.
+
 A projection *version* is a set of collections (``v3_facts``, ``v3_counters`` …). Reads use
 the active version; a rebuild fills a new one while the live consumer writes to both, and one
 update of the registry document switches reads over.
@@ -17,7 +22,7 @@ from uuid import uuid4
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from kit.mongo import Document, Session
+from kit.mongo import Document, Session, in_transaction
 from services.reporting.domain import BeneficiaryFacts, Deltas, SessionFacts
 
 REGISTRY = "projection_versions"
@@ -30,6 +35,21 @@ ERASURE_LINK_DAYS = 7.0
 
 def counter_id(scope: str, dimension: str | None, value: str | None) -> str:
     return scope if dimension is None else f"{scope}|{dimension}:{value}"
+
+
+def field_name(value: str) -> str:
+    """A breakdown value as a MongoDB field name: no dot (a path separator), no leading ``$``,
+    not empty; reversible (:func:`value_of_field`)."""
+    if value == "":
+        return "%"
+    escaped = value.replace("%", "%25").replace(".", "%2E")
+    return "%24" + escaped[1:] if escaped.startswith("$") else escaped
+
+
+def value_of_field(name: str) -> str:
+    if name == "%":
+        return ""
+    return name.replace("%2E", ".").replace("%24", "$").replace("%25", "%")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,13 +156,48 @@ class ReportingStore:
         prefix = f"v{version}_"
         self.facts = db[f"{prefix}facts"]
         self.sessions = db[f"{prefix}sessions"]
-        self.counters = db[f"{prefix}counters"]
+        self.counters = db[f"{prefix}scope_counters"]
+        # Before December 2026: one document per (scope, dimension, value); folded at start.
+        self.cell_counters = db[f"{prefix}counters"]
+        self.client = db.client
         self.associations = db[f"{prefix}associations"]
         self.processed = db[f"{prefix}processed"]
         self.meta = db[f"{prefix}meta"]
 
     async def ensure_indexes(self) -> None:
-        await self.counters.create_index("scope")
+        await self.fold_cell_counters()
+
+    async def fold_cell_counters(self) -> int:
+        """Fold counters stored one document per cell (before December 2026) into one document
+        per scope, in one transaction, then drop the old collection: a platform upgraded in
+        place keeps every figure. Returns the cells folded."""
+        cells = await self.cell_counters.find({}).to_list()
+        if not cells:
+            return 0
+        if await self.counters.estimated_document_count() == 0:
+            scopes: dict[str, Document] = {}
+            for cell in cells:
+                document = scopes.setdefault(
+                    cell["scope"], {"_id": cell["scope"], "totals": {}, "cells": {}}
+                )
+                indicators = {
+                    key: value
+                    for key, value in cell.items()
+                    if key not in ("_id", "scope", "dimension", "value")
+                }
+                if cell.get("dimension") is None:
+                    document["totals"].update(indicators)
+                else:
+                    by_value = document["cells"].setdefault(cell["dimension"], {})
+                    by_value[field_name(str(cell["value"]))] = indicators
+
+            async def write(session: Session) -> None:
+                await self.counters.insert_many(list(scopes.values()), session=session)
+
+            await in_transaction(self.client, write)
+        # Folded now or by a start that stopped before this drop.
+        await self.cell_counters.drop()
+        return len(cells)
 
     # -- facts --------------------------------------------------------------------------------
 
@@ -281,22 +336,20 @@ class ReportingStore:
     # -- counters -----------------------------------------------------------------------------
 
     async def move_counters(self, session: Session, deltas: Deltas) -> None:
-        if not deltas:
-            return
+        """Add ``deltas``: one update per scope the batch touches."""
         increments: dict[str, dict[str, int]] = {}
-        buckets: dict[str, dict[str, Any]] = {}
-        for (bucket, indicator), change in deltas.items():
-            key = counter_id(*bucket)
-            increments.setdefault(key, {})[indicator] = change
-            buckets[key] = dict(zip(("scope", "dimension", "value"), bucket, strict=True))
+        for ((scope, dimension, value), indicator), change in deltas.items():
+            if dimension is None:
+                path = f"totals.{indicator}"
+            else:
+                path = f"cells.{dimension}.{field_name(str(value))}.{indicator}"
+            increments.setdefault(scope, {})[path] = change
+        if not increments:
+            return
         await self.counters.bulk_write(
             [
-                UpdateOne(
-                    {"_id": key},
-                    {"$inc": increments[key], "$setOnInsert": buckets[key]},
-                    upsert=True,
-                )
-                for key in sorted(increments)
+                UpdateOne({"_id": scope}, {"$inc": increments[scope]}, upsert=True)
+                for scope in sorted(increments)
             ],
             ordered=False,
             session=session,
@@ -318,13 +371,36 @@ class ReportingStore:
         )
 
     async def counters_of(self, scope: str) -> list[Document]:
-        return await self.counters.find({"scope": scope}).to_list()
-
-    async def all_counters(self) -> list[Document]:
-        return await self.counters.find({}).to_list()
+        """The scope's counters, one mapping per cell: ``scope``, ``dimension`` and ``value``
+        (None for the totals) and a count per indicator."""
+        document = await self.counters.find_one({"_id": scope})
+        return cells_of(document) if document else []
 
     async def freshness(self) -> Document | None:
         return await self.meta.find_one({"_id": "freshness"})
+
+
+def cells_of(document: Document) -> list[Document]:
+    """A scope's counter document as one mapping per cell (what figures.impact reads)."""
+    scope = document["_id"]
+    cells = (
+        [{"_id": scope, "scope": scope, "dimension": None, "value": None, **document["totals"]}]
+        if document.get("totals")
+        else []
+    )
+    for dimension, by_value in (document.get("cells") or {}).items():
+        for name, indicators in by_value.items():
+            value = value_of_field(name)
+            cells.append(
+                {
+                    "_id": counter_id(scope, dimension, value),
+                    "scope": scope,
+                    "dimension": dimension,
+                    "value": value,
+                    **indicators,
+                }
+            )
+    return cells
 
 
 def document_of(facts: BeneficiaryFacts) -> Document:

@@ -588,3 +588,45 @@ def test_merge_carries_training_and_placement_to_the_kept_record_once() -> None:
     assert absorbed.trained
     assert absorbed.directed_to_employment
     assert absorb(absorbed, merged) == absorbed, "absorbing twice changes nothing"
+
+
+# -- a transition spreads only what moved ---------------------------------------------------
+
+attendance_records = st.dictionaries(
+    st.sampled_from([f"session-{n}|person" for n in range(6)]),
+    st.fixed_dictionaries(
+        {
+            "status": st.sampled_from(["present", "excused_absence", "unexcused_absence"]),
+            "minutes": st.integers(0, 180),
+            "on": st.sampled_from(["2026-01-05", "2026-01-12", "2026-02-02", "2026-03-30"]),
+        }
+    ),
+    max_size=5,
+)
+people_facts = st.builds(
+    BeneficiaryFacts,
+    st.just("person-1"),
+    enrolled=st.booleans(),
+    enrolled_on=st.sampled_from(["2026-01-05", "2026-02-02"]),
+    association_id=st.sampled_from(ASSOCIATIONS),
+    district_id=st.sampled_from(DISTRICTS),
+    gender=st.sampled_from([g.value for g in Gender]),
+    tracks=st.sampled_from([(Track.DIGITAL_INCLUSION.value,), (Track.DIGITAL_CAREERS.value,)]),
+    attendances=attendance_records,
+    trained_on=st.sampled_from([None, "2026-03-30"]),
+)
+
+
+@given(people_facts, attendance_records, st.booleans(), st.sampled_from(DISTRICTS))
+def test_transition_equals_the_difference_of_whole_contributions(
+    old: BeneficiaryFacts, changed: dict[str, dict[str, Any]], move: bool, district: str
+) -> None:
+    """Attendance added, corrected or (in a merge's absorb) replaced, with the person in the
+    same cells or moved: the quick way and the whole way give the same deltas."""
+    new = replace(old, attendances={**old.attendances, **changed})
+    if move:
+        new = replace(new, district_id=district)
+    whole = Counter(contributions(new))
+    whole.subtract(contributions(old))
+
+    assert transition(old, new) == {key: n for key, n in whole.items() if n}

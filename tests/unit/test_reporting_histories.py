@@ -14,8 +14,11 @@ from services.reporting.domain import (
     BeneficiaryFacts,
     Bucket,
     SessionFacts,
+    apply,
     beneficiary_of,
+    contributions,
     session_of,
+    transition,
 )
 from services.reporting.projector import SessionSet, WorkingSet
 from tests.histories import Delivery, from_scratch, ground_truth, histories
@@ -118,3 +121,23 @@ def test_counters_do_not_depend_on_the_order_topics_are_read_in(
     reordered = [queues[key].pop(0) for key in turns]
 
     assert project_in_batches(reordered, [3]) == project_in_batches(stream, [1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories())
+def test_each_transition_equals_the_difference_of_whole_contributions(
+    stream: list[Delivery],
+) -> None:
+    """transition() spreads only what moved when a person stays in the same cells: at every
+    step of a history it must equal new contribution minus old, computed whole."""
+    facts: dict[str, BeneficiaryFacts] = {}
+    for delivery in stream:
+        key = beneficiary_of(delivery.event)
+        if key is None:
+            continue
+        before = facts.get(key, BeneficiaryFacts(key))
+        after = apply(before, delivery.event)
+        whole = Counter(contributions(after))
+        whole.subtract(contributions(before))
+        assert transition(before, after) == {k: n for k, n in whole.items() if n}
+        facts[key] = after
