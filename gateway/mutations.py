@@ -202,14 +202,24 @@ class Mutation:
     ) -> training.Attendance:
         return await training.record_attendance(context_of(info), input)
 
-    @strawberry.mutation(description="Record a session's whole roll-call, all or none")
+    @strawberry.mutation(
+        description="Record a session's whole roll-call, all or none; lines already recorded "
+        "the same are unchanged (a resend changes nothing)"
+    )
     async def record_roll_call(
         self,
         info: Info[Context, Any],
         session_id: strawberry.ID,
         records: list[training.RollCallRecordInput],
+        correct: Annotated[
+            bool,
+            strawberry.argument(
+                description="A line that differs from the recorded one replaces it (false: "
+                "such a line is a CONFLICT)"
+            ),
+        ] = False,
     ) -> training.RollCall:
-        return await training.record_roll_call(context_of(info), session_id, records)
+        return await training.record_roll_call(context_of(info), session_id, records, correct)
 
     @strawberry.mutation(description="Set the headcount of people attending without enrolment")
     async def record_anonymous_attendance(

@@ -163,7 +163,9 @@ class Session:
         )
 
 
-@strawberry.type(description="What a roll-call added; records already there are unchanged")
+@strawberry.type(
+    description="What a roll-call added or corrected; records already there the same are unchanged"
+)
 class RollCall:
     recorded: list[Attendance]
     unchanged: int
@@ -354,9 +356,9 @@ async def record_attendance(context: Context, input: RecordAttendanceInput) -> A
 
 
 async def record_roll_call(
-    context: Context, session_id: str, records: list[RollCallRecordInput]
+    context: Context, session_id: str, records: list[RollCallRecordInput], correct: bool = False
 ) -> RollCall:
-    body = {"records": [_mark(record) for record in records]}
+    body = {"records": [_mark(record) for record in records], "correct": correct}
     answer = await _to_session(context, session_id, "roll-call", body)
     return RollCall(
         recorded=[Attendance.of(row) for row in answer["recorded"]],

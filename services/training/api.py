@@ -31,8 +31,11 @@ POST   /sessions/{id}/attendance             one record: beneficiary_id, status 
                                              the duration when present, 0 when absent) → 201 new,
                                              200 when the same record exists, 409 when a different
                                              one does, 422 when training does not know the person
-POST   /sessions/{id}/roll-call              {"records": [...]} many records, all or none → 200
-                                             {"recorded": [...], "unchanged": n}
+POST   /sessions/{id}/roll-call              {"records": [...], "correct": false} many
+                                             records, all or none → 200 {"recorded": [...],
+                                             "unchanged": n}; with "correct": true a line that
+                                             differs from the recorded one replaces it (same
+                                             attendance id; else 409)
 POST   /sessions/{id}/anonymous-attendance   {"count": n}: headcount of people not enrolled
 POST   /assessments                          beneficiary_id, competence ("1.1"), stage
                                              (initial|final), level (0-8), autonomy (assisted|
@@ -169,6 +172,8 @@ class AttendanceIn(Strict):
 
 class RollCallIn(Strict):
     records: list[AttendanceIn] = Field(min_length=1, max_length=500)
+    # A line that differs from the recorded one replaces it (else it is a conflict).
+    correct: bool = False
 
 
 class HeadcountIn(Strict):
@@ -471,7 +476,9 @@ async def record_roll_call(
     session_id: str, body: RollCallIn, who: Caller, service: Service, audit: Audited
 ) -> dict[str, Any]:
     await _visible_session(service, session_id, who)
-    added = await service.roll_call(session_id, [record.mark() for record in body.records])
+    added = await service.roll_call(
+        session_id, [record.mark() for record in body.records], correcting=body.correct
+    )
     await audit(Action.RECORD, RecordKind.ATTENDANCE, _people([added]))
     return {
         "recorded": [attendance_view(a) for a in added],

@@ -298,8 +298,11 @@ class Training:
         )
         return updated, [*at_risk, *([trained] if trained else [])]
 
-    async def roll_call(self, session_id: str, marks: Sequence[AttendanceMark]) -> list[Attendance]:
-        """Record a whole roll-call at once, all or none; the records it added."""
+    async def roll_call(
+        self, session_id: str, marks: Sequence[AttendanceMark], *, correcting: bool = False
+    ) -> list[Attendance]:
+        """Record a whole roll-call at once, all or none; the records it added or (when
+        ``correcting``) corrected."""
 
         async def work(session: Session) -> list[Attendance]:
             training_session = await self.session(session_id, session)
@@ -320,12 +323,18 @@ class Training:
                     roll,
                     attendance_ids=(str(uuid4()) for _ in marks),
                     now=now(),
+                    correcting=correcting,
                 )
             except InvalidInput as refused:
                 errors.extend(refused.errors)
             if errors:
                 raise InvalidInput(*errors)
-            await self._store_attendance(session, added)
+            corrected = [a for a in added if a.beneficiary_id in roll]
+            await self.store.replace_attendance(session, corrected)
+            await self._store_attendance(session, [a for a in added if a not in corrected])
+            for attendance in corrected:  # same attendance id: readers keep the latest record
+                await self.store.emit(session, attendance.recorded_event())
+                await self._reconsider(session, attendance.beneficiary_id)
             return added
 
         return await self._in_transaction(work)

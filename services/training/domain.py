@@ -453,9 +453,11 @@ def record_attendance(
     attendance_id: str,
     now: datetime,
     present_count: int = 0,
+    correcting: bool = False,
 ) -> Attendance | None:
     """The new record, None when the same fact is already recorded (a resend), or
-    :class:`Conflict` when a different one is (one record per session and person).
+    :class:`Conflict` when a different one is (one record per session and person) — unless
+    ``correcting``: then the record is the recorded one corrected (same id, recorded now).
 
     ``present_count`` is how many people are already recorded present at the session.
     """
@@ -481,14 +483,18 @@ def record_attendance(
     if existing is not None:
         if existing.same_fact(attendance):
             return None
-        raise Conflict(
-            existing.id,
-            f"attendance of {mark.beneficiary_id} at session {session.id} is already recorded "
-            f"as {existing.status.value} ({existing.minutes} min); one record per session and "
-            "person",
-        )
+        if not correcting:
+            raise Conflict(
+                existing.id,
+                f"attendance of {mark.beneficiary_id} at session {session.id} is already "
+                f"recorded as {existing.status.value} ({existing.minutes} min); one record per "
+                "session and person (a roll-call may correct it)",
+            )
+        attendance = replace(attendance, id=existing.id)
+    newly_present = existing is None or existing.status is not AttendanceStatus.PRESENT
     if (
         attendance.status is AttendanceStatus.PRESENT
+        and newly_present
         and session.capacity is not None
         and present_count + session.anonymous_count >= session.capacity
     ):
@@ -505,10 +511,13 @@ def roll_call(
     *,
     attendance_ids: Iterable[str],
     now: datetime,
+    correcting: bool = False,
 ) -> list[Attendance]:
-    """The records a roll-call adds, all or none: any problem on any line refuses the whole
-    roll-call with one error per line (``records[i].field``). Lines already recorded
-    identically are skipped; a person named twice is refused."""
+    """The records a roll-call adds (or, ``correcting``, corrects), all or none: any problem on
+    any line refuses the whole roll-call with one error per line (``records[i].field``). Lines
+    already recorded identically are skipped; a person named twice is refused. A line that
+    differs from the recorded one is a conflict, unless ``correcting``: then it replaces it
+    (same attendance id, recorded now)."""
     errors: list[FieldError] = []
     added: list[Attendance] = []
     seen: set[UUID] = set()
@@ -520,14 +529,16 @@ def roll_call(
             errors.append(FieldError(f"{where}.beneficiaryId", "named twice in this roll-call"))
             continue
         seen.add(mark.beneficiary_id)
+        before = existing.get(str(mark.beneficiary_id))
         try:
             attendance = record_attendance(
                 session,
                 mark,
-                existing.get(str(mark.beneficiary_id)),
+                before,
                 attendance_id=next(ids),
                 now=now,
                 present_count=present,
+                correcting=correcting,
             )
         except InvalidInput as refused:
             errors.extend(
@@ -538,6 +549,7 @@ def roll_call(
         if attendance is not None:
             added.append(attendance)
             present += attendance.status is AttendanceStatus.PRESENT
+            present -= before is not None and before.status is AttendanceStatus.PRESENT
     if errors:
         raise InvalidInput(*errors)
     return added

@@ -188,6 +188,14 @@ class TrainingStore:
                 [_attendance_document(a) for a in records], session=session
             )
 
+    async def replace_attendance(self, session: Session, records: list[Attendance]) -> None:
+        """Corrected records, each in place of the one with its id."""
+        if records:
+            await self.attendance.bulk_write(
+                [ReplaceOne({"_id": a.id}, _attendance_document(a)) for a in records],
+                session=session,
+            )
+
     # -- assessments -------------------------------------------------------------------------
 
     async def assessments_of(

@@ -147,7 +147,9 @@ def test_a_roll_call_taken_on_a_phone_is_recorded_in_graphql(
     phone.screenshot(path=artifacts / "app-roll-call.png", full_page=True)
     phone.get_by_role("button", name="Valider l'appel").click()
 
-    expect(phone.get_by_text("Appel enregistré : 3 ligne(s) ajoutée(s).")).to_be_visible()
+    expect(
+        phone.get_by_text("Appel enregistré : 3 ligne(s) ajoutée(s) ou corrigée(s).")
+    ).to_be_visible()
     assert statuses(gateway, session_id) == {
         people[0]["id"]: ("PRESENT", 150),
         people[1]["id"]: ("UNEXCUSED_ABSENCE", 0),
@@ -156,13 +158,34 @@ def test_a_roll_call_taken_on_a_phone_is_recorded_in_graphql(
     assert roll_call(gateway, session_id)["anonymousCount"] == 2
     assert phone.evaluate("localStorage.getItem('dn-app-queue')") is None  # nothing kept
 
-    phone.reload()  # a recorded roll-call opens as recorded
+    recorded_ids = {
+        a["beneficiaryId"]: a["id"] for a in roll_call(gateway, session_id)["attendance"]
+    }
+
+    phone.reload()  # a recorded roll-call opens as recorded, and can be corrected
     expect(phone.get_by_test_id("association-name")).to_have_text("Saige en Ligne")
     open_roll_call(phone, session_id)
-    present = line(phone, people[0]).get_by_role("button", name="Présent", exact=True)
-    expect(present).to_have_attribute("aria-pressed", "true")
-    expect(present).to_be_disabled()
+    for person, word in zip(people, ("Présent", "Absent", "Excusé"), strict=True):
+        pressed = line(phone, person).get_by_role("button", name=word, exact=True)
+        expect(pressed).to_have_attribute("aria-pressed", "true")
+    expect(line(phone, people[0]).get_by_test_id("minutes")).to_have_value("150")
     expect(phone.get_by_label("Personnes venues sans inscription")).to_have_value("2")
+    line(phone, people[1]).get_by_role("button", name="Présent", exact=True).click()  # came late
+    expect(line(phone, people[1])).to_contain_text("corrigé à l'envoi")
+    phone.get_by_role("button", name="Valider l'appel").click()
+
+    expect(
+        phone.get_by_text("Appel enregistré : 1 ligne(s) ajoutée(s) ou corrigée(s).")
+    ).to_be_visible()
+    assert statuses(gateway, session_id) == {
+        people[0]["id"]: ("PRESENT", 150),
+        people[1]["id"]: ("PRESENT", 180),
+        people[2]["id"]: ("EXCUSED_ABSENCE", 0),
+    }
+    corrected_ids = {
+        a["beneficiaryId"]: a["id"] for a in roll_call(gateway, session_id)["attendance"]
+    }
+    assert corrected_ids == recorded_ids  # corrected in place: one record per session and person
 
 
 def test_a_roll_call_and_an_enrolment_made_offline_land_exactly_once(
