@@ -73,7 +73,9 @@ class SessionScheduledV1(EventData):
 
 
 class AttendanceRecordedV1(AboutBeneficiary):
-    """A beneficiary's attendance at one session was recorded (once per session and person)."""
+    """A beneficiary's attendance at one session was recorded (one record per session and
+    person). A corrected roll-call emits it again with the same ``attendance_id`` and a later
+    ``recorded_at``: keep the latest version of each attendance id."""
 
     event_type: ClassVar[str] = "dn.training.attendance_recorded.v1"
     topic: ClassVar[str] = TRAINING_EVENTS
