@@ -7,6 +7,7 @@ sees and changes none of it. Screenshots of each screen go to tests/browser/arti
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -290,9 +291,11 @@ AXE = Path(axe_playwright_python.__file__).with_name("axe.min.js")
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 
 
-def accessibility_problems(page: Page) -> list[dict[str, Any]]:
-    """axe-core's serious and critical violations on the page as it is now (injected through
-    the browser's devtools protocol: the page's content security policy stays as served)."""
+def accessibility_problems(
+    page: Page, impacts: tuple[str, ...] = ("serious", "critical")
+) -> list[dict[str, Any]]:
+    """axe-core's violations of these impacts on the page as it is now (injected through the
+    browser's devtools protocol: the page's content security policy stays as served)."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text(encoding="utf-8"))
     result = page.evaluate(
@@ -301,7 +304,7 @@ def accessibility_problems(page: Page) -> list[dict[str, Any]]:
     return [
         {"rule": v["id"], "impact": v["impact"], "where": [n["target"] for n in v["nodes"]][:5]}
         for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
+        if v["impact"] in impacts
     ]
 
 
@@ -492,32 +495,38 @@ def test_every_screen_has_no_serious_accessibility_violation_in_french_or_englis
     session_id = schedule(gateway, dt.datetime.now(dt.UTC).replace(microsecond=0))
     nav = phone.get_by_role("navigation")
     problems: dict[str, list[dict[str, Any]]] = {}
+    every = ("minor", "moderate", "serious", "critical")
+    found: dict[str, list[dict[str, Any]]] = {}  # every impact, kept as a test artefact
+
+    def check(screen: str) -> None:
+        found[screen] = accessibility_problems(phone, every)
+        problems[screen] = [p for p in found[screen] if p["impact"] in ("serious", "critical")]
 
     phone.goto(app_url)  # no token yet
     expect(phone.get_by_test_id("token-panel")).to_be_visible()
-    problems["sign-in"] = accessibility_problems(phone)
+    check("sign-in")
     phone.screenshot(path=artifacts / "app-sign-in.png", full_page=True)
 
     open_app(phone, app_url, association_token)
-    problems["today"] = accessibility_problems(phone)
+    check("today")
     open_roll_call(phone, session_id)
     line(phone, person).get_by_role("button", name="Présent", exact=True).click()
-    problems["roll-call"] = accessibility_problems(phone)
+    check("roll-call")
     nav.get_by_role("button", name="Inscrire").click()
     phone.locator("#enrol-form").get_by_role("button", name="Inscrire").click()  # errors shown
     expect(phone.get_by_label("Prénom")).to_have_attribute("aria-invalid", "true")
-    problems["enrol"] = accessibility_problems(phone)
+    check("enrol")
     phone.screenshot(path=artifacts / "app-enrol.png", full_page=True)
     nav.get_by_role("button", name="À suivre").click()
     flagged = phone.get_by_test_id("at-risk").filter(has_text=person["name"])
     expect(flagged).to_be_visible()
-    problems["follow-up"] = accessibility_problems(phone)
+    check("follow-up")
     flagged.get_by_role("button").click()
     expect(phone.get_by_role("heading", name=person["name"])).to_be_visible()
-    problems["person"] = accessibility_problems(phone)
+    check("person")
     nav.get_by_role("button", name="Planifier").click()
     phone.get_by_label("Chaque semaine").check()
-    problems["schedule"] = accessibility_problems(phone)
+    check("schedule")
 
     phone_context.set_offline(True)
     nav.get_by_role("button", name="Aujourd'hui").click()
@@ -525,7 +534,7 @@ def test_every_screen_has_no_serious_accessibility_violation_in_french_or_englis
     line(phone, person).get_by_role("button", name="Présent", exact=True).click()
     phone.get_by_role("button", name="Valider l'appel").click()
     expect(phone.get_by_test_id("outbox")).to_contain_text("1 envoi(s) en attente")
-    problems["waiting"] = accessibility_problems(phone)
+    check("waiting")
     phone_context.set_offline(False)
     expect(phone.get_by_test_id("outbox")).to_be_hidden(timeout=30_000)
     assert statuses(gateway, session_id) == {person["id"]: ("PRESENT", 180)}
@@ -539,10 +548,11 @@ def test_every_screen_has_no_serious_accessibility_violation_in_french_or_englis
     expect(phone.get_by_role("button", name="Submit roll-call")).to_be_visible()
     for word in ("Present", "Absent", "Excused"):
         expect(line(phone, person).get_by_role("button", name=word, exact=True)).to_be_visible()
-    problems["roll-call-en"] = accessibility_problems(phone)
+    check("roll-call-en")
     phone.screenshot(path=artifacts / "app-roll-call-en.png", full_page=True)
 
-    assert {screen: found for screen, found in problems.items() if found} == {}
+    (artifacts / "app-accessibility.json").write_text(json.dumps(found, indent=1) + "\n")
+    assert {screen: seen for screen, seen in problems.items() if seen} == {}
     overflow = phone.evaluate("document.documentElement.scrollWidth")
     assert overflow <= PHONE["width"], f"the page is {overflow} px wide on a phone"
 
