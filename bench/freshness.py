@@ -324,7 +324,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
                 programme,
                 rate,
                 args.seconds,
-                stack.settings.fetch_max_wait_ms,
+                stack.settings.live_fetch_max_wait_ms,
             )
             print(f"{rate:g} events/s: through the platform …", file=sys.stderr)
             phase, enrolled = await platform_freshness(

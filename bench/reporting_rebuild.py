@@ -540,7 +540,7 @@ async def _live_reporting(setup: LiveSetup, commands: Connection) -> None:
         group_id=setup.group_id,
         handle=handler,
         dead_letters=dead_letters,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        fetch_max_wait_ms=settings.live_fetch_max_wait_ms,
     )
     await dead_letters.start()
     await broker.start()

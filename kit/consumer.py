@@ -334,6 +334,9 @@ def subscribe_records(
         ack_policy=AckPolicy.MANUAL,
         batch=True,
         max_records=max_records,
+        # FastStream waits this long for records, then as long again after an empty wait:
+        # its 200 ms default held records that arrived meanwhile for up to 200 ms more.
+        batch_timeout_ms=fetch_max_wait_ms,
         parser=_tolerant_batch_parser,
         decoder=_raw_body,
         fetch_max_wait_ms=fetch_max_wait_ms,

@@ -142,7 +142,11 @@ class Runtime:
         handle: BatchHandler,
         max_records: int = 500,
         retry: RetryPolicy = RetryPolicy(),
+        live: bool = False,
     ) -> None:
+        """Hand events to ``handle`` a batch at a time. ``live``: a path whose freshness users
+        see (reporting's projection) fetches with the short wait."""
+
         async def handle_then_wake(events: list[CloudEvent]) -> object:
             result = await handle(events)
             self.committed()
@@ -156,7 +160,9 @@ class Runtime:
             dead_letters=self.dead_letters,
             retry=retry,
             max_records=max_records,
-            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            fetch_max_wait_ms=(
+                self.settings.live_fetch_max_wait_ms if live else self.settings.fetch_max_wait_ms
+            ),
             positions=self._positions(group_id),
             resets=self.resets,
         )

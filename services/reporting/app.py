@@ -34,7 +34,7 @@ def build(settings: Settings) -> FastAPI:
         group_id = (
             GROUP_ID if settings.database_prefix == "dn_" else f"{GROUP_ID}-{runtime.db.name}"
         )
-        runtime.consume_batches(*TOPICS, group_id=group_id, handle=handler)
+        runtime.consume_batches(*TOPICS, group_id=group_id, handle=handler, live=True)
 
     app = service_app(NAME, settings, router=router, setup=setup)
     return app
