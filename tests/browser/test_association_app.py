@@ -573,3 +573,48 @@ def test_the_link_dn_up_prints_opens_the_app_as_the_first_association(
     assert phone.evaluate("sessionStorage.getItem('dn-app-token')") == link.split("=", 1)[1]
     expect(phone.locator("html")).to_have_attribute("lang", "fr")
     expect(phone.get_by_role("heading", name="Aujourd'hui")).to_be_visible()
+
+
+def test_a_refusal_that_comes_back_later_is_shown_next_to_its_roll_call(
+    phone: Page, phone_context: BrowserContext, app_url: str, association_token: str,
+    gateway: httpx.Client, artifacts: Path,
+) -> None:  # fmt: skip
+    person = enrol_person(gateway)
+    session_id = schedule(gateway, dt.datetime.now(dt.UTC).replace(microsecond=0))
+    open_app(phone, app_url, association_token)
+    phone_context.set_offline(True)
+    open_roll_call(phone, session_id)
+    line(phone, person).get_by_role("button", name="Présent", exact=True).click()
+    phone.get_by_role("button", name="Valider l'appel").click()
+    expect(phone.get_by_test_id("outbox")).to_contain_text("1 envoi(s) en attente")
+    # Meanwhile someone else records this person absent from another device.
+    absent = {"sessionId": session_id, "beneficiaryId": person["id"], "status": "UNEXCUSED_ABSENCE"}
+    data(graphql(gateway, ATTEND, input=absent))
+
+    phone_context.set_offline(False)
+    refusal = phone.get_by_test_id("outbox-item").filter(has_text="refusé")
+    expect(refusal).to_contain_text("Appel : Premiers pas", timeout=30_000)
+    expect(refusal).to_contain_text(
+        f"{person['name']} : déjà enregistré·e « Absent » depuis un autre appareil"
+    )
+    phone.get_by_role("button", name="← Séances").click()
+    expect(phone.locator(f'[data-session-id="{session_id}"]')).to_contain_text("envoi refusé")
+    phone.screenshot(path=artifacts / "app-refused.png", full_page=True)
+    assert statuses(gateway, session_id) == {person["id"]: ("UNEXCUSED_ABSENCE", 0)}
+
+    refusal.get_by_role("button", name="Retirer").click()
+    expect(phone.get_by_test_id("outbox")).to_be_hidden()
+    assert phone.evaluate("localStorage.getItem('dn-app-queue')") is None
+
+
+def test_a_coordinator_chooses_the_association(
+    phone: Page, app_url: str, coordinator_token: str, gateway: httpx.Client
+) -> None:
+    session_id = schedule(gateway, dt.datetime.now(dt.UTC).replace(microsecond=0))
+    phone.goto(f"{app_url}#token={coordinator_token}")
+    chooser = phone.get_by_test_id("association-select")
+    expect(chooser).to_be_visible()
+    chooser.select_option(ASSOCIATION)
+
+    expect(phone.get_by_test_id("association-name")).to_have_text("Saige en Ligne")
+    expect(phone.locator(f'[data-session-id="{session_id}"]')).to_be_visible()
