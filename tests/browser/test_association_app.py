@@ -107,7 +107,9 @@ def roll_call(gateway: httpx.Client, session_id: str) -> dict[str, Any]:
 def open_app(page: Page, url: str, token: str) -> None:
     page.goto(f"{url}#token={token}")
     expect(page.get_by_test_id("association-name")).to_have_text("Saige en Ligne")
-    page.wait_for_function("document.documentElement.dataset.offlineReady === 'true'")
+    # The service worker keeps the page (a locator, not wait_for_function: polling a string
+    # would be an eval the page's content security policy refuses).
+    expect(page.get_by_test_id("offline-ready")).to_be_visible()
 
 
 def open_roll_call(page: Page, session_id: str) -> None:
