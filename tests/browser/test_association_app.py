@@ -28,8 +28,10 @@ from tests.e2e.conftest import enrolment, graphql
 from tests.e2e.test_training_orientation_flows import (
     ASSOCIATION,
     OTHER_ASSOCIATION,
+    PLACE,
     known_to_training,
     schedule,
+    when_known_to_orientation,
 )
 from tests.support import graphql_data as data
 
@@ -323,6 +325,10 @@ def test_three_unexcused_absences_put_the_person_under_follow_up(
 ) -> None:
     person = enrol_person(gateway)
     absent_three_times(gateway, person)
+    hired = enrol_person(gateway)  # in a job for a little over three months: follow-up due
+    starts_on = (dt.date.today() - dt.timedelta(days=100)).isoformat()
+    body = {"beneficiaryId": hired["id"], "kind": "CDI", "startsOn": starts_on}
+    data(when_known_to_orientation(lambda: graphql(gateway, PLACE, input=body)))
     at_risk = data(graphql(gateway, AT_RISK, associationId=ASSOCIATION))["beneficiariesAtRisk"]
     assert {"beneficiaryId": person["id"], "sessionsMissed": 3} in at_risk
 
@@ -331,6 +337,8 @@ def test_three_unexcused_absences_put_the_person_under_follow_up(
     flagged = phone.get_by_test_id("at-risk").filter(has_text=person["name"])
     expect(flagged).to_contain_text("3 séances manquées de suite")
     expect(flagged).to_contain_text("jamais venu·e")
+    due = phone.get_by_test_id("follow-up").filter(has_text=hired["name"])
+    expect(due).to_contain_text("suivi à 3 mois")
     phone.screenshot(path=artifacts / "app-follow-up.png", full_page=True)
 
     flagged.get_by_role("button").click()
