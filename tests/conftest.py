@@ -15,12 +15,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 from pymongo import AsyncMongoClient
 
 from kit.infra import EmbeddedInfra, InfraError
 from kit.mongo import Document, connect
 from kit.platform import Platform, free_port, free_process_ports, running
 from kit.settings import Settings
+
+# Property tests check results, not speed: Hypothesis's default 200 ms deadline per example
+# fails them on a loaded CI machine (two did, under load 10-15) though nothing is wrong.
+hypothesis_settings.register_profile("dn", deadline=None)
+hypothesis_settings.load_profile("dn")
 
 
 @dataclass(frozen=True)
