@@ -477,17 +477,22 @@ class OutboxRelay:
                     headers = dict(record["headers"])
                     headers[LOG_HEADER] = self._log_id
                     headers[POSITION_HEADER] = str(record["position"])
+                    # The publish, in the trace of the request that made the event; its
+                    # context goes in the headers, so each consumer's span descends from it.
                     span = tracer.start_span(
-                        "outbox relay",
+                        f"{record['topic']} publish",
                         context=propagate.extract(record.get("trace") or {}),
-                        kind=SpanKind.INTERNAL,
+                        kind=SpanKind.PRODUCER,
                         attributes={
+                            "messaging.system": "kafka",
+                            "messaging.operation": "publish",
                             "messaging.destination.name": record["topic"],
                             "cloudevents.event_type": record["type"],
                             "messaging.kafka.destination.partition": record["partition"],
                         },
                     )
                     spans.append(span)
+                    propagate.inject(headers, context=trace.set_span_in_context(span))
                     with trace.use_span(span, end_on_exit=False):
                         acks.append(
                             await self._transport.send(

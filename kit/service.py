@@ -224,7 +224,7 @@ async def open_runtime(name: str, settings: Settings) -> Runtime:
     await audit.ensure_indexes()
     broker = build_broker(bootstrap, client_id=f"dn-{name}")
     transport = KafkaTransport(
-        broker, bootstrap, settings.kafka_partitions, settings.kafka_replication
+        bootstrap, settings.kafka_partitions, settings.kafka_replication, client_id=f"dn-{name}"
     )
     resets = BrokerResets()
     return Runtime(

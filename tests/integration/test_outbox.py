@@ -15,7 +15,7 @@ from pymongo.errors import AutoReconnect
 
 from contracts.topics import REGISTRATION_EVENTS
 from kit import outbox
-from kit.broker import KafkaTransport, build_broker
+from kit.broker import KafkaTransport
 from kit.infra import tansu_binary
 from kit.mongo import Document, Session, in_transaction
 from kit.platform import free_port
@@ -78,13 +78,12 @@ async def test_relay_publishes_every_committed_event_across_a_restart(
 
         ce_ids.append(await in_transaction(mongo, change))
 
-    broker = build_broker(infra.kafka_bootstrap, client_id="test-relay")
-    await broker.connect()
+    transports = [KafkaTransport(infra.kafka_bootstrap), KafkaTransport(infra.kafka_bootstrap)]
     try:
-        first = outbox.OutboxRelay(db, KafkaTransport(broker, infra.kafka_bootstrap), batch_size=5)
+        first = outbox.OutboxRelay(db, transports[0], batch_size=5)
         assert await first.publish_pending() == 5  # then the relay "crashes"
 
-        second = outbox.OutboxRelay(db, KafkaTransport(broker, infra.kafka_bootstrap), batch_size=5)
+        second = outbox.OutboxRelay(db, transports[1], batch_size=5)
         running = asyncio.create_task(second.run())
         await eventually(
             lambda: db[outbox.COLLECTION].count_documents({"sent_at": None}),
@@ -93,7 +92,8 @@ async def test_relay_publishes_every_committed_event_across_a_restart(
         )
         running.cancel()
     finally:
-        await broker.stop()
+        for transport in transports:
+            await transport.close()
 
     wanted = set(ce_ids)
     records = await read_topic(
@@ -151,12 +151,11 @@ async def test_relay_publishes_its_whole_log_again_when_the_broker_comes_back_em
     port = free_port()
 
     bootstrap = f"127.0.0.1:{port}"
-    broker = build_broker(bootstrap, client_id="test-reseed")
-    relay = outbox.OutboxRelay(db, KafkaTransport(broker, bootstrap, 3), batch_size=25)
+    transport = KafkaTransport(bootstrap, 3)
+    relay = outbox.OutboxRelay(db, transport, batch_size=25)
     try:
         with broker_of_its_own(port):
             await ensure_topics(bootstrap, 3, 1)
-            await broker.connect()
             while await relay.publish_pending():
                 pass
             first = await read_topic(bootstrap, REGISTRATION_EVENTS, lambda seen: len(seen) >= 60)
@@ -184,7 +183,7 @@ async def test_relay_publishes_its_whole_log_again_when_the_broker_comes_back_em
                 until=lambda seen: wanted <= {header(r, "ce_id") for r in seen},
             )
     finally:
-        await broker.stop()
+        await transport.close()
     assert {header(r, "ce_id") for r in records} == wanted
     log_id = await outbox.log_id_of(db)
     assert {header(r, "dn_log") for r in records} == {log_id}
@@ -224,10 +223,9 @@ async def test_positions_given_while_mongodb_went_away_are_given_again_without_a
     db = mongo[f"test_outbox_{uuid4().hex[:8]}"]
     await outbox.ensure_indexes(db)
     await enqueue_many(mongo, db, 3)
-    broker = build_broker(infra.kafka_bootstrap, client_id="test-relay-hole")
-    await broker.connect()
+    transport = KafkaTransport(infra.kafka_bootstrap)
     try:
-        relay = outbox.OutboxRelay(db, KafkaTransport(broker, infra.kafka_bootstrap))
+        relay = outbox.OutboxRelay(db, transport)
         assert await relay.publish_pending() == 3
         await enqueue_many(mongo, db, 4)
         failing = FailingOnce(relay._outbox)
@@ -237,7 +235,7 @@ async def test_positions_given_while_mongodb_went_away_are_given_again_without_a
             await relay.publish_pending()
         assert await relay.publish_pending() == 4
     finally:
-        await broker.stop()
+        await transport.close()
     placed = await db[outbox.COLLECTION].find({}, {"partition": 1, "position": 1}).to_list()
     by_partition: dict[int, list[int]] = {}
     for record in placed:
