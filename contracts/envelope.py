@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 JSON = "application/json"
 STRUCTURED = "application/cloudevents+json"
-SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# What can make a lone surrogate: a \u escape of one (\ud800 to \udfff), or its UTF-8-like
+# bytes (ED A0-BF …), which json.loads takes in ("surrogatepass") though they are no UTF-8.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 CE_PREFIX = "ce_"
 REQUIRED_ATTRIBUTES = ("id", "source", "type", "specversion")
 
@@ -160,8 +162,7 @@ def _json_object(value: bytes | None) -> dict[str, Any]:
         raise EnvelopeError("invalid_json", f"the record value is not JSON ({error})") from error
     if not isinstance(body, dict):
         raise EnvelopeError("invalid_json", "the record value must be a JSON object")
-    # Only a \u escape of a surrogate (\ud800 to \udfff) yields one: looked for in the raw
-    # bytes first, so the usual record is not encoded again to find out.
+    # Looked for in the raw bytes first, so the usual record is not encoded again to find out.
     if SURROGATE_ESCAPE.search(value) and _has_lone_surrogate(body):
         raise EnvelopeError(
             "invalid_json",
@@ -172,7 +173,7 @@ def _json_object(value: bytes | None) -> dict[str, Any]:
 
 
 def _has_lone_surrogate(body: dict[str, Any]) -> bool:
-    """Only a ``\\u`` escape yields one (UTF-8 cannot encode it); no store or log could take it."""
+    """A lone surrogate is no Unicode text: no store or log could take it."""
     try:
         json.dumps(body, ensure_ascii=False).encode()
     except UnicodeEncodeError:

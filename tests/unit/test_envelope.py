@@ -244,6 +244,8 @@ def test_event_id_that_is_not_a_uuid_is_rejected_as_invalid_attribute() -> None:
         b'{"first_name": "Ana\\ud800"}',  # in a value
         b'{"\\udc80": 1}',  # in a key, which a detail would quote
         b'{"tracks": [{"x": "\\udfff\\ud800"}]}',  # nested, and the halves the wrong way round
+        b'{"last_name": "Person\xed\xa0\x80"}',  # its UTF-8-like bytes, which json.loads takes
+        b'{"\xed\xbf\xbfkey": 1}',  # the same in a key
     ],
 )
 def test_json_escaping_half_a_surrogate_pair_is_rejected_as_invalid_json(escaped: bytes) -> None:
