@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import axe_playwright_python
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from kit import cli
 from kit.auth import Role, issue_token
@@ -583,6 +583,42 @@ def test_the_link_dn_up_prints_opens_the_app_as_the_first_association(
     assert phone.evaluate("sessionStorage.getItem('dn-app-token')") == link.split("=", 1)[1]
     expect(phone.locator("html")).to_have_attribute("lang", "fr")
     expect(phone.get_by_role("heading", name="Aujourd'hui")).to_be_visible()
+
+
+def test_a_roll_call_opened_before_the_people_arrive_shows_them_when_they_do(
+    phone: Page, app_url: str, association_token: str, gateway: httpx.Client
+) -> None:
+    """A large association or a slow network: the list of people comes after the trainer has
+    opened the session (in CI, the shared platform's association had grown past a few pages
+    and four tests failed that way). The roll-call says it is loading, then shows them."""
+    person = enrol_person(gateway)
+    session_id = schedule(gateway, dt.datetime.now(dt.UTC).replace(microsecond=0))
+    held: list[Route] = []
+
+    def hold_the_people(route: Route) -> None:
+        if "beneficiaries(filter" in (route.request.post_data or ""):
+            held.append(route)
+        else:
+            route.continue_()
+
+    phone.route("**/graphql", hold_the_people)
+    open_app(phone, app_url, association_token)
+    open_roll_call(phone, session_id)
+    expect(phone.get_by_text("Chargement de la liste des personnes…")).to_be_visible()
+    expect(line(phone, person)).to_have_count(0)
+    assert held, "the page asked for the people"
+
+    for route in held:
+        route.continue_()
+    phone.unroute("**/graphql")
+
+    line(phone, person).get_by_role("button", name="Présent", exact=True).click()
+    expect(phone.get_by_text("Chargement de la liste des personnes…")).to_have_count(0)
+    phone.get_by_role("button", name="Valider l'appel").click()
+    expect(
+        phone.get_by_text("Appel enregistré : 1 ligne(s) ajoutée(s) ou corrigée(s).")
+    ).to_be_visible()
+    assert statuses(gateway, session_id)[person["id"]][0] == "PRESENT"
 
 
 def test_a_refusal_that_comes_back_later_is_shown_next_to_its_roll_call(
