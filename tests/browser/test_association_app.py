@@ -106,12 +106,16 @@ def roll_call(gateway: httpx.Client, session_id: str) -> dict[str, Any]:
     return session
 
 
-def open_app(page: Page, url: str, token: str) -> None:
+def open_app(page: Page, url: str, token: str, *, people: bool = True) -> None:
     page.goto(f"{url}#token={token}")
     expect(page.get_by_test_id("association-name")).to_have_text("Saige en Ligne")
     # The service worker keeps the page (a locator, not wait_for_function: polling a string
     # would be an eval the page's content security policy refuses).
     expect(page.get_by_test_id("offline-ready")).to_be_visible()
+    if people:
+        # And the association's people are loaded (pages of them on the shared test platform),
+        # as they are once the app has been open a moment: tests go offline right after.
+        expect(page.locator("body")).to_have_attribute("data-people", "loaded", timeout=60_000)
 
 
 def open_roll_call(page: Page, session_id: str) -> None:
@@ -602,7 +606,7 @@ def test_a_roll_call_opened_before_the_people_arrive_shows_them_when_they_do(
             route.continue_()
 
     phone.route("**/graphql", hold_the_people)
-    open_app(phone, app_url, association_token)
+    open_app(phone, app_url, association_token, people=False)
     open_roll_call(phone, session_id)
     expect(phone.get_by_text("Chargement de la liste des personnes…")).to_be_visible()
     expect(line(phone, person)).to_have_count(0)
