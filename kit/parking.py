@@ -91,22 +91,33 @@ def plan_release(
     """Which parked requests can be applied now and which have waited too long.
 
     Walked in the order received: a request is released when all it names is known (or made by
-    a request released before it in this pass) and no earlier request still waiting names the
-    same record; it expires when something it names is still unknown after ``max_wait``. An
-    expired request no longer holds back the ones behind it."""
+    a request released before it) and no earlier request still waiting names the same record;
+    it expires when something it names is still unknown after ``max_wait``. An expired request
+    no longer holds back the ones behind it. What a released request makes can release one
+    received *before* it (a referral's resolution sent ahead of the referral): the walk is
+    repeated over those still waiting until nothing more goes, so the two are applied in the
+    same pass, the referral first."""
     plan = ReleasePlan()
-    held: set[frozenset[Ref]] = set()
     available = set(known)
-    for request in sorted(parked, key=lambda p: p.order):
-        missing = [r for r in request.refs if r not in available]
-        record = frozenset(request.refs)
-        if missing and now - request.parked_at >= max_wait:
-            plan.expire.append((request, missing))
-        elif missing or record in held:
-            held.add(record)
-        else:
-            plan.release.append(request)
-            available.update(request.creates)
+    waiting = sorted(parked, key=lambda p: p.order)
+    while waiting:
+        held: set[frozenset[Ref]] = set()
+        still: list[Parked] = []
+        released = len(plan.release)
+        for request in waiting:
+            missing = [r for r in request.refs if r not in available]
+            record = frozenset(request.refs)
+            if missing and now - request.parked_at >= max_wait:
+                plan.expire.append((request, missing))
+            elif missing or record in held:
+                held.add(record)
+                still.append(request)
+            else:
+                plan.release.append(request)
+                available.update(request.creates)
+        if len(plan.release) == released:
+            break
+        waiting = still
     return plan
 
 

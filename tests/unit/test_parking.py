@@ -37,6 +37,19 @@ def test_requests_are_released_in_the_order_received() -> None:
     assert ids(plan.release) == ["first", "second"]
 
 
+def test_what_a_released_request_makes_releases_one_received_before_it_in_the_same_pass() -> None:
+    """A resolution sent ahead of its referral, both before the person's enrolment: once the
+    person is known both go in one pass, the referral first (a reader never sees the referral
+    open; an e2e test caught the one-pass delay in CI)."""
+    resolution = parked("resolution", "referral:r1")
+    referral = parked("referral", "beneficiary:b1", creates=("referral:r1",))
+    waiting = plan_release([resolution, referral], set(), NOW, WEEK)
+    assert waiting.release == []
+    plan = plan_release([resolution, referral], {"beneficiary:b1"}, NOW, WEEK)
+    assert ids(plan.release) == ["referral", "resolution"]
+    assert plan.expire == []
+
+
 def test_a_request_waits_behind_an_earlier_one_about_the_same_record() -> None:
     """The later correction of an attendance must not be applied before the first report."""
     earlier = parked("earlier", "session:s1", "beneficiary:b1")
