@@ -78,12 +78,12 @@ class Settings(BaseSettings):
     # A clean stop (Ctrl-C on `dn up`) waits this long at most for the services to apply what
     # partners already sent before stopping them.
     drain_timeout_s: float = 30.0
-    # Consumer fetch wait. The embedded broker answers a fetch only once this has passed, data or
-    # not, so each consumer polls 1000/wait times a second, busy or idle: at 10 ms the platform's
-    # seven consumers kept the broker at 16 % of a core doing nothing, and a simulated year took
-    # 32 CPU-seconds against 22 at 50 ms. Partner intake and the services' subscriptions to one
-    # another wait 50 ms; reporting's projection, whose freshness the dashboard shows, keeps
-    # the short wait (``live_fetch_max_wait_ms``).
+    # Consumer fetch wait. A fetch the embedded broker has nothing for is answered only once this
+    # has passed (records arriving meanwhile wait too), so an idle consumer polls 1000/wait times
+    # a second: at 10 ms the platform's seven consumers kept the broker at 16 % of a core doing
+    # nothing, and a simulated year took 32 CPU-seconds against 22 at 50 ms. Partner intake and
+    # the services' subscriptions to one another wait 50 ms; reporting's projection, whose
+    # freshness the dashboard shows, keeps the short wait (``live_fetch_max_wait_ms``).
     fetch_max_wait_ms: int = 50
     live_fetch_max_wait_ms: int = 10
     # A partner request naming something not known yet (a person, a session, a referral…) is
