@@ -27,7 +27,7 @@ from .exports import exports_router
 from .ingest import IntakePublisher, ingest_router
 from .limits import BodySizeLimit
 from .live import ImpactChanges
-from .page_policy import content_security_policy
+from .page_policy import page_response
 from .public import public_router
 from .schema import build_schema, schema
 from .services import Services
@@ -96,18 +96,8 @@ def build(settings: Settings) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     async def dashboard() -> HTMLResponse:
-        # One self-contained page (no build step, no external asset); the token stays in the
-        # address fragment or the tab's sessionStorage, never in a referrer.
-        page = DASHBOARD.read_text(encoding="utf-8")
-        return HTMLResponse(
-            page,
-            headers={
-                "cache-control": "no-cache",
-                "referrer-policy": "no-referrer",
-                "content-security-policy": content_security_policy(page),
-                "x-content-type-options": "nosniff",
-            },
-        )
+        # One self-contained page (no build step, no external asset).
+        return page_response(DASHBOARD)
 
     instrument_http_app(app)
     return app

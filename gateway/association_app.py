@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from .page_policy import content_security_policy
+from .page_policy import page_response
 
 PAGE = Path(__file__).with_name("association_app.html")
 WORKER = Path(__file__).with_name("association_app_worker.js")
@@ -24,18 +24,8 @@ def association_app_router() -> APIRouter:
 
     @router.get("/app/", response_class=HTMLResponse)
     async def association_app() -> HTMLResponse:
-        # The token stays in the address fragment or the tab's sessionStorage; the offline
-        # queue in localStorage. no-cache: the service worker asks again whenever it can.
-        page = PAGE.read_text(encoding="utf-8")
-        return HTMLResponse(
-            page,
-            headers={
-                "cache-control": "no-cache",
-                "referrer-policy": "no-referrer",
-                "content-security-policy": content_security_policy(page, worker=True),
-                "x-content-type-options": "nosniff",
-            },
-        )
+        # The offline queue (only it) is kept in localStorage.
+        return page_response(PAGE, worker=True)
 
     @router.get("/app/sw.js")
     async def association_app_worker() -> Response:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from pathlib import Path
+
+from fastapi.responses import HTMLResponse
 
 
 def content_security_policy(page: str, *, worker: bool = False) -> str:
@@ -26,4 +29,20 @@ def content_security_policy(page: str, *, worker: bool = False) -> str:
         "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
         + ("worker-src 'self'; manifest-src 'none'; " if worker else "")
         + "frame-ancestors 'none'"
+    )
+
+
+def page_response(path: Path, *, worker: bool = False) -> HTMLResponse:
+    """One self-contained page with its policy. The token stays in the address fragment or the
+    tab's sessionStorage, never in a referrer; no-cache: a browser (or the app's service
+    worker) asks again whenever it can."""
+    page = path.read_text(encoding="utf-8")
+    return HTMLResponse(
+        page,
+        headers={
+            "cache-control": "no-cache",
+            "referrer-policy": "no-referrer",
+            "content-security-policy": content_security_policy(page, worker=worker),
+            "x-content-type-options": "nosniff",
+        },
     )

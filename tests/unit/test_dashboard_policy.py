@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from gateway.app import DASHBOARD, content_security_policy
+from gateway.app import DASHBOARD
+from gateway.page_policy import content_security_policy
 
 
 def digest(text: str) -> str:
