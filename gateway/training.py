@@ -57,6 +57,17 @@ class CompetenceArea:
     competences: list[Competence]
 
 
+async def _beneficiary(
+    info: Info[Context, Any], beneficiary_id: object
+) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+    """The person a training record names, as the caller may see them (loaded once per
+    request); None when erased or not theirs to see."""
+    from .outputs import Beneficiary
+
+    row = await context_of(info).loaders.beneficiary.load(str(beneficiary_id))
+    return Beneficiary.of(row) if row else None
+
+
 async def modules(context: Context) -> list[TrainingModule]:
     return [TrainingModule.of(row) for row in await context.fetched("training", "/modules")]
 
@@ -98,10 +109,7 @@ class Attendance:
     async def beneficiary(
         self, info: Info[Context, Any]
     ) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
-        from .outputs import Beneficiary
-
-        row = await context_of(info).loaders.beneficiary.load(str(self.beneficiary_id))
-        return Beneficiary.of(row) if row else None
+        return await _beneficiary(info, self.beneficiary_id)
 
     @staticmethod
     def of(row: dict[str, Any]) -> Attendance:
@@ -524,10 +532,7 @@ class AtRiskBeneficiary:
     async def beneficiary(
         self, info: Info[Context, Any]
     ) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
-        from .outputs import Beneficiary
-
-        row = await context_of(info).loaders.beneficiary.load(str(self.beneficiary_id))
-        return Beneficiary.of(row) if row else None
+        return await _beneficiary(info, self.beneficiary_id)
 
 
 async def beneficiaries_at_risk(

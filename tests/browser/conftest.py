@@ -32,20 +32,26 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+def page_errors(page: Page) -> list[str]:
+    """What the page raises and what its content security policy blocks, as it happens."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return errors
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A fresh tab (its own storage) at laptop size; page errors and anything the page's
     content security policy blocked fail the test."""
     context = browser.new_context(viewport=DESKTOP, locale="fr-FR")
     opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.on(
-        "console",
-        lambda message: (
-            errors.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
+    errors = page_errors(opened)
     yield opened
     context.close()
     assert not errors, f"the page raised: {errors}"

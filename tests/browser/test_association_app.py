@@ -24,6 +24,7 @@ from kit import cli
 from kit.auth import Role, issue_token
 from kit.platform import Platform
 from kit.settings import Settings
+from tests.browser.conftest import page_errors
 from tests.e2e.conftest import enrolment, graphql
 from tests.e2e.test_training_orientation_flows import (
     ASSOCIATION,
@@ -73,14 +74,7 @@ def phone(phone_context: BrowserContext) -> Iterator[Page]:
     """A phone-sized tab; page errors and anything the content security policy blocked fail
     the test."""
     opened = phone_context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.on(
-        "console",
-        lambda message: (
-            errors.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
+    errors = page_errors(opened)
     yield opened
     assert not errors, f"the page raised: {errors}"
 
