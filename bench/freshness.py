@@ -117,7 +117,8 @@ class Subscriber:
                 return False
             self.changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), remaining)
+                async with asyncio.timeout(remaining):  # wait_for may swallow a cancel (3.11)
+                    await self.changed.wait()
         return True
 
 

@@ -286,8 +286,12 @@ class OutboxRelay:
                 backoff = min(backoff * 2, self._max_backoff_s)
                 continue
             if published < self._batch_size:
+                # Not asyncio.wait_for: on Python 3.11 it returns the result, swallowing a
+                # cancel that arrives as the wait ends (a notify at the stop), and this loop
+                # then ran for ever while the service's shutdown waited for it.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+                    async with asyncio.timeout(self._poll_interval_s):
+                        await self._wake.wait()
 
     async def _load(self) -> None:
         """Read where the log stands, and check once, record by record, that the broker still

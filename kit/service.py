@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5
 # /healthz answers within about this (the gateway waits 2 s), saying which part is unreachable.
 HEALTH_TIMEOUT_S = 1.5
+# How long a stopping service waits for its background tasks after cancelling them; one that
+# has not stopped by then is named in the log and the shutdown goes on without it.
+STOP_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -287,6 +290,23 @@ def audit_of(request: Request, who: Annotated[Principal, Depends(caller)]) -> Au
 ServiceSetup = Callable[[Runtime], Awaitable[None]]
 
 
+async def stop_tasks(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait for them, at most :data:`STOP_TIMEOUT_S`: a task that does not
+    stop must not hold the process's shutdown (and the broker's final positions) for ever."""
+    for task in tasks:
+        task.cancel()
+    done, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+    for task in done:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("task %s had failed: %r", task.get_name(), error)
+    if pending:
+        log.error(
+            "stopping without tasks that did not stop within %s s: %s",
+            STOP_TIMEOUT_S,
+            ", ".join(sorted(task.get_name() for task in pending)),
+        )
+
+
 def service_app(
     name: str,
     settings: Settings,
@@ -314,9 +334,7 @@ def service_app(
         try:
             yield
         finally:
-            for task in (relay, *runtime.tasks):
-                task.cancel()
-            await asyncio.gather(relay, *runtime.tasks, return_exceptions=True)
+            await stop_tasks([relay, *runtime.tasks])
             await runtime.transport.close()
             await runtime.broker.stop()  # no record is handled after this: positions are final
             for positions in runtime.positions:

@@ -91,8 +91,11 @@ class FeedListener:
     async def next(self, timeout_s: float = HEARTBEAT_S) -> ChangeNotice | None:
         """The changes pending now, waiting up to ``timeout_s`` for one; None when none came
         in time or the feed closed (see :attr:`closed`)."""
+        # Not asyncio.wait_for: on Python 3.11 it swallows a cancel that arrives as the wait
+        # ends, and a stream whose client left would go on waiting for the next change.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._ready.wait()
         return self.take()
 
     def take(self) -> ChangeNotice | None:

@@ -109,6 +109,28 @@ async def test_relay_publishes_every_committed_event_across_a_restart(
         assert header(record, "content-type") == "application/json"
 
 
+async def test_relay_stops_when_cancelled_as_a_notify_wakes_it(
+    mongo: AsyncMongoClient[Document], infra: TestInfra
+) -> None:
+    """A service's shutdown cancels the relay and waits for it: the cancel must win even when
+    a transaction's notify wakes the relay in the same turn (asyncio.wait_for swallowed it on
+    Python 3.11 and the relay ran on, holding the shutdown for ever)."""
+    db = mongo[f"test_outbox_{uuid4().hex[:8]}"]
+    await outbox.ensure_indexes(db)
+    transport = KafkaTransport(infra.kafka_bootstrap)
+    try:
+        relay = outbox.OutboxRelay(db, transport, poll_interval_s=30, check_interval_s=300)
+        running = asyncio.create_task(relay.run())
+        await asyncio.sleep(1)  # nothing to publish: the relay waits for a notify
+        assert not running.done()
+        relay.notify()
+        running.cancel()
+        await asyncio.wait([running], timeout=5)
+        assert running.cancelled(), "the relay went on after its cancel"
+    finally:
+        await transport.close()
+
+
 @contextlib.contextmanager
 def broker_of_its_own(port: int) -> Iterator[str]:
     """An embedded broker for one test (the shared one must not be restarted)."""

@@ -122,6 +122,19 @@ async def test_a_waiting_listener_wakes_at_the_next_publish() -> None:
     assert notice.event_time is None
 
 
+async def test_a_waiting_listener_cancelled_as_a_change_comes_stops() -> None:
+    """A stream whose client left is cancelled; a change arriving in the same turn must not
+    swallow that cancel (asyncio.wait_for did on Python 3.11)."""
+    feed = ImpactFeed()
+    with feed.listening() as listener:
+        waiting = asyncio.create_task(listener.next(timeout_s=5))
+        await asyncio.sleep(0)
+        feed.publish(["all"], None)
+        waiting.cancel()
+        await asyncio.wait([waiting], timeout=1)
+    assert waiting.cancelled()
+
+
 async def test_the_event_stream_sends_changed_events_heartbeats_and_the_push_delay() -> None:
     feed = ImpactFeed()
     stream = server_sent_events(feed, heartbeat_s=0.05)
