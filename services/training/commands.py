@@ -88,19 +88,45 @@ class Training:
     ) -> TrainingSession:
         """As :meth:`schedule`, inside the caller's transaction (partner intake); a partner may
         choose the id, but not one already in use (:class:`Conflict`)."""
-        if session_id is not None and await self.store.get_session(str(session_id), session):
-            raise Conflict(
-                str(session_id),
-                f"session {session_id} already exists; choose a new id for a new session",
-            )
-        scheduled = domain.schedule(plan, self.catalogue, session_id=str(session_id or uuid4()))
-        await self._store_sessions(session, [scheduled])
-        return scheduled
+        [outcome] = await self.schedule_many_in(session, [(plan, session_id)])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def schedule_many_in(
+        self, session: Session, plans: Sequence[tuple[domain.SessionPlan, UUID | None]]
+    ) -> list[TrainingSession | InvalidInput | NotFound]:
+        """As :meth:`schedule_in` for each plan in order, with one read and one write for the
+        lot: each session scheduled, or why not (an id in use, earlier in the list too, is a
+        :class:`Conflict`); only the scheduled ones are stored."""
+        chosen = [str(session_id) for _, session_id in plans if session_id is not None]
+        taken = await self.store.existing_sessions(session, chosen) if chosen else set()
+        outcomes: list[TrainingSession | InvalidInput | NotFound] = []
+        for plan, session_id in plans:
+            if session_id is not None and str(session_id) in taken:
+                outcomes.append(
+                    Conflict(
+                        str(session_id),
+                        f"session {session_id} already exists; choose a new id for a new session",
+                    )
+                )
+                continue
+            try:
+                scheduled = domain.schedule(
+                    plan, self.catalogue, session_id=str(session_id or uuid4())
+                )
+            except (InvalidInput, NotFound) as refused:
+                outcomes.append(refused)
+                continue
+            taken.add(scheduled.id)
+            outcomes.append(scheduled)
+        await self._store_sessions(session, [s for s in outcomes if isinstance(s, TrainingSession)])
+        return outcomes
 
     async def _store_sessions(self, session: Session, sessions: list[TrainingSession]) -> None:
-        await self.store.add_sessions(session, sessions)
-        for scheduled in sessions:
-            await self.store.emit(session, scheduled.scheduled_event())
+        if sessions:
+            await self.store.add_sessions(session, sessions)
+            await self.store.emit_many(session, [s.scheduled_event() for s in sessions])
 
     async def record_anonymous_attendance(self, session_id: str, count: int) -> TrainingSession:
         async def work(session: Session) -> TrainingSession:

@@ -271,7 +271,49 @@ class IntakeRules:
         ) -> list[bool | Rejected | Waiting]:
             return await self._run(session, run)
 
-        return await in_runs(list(requests), _attendance_or_assessment, together, alone)
+        # Session reports first, together. A report only creates (an id in use is refused
+        # wherever it stands) and a request naming a session this batch creates comes after
+        # it (or it would be waiting, not here), so no outcome changes; and the attendance
+        # and assessments between the sessions are decided in long runs, not short ones.
+        first = [i for i, (_, data) in enumerate(requests) if isinstance(data, SessionReportedV1)]
+        rest = [
+            i for i, (_, data) in enumerate(requests) if not isinstance(data, SessionReportedV1)
+        ]
+        outcomes: dict[int, bool | Rejected | Waiting] = {}
+        if first:
+            sessions = await self._sessions(session, [requests[i] for i in first])
+            outcomes.update(zip(first, sessions, strict=True))
+        decided = await in_runs(
+            [requests[i] for i in rest], _attendance_or_assessment, together, alone
+        )
+        outcomes.update(zip(rest, decided, strict=True))
+        return [outcomes[i] for i in range(len(requests))]
+
+    async def _sessions(
+        self, session: Session, run: list[tuple[CloudEvent, EventData]]
+    ) -> list[bool | Rejected | Waiting]:
+        """Session reports scheduled together: one read, one write of sessions and events."""
+        fresh = await self.consumer.fresh(run, session)
+        plans = [
+            (session_plan(data), data.session_id)
+            for _, data in fresh
+            if isinstance(data, SessionReportedV1)
+        ]
+        scheduled = await self.training.schedule_many_in(session, plans)
+        decided = dict(zip([event.id for event, _ in fresh], scheduled, strict=True))
+        outcomes: list[bool | Rejected | Waiting] = []
+        applied: list[CloudEvent] = []
+        for event, data in run:
+            result = decided.pop(event.id) if event.id in decided else False
+            if result is False:
+                outcomes.append(False)  # applied before (or earlier in this batch)
+            elif isinstance(result, Exception):
+                outcomes.append(refusal_of(data, result))
+            else:
+                outcomes.append(True)
+                applied.append(event)
+        await self.consumer.mark_applied(applied, session)
+        return outcomes
 
     async def _run(
         self, session: Session, run: list[tuple[CloudEvent, EventData]]

@@ -518,6 +518,72 @@ async def test_a_burst_of_attendance_and_assessments_applies_together_around_a_b
     assert not [r for r in dead if header(r, "ce_id") in {str(e.id) for e in events[3:]}]
 
 
+async def test_sessions_and_their_attendance_in_one_burst_apply_as_one_by_one(
+    training: TrainingService,
+) -> None:
+    """Training schedules a batch's session reports first and together (kit.intake hands it
+    the batch): the attendance between them, for those sessions too, still applies, a second
+    report of a session id is refused as a duplicate and a bad plan as invalid."""
+    person = await training.enrol()
+    [earlier] = await training.schedule(weeks=1)
+    source = f"partner/sessions-{uuid4().hex[:6]}"
+    new_session = str(uuid4())
+
+    def report(session_id: str, module_id: str = "mod-demarches-en-ligne") -> SessionReportedV1:
+        return SessionReportedV1(
+            session_id=session_id,
+            association_id=ASSOCIATION,
+            district_id="qpv-saige",
+            module_id=module_id,
+            kind=SessionKind.COLLECTIVE,
+            starts_at=datetime(2026, 5, 4, 14, 0, tzinfo=UTC),
+            duration_minutes=120,
+            capacity=8,
+        )
+
+    def present(session_id: str) -> AttendanceReportedV1:
+        return AttendanceReportedV1(
+            session_id=session_id, beneficiary_id=person, status=AttendanceStatus.PRESENT
+        )
+
+    burst: list[EventData] = [
+        present(earlier["id"]),
+        report(new_session),
+        present(new_session),
+        report(new_session),  # the same id again: a duplicate
+        report(str(uuid4()), module_id="mod-no-such-module"),
+    ]
+    events = [data.to_event(source) for data in burst]
+    records = []
+    for event in events:
+        value, headers = event.to_kafka()
+        encoded = [(name, text.encode()) for name, text in headers.items()]
+        records.append((str(person).encode(), value, encoded))
+    await produce(training.bootstrap, INTAKE_TRAINING, records)
+
+    refused_ids = {str(events[3].id), str(events[4].id)}
+    dead = await read_topic(
+        training.bootstrap,
+        DEAD_LETTER,
+        until=lambda rs: refused_ids <= {header(r, "ce_id") for r in rs},
+        timeout_s=60,
+    )
+    reasons = {header(r, "ce_id"): header(r, "dn_error") for r in dead}
+    assert reasons[str(events[3].id)] == "duplicate_session"
+    assert reasons[str(events[4].id)] == "invalid_request"
+    assert not {str(e.id) for e in events[:3]} & set(reasons)
+    progress = await eventually(
+        lambda: training.http.get(f"/beneficiaries/{person}/progress"),
+        lambda response: response.json()["sessions_present"] == 2,
+        timeout_s=60,
+        what="both attendance reports applied",
+    )
+    assert progress.status_code == 200
+    published = await read_all(training.bootstrap, TRAINING_EVENTS)
+    scheduled = of_type(published, "dn.training.session_scheduled.v1", new_session)
+    assert len(scheduled) == 1
+
+
 async def test_erasing_a_person_drops_the_partner_requests_still_waiting_about_them(
     training: TrainingService,
 ) -> None:
