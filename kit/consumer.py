@@ -450,8 +450,15 @@ async def retried(
         delay = min(delay * 2, retry.max_delay_s)
 
 
+# The headers a span's context travels in (traceparent, tracestate, baggage): only these are
+# decoded for each record's span.
+_TRACE_HEADERS = frozenset(propagate.get_global_textmap().fields)
+
+
 def event_span(record: ConsumerRecord[bytes, bytes], event: CloudEvent) -> trace.Span:
-    carrier = {k: bytes(v).decode(errors="replace") for k, v in record.headers or ()}
+    carrier = {
+        k: bytes(v).decode(errors="replace") for k, v in record.headers or () if k in _TRACE_HEADERS
+    }
     return _tracer.start_span(
         f"{record.topic} process",
         context=propagate.extract(carrier),

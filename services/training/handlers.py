@@ -20,6 +20,8 @@ the transaction of its effect.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
 from uuid import uuid4
 
 from contracts import catalogue, topics
@@ -41,7 +43,7 @@ from contracts.training import (
     SessionReportedV1,
 )
 from kit.audit import Action, Actor, AuditLog, RecordKind
-from kit.consumer import IdempotentConsumer, Rejected, apply_batch, in_runs
+from kit.consumer import IdempotentConsumer, Rejected, apply_batch
 from kit.intake import known_ids, named_refs
 from kit.mongo import Session
 from kit.parking import Parking, Ref, Waiting, ref
@@ -147,6 +149,58 @@ class BeneficiaryHandler:
 
 def _attendance_or_assessment(data: EventData) -> bool:
     return isinstance(data, AttendanceReportedV1 | AssessmentReportedV1)
+
+
+class StepKind(Enum):
+    SESSIONS = "sessions"  # session reports, scheduled together
+    TOGETHER = "together"  # attendance reports and assessments, decided together
+    ALONE = "alone"  # headcounts and self-assessments, one by one
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: StepKind
+    indexes: list[int]
+
+
+def batch_steps(batch: Sequence[EventData]) -> list[Step]:
+    """A batch of training's requests as steps applied in turn, with the outcomes of applying
+    the requests one by one in order, in as few steps as that allows.
+
+    Session reports go first: a report only creates (an id in use is refused wherever it
+    stands), and a request naming a session the batch creates comes after it (or it would be
+    waiting, not here). A headcount or a self-assessment waits behind the attendance and
+    assessments that follow it, which it does not touch, until one names its session (a
+    session's headcount and its attendance share its capacity); then the run so far is
+    decided, the waiting ones applied in their order, and a new run starts.
+    """
+    steps = [Step(StepKind.SESSIONS, [])]
+    run: list[int] = []
+    waiting: list[int] = []
+    waiting_sessions: set[str] = set()
+
+    def close() -> None:
+        if run:
+            steps.append(Step(StepKind.TOGETHER, run.copy()))
+            run.clear()
+        if waiting:
+            steps.append(Step(StepKind.ALONE, waiting.copy()))
+            waiting.clear()
+            waiting_sessions.clear()
+
+    for index, data in enumerate(batch):
+        if isinstance(data, SessionReportedV1):
+            steps[0].indexes.append(index)
+        elif _attendance_or_assessment(data):
+            if str(getattr(data, "session_id", "")) in waiting_sessions:
+                close()
+            run.append(index)
+        else:
+            waiting.append(index)
+            if isinstance(data, AnonymousAttendanceReportedV1):
+                waiting_sessions.add(data.session_id)
+    close()
+    return [step for step in steps if step.indexes]
 
 
 def _enrolment_or_update(data: EventData) -> bool:
@@ -266,27 +320,16 @@ class IntakeRules:
             except (Rejected, Waiting) as outcome:
                 return outcome
 
-        async def together(
-            run: list[tuple[CloudEvent, EventData]],
-        ) -> list[bool | Rejected | Waiting]:
-            return await self._run(session, run)
-
-        # Session reports first, together. A report only creates (an id in use is refused
-        # wherever it stands) and a request naming a session this batch creates comes after
-        # it (or it would be waiting, not here), so no outcome changes; and the attendance
-        # and assessments between the sessions are decided in long runs, not short ones.
-        first = [i for i, (_, data) in enumerate(requests) if isinstance(data, SessionReportedV1)]
-        rest = [
-            i for i, (_, data) in enumerate(requests) if not isinstance(data, SessionReportedV1)
-        ]
         outcomes: dict[int, bool | Rejected | Waiting] = {}
-        if first:
-            sessions = await self._sessions(session, [requests[i] for i in first])
-            outcomes.update(zip(first, sessions, strict=True))
-        decided = await in_runs(
-            [requests[i] for i in rest], _attendance_or_assessment, together, alone
-        )
-        outcomes.update(zip(rest, decided, strict=True))
+        for step in batch_steps([data for _, data in requests]):
+            items = [requests[i] for i in step.indexes]
+            if step.kind is StepKind.SESSIONS:
+                decided = await self._sessions(session, items)
+            elif step.kind is StepKind.TOGETHER:
+                decided = await self._run(session, items)
+            else:
+                decided = [await alone(*item) for item in items]
+            outcomes.update(zip(step.indexes, decided, strict=True))
         return [outcomes[i] for i in range(len(requests))]
 
     async def _sessions(
