@@ -8,13 +8,15 @@ broker keeps nothing across a restart; a new cluster starts empty).
 The :class:`OutboxRelay` gives each record, when it first takes it, its place in the log: a
 service-wide ``sequence`` and, within the partition of the service's topic that its key maps
 to, a dense ``position`` (1, 2, 3 …), both carried in headers. It then publishes in that order
-with acks=all, gathering the acks of a batch, and marks the batch sent. After a crash it
-resumes from what is unmarked: an event may be published twice, never lost, never reordered
-within its partition (consumers dedupe on ``ce_id`` and skip positions they have passed).
+with acks=all, gathering the acks of a batch, and moves each partition's *sent mark* (the last
+position acknowledged, one document per partition in ``outbox_meta``) past the batch: a record
+is written once and placed once, never marked one by one. After a crash it resumes after the
+marks: an event may be published twice, never lost, never reordered within its partition
+(consumers dedupe on ``ce_id`` and skip positions they have passed).
 
 When the broker holds less than the log (its partition is empty, or a publish lands at an
-offset lower than one already acknowledged), the relay marks that partition's records unsent
-again: the normal loop re-publishes them in position order, with the same ``ce_id``, key and
+offset lower than one already acknowledged), the relay moves that partition's mark back to 0:
+the normal loop re-publishes its records in position order, with the same ``ce_id``, key and
 headers, before anything newer. The request's trace context travels in the record.
 """
 
@@ -77,9 +79,16 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     # Records used to expire a week after publishing; the log is now kept for good.
     with contextlib.suppress(OperationFailure):
         await outbox.drop_index("sent_at_ttl")
-    await outbox.create_index([("sent_at", ASCENDING), ("seq", ASCENDING)])
-    # Re-publishing a whole log reads the unsent records in position order, a batch at a time.
-    await outbox.create_index([("sent_at", ASCENDING), ("position", ASCENDING)])
+    # Records were once marked sent one by one; the marks are per partition now (outbox_meta).
+    for retired in ("sent_at_1_seq_1", "sent_at_1_position_1"):
+        with contextlib.suppress(OperationFailure):
+            await outbox.drop_index(retired)
+    # The records not placed yet, in the order they were taken (only those are in the index).
+    await outbox.create_index(
+        [("unplaced", ASCENDING), ("seq", ASCENDING)],
+        name="unplaced",
+        partialFilterExpression={"unplaced": {"$exists": True}},
+    )
     # Two relays of one service (a process restarted while the old one still runs) cannot
     # both give a position away: the second write fails and that relay reloads its heads.
     await outbox.create_index(
@@ -124,7 +133,7 @@ async def enqueue_many(
                 "created_at": datetime.now(UTC),
                 # The order the relay takes records in; created_at alone ties within a ms.
                 "seq": _next_seq(),
-                "sent_at": None,
+                "unplaced": True,  # until the relay gives it its place in the log
             }
         )
     await db[COLLECTION].insert_many(documents, session=session)
@@ -195,25 +204,56 @@ async def log_id_of(db: AsyncDatabase[Document]) -> str:
     return str(found["log_id"])
 
 
-async def log_heads(db: AsyncDatabase[Document]) -> LogHeads:
-    """The last position given per partition, and how many events the log holds."""
-    outbox = db[COLLECTION]
-    positions: dict[int, int] = {}
-    topic: str | None = None
-    async for row in await outbox.aggregate(
+@dataclass(frozen=True)
+class SentMark:
+    """How far a partition of the log is published: the last position acknowledged, and the
+    broker's offset and ``ce_id`` of that record (what the relay asks the broker about)."""
+
+    position: int
+    offset: int | None = None
+    ce_id: str | None = None
+
+
+def _mark_id(topic: str, partition: int) -> str:
+    return f"sent:{topic}:{partition}"
+
+
+async def sent_marks(db: AsyncDatabase[Document]) -> dict[tuple[str, int], SentMark]:
+    """Each partition's sent mark (none yet: nothing of it published)."""
+    marks = {}
+    async for doc in db[META].find({"_id": {"$regex": "^sent:"}}):
+        marks[(str(doc["topic"]), int(doc["partition"]))] = SentMark(
+            int(doc["position"]), doc.get("offset"), doc.get("ce_id")
+        )
+    return marks
+
+
+async def _heads_of(db: AsyncDatabase[Document]) -> dict[tuple[str, int], int]:
+    heads: dict[tuple[str, int], int] = {}
+    async for row in await db[COLLECTION].aggregate(
         [
             {"$match": {"position": {"$exists": True}}},
             {"$group": {"_id": {"t": "$topic", "p": "$partition"}, "head": {"$max": "$position"}}},
         ]
     ):
-        topic = row["_id"]["t"]
-        positions[int(row["_id"]["p"])] = int(row["head"])
+        heads[(str(row["_id"]["t"]), int(row["_id"]["p"]))] = int(row["head"])
+    return heads
+
+
+async def log_heads(db: AsyncDatabase[Document]) -> LogHeads:
+    """The last position given per partition, how many events the log holds and how many
+    are not published yet."""
+    outbox = db[COLLECTION]
+    heads = await _heads_of(db)
+    marks = await sent_marks(db)
+    unplaced = await outbox.count_documents({"unplaced": True})
+    behind = sum(max(0, head - marks.get(key, SentMark(0)).position) for key, head in heads.items())
     return LogHeads(
         log_id=await log_id_of(db),
-        topic=topic,
-        positions=positions,
+        topic=next((topic for topic, _ in heads), None),
+        positions={partition: head for (_, partition), head in heads.items()},
         events=await outbox.count_documents({}),
-        unsent=await outbox.count_documents({"sent_at": None}),
+        unsent=unplaced + behind,
     )
 
 
@@ -248,6 +288,7 @@ class OutboxRelay:
         self._log_id = ""
         self._partitions: dict[str, int] = {}
         self._heads: dict[tuple[str, int], int] = {}  # the last position given
+        self._sent: dict[tuple[str, int], int] = {}  # the last position acknowledged
         self._sequence = 0
         # Per partition, the acknowledged record with the highest offset since the broker last
         # lost it: (offset, ce_id). Only this relay writes the topic, so an offset at or below
@@ -299,31 +340,20 @@ class OutboxRelay:
         if self._loaded:
             return
         self._log_id = await log_id_of(self._db)
-        heads = await log_heads(self._db)
-        self._heads = {(str(heads.topic), p): n for p, n in heads.positions.items()}
+        self._heads = await _heads_of(self._db)
         last = await self._outbox.find_one(
             {"sequence": {"$exists": True}}, sort=[("sequence", -1)], projection={"sequence": 1}
         )
         self._sequence = int(last["sequence"]) if last else 0
-        self._acked = {}
-        for topic, partition in self._heads:
-            newest = await self._outbox.find_one(
-                {
-                    "topic": topic,
-                    "partition": partition,
-                    "position": {"$exists": True},
-                    "offset": {"$exists": True},
-                },
-                sort=[("position", -1)],
-                projection={"offset": 1},
-            )
-            if newest is not None:
-                self._acked[(topic, partition)] = (int(newest["offset"]), str(newest["_id"]))
-        # Published before log positions existed (an older log): placed and published again.
-        await self._outbox.update_many(
-            {"position": {"$exists": False}, "sent_at": {"$ne": None}},
-            {"$set": {"sent_at": None}},
-        )
+        marks = await sent_marks(self._db)
+        if not marks and self._heads:
+            marks = await self._marks_from_records()
+        self._sent = {key: mark.position for key, mark in marks.items()}
+        self._acked = {
+            key: (mark.offset, mark.ce_id)
+            for key, mark in marks.items()
+            if mark.offset is not None and mark.ce_id is not None
+        }
         self._loaded = True
         for (topic, partition), (offset, ce_id) in list(self._acked.items()):
             if await self._ask(topic, partition, offset, ce_id) is False:
@@ -350,34 +380,83 @@ class OutboxRelay:
         except TimeoutError:
             return None
 
-    async def _forget_sent(self, topic: str, partition: int, why: str) -> int:
-        """Mark a partition's records unsent, so they are published again in position order."""
-        self._partitions.pop(topic, None)  # asked again: the topic may have to be created
-        result = await self._outbox.update_many(
-            {"topic": topic, "partition": partition, "sent_at": {"$ne": None}},
-            {"$set": {"sent_at": None}, "$unset": {"offset": ""}},
+    async def _marks_from_records(self) -> dict[tuple[str, int], SentMark]:
+        """A log written when each record was marked sent (``sent_at``): its partitions' sent
+        marks, from the first record not sent; records never placed are marked unplaced (and
+        those published before log positions existed are placed and published again)."""
+        await self._outbox.update_many(
+            {"position": {"$exists": False}, "unplaced": {"$exists": False}},
+            {"$set": {"unplaced": True}},
         )
+        marks: dict[tuple[str, int], SentMark] = {}
+        for (topic, partition), head in self._heads.items():
+            where = {"topic": topic, "partition": partition}
+            first_unsent = await self._outbox.find_one(
+                {**where, "position": {"$exists": True}, "sent_at": None},
+                sort=[("position", ASCENDING)],
+                projection={"position": 1},
+            )
+            sent = int(first_unsent["position"]) - 1 if first_unsent else head
+            last = await self._outbox.find_one(
+                {**where, "position": {"$lte": sent}, "offset": {"$exists": True}},
+                sort=[("position", -1)],
+                projection={"offset": 1},
+            )
+            mark = SentMark(sent, *((int(last["offset"]), str(last["_id"])) if last else ()))
+            await self._save_marks({(topic, partition): mark}, moving_back=True)
+            marks[(topic, partition)] = mark
+        return marks
+
+    async def _save_marks(
+        self, marks: dict[tuple[str, int], SentMark], moving_back: bool = False
+    ) -> None:
+        """Store partitions' sent marks (one write); a mark only moves forward unless
+        ``moving_back`` (the broker lost the partition)."""
+        updates = []
+        for (topic, partition), mark in marks.items():
+            fields: dict[str, Any] = {"topic": topic, "partition": partition}
+            if mark.offset is not None:
+                fields |= {"offset": mark.offset, "ce_id": mark.ce_id}
+            change: dict[str, Any] = {"$set": fields}
+            if moving_back:
+                change["$set"] = fields | {"position": mark.position}
+                if mark.offset is None:
+                    change["$unset"] = {"offset": "", "ce_id": ""}
+            else:
+                change["$max"] = {"position": mark.position}
+            updates.append(UpdateOne({"_id": _mark_id(topic, partition)}, change, upsert=True))
+        if updates:
+            await self._db[META].bulk_write(updates, ordered=False)
+
+    async def _forget_sent(self, topic: str, partition: int, why: str) -> int:
+        """Move a partition's sent mark back to 0, so its records are published again in
+        position order."""
+        self._partitions.pop(topic, None)  # asked again: the topic may have to be created
+        again = self._sent.get((topic, partition), 0)
+        await self._save_marks({(topic, partition): SentMark(0)}, moving_back=True)
+        self._sent[(topic, partition)] = 0
         self._acked.pop((topic, partition), None)
-        if result.modified_count:
+        if again:
             if self.reseed.started is None:
                 self.reseed.started = time.monotonic()
                 self.reseed.last_batch = None
                 if self._resets is not None:
                     self._resets.reset()  # this process's subscribers read from the start
-            self.reseed.pending += result.modified_count
+            self.reseed.pending += again
             log.warning(
                 "outbox: the broker lost %s[%d] (%s): re-publishing %d events",
                 topic,
                 partition,
                 why,
-                result.modified_count,
+                again,
             )
-        return result.modified_count
+        return again
 
     async def publish_pending(self) -> int:
         """Publish one batch of the log in order; returns how many events were published."""
         await self._load()
-        unsent = await self._outbox.count_documents({"sent_at": None})
+        unplaced = await self._outbox.count_documents({"unplaced": True})
+        unsent = unplaced + self._behind()
         # Counted before publishing, so the gauge (and `dn status`) rises while the broker is away.
         OUTBOX_BACKLOG.set(unsent)
         if not unsent:
@@ -385,15 +464,10 @@ class OutboxRelay:
             return 0
         # Records already placed first (published again after a crash or a loss, lowest
         # position first), then new ones in the order they were taken.
-        batch = (
-            await self._outbox.find({"sent_at": None, "position": {"$exists": True}})
-            .sort([("position", ASCENDING)])
-            .limit(self._batch_size)
-            .to_list()
-        )
-        if len(batch) < self._batch_size:
+        batch = await self._placed_unsent()
+        if len(batch) < self._batch_size and unplaced:
             fresh = (
-                await self._outbox.find({"sent_at": None, "position": {"$exists": False}})
+                await self._outbox.find({"unplaced": True})
                 .sort("seq", ASCENDING)
                 .limit(self._batch_size - len(batch))
                 .to_list()
@@ -403,14 +477,14 @@ class OutboxRelay:
             return 0
         offsets = await self._publish(batch)
         lost = self._note_acks(batch, offsets)
-        now = datetime.now(UTC)
-        await self._outbox.bulk_write(
-            [
-                UpdateOne({"_id": record["_id"]}, {"$set": {"sent_at": now, "offset": offset}})
-                for record, offset in zip(batch, offsets, strict=True)
-            ],
-            ordered=False,
-        )
+        marks: dict[tuple[str, int], SentMark] = {}
+        for record, offset in zip(batch, offsets, strict=True):
+            # Within a partition the batch runs on from its mark, in position order.
+            key = (record["topic"], record["partition"])
+            marks[key] = SentMark(record["position"], offset, str(record["_id"]))
+        await self._save_marks(marks)
+        for key, mark in marks.items():
+            self._sent[key] = max(self._sent.get(key, 0), mark.position)
         reseeding = self.reseed.started is not None  # this batch was part of a re-seed
         for topic, partition in lost:
             # The broker started again empty since our last publish: this batch landed first;
@@ -425,6 +499,28 @@ class OutboxRelay:
             EVENTS_PUBLISHED.labels(record["topic"], record["type"]).inc()
         OUTBOX_BACKLOG.set(max(0, unsent - len(batch)))
         return len(batch)
+
+    def _behind(self) -> int:
+        """Records placed but not acknowledged, over all partitions."""
+        return sum(max(0, head - self._sent.get(key, 0)) for key, head in self._heads.items())
+
+    async def _placed_unsent(self) -> list[Document]:
+        """Up to a batch of the records placed after their partition's sent mark: per
+        partition, the next ones in position order; over partitions, in the order placed."""
+        found: list[Document] = []
+        for (topic, partition), head in self._heads.items():
+            sent = self._sent.get((topic, partition), 0)
+            if head > sent:
+                found += (
+                    await self._outbox.find(
+                        {"topic": topic, "partition": partition, "position": {"$gt": sent}}
+                    )
+                    .sort("position", ASCENDING)
+                    .limit(self._batch_size)
+                    .to_list()
+                )
+        found.sort(key=lambda record: record.get("sequence", 0))
+        return found[: self._batch_size]
 
     def _reseed_done(self) -> None:
         if self.reseed.started is not None:
@@ -454,7 +550,10 @@ class OutboxRelay:
             placed = {"partition": partition, "position": position, "sequence": self._sequence}
             record.update(placed)
             updates.append(
-                UpdateOne({"_id": record["_id"], "position": {"$exists": False}}, {"$set": placed})
+                UpdateOne(
+                    {"_id": record["_id"], "position": {"$exists": False}},
+                    {"$set": placed, "$unset": {"unplaced": ""}},
+                )
             )
         # Ordered: a position another relay took stops here, and this relay reloads (see run).
         try:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
+from contracts.event import EventData
 from contracts.maturity import MaturityReport, MaturityRule
 from contracts.training import AttendanceStatus, SessionKind
 from kit.mongo import Session
@@ -26,6 +27,15 @@ from services.training.domain import Session as TrainingSession
 from services.training.store import TrainingStore
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Headcount:
+    """A collective session's anonymous headcount, reported with its attendance."""
+
+    count: int
+
+
 Transact = Callable[[Callable[[Session], Awaitable[Any]]], Awaitable[Any]]
 
 
@@ -186,27 +196,44 @@ class Training:
     async def record_attendance_many(
         self,
         session: Session,
-        marks: Sequence[tuple[str, AttendanceMark]],
+        marks: Sequence[tuple[str, AttendanceMark | Headcount]],
         *,
         reconsider: bool = True,
-    ) -> list[Attendance | Exception | None]:
-        """Many partners' attendance reports in the caller's transaction, each decided as
-        :meth:`record_attendance_in` would in this order, with a few reads and writes for the
-        lot: per report the new record, None (the same fact already recorded), or the refusal
-        (returned, not raised: the others still apply)."""
+    ) -> list[Attendance | TrainingSession | Exception | None]:
+        """Many partners' attendance reports and collective headcounts in the caller's
+        transaction, each decided as :meth:`record_attendance_in` or
+        :meth:`record_anonymous_attendance_in` would in this order (a headcount and the
+        attendance of its session share its capacity), with a few reads and writes for the
+        lot: per report the new record (a headcount: the session), None (the same fact already
+        recorded) or the refusal (returned, not raised: the others still apply)."""
         session_ids = list(dict.fromkeys(session_id for session_id, _ in marks))
-        people_ids = list(dict.fromkeys(str(mark.beneficiary_id) for _, mark in marks))
+        people_ids = list(
+            dict.fromkeys(
+                str(mark.beneficiary_id) for _, mark in marks if isinstance(mark, AttendanceMark)
+            )
+        )
         sessions = await self.store.sessions_among(session_ids, session)
-        people = await self.store.people_among(people_ids, session)
+        people = await self.store.people_among(people_ids, session) if people_ids else {}
         rolls = await self.store.roll_calls_in(session_ids, session)
-        outcomes: list[Attendance | Exception | None] = []
+        outcomes: list[Attendance | TrainingSession | Exception | None] = []
         added: list[Attendance] = []
+        events: list[EventData] = []
+        counted: dict[str, TrainingSession] = {}  # sessions whose headcount changed
         at = now()
         for session_id, mark in marks:
             try:
                 training_session = sessions.get(session_id)
                 if training_session is None:
                     raise NotFound(f"no session {session_id}")
+                if isinstance(mark, Headcount):
+                    updated, counted_event = domain.record_anonymous_attendance(
+                        training_session, mark.count, at
+                    )
+                    if counted_event is not None:
+                        sessions[session_id] = counted[session_id] = updated
+                        events.append(counted_event)
+                    outcomes.append(updated)
+                    continue
                 domain.require_recordable(mark.beneficiary_id, people.get(str(mark.beneficiary_id)))
                 roll = rolls.setdefault(session_id, {})
                 attendance = domain.record_attendance(
@@ -223,14 +250,19 @@ class Training:
             if attendance is not None:
                 roll[attendance.beneficiary_id] = attendance
                 added.append(attendance)
+                events.append(attendance.recorded_event())
             outcomes.append(attendance)
         if added:
             await self.store.add_attendance(session, added)
-            await self.store.emit_many(session, [a.recorded_event() for a in added])
-            if reconsider:
-                await self.reconsider_many(
-                    session, list(dict.fromkeys(a.beneficiary_id for a in added))
-                )
+        await self.store.save_sessions(session, list(counted.values()))
+        await self.store.emit_many(session, events)
+        staff = {s.association_id for s in counted.values() if s.kind is SessionKind.STAFF}
+        for association_id in sorted(staff):  # a staff headcount: upskilled decided again
+            await self._reconsider_maturity(session, association_id)
+        if added and reconsider:
+            await self.reconsider_many(
+                session, list(dict.fromkeys(a.beneficiary_id for a in added))
+            )
         return outcomes
 
     async def assess_many(

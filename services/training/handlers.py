@@ -47,7 +47,7 @@ from kit.consumer import IdempotentConsumer, Rejected, apply_batch
 from kit.intake import known_ids, named_refs
 from kit.mongo import Session
 from kit.parking import Parking, Ref, Waiting, ref
-from services.training.commands import Training, now
+from services.training.commands import Headcount, Training, now
 from services.training.domain import (
     Assessment,
     AttendanceMark,
@@ -147,8 +147,10 @@ class BeneficiaryHandler:
         await self.consumer.mark_applied([event for event, _ in fresh], session)
 
 
-def _attendance_or_assessment(data: EventData) -> bool:
-    return isinstance(data, AttendanceReportedV1 | AssessmentReportedV1)
+def _decided_together(data: EventData) -> bool:
+    return isinstance(
+        data, AttendanceReportedV1 | AnonymousAttendanceReportedV1 | AssessmentReportedV1
+    )
 
 
 class StepKind(Enum):
@@ -169,37 +171,24 @@ def batch_steps(batch: Sequence[EventData]) -> list[Step]:
 
     Session reports go first: a report only creates (an id in use is refused wherever it
     stands), and a request naming a session the batch creates comes after it (or it would be
-    waiting, not here). A headcount or a self-assessment waits behind the attendance and
-    assessments that follow it, which it does not touch, until one names its session (a
-    session's headcount and its attendance share its capacity); then the run so far is
-    decided, the waiting ones applied in their order, and a new run starts.
+    waiting, not here). Attendance reports, headcounts and assessments are decided together,
+    in order. An association's self-assessment stands alone between them: upskilled depends
+    on it and on the staff sessions' headcounts before it.
     """
     steps = [Step(StepKind.SESSIONS, [])]
     run: list[int] = []
-    waiting: list[int] = []
-    waiting_sessions: set[str] = set()
-
-    def close() -> None:
-        if run:
-            steps.append(Step(StepKind.TOGETHER, run.copy()))
-            run.clear()
-        if waiting:
-            steps.append(Step(StepKind.ALONE, waiting.copy()))
-            waiting.clear()
-            waiting_sessions.clear()
-
     for index, data in enumerate(batch):
         if isinstance(data, SessionReportedV1):
             steps[0].indexes.append(index)
-        elif _attendance_or_assessment(data):
-            if str(getattr(data, "session_id", "")) in waiting_sessions:
-                close()
+        elif _decided_together(data):
             run.append(index)
         else:
-            waiting.append(index)
-            if isinstance(data, AnonymousAttendanceReportedV1):
-                waiting_sessions.add(data.session_id)
-    close()
+            if run:
+                steps.append(Step(StepKind.TOGETHER, run.copy()))
+                run.clear()
+            steps.append(Step(StepKind.ALONE, [index]))
+    if run:
+        steps.append(Step(StepKind.TOGETHER, run))
     return [step for step in steps if step.indexes]
 
 
@@ -310,9 +299,10 @@ class IntakeRules:
     async def apply_many(
         self, session: Session, requests: Sequence[tuple[CloudEvent, EventData]]
     ) -> list[bool | Rejected | Waiting]:
-        """A batch in the caller's transaction, in order: each run of attendance reports and
-        assessments (most of what partners send) decided together with a few reads and writes,
-        the rest one by one."""
+        """A batch in the caller's transaction, with the outcomes of applying it in order
+        (:func:`batch_steps`): its session reports together, then each run of attendance
+        reports, headcounts and assessments (most of what partners send) together with a few
+        reads and writes, a self-assessment alone."""
 
         async def alone(event: CloudEvent, data: EventData) -> bool | Rejected | Waiting:
             try:
@@ -361,21 +351,23 @@ class IntakeRules:
     async def _run(
         self, session: Session, run: list[tuple[CloudEvent, EventData]]
     ) -> list[bool | Rejected | Waiting]:
-        """Attendance reports and assessments decided together. Neither depends on the other
-        but through completion and at-risk, decided once at the end for everyone touched, so
-        the result is the one of applying them one by one in this order."""
+        """Attendance reports, headcounts and assessments decided together. Assessments do not
+        depend on the others but through completion and at-risk, decided once at the end for
+        everyone touched; attendance and headcounts are decided in order (they share their
+        session's capacity): the result is the one of applying them one by one in this order."""
         fresh = await self.consumer.fresh(run, session)
-        marks = [
-            (d.session_id, AttendanceMark(d.beneficiary_id, d.status, d.minutes))
-            for _, d in fresh
-            if isinstance(d, AttendanceReportedV1)
-        ]
+        marks: list[tuple[str, AttendanceMark | Headcount]] = []
+        for _, d in fresh:
+            if isinstance(d, AttendanceReportedV1):
+                marks.append((d.session_id, AttendanceMark(d.beneficiary_id, d.status, d.minutes)))
+            elif isinstance(d, AnonymousAttendanceReportedV1):
+                marks.append((d.session_id, Headcount(d.count)))
         assessments = [assessment_of(d) for _, d in fresh if isinstance(d, AssessmentReportedV1)]
         training = self.training
         attended = iter(await training.record_attendance_many(session, marks, reconsider=False))
         assessed = iter(await training.assess_many(session, assessments, reconsider=False))
         decided = {
-            event.id: next(attended if isinstance(data, AttendanceReportedV1) else assessed)
+            event.id: next(assessed if isinstance(data, AssessmentReportedV1) else attended)
             for event, data in fresh
         }
         outcomes: list[bool | Rejected | Waiting] = []
@@ -389,11 +381,12 @@ class IntakeRules:
             else:
                 outcomes.append(True)
                 applied.append((event, data))
-        people = [str(getattr(data, "beneficiary_id", "")) for _, data in applied]
+        personal = [(e, d) for e, d in applied if type(d) in PERSONAL_REQUESTS]
+        people = [str(getattr(data, "beneficiary_id", "")) for _, data in personal]
         await training.reconsider_many(session, list(dict.fromkeys(people)))
         await self.consumer.mark_applied([event for event, _ in applied], session)
         by_kind: dict[tuple[str, RecordKind], list[str]] = {}
-        for (event, data), person in zip(applied, people, strict=True):
+        for (event, data), person in zip(personal, people, strict=True):
             kind = PERSONAL_REQUESTS[type(data)]
             by_kind.setdefault((event.source, kind), []).append(person)
         for (partner, kind), named in by_kind.items():

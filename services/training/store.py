@@ -96,8 +96,15 @@ class TrainingStore:
         return {str(document["_id"]) async for document in cursor}
 
     async def save_session(self, session: Session, training_session: TrainingSession) -> None:
-        document = _session_document(training_session)
-        await self.sessions.replace_one({"_id": document["_id"]}, document, session=session)
+        await self.save_sessions(session, [training_session])
+
+    async def save_sessions(self, session: Session, sessions: Sequence[TrainingSession]) -> None:
+        """Write these sessions as they are now (one write)."""
+        if sessions:
+            documents = [_session_document(s) for s in sessions]
+            await self.sessions.bulk_write(
+                [ReplaceOne({"_id": d["_id"]}, d) for d in documents], session=session
+            )
 
     async def get_session(
         self, session_id: str, session: Session | None = None

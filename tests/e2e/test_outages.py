@@ -47,6 +47,7 @@ from pymongo import AsyncMongoClient
 
 from contracts.envelope import CloudEvent
 from contracts.topics import INTAKE_REGISTRATION
+from kit import outbox
 from kit.auth import Role, issue_token
 from kit.infra import EmbeddedInfra, tansu_binary
 from kit.mongo import Document, connect
@@ -483,8 +484,7 @@ async def holdings(bed: OutageBed) -> dict[str, Any]:
             for name, collection in KNOWN_PEOPLE.items()
         }
         pending = {
-            name: await mongo[f"dn_{name}"]["outbox"].count_documents({"sent_at": None})
-            for name in SERVICE_NAMES
+            name: (await outbox.log_heads(mongo[f"dn_{name}"])).unsent for name in SERVICE_NAMES
         }
         response = await http.post(
             f"{settings.gateway_url}/graphql",
@@ -592,10 +592,7 @@ async def reported_backlog(bed: OutageBed, service: str) -> float | None:
 
 async def pending_events(bed: OutageBed) -> int:
     async with auditor(bed) as mongo:
-        counts = [
-            await mongo[f"dn_{name}"]["outbox"].count_documents({"sent_at": None})
-            for name in SERVICE_NAMES
-        ]
+        counts = [(await outbox.log_heads(mongo[f"dn_{name}"])).unsent for name in SERVICE_NAMES]
     return sum(counts)
 
 

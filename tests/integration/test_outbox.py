@@ -60,7 +60,7 @@ async def test_committed_transaction_stores_state_and_event_together(
 
     stored = await db[outbox.COLLECTION].find_one({"_id": ce_id})
     assert stored is not None
-    assert stored["sent_at"] is None
+    assert stored["unplaced"] is True, "the relay has not taken it yet"
     assert stored["topic"] == REGISTRATION_EVENTS
     assert stored["headers"]["ce_type"] == "dn.registration.beneficiary_enrolled.v1"
 
@@ -86,8 +86,8 @@ async def test_relay_publishes_every_committed_event_across_a_restart(
         second = outbox.OutboxRelay(db, transports[1], batch_size=5)
         running = asyncio.create_task(second.run())
         await eventually(
-            lambda: db[outbox.COLLECTION].count_documents({"sent_at": None}),
-            lambda unsent: unsent == 0,
+            lambda: outbox.log_heads(db),
+            lambda heads: heads.unsent == 0,
             what="outbox drained",
         )
         running.cancel()
@@ -155,6 +155,51 @@ async def enqueue_many(mongo: AsyncMongoClient[Document], db: Any, count: int) -
         ]
 
     return await in_transaction(mongo, change)
+
+
+async def test_a_log_marked_record_by_record_goes_on_from_its_first_unsent_record(
+    mongo: AsyncMongoClient[Document], infra: TestInfra
+) -> None:
+    """A log written when each record was marked ``sent_at`` (before the partitions' sent
+    marks): the relay publishes what was not sent, placed or not, and nothing sent before."""
+    db = mongo[f"test_outbox_{uuid4().hex[:8]}"]
+    await outbox.ensure_indexes(db)
+    earlier = await enqueue_many(mongo, db, 6)
+    transport = KafkaTransport(infra.kafka_bootstrap)
+    try:
+        assert await outbox.OutboxRelay(db, transport).publish_pending() == 6
+        # Written back as the former relay left it: the last two placed but not sent, two
+        # more never placed, and no sent marks.
+        await db[outbox.META].delete_many({"_id": {"$regex": "^sent:"}})
+        placed = await db[outbox.COLLECTION].find().sort("sequence", 1).to_list()
+        for index, record in enumerate(placed):
+            sent_at = None if index >= 4 else record["created_at"]
+            await db[outbox.COLLECTION].update_one(
+                {"_id": record["_id"]}, {"$set": {"sent_at": sent_at}}
+            )
+        later = await enqueue_many(mongo, db, 2)
+        await db[outbox.COLLECTION].update_many(
+            {"_id": {"$in": later}}, {"$set": {"sent_at": None}, "$unset": {"unplaced": ""}}
+        )
+
+        relay = outbox.OutboxRelay(db, transport)
+        assert await relay.publish_pending() == 4
+        assert await relay.publish_pending() == 0
+        assert (await outbox.log_heads(db)).unsent == 0
+    finally:
+        await transport.close()
+    again = {str(record["_id"]) for record in placed[4:]} | set(later)
+    records = await read_topic(
+        infra.kafka_bootstrap,
+        REGISTRATION_EVENTS,
+        until=lambda seen: set(later) <= {header(r, "ce_id") for r in seen},
+    )
+    times = {ce_id: 0 for ce_id in [*earlier, *later]}
+    for record in records:
+        if header(record, "ce_id") in times:
+            times[header(record, "ce_id")] += 1
+    assert {ce_id for ce_id, n in times.items() if n == 2} == again - set(later)
+    assert all(times[ce_id] == 1 for ce_id in set(times) - again | set(later))
 
 
 def positions_by_partition(records: list[Any]) -> dict[int, list[int]]:

@@ -523,20 +523,23 @@ async def test_sessions_and_their_attendance_in_one_burst_apply_as_one_by_one(
 ) -> None:
     """Training schedules a batch's session reports first and together (kit.intake hands it
     the batch): the attendance between them, for those sessions too, still applies, a second
-    report of a session id is refused as a duplicate and a bad plan as invalid."""
+    report of a session id is refused as a duplicate and a bad plan as invalid; attendance
+    after a headcount that fills its session is refused, as it would be one by one."""
     person = await training.enrol()
     [earlier] = await training.schedule(weeks=1)
     source = f"partner/sessions-{uuid4().hex[:6]}"
     new_session = str(uuid4())
 
-    def report(session_id: str, module_id: str = "mod-demarches-en-ligne") -> SessionReportedV1:
+    def report(
+        session_id: str, module_id: str = "mod-demarches-en-ligne", day: int = 4
+    ) -> SessionReportedV1:
         return SessionReportedV1(
             session_id=session_id,
             association_id=ASSOCIATION,
             district_id="qpv-saige",
             module_id=module_id,
             kind=SessionKind.COLLECTIVE,
-            starts_at=datetime(2026, 5, 4, 14, 0, tzinfo=UTC),
+            starts_at=datetime(2026, 5, day, 14, 0, tzinfo=UTC),
             duration_minutes=120,
             capacity=8,
         )
@@ -546,12 +549,16 @@ async def test_sessions_and_their_attendance_in_one_burst_apply_as_one_by_one(
             session_id=session_id, beneficiary_id=person, status=AttendanceStatus.PRESENT
         )
 
+    full_session = str(uuid4())
     burst: list[EventData] = [
         present(earlier["id"]),
         report(new_session),
         present(new_session),
         report(new_session),  # the same id again: a duplicate
         report(str(uuid4()), module_id="mod-no-such-module"),
+        report(full_session, day=11),
+        AnonymousAttendanceReportedV1(session_id=full_session, count=8),
+        present(full_session),  # after the headcount: the session is full
     ]
     events = [data.to_event(source) for data in burst]
     records = []
@@ -561,7 +568,7 @@ async def test_sessions_and_their_attendance_in_one_burst_apply_as_one_by_one(
         records.append((str(person).encode(), value, encoded))
     await produce(training.bootstrap, INTAKE_TRAINING, records)
 
-    refused_ids = {str(events[3].id), str(events[4].id)}
+    refused_ids = {str(events[3].id), str(events[4].id), str(events[7].id)}
     dead = await read_topic(
         training.bootstrap,
         DEAD_LETTER,
@@ -571,7 +578,8 @@ async def test_sessions_and_their_attendance_in_one_burst_apply_as_one_by_one(
     reasons = {header(r, "ce_id"): header(r, "dn_error") for r in dead}
     assert reasons[str(events[3].id)] == "duplicate_session"
     assert reasons[str(events[4].id)] == "invalid_request"
-    assert not {str(e.id) for e in events[:3]} & set(reasons)
+    assert reasons[str(events[7].id)] == "invalid_request"
+    assert not {str(e.id) for e in [*events[:3], *events[5:7]]} & set(reasons)
     progress = await eventually(
         lambda: training.http.get(f"/beneficiaries/{person}/progress"),
         lambda response: response.json()["sessions_present"] == 2,

@@ -47,24 +47,15 @@ def test_session_reports_go_first_and_the_attendance_between_them_is_one_run() -
     assert steps_of(batch) == [("sessions", [0, 2]), ("together", [1, 3, 4])]
 
 
-def test_a_headcount_waits_behind_attendance_for_other_sessions() -> None:
-    batch = [attendance("s1"), headcount("s9"), attendance("s2"), assessment(), attendance("s3")]
-    assert steps_of(batch) == [("together", [0, 2, 3, 4]), ("alone", [1])]
-
-
-def test_attendance_for_the_counted_session_comes_after_its_headcount() -> None:
-    """A session's headcount and its attendance share its capacity: their order is kept."""
+def test_headcounts_are_decided_in_the_run_in_their_place() -> None:
+    """A session's headcount and its attendance share its capacity: the run keeps their order."""
     batch = [attendance("s1"), headcount("s1"), attendance("s2"), attendance("s1"), assessment()]
-    assert steps_of(batch) == [
-        ("together", [0, 2]),
-        ("alone", [1]),
-        ("together", [3, 4]),
-    ]
+    assert steps_of(batch) == [("together", [0, 1, 2, 3, 4])]
 
 
-def test_headcounts_and_self_assessments_keep_their_own_order() -> None:
-    batch = [self_assessment(), headcount("s1"), attendance("s2"), headcount("s1")]
-    assert steps_of(batch) == [("together", [2]), ("alone", [0, 1, 3])]
+def test_a_self_assessment_stands_alone_between_the_runs() -> None:
+    batch = [headcount("s1"), attendance("s2"), self_assessment(), headcount("s1"), assessment()]
+    assert steps_of(batch) == [("together", [0, 1]), ("alone", [2]), ("together", [3, 4])]
 
 
 def test_every_request_is_in_exactly_one_step() -> None:
