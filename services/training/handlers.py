@@ -19,10 +19,10 @@ the transaction of its effect.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from contracts import catalogue, topics
 from contracts.envelope import CloudEvent
@@ -252,6 +252,29 @@ def refusal_of(data: EventData, error: Exception) -> Rejected | Waiting:
     raise error
 
 
+def outcomes_of(
+    run: list[tuple[CloudEvent, EventData]], decided: Mapping[UUID, object]
+) -> tuple[list[bool | Rejected | Waiting], list[tuple[CloudEvent, EventData]]]:
+    """Each request's outcome from what its use case decided (by ``ce_id``: the record, None
+    for a fact already recorded, or the refusal), and the requests applied. A request with
+    nothing decided was applied before, or earlier in this batch (the same ``ce_id``)."""
+    outcomes: list[bool | Rejected | Waiting] = []
+    applied: list[tuple[CloudEvent, EventData]] = []
+    taken: set[UUID] = set()
+    for event, data in run:
+        if event.id not in decided or event.id in taken:
+            outcomes.append(False)
+            continue
+        taken.add(event.id)
+        result = decided[event.id]
+        if isinstance(result, Exception):
+            outcomes.append(refusal_of(data, result))
+        else:
+            outcomes.append(True)
+            applied.append((event, data))
+    return outcomes, applied
+
+
 class IntakeRules:
     """Partners' requests to training (kit.intake): each applied once per ``ce_id`` with the
     same rules as its form; one naming a session or a person training does not know yet waits
@@ -334,18 +357,8 @@ class IntakeRules:
         ]
         scheduled = await self.training.schedule_many_in(session, plans)
         decided = dict(zip([event.id for event, _ in fresh], scheduled, strict=True))
-        outcomes: list[bool | Rejected | Waiting] = []
-        applied: list[CloudEvent] = []
-        for event, data in run:
-            result = decided.pop(event.id) if event.id in decided else False
-            if result is False:
-                outcomes.append(False)  # applied before (or earlier in this batch)
-            elif isinstance(result, Exception):
-                outcomes.append(refusal_of(data, result))
-            else:
-                outcomes.append(True)
-                applied.append(event)
-        await self.consumer.mark_applied(applied, session)
+        outcomes, applied = outcomes_of(run, decided)
+        await self.consumer.mark_applied([event for event, _ in applied], session)
         return outcomes
 
     async def _run(
@@ -370,17 +383,7 @@ class IntakeRules:
             event.id: next(assessed if isinstance(data, AssessmentReportedV1) else attended)
             for event, data in fresh
         }
-        outcomes: list[bool | Rejected | Waiting] = []
-        applied: list[tuple[CloudEvent, EventData]] = []
-        for event, data in run:
-            result = decided.pop(event.id, None) if event.id in decided else False
-            if result is False:
-                outcomes.append(False)  # applied before (or earlier in this batch)
-            elif isinstance(result, Exception):
-                outcomes.append(refusal_of(data, result))
-            else:
-                outcomes.append(True)
-                applied.append((event, data))
+        outcomes, applied = outcomes_of(run, decided)
         personal = [(e, d) for e, d in applied if type(d) in PERSONAL_REQUESTS]
         people = [str(getattr(data, "beneficiary_id", "")) for _, data in personal]
         await training.reconsider_many(session, list(dict.fromkeys(people)))

@@ -17,6 +17,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
+from contracts.envelope import CloudEvent
 from contracts.event import EventData
 from contracts.registration import (
     BeneficiariesMergedV1,
@@ -122,6 +123,18 @@ def of_type(records: list[Record], event_type: str, subject: str) -> list[Record
         for r in records
         if header(r, "ce_type") == event_type and header(r, "ce_subject") == subject
     ]
+
+
+def keyed_records(
+    events: list[CloudEvent], key: str
+) -> list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]]:
+    """Events as records for one partition (one key), in this order."""
+    records = []
+    for event in events:
+        value, headers = event.to_kafka()
+        encoded = [(name, text.encode()) for name, text in headers.items()]
+        records.append((key.encode(), value, encoded))
+    return records
 
 
 @pytest.fixture(scope="module")
@@ -488,12 +501,7 @@ async def test_a_burst_of_attendance_and_assessments_applies_together_around_a_b
     )
     events = [data.to_event(source) for data in [*reports[:2], bad, *reports[2:], good]]
     events.append(events[0])  # a resend in the same burst
-    records = []
-    for event in events:
-        value, headers = event.to_kafka()
-        encoded = [(name, text.encode()) for name, text in headers.items()]
-        records.append((str(person).encode(), value, encoded))
-    await produce(training.bootstrap, INTAKE_TRAINING, records)
+    await produce(training.bootstrap, INTAKE_TRAINING, keyed_records(events, str(person)))
 
     dead = await read_topic(
         training.bootstrap,
@@ -561,12 +569,7 @@ async def test_sessions_and_their_attendance_in_one_burst_apply_as_one_by_one(
         present(full_session),  # after the headcount: the session is full
     ]
     events = [data.to_event(source) for data in burst]
-    records = []
-    for event in events:
-        value, headers = event.to_kafka()
-        encoded = [(name, text.encode()) for name, text in headers.items()]
-        records.append((str(person).encode(), value, encoded))
-    await produce(training.bootstrap, INTAKE_TRAINING, records)
+    await produce(training.bootstrap, INTAKE_TRAINING, keyed_records(events, str(person)))
 
     refused_ids = {str(events[3].id), str(events[4].id), str(events[7].id)}
     dead = await read_topic(
