@@ -228,6 +228,11 @@ async def sent_marks(db: AsyncDatabase[Document]) -> dict[tuple[str, int], SentM
     return marks
 
 
+def _behind(heads: dict[tuple[str, int], int], sent: dict[tuple[str, int], int]) -> int:
+    """Records placed but not acknowledged: over partitions, the head less the sent mark."""
+    return sum(max(0, head - sent.get(key, 0)) for key, head in heads.items())
+
+
 async def _heads_of(db: AsyncDatabase[Document]) -> dict[tuple[str, int], int]:
     heads: dict[tuple[str, int], int] = {}
     async for row in await db[COLLECTION].aggregate(
@@ -247,7 +252,7 @@ async def log_heads(db: AsyncDatabase[Document]) -> LogHeads:
     heads = await _heads_of(db)
     marks = await sent_marks(db)
     unplaced = await outbox.count_documents({"unplaced": True})
-    behind = sum(max(0, head - marks.get(key, SentMark(0)).position) for key, head in heads.items())
+    behind = _behind(heads, {key: mark.position for key, mark in marks.items()})
     return LogHeads(
         log_id=await log_id_of(db),
         topic=next((topic for topic, _ in heads), None),
@@ -402,9 +407,10 @@ class OutboxRelay:
                 sort=[("position", -1)],
                 projection={"offset": 1},
             )
-            mark = SentMark(sent, *((int(last["offset"]), str(last["_id"])) if last else ()))
-            await self._save_marks({(topic, partition): mark}, moving_back=True)
-            marks[(topic, partition)] = mark
+            marks[(topic, partition)] = SentMark(
+                sent, *((int(last["offset"]), str(last["_id"])) if last else ())
+            )
+        await self._save_marks(marks, moving_back=True)
         return marks
 
     async def _save_marks(
@@ -456,7 +462,7 @@ class OutboxRelay:
         """Publish one batch of the log in order; returns how many events were published."""
         await self._load()
         unplaced = await self._outbox.count_documents({"unplaced": True})
-        unsent = unplaced + self._behind()
+        unsent = unplaced + _behind(self._heads, self._sent)
         # Counted before publishing, so the gauge (and `dn status`) rises while the broker is away.
         OUTBOX_BACKLOG.set(unsent)
         if not unsent:
@@ -499,10 +505,6 @@ class OutboxRelay:
             EVENTS_PUBLISHED.labels(record["topic"], record["type"]).inc()
         OUTBOX_BACKLOG.set(max(0, unsent - len(batch)))
         return len(batch)
-
-    def _behind(self) -> int:
-        """Records placed but not acknowledged, over all partitions."""
-        return sum(max(0, head - self._sent.get(key, 0)) for key, head in self._heads.items())
 
     async def _placed_unsent(self) -> list[Document]:
         """Up to a batch of the records placed after their partition's sent mark: per

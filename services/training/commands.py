@@ -110,7 +110,7 @@ class Training:
         lot: each session scheduled, or why not (an id in use, earlier in the list too, is a
         :class:`Conflict`); only the scheduled ones are stored."""
         chosen = [str(session_id) for _, session_id in plans if session_id is not None]
-        taken = await self.store.existing_sessions(session, chosen) if chosen else set()
+        taken = set(await self.store.sessions_among(chosen, session)) if chosen else set()
         outcomes: list[TrainingSession | InvalidInput | NotFound] = []
         for plan, session_id in plans:
             if session_id is not None and str(session_id) in taken:
@@ -148,14 +148,11 @@ class Training:
         self, session: Session, session_id: str, count: int
     ) -> TrainingSession:
         """As :meth:`record_anonymous_attendance`, inside the caller's transaction."""
-        current = await self.session(session_id, session)
-        updated, event = domain.record_anonymous_attendance(current, count, now())
-        if event is not None:
-            await self.store.save_session(session, updated)
-            await self.store.emit(session, event)
-            if updated.kind is SessionKind.STAFF:
-                await self._reconsider_maturity(session, updated.association_id)
-        return updated
+        [outcome] = await self.record_attendance_many(session, [(session_id, Headcount(count))])
+        if isinstance(outcome, Exception):
+            raise outcome
+        assert isinstance(outcome, TrainingSession)
+        return outcome
 
     # -- attendance --------------------------------------------------------------------------
 
@@ -201,8 +198,8 @@ class Training:
         reconsider: bool = True,
     ) -> list[Attendance | TrainingSession | Exception | None]:
         """Many partners' attendance reports and collective headcounts in the caller's
-        transaction, each decided as :meth:`record_attendance_in` or
-        :meth:`record_anonymous_attendance_in` would in this order (a headcount and the
+        transaction, each decided as :meth:`record_attendance_in` would (a headcount by
+        :func:`domain.record_anonymous_attendance`), in this order (a headcount and the
         attendance of its session share its capacity), with a few reads and writes for the
         lot: per report the new record (a headcount: the session), None (the same fact already
         recorded) or the refusal (returned, not raised: the others still apply)."""

@@ -155,8 +155,8 @@ def _decided_together(data: EventData) -> bool:
 
 class StepKind(Enum):
     SESSIONS = "sessions"  # session reports, scheduled together
-    TOGETHER = "together"  # attendance reports and assessments, decided together
-    ALONE = "alone"  # headcounts and self-assessments, one by one
+    TOGETHER = "together"  # attendance reports, headcounts and assessments, decided together
+    ALONE = "alone"  # an association's self-assessment
 
 
 @dataclass(frozen=True)

@@ -88,16 +88,6 @@ class TrainingStore:
     async def add_sessions(self, session: Session, sessions: list[TrainingSession]) -> None:
         await self.sessions.insert_many([_session_document(s) for s in sessions], session=session)
 
-    async def existing_sessions(self, session: Session, session_ids: Sequence[str]) -> set[str]:
-        """Which of these session ids are in use (one query)."""
-        cursor = self.sessions.find(
-            {"_id": {"$in": list(session_ids)}}, {"_id": 1}, session=session
-        )
-        return {str(document["_id"]) async for document in cursor}
-
-    async def save_session(self, session: Session, training_session: TrainingSession) -> None:
-        await self.save_sessions(session, [training_session])
-
     async def save_sessions(self, session: Session, sessions: Sequence[TrainingSession]) -> None:
         """Write these sessions as they are now (one write)."""
         if sessions:
