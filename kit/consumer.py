@@ -351,7 +351,7 @@ async def process_batch(
 ) -> None:
     """Apply a batch: unreadable records are dead-lettered, the rest applied together, or one by
     one when the batch fails, so each failing event is retried and dead-lettered on its own.
-    Each event gets a span in its own trace (the request that caused it)."""
+    The batch gets one span (see :func:`batch_span`)."""
     readable: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent]] = []
     for record in records:
         try:
@@ -361,23 +361,24 @@ async def process_batch(
             EVENTS_CONSUMED.labels(record.topic, "unknown", "dead_lettered").inc()
     if not readable:
         return
-    spans = [event_span(record, event) for record, event in readable]
+    span = batch_span([record for record, _ in readable])
     try:
-        with trace.use_span(spans[-1], end_on_exit=False):
+        with trace.use_span(span, end_on_exit=False):
             outcome, _, _ = await _process_events([e for _, e in readable], handle, retry)
-        if outcome == "applied":
-            for record, event in readable:
-                EVENTS_CONSUMED.labels(record.topic, known_type(event.type), "applied").inc()
-            return
-        for (record, event), span in zip(readable, spans, strict=True):
-            with trace.use_span(span, end_on_exit=False):
+            if outcome == "applied":
+                for record, event in readable:
+                    EVENTS_CONSUMED.labels(record.topic, known_type(event.type), "applied").inc()
+                return
+        for record, event in readable:
+            # Split after a failure: each event alone, in its own trace, so the one that fails
+            # shows where it came from.
+            with trace.use_span(event_span(record, event), end_on_exit=True):
                 outcome, reason, detail = await _process_events([event], handle, retry)
             if outcome == "dead_lettered":
                 await until_sent(partial(dead_letters.send, record, reason, detail), retry)
             EVENTS_CONSUMED.labels(record.topic, known_type(event.type), outcome).inc()
     finally:
-        for span in spans:
-            span.end()
+        span.end()
 
 
 async def _process_events(
@@ -451,17 +452,25 @@ async def retried(
 
 
 # The headers a span's context travels in (traceparent, tracestate, baggage): only these are
-# decoded for each record's span.
+# decoded for a record's span.
 _TRACE_HEADERS = frozenset(propagate.get_global_textmap().fields)
+_TRACEPARENT = "traceparent"
+# OpenTelemetry's default cap on a span's links (SpanLimits.max_links); records of one
+# transaction share one context, so a batch rarely carries more distinct ones.
+MAX_LINKS = 128
+
+
+def _carrier_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
+    return {
+        k: bytes(v).decode(errors="replace") for k, v in record.headers or () if k in _TRACE_HEADERS
+    }
 
 
 def event_span(record: ConsumerRecord[bytes, bytes], event: CloudEvent) -> trace.Span:
-    carrier = {
-        k: bytes(v).decode(errors="replace") for k, v in record.headers or () if k in _TRACE_HEADERS
-    }
+    """A span for one event, in the trace of the request that caused it."""
     return _tracer.start_span(
         f"{record.topic} process",
-        context=propagate.extract(carrier),
+        context=propagate.extract(_carrier_of(record)),
         kind=trace.SpanKind.CONSUMER,
         attributes={
             "messaging.system": "kafka",
@@ -470,6 +479,36 @@ def event_span(record: ConsumerRecord[bytes, bytes], event: CloudEvent) -> trace
             "messaging.kafka.message.offset": record.offset,
             "messaging.message.id": str(event.id),
             "cloudevents.event_type": known_type(event.type),
+        },
+    )
+
+
+def batch_span(records: Sequence[ConsumerRecord[bytes, bytes]]) -> trace.Span:
+    """One span for a batch of records (a span per event cost more than applying it): in the
+    trace of the first record's request, linked to the other requests' traces (OpenTelemetry's
+    messaging conventions for batches), so `dn trace` follows each request into it."""
+    carriers: dict[bytes, ConsumerRecord[bytes, bytes]] = {}
+    for record in records:
+        for key, value in record.headers or ():
+            if key == _TRACEPARENT:
+                carriers.setdefault(bytes(value), record)
+                break
+    contexts = [propagate.extract(_carrier_of(record)) for record in carriers.values()]
+    links = [
+        trace.Link(trace.get_current_span(context).get_span_context())
+        for context in contexts[1 : MAX_LINKS + 1]
+    ]
+    topics = sorted({record.topic for record in records})
+    return _tracer.start_span(
+        f"{' '.join(topics)} process",
+        context=contexts[0] if contexts else None,
+        kind=trace.SpanKind.CONSUMER,
+        links=links,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation": "process",
+            "messaging.destination.name": " ".join(topics),
+            "messaging.batch.message_count": len(records),
         },
     )
 

@@ -33,6 +33,7 @@ from kit.consumer import (
     UNAVAILABLE,
     Rejected,
     RetryPolicy,
+    batch_span,
     describe_failure,
     event_span,
     known_type,
@@ -250,26 +251,17 @@ class Intake:
 
         async def work(session: Session) -> None:
             outcomes.clear()  # a transaction retried after a transient error starts again
-            with sharing(session):
+            span = batch_span([r.record for r in requests])
+            with sharing(session), trace.use_span(span, end_on_exit=True):
                 if apply_many is not None:
-                    spans = [event_span(r.record, r.event) for r in requests]
-                    try:
-                        with trace.use_span(spans[-1], end_on_exit=False):
-                            pairs = [(r.event, r.data) for r in requests]
-                            outcomes.extend(await apply_many(session, pairs))
-                    finally:
-                        for span in spans:
-                            span.end()
+                    pairs = [(r.event, r.data) for r in requests]
+                    outcomes.extend(await apply_many(session, pairs))
                     return
                 for request in requests:
-                    span = event_span(request.record, request.event)
                     try:
-                        with trace.use_span(span, end_on_exit=False):
-                            outcomes.append(await self.rules.apply(request.event, request.data))
+                        outcomes.append(await self.rules.apply(request.event, request.data))
                     except (Waiting, Rejected) as outcome:
                         outcomes.append(outcome)
-                    finally:
-                        span.end()
 
         await in_transaction(self.client, work)
         return outcomes

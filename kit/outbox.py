@@ -570,7 +570,10 @@ class OutboxRelay:
 
     async def _publish(self, batch: list[Document]) -> list[int]:
         """Send the whole batch, then gather its acknowledgements; returns the offsets."""
-        spans = []
+        by_request: dict[str, list[Document]] = {}
+        for record in batch:
+            by_request.setdefault(_traceparent(record), []).append(record)
+        spans = {key: _publish_span(records) for key, records in by_request.items()}
         acks: list[Awaitable[int]] = []
         try:
             async with asyncio.timeout(self._publish_timeout_s):
@@ -579,25 +582,10 @@ class OutboxRelay:
                         self._partitions[record["topic"]] = await self._transport.partition_count(
                             record["topic"]
                         )
-                    headers = dict(record["headers"])
+                    span, context_headers = spans[_traceparent(record)]
+                    headers = {**record["headers"], **context_headers}
                     headers[LOG_HEADER] = self._log_id
                     headers[POSITION_HEADER] = str(record["position"])
-                    # The publish, in the trace of the request that made the event; its
-                    # context goes in the headers, so each consumer's span descends from it.
-                    span = tracer.start_span(
-                        f"{record['topic']} publish",
-                        context=propagate.extract(record.get("trace") or {}),
-                        kind=SpanKind.PRODUCER,
-                        attributes={
-                            "messaging.system": "kafka",
-                            "messaging.operation": "publish",
-                            "messaging.destination.name": record["topic"],
-                            "cloudevents.event_type": record["type"],
-                            "messaging.kafka.destination.partition": record["partition"],
-                        },
-                    )
-                    spans.append(span)
-                    propagate.inject(headers, context=trace.set_span_in_context(span))
                     with trace.use_span(span, end_on_exit=False):
                         acks.append(
                             await self._transport.send(
@@ -614,7 +602,7 @@ class OutboxRelay:
                 f"no acknowledgement from the broker within {self._publish_timeout_s:.0f} s"
             ) from error
         finally:
-            for span in spans:
+            for span, _ in spans.values():
                 span.end()
 
     def _note_acks(self, batch: list[Document], offsets: list[int]) -> set[tuple[str, int]]:
@@ -630,6 +618,31 @@ class OutboxRelay:
             if key not in self._acked or offset > self._acked[key][0]:
                 self._acked[key] = (offset, str(record["_id"]))
         return lost
+
+
+def _traceparent(record: Document) -> str:
+    return str((record.get("trace") or {}).get("traceparent", ""))
+
+
+def _publish_span(records: list[Document]) -> tuple[trace.Span, dict[str, str]]:
+    """The publish span of the records one request made (a transaction's records share its
+    context), and the headers carrying it, so each consumer's span descends from it: one span
+    per request in a batch, not one per record."""
+    topics = " ".join(sorted({record["topic"] for record in records}))
+    span = tracer.start_span(
+        f"{topics} publish",
+        context=propagate.extract(records[0].get("trace") or {}),
+        kind=SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation": "publish",
+            "messaging.destination.name": topics,
+            "messaging.batch.message_count": len(records),
+        },
+    )
+    headers: dict[str, str] = {}
+    propagate.inject(headers, context=trace.set_span_in_context(span))
+    return span, headers
 
 
 def partition_of(key: bytes, partitions: int) -> int:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -17,6 +18,7 @@ from rich.text import Text
 from kit.traces import (
     Span,
     build_tree,
+    linked_to,
     match_prefix,
     outline,
     parse_span,
@@ -99,8 +101,14 @@ def show_trace(home: Path, given_id: str, as_json: bool, console: Console) -> in
             1,
         )
     tree = build_tree(next(iter(found.by_trace.values())))
+    linked = linked_to(found, tree.trace_id)
     if as_json:
-        print(json.dumps({**tree_json(tree), "broken_lines": files.broken_lines}, indent=2))
+        answer = {
+            **tree_json(tree),
+            "linked": [_linked_json(span) for span in linked],
+            "broken_lines": files.broken_lines,
+        }
+        print(json.dumps(answer, indent=2))
         return 0
     table = Table(
         title=f"trace {tree.trace_id}",
@@ -127,7 +135,28 @@ def show_trace(home: Path, given_id: str, as_json: bool, console: Console) -> in
             Text(node.span.status, style="red" if node.span.status == "ERROR" else ""),
         )
     console.print(table)
+    if linked:
+        # A consumer takes records in batches, one span per batch in the trace of its first
+        # request: this request's later steps may be in such a batch's trace.
+        console.print("Carried on in batches traced elsewhere:")
+        for span in linked:
+            console.print(
+                f"  {span.name} ({span.service}, {_ms(span.duration_ns)} ms, "
+                f"{span.attributes.get('messaging.batch.message_count', '?')} events): "
+                f"dn trace {span.trace_id}"
+            )
     return 0
+
+
+def _linked_json(span: Span) -> dict[str, Any]:
+    return {
+        "name": span.name,
+        "service": span.service,
+        "trace_id": span.trace_id,
+        "span_id": span.span_id,
+        "duration_ms": round(span.duration_ns / 1e6, 3),
+        "events": span.attributes.get("messaging.batch.message_count"),
+    }
 
 
 def show_slowest(home: Path, count: int, since: str, as_json: bool, console: Console) -> int:

@@ -29,6 +29,9 @@ class Span:
     end_ns: int
     status: str
     attributes: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # The (trace id, span id) of the spans this one links to: a batch's span links the
+    # requests it carried besides the one whose trace it is in.
+    links: tuple[tuple[str, str], ...] = field(default=(), compare=False, hash=False)
 
     @property
     def duration_ns(self) -> int:
@@ -52,6 +55,10 @@ def parse_span(line: str) -> Span | None:
             end_ns=int(record["end_ns"]),
             status=str(record.get("status") or "UNSET"),
             attributes=attributes if isinstance(attributes, dict) else {},
+            links=tuple(
+                (str(link["trace_id"]).lower(), str(link["span_id"]).lower())
+                for link in record.get("links") or ()
+            ),
         )
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
@@ -82,9 +89,11 @@ def window_seconds(text: str) -> int:
 
 @dataclass(frozen=True)
 class Match:
-    """The spans of the traces whose id starts with a prefix, grouped by trace id."""
+    """The spans of the traces whose id starts with a prefix, grouped by trace id, and the
+    spans of other traces linking to one of them (batches that carried those requests)."""
 
     by_trace: dict[str, list[Span]]
+    linked: list[Span] = field(default_factory=list)
 
     @property
     def trace_ids(self) -> list[str]:
@@ -94,10 +103,19 @@ class Match:
 def match_prefix(spans: Iterable[Span], prefix: str) -> Match:
     """Collect the spans of every trace whose id starts with ``prefix`` (one pass)."""
     by_trace: dict[str, list[Span]] = {}
+    linked: list[Span] = []
     for span in spans:
         if span.trace_id.startswith(prefix):
             by_trace.setdefault(span.trace_id, []).append(span)
-    return Match(by_trace)
+        elif any(trace_id.startswith(prefix) for trace_id, _ in span.links):
+            linked.append(span)
+    return Match(by_trace, linked)
+
+
+def linked_to(match: Match, trace_id: str) -> list[Span]:
+    """The spans of other traces linking to ``trace_id``, in start order."""
+    found = [span for span in match.linked if any(t == trace_id for t, _ in span.links)]
+    return sorted(found, key=_start_order)
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,17 @@ answers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from kit.kafka_ends import true_end_offsets
 
@@ -124,3 +129,19 @@ def graphql_data(response: httpx.Response) -> dict[str, Any]:
     assert "errors" not in body, body
     found: dict[str, Any] = body["data"]
     return found
+
+
+@contextlib.contextmanager
+def recording_spans() -> Iterator[InMemorySpanExporter]:
+    """The spans finished in this process inside the block, kept in memory (services install
+    their tracer provider in their own process, kit.service.run; this test process has none)."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    try:
+        yield exporter
+    finally:
+        exporter.shutdown()  # keeps nothing more (a provider's processors stay)

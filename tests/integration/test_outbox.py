@@ -11,19 +11,21 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from opentelemetry import trace
 from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect
 
 from contracts.topics import REGISTRATION_EVENTS
 from kit import outbox
 from kit.broker import KafkaTransport
+from kit.consumer import batch_span
 from kit.infra import tansu_binary
 from kit.mongo import Document, Session, in_transaction
 from kit.platform import free_port
 from kit.topics import ensure_topics
 from tests.conftest import TestInfra
 from tests.integration.conftest import enrolment
-from tests.support import eventually, header, read_topic
+from tests.support import eventually, header, read_topic, recording_spans
 
 pytestmark = pytest.mark.integration
 
@@ -312,3 +314,70 @@ async def test_positions_given_while_mongodb_went_away_are_given_again_without_a
     assert by_partition, "the records were placed"
     for positions in by_partition.values():
         assert sorted(positions) == list(range(1, len(positions) + 1)), by_partition
+
+
+async def test_a_batch_is_published_and_consumed_with_one_span_per_request_not_per_event(
+    mongo: AsyncMongoClient[Document], infra: TestInfra
+) -> None:
+    """Two requests' events in one relay batch: one publish span each, in its request's trace;
+    a consumer's batch of them gets one span, in the first request's trace, linked to the
+    other's (a span per event cost more than applying it)."""
+    db = mongo[f"test_outbox_{uuid4().hex[:8]}"]
+    await outbox.ensure_indexes(db)
+    tracer = trace.get_tracer(__name__)
+    with recording_spans() as spans:
+        requests: dict[str, list[str]] = {}
+        for name, count in (("first request", 3), ("second request", 2)):
+            with tracer.start_as_current_span(name):
+
+                async def change(session: Session, count: int = count) -> list[str]:
+                    events = [enrolment("asso-spans") for _ in range(count)]
+                    return await outbox.enqueue_many(db, session, events, "dn/test")
+
+                requests[name] = await in_transaction(mongo, change)
+        transport = KafkaTransport(infra.kafka_bootstrap)
+        try:
+            assert await outbox.OutboxRelay(db, transport).publish_pending() == 5
+        finally:
+            await transport.close()
+
+        finished = {span.name: span for span in spans.get_finished_spans()}
+        publishes = [s for s in spans.get_finished_spans() if s.name.endswith(" publish")]
+        assert len(publishes) == 2, [s.name for s in spans.get_finished_spans()]
+        for name, ce_ids in requests.items():
+            request = finished[name].context
+            [publish] = [s for s in publishes if s.parent and s.parent.span_id == request.span_id]
+            assert publish.attributes is not None
+            assert publish.attributes["messaging.batch.message_count"] == len(ce_ids)
+            assert publish.name == f"{REGISTRATION_EVENTS} publish"
+
+        wanted = {ce_id for ce_ids in requests.values() for ce_id in ce_ids}
+        records = [
+            r
+            for r in await read_topic(
+                infra.kafka_bootstrap,
+                REGISTRATION_EVENTS,
+                until=lambda seen: wanted <= {header(r, "ce_id") for r in seen},
+            )
+            if header(r, "ce_id") in wanted
+        ]
+        publish_of = {format(s.context.span_id, "016x"): s for s in publishes}
+        request_of = {ce_id: name for name, ce_ids in requests.items() for ce_id in ce_ids}
+        for record in records:
+            # traceparent: version-trace id-span id-flags; the span is its request's publish
+            publish = publish_of[str(header(record, "traceparent")).split("-")[2]]
+            assert publish.parent is not None
+            request = finished[request_of[str(header(record, "ce_id"))]]
+            assert publish.parent.span_id == request.context.span_id
+
+        first_request = set(requests["first request"])
+        in_order = sorted(records, key=lambda r: header(r, "ce_id") not in first_request)
+        batch = batch_span(in_order)
+        batch.end()
+        first, second = (finished[name].context for name in requests)
+        consumed = next(s for s in spans.get_finished_spans() if s.name.endswith(" process"))
+        assert consumed.name == f"{REGISTRATION_EVENTS} process"
+        assert consumed.context.trace_id == first.trace_id, "in the first request's trace"
+        assert [link.context.trace_id for link in consumed.links] == [second.trace_id]
+        assert consumed.attributes is not None
+        assert consumed.attributes["messaging.batch.message_count"] == 5

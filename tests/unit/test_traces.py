@@ -7,11 +7,14 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry import trace
 
+from kit.telemetry import span_record
 from kit.traces import (
     Span,
     SpanNode,
     build_tree,
+    linked_to,
     match_prefix,
     outline,
     parse_span,
@@ -21,6 +24,7 @@ from kit.traces import (
     walk,
     window_seconds,
 )
+from tests.support import recording_spans
 
 TRACE = "ab" * 16
 MS = 1_000_000
@@ -229,3 +233,31 @@ def test_a_window_is_read_in_seconds_minutes_hours_or_days(text: str, seconds: i
 def test_an_unreadable_window_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="30m, 1h or 2d"):
         window_seconds(text)
+
+
+def test_a_batch_span_linking_a_trace_is_found_with_it_and_read_from_its_line() -> None:
+    """A consumer's batch span lives in its first request's trace and links the others': `dn
+    trace` of a linked request finds it, from the line the span file holds."""
+    other = "cd" * 16
+    with recording_spans() as recorded:
+        tracer = trace.get_tracer(__name__)
+        with tracer.start_as_current_span("linked request") as linked_request:
+            pass
+        link = trace.Link(linked_request.get_span_context())
+        with tracer.start_as_current_span("dn.training process", links=[link]):
+            pass
+    [request_line, batch_line] = [
+        json.dumps(span_record(s), default=str) for s in recorded.get_finished_spans()
+    ]
+    request, batch = parse_span(request_line), parse_span(batch_line)
+    assert request is not None
+    assert batch is not None
+    assert batch.links == ((request.trace_id, request.span_id),)
+    unrelated = span("u", None, 0, 1, trace_id=other)
+
+    found = match_prefix([request, batch, unrelated], request.trace_id[:10])
+
+    assert found.trace_ids == [request.trace_id]
+    assert found.linked == [batch]
+    assert linked_to(found, request.trace_id) == [batch]
+    assert linked_to(match_prefix([request, unrelated], request.trace_id), request.trace_id) == []
