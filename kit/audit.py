@@ -113,6 +113,16 @@ class AuditLog:
         session: Session | None = None,
     ) -> None:
         """One entry per person (once each, in order); ``session`` writes it with a change."""
+        await self.write_many([(actor, action, record, beneficiary_ids)], route, session)
+
+    async def write_many(
+        self,
+        accesses: Iterable[tuple[Actor, str, RecordKind, Iterable[str | None]]],
+        route: str,
+        session: Session | None = None,
+    ) -> None:
+        """Several accesses (actor, action, record, people) in one write, as :meth:`write`
+        would each: a batch of partner requests is logged together."""
         at = datetime.now(UTC)
         entries = [
             AuditEntry(
@@ -126,6 +136,7 @@ class AuditLog:
                 route=route,
             ).model_dump()
             | {"record": record.value}
+            for actor, action, record, beneficiary_ids in accesses
             for beneficiary_id in dict.fromkeys(beneficiary_ids)
         ]
         if entries:

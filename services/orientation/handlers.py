@@ -16,6 +16,8 @@ programme, the referral is already resolved, the follow-up is already recorded),
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from contracts import topics
 from contracts.catalogue import decode, intake_types
 from contracts.envelope import CloudEvent
@@ -224,8 +226,40 @@ class IntakeRules:
     async def apply(self, event: CloudEvent, data: EventData) -> bool:
         if await self.orientation.store.was_applied(str(event.id)):
             return False  # a redelivery of a request already applied
+        result = await self._apply_new(event, data)
+        await self.audit.write(*self._access(event, data, result), INTAKE_ROUTE)
+        return True
+
+    async def apply_many(
+        self, session: Session, requests: Sequence[tuple[CloudEvent, EventData]]
+    ) -> list[bool | Rejected | Waiting]:
+        """A batch in the intake's transaction, with the outcomes of applying it in order: the
+        requests applied before read at once, each new one applied by its use case, the
+        access log written once."""
+        ids = [str(event.id) for event, _ in requests]
+        applied = await self.orientation.store.applied_among(ids, session)
+        outcomes: list[bool | Rejected | Waiting] = []
+        accesses = []
+        for (event, data), request_id in zip(requests, ids, strict=True):
+            if request_id in applied:
+                outcomes.append(False)  # a redelivery of a request already applied
+                continue
+            try:
+                result = await self._apply_new(event, data)
+            except (Rejected, Waiting) as outcome:  # raised before writing: the rest goes on
+                outcomes.append(outcome)
+                continue
+            applied.add(request_id)
+            accesses.append(self._access(event, data, result))
+            outcomes.append(True)
+        await self.audit.write_many(accesses, INTAKE_ROUTE, session)
+        return outcomes
+
+    async def _apply_new(self, event: CloudEvent, data: EventData) -> object:
+        """Apply a request not applied before: its use case's result, or why not now
+        (:class:`Waiting`) or never (:class:`Rejected`)."""
         try:
-            result = await self.apply_request(data, str(event.id))
+            return await self.apply_request(data, str(event.id))
         except (NotFound, UnknownParticipants) as unknown:
             named = named_refs(data)
             missing = sorted(set(named) - await self.known(set(named)))
@@ -244,15 +278,14 @@ class IntakeRules:
         except InvalidInput as invalid:
             reason = "conflicting_request" if invalid.status == 409 else "invalid_request"
             raise Rejected(reason, str(invalid)) from invalid
+
+    @staticmethod
+    def _access(
+        event: CloudEvent, data: EventData, result: object
+    ) -> tuple[Actor, str, RecordKind, list[str]]:
+        """The access-log entry of an applied request: the partner changed these people's."""
         action, record = AUDITED_AS[type(data)]
-        await self.audit.write(
-            Actor.partner(event.source),
-            action,
-            record,
-            people_concerned(data, result),
-            INTAKE_ROUTE,
-        )
-        return True
+        return Actor.partner(event.source), action, record, people_concerned(data, result)
 
     async def apply_request(self, data: EventData, request_id: str) -> object:
         """The use case for the request's type, its result; ``request_id`` is recorded with its

@@ -380,6 +380,12 @@ class OrientationStore:
         found = await self.applied_requests.find_one({"_id": request_id}, session=session)
         return found is not None
 
+    async def applied_among(self, request_ids: list[str], session: Session) -> set[str]:
+        """Which of these partner requests were applied before (one query)."""
+        wanted = {"_id": {"$in": request_ids}}
+        cursor = self.applied_requests.find(wanted, {"_id": 1}, session=session)
+        return {str(document["_id"]) async for document in cursor}
+
     async def applied_request(self, request_id: str, session: Session | None = None) -> str | None:
         found = await self.applied_requests.find_one({"_id": request_id}, session=session)
         return str(found["placement_id"]) if found and "placement_id" in found else None

@@ -427,3 +427,55 @@ async def test_partner_interests_and_referrals_apply_and_one_without_consent_is_
     assert header(dead, "dn_error") == "no_consent"
     assert "share_with_partners" in header(dead, "dn_error_detail")
     assert not [row for row in await store.records_of(unconsenting) if row["record"] == "referral"]
+
+
+async def test_a_burst_of_partner_requests_applies_in_order_once_each_with_one_access_entry(
+    service: Service,
+) -> None:
+    """One person's requests in one burst (one key, one partition, one batch): a redelivered
+    copy applies once, a refused request dead-letters without holding the others back, and
+    each applied request has exactly one access-log entry naming the partner."""
+    person = await service.enrol(shares_with_partners=True)
+    other = await service.enrol(shares_with_partners=False)
+    source = f"partner/burst-{uuid4().hex[:8]}"
+
+    def as_record(event: EventData, key: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+        value, headers = event.to_event(source).to_kafka()
+        return key.encode(), value, [(k, v.encode()) for k, v in headers.items()]
+
+    referral = as_record(
+        ReferralRequestedV1(beneficiary_id=UUID(person), partner_kind=PartnerKind.EMPLOYER), person
+    )
+    refused = ReferralRequestedV1(
+        beneficiary_id=UUID(other), partner_kind=PartnerKind.MISSION_LOCALE
+    ).to_event(source)
+    refused_value, refused_headers = refused.to_kafka()
+    burst = [
+        as_record(InterestsReportedV1(beneficiary_id=UUID(person), job_families=["M1805"]), person),
+        referral,
+        referral,  # the same request again (same ce_id)
+        (person.encode(), refused_value, [(k, v.encode()) for k, v in refused_headers.items()]),
+        as_record(InterestsReportedV1(beneficiary_id=UUID(person), job_families=["E1205"]), person),
+    ]
+    await produce(service.bootstrap, INTAKE_ORIENTATION, burst)
+
+    store = service.orientation.store
+    rows = await eventually(
+        lambda: store.records_of(person),
+        lambda found: any(row.get("job_families") == ["E1205"] for row in found),
+        timeout_s=60,
+        what="the last request of the burst applied",
+    )
+    assert len([row for row in rows if row["record"] == "referral"]) == 1, rows
+    records = await read_topic(
+        service.bootstrap,
+        DEAD_LETTER,
+        until=lambda rs: any(header(r, "ce_id") == str(refused.id) for r in rs),
+        timeout_s=60,
+    )
+    dead = next(r for r in records if header(r, "ce_id") == str(refused.id))
+    assert header(dead, "dn_error") == "no_consent"
+    entries = await store.applied_requests.database["audit_log"].find({"actor": source}).to_list()
+    assert sorted((e["beneficiary_id"], e["record"]) for e in entries) == sorted(
+        [(person, "interest"), (person, "referral"), (person, "interest")]
+    ), entries
