@@ -14,7 +14,9 @@ Reports, from the same run: the requests applied end to end per second (each con
 canonical event, from the first send to the last confirmation) next to the raw produce rate
 (requests sent per second), re-sends (0: each request is sent once; what names something not
 known yet waits on the platform), dead letters of the run's own requests (none expected), and
-the time until the figures are right. Writes bench/results/simulated_year.json.
+the time until the figures are right, and the CPU seconds each process used until then (with
+the rate MongoDB, the broker and the load generator alone would allow).
+Writes bench/results/simulated_year.json.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -31,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from bench.cpu import platform_cpu_s, used_between
 from bench.stats import report_path
 from kit.auth import Role, issue_token
 from kit.settings import Settings
@@ -68,6 +72,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     headers = {"authorization": f"Bearer {issue_token(settings, Role.COORDINATOR)}"}
     with httpx.Client(base_url=settings.gateway_url, headers=headers, timeout=30) as client:
         before = impact(client)
+        cpu_before = platform_cpu_s(settings)
+        simulator_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         run = subprocess.run(
             [
@@ -99,6 +105,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.5)
             figures = impact(client)
         visible_s = time.perf_counter() - started
+        cpu_s = used_between(cpu_before, platform_cpu_s(settings))
+    simulator_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s["simulator"] = round(
+        simulator_after.ru_utime
+        - simulator_before.ru_utime
+        + simulator_after.ru_stime
+        - simulator_before.ru_stime,
+        2,
+    )
     delivery = report.get("delivery") or {}
     dead_letters = delivery.get("dead_letters") or []
     return {
@@ -119,6 +134,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "figures_expected": target,
         "figures_seen": figures,
         "figures_match": figures == target,
+        **cpu_summary(cpu_s, int(delivery.get("confirmed") or 0)),
         "machine": {
             "cpus": os.cpu_count(),
             "load_average_1_5_15": {
@@ -126,6 +142,22 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 "end": [round(v, 2) for v in os.getloadavg()],
             },
         },
+    }
+
+
+def cpu_summary(cpu_s: dict[str, float], requests: int) -> dict[str, Any]:
+    """Where the machine's time went until the figures were right, and the rate the machine
+    would allow if the four services and the gateway cost nothing: the requests over the CPU
+    time of MongoDB, the broker and the load generator alone, spread over every core."""
+    total = sum(cpu_s.values())
+    infrastructure = sum(cpu_s.get(role, 0.0) for role in ("mongodb", "broker", "simulator"))
+    cores = os.cpu_count() or 1
+    return {
+        "cpu_s": {**cpu_s, "total": round(total, 2)},
+        "cpu_ms_per_request": round(1000 * total / requests, 3) if requests else None,
+        "requests_per_s_if_services_cost_nothing": (
+            round(requests * cores / infrastructure) if requests and infrastructure else None
+        ),
     }
 
 

@@ -125,9 +125,28 @@ def simulated_year_rows(report: Report) -> list[Row]:
             _rate(applied),
             f"sent at {_rate(delivery.get('rate'))} ({delivery.get('sending_s', '–')} s)",
             f"{match} after {report.get('figures_right_after_s', '–')} s; "
-            f"{delivery.get('resent', 0):,} re-sent, {dead:,} dead letters; {_load(report)}",
+            f"{delivery.get('resent', 0):,} re-sent, {dead:,} dead letters; "
+            f"{_cpu(report)}{_load(report)}",
         )
     ]
+
+
+def _cpu(report: Report) -> str:
+    """Where the CPU went (reports before it was measured have none)."""
+    used = report.get("cpu_s")
+    if not used:
+        return ""
+    services = sum(
+        used.get(role, 0.0)
+        for role in ("registration", "training", "orientation", "reporting", "gateway")
+    )
+    ceiling = report.get("requests_per_s_if_services_cost_nothing")
+    return (
+        f"CPU {used.get('total', 0):.1f} s ({report.get('cpu_ms_per_request')} ms a request): "
+        f"services {services:.1f} s, MongoDB {used.get('mongodb', 0):.1f} s, "
+        f"broker {used.get('broker', 0):.1f} s, load generator {used.get('simulator', 0):.1f} s "
+        f"(with free services: {_rate(ceiling)}); "
+    )
 
 
 def intake_rows(report: Report) -> list[Row]:

@@ -3,9 +3,11 @@ and the impact benchmark's comparison of projection and raw-record figures."""
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any
 
+from bench.cpu import used_between
 from bench.impact_query import (
     TRAINED_MINUTES,
     TRAINED_SESSIONS,
@@ -14,6 +16,7 @@ from bench.impact_query import (
     figures_of_graphql,
     person,
 )
+from bench.simulated_year import cpu_summary
 from bench.summary import markdown, p50_p99, rows
 from contracts.training import AttendanceStatus
 
@@ -141,6 +144,39 @@ def test_partner_ingestion_shows_no_re_send_and_no_dead_letter_when_sent_once_ea
     assert row.figure == "208/s"
     assert row.next_to == "sent at 300/s (27.77 s)"
     assert row.note.startswith("figures match after 41.2 s; 0 re-sent, 0 dead letters")
+
+
+def test_partner_ingestion_says_where_the_cpu_went_and_what_free_services_would_allow() -> None:
+    report = {
+        "people": 600,
+        "delivery": {"sent": 8551, "confirmed": 8551, "total_s": 8.8, "rate": 2284.1,
+                     "sending_s": 3.74, "resent": 0, "dead_letters": []},
+        "figures_match": True,
+        "figures_right_after_s": 9.5,
+        "cpu_s": {"broker": 1.72, "gateway": 0.02, "mongodb": 3.42, "orientation": 1.52,
+                  "registration": 1.15, "reporting": 2.07, "training": 2.73, "simulator": 1.4,
+                  "total": 14.03},
+        "cpu_ms_per_request": 1.641,
+        "requests_per_s_if_services_cost_nothing": 2615,
+        "machine": {"load_average_1_5_15": {"start": [0.9, 1.0, 1.0]}},
+    }  # fmt: skip
+    (row,) = rows({"simulated_year": report})
+    assert row.figure == "972/s"
+    assert (
+        "CPU 14.0 s (1.641 ms a request): services 7.5 s, MongoDB 3.4 s, broker 1.7 s, "
+        "load generator 1.4 s (with free services: 2,615/s)"
+    ) in row.note
+
+
+def test_cpu_per_request_and_the_rate_free_services_would_allow_come_from_the_readings() -> None:
+    summary = cpu_summary({"mongodb": 3.0, "broker": 1.5, "simulator": 1.5, "training": 4.0}, 6000)
+    assert summary["cpu_s"]["total"] == 10.0
+    assert summary["cpu_ms_per_request"] == 1.667
+    cores = os.cpu_count() or 1
+    assert summary["requests_per_s_if_services_cost_nothing"] == round(6000 * cores / 6.0)
+    assert used_between({"mongodb": 1.0, "broker": 2.0}, {"mongodb": 1.5, "broker": 2.0}) == {
+        "mongodb": 0.5
+    }
 
 
 def test_intake_throughput_is_applied_end_to_end_next_to_the_produce_rate() -> None:
