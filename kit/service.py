@@ -52,6 +52,7 @@ from kit.mongo import (
     abort_orphaned_transactions_forever,
     connect,
     in_transaction,
+    shared_session,
     sharing,
 )
 from kit.parking import Parking
@@ -94,9 +95,14 @@ class Runtime:
         return f"dn/{self.name}"
 
     async def transact(self, work: Callable[[Session], Awaitable[T]]) -> T:
-        """Run ``work`` in one transaction, then wake the relay for any event it enqueued."""
+        """Run ``work`` in one transaction, then wake the relay for any event it enqueued.
+        Inside a batch's shared transaction nothing has committed yet: the batch wakes the relay
+        once it has (woken per request, the relay read the log hundreds of times for nothing)."""
+        shared = shared_session()
+        joined = shared is not None and shared.client is self.client
         result = await in_transaction(self.client, work)
-        self.committed()
+        if not joined:
+            self.committed()
         return result
 
     def committed(self) -> None:
