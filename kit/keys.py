@@ -18,6 +18,9 @@ def local_secret(settings: Settings, name: str, variable: str, generate: Callabl
     if settings.environment == "production":
         raise MissingSecret(f"{variable} must be set in production")
     path: Path = settings.home / "secrets" / name
+    known = _read.get(path)
+    if known is not None:
+        return known
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         # Created private: never readable by others, not even for an instant.
@@ -28,4 +31,10 @@ def local_secret(settings: Settings, name: str, variable: str, generate: Callabl
         else:
             with os.fdopen(descriptor, "w") as secret_file:
                 secret_file.write(generate())
-    return path.read_text().strip()
+    secret = _read[path] = path.read_text().strip()
+    return secret
+
+
+# Secrets already read, by file: the signing key was read from disk for every token signed or
+# checked. A secret file is written once; a new one takes a restart.
+_read: dict[Path, str] = {}

@@ -24,6 +24,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.envelope import CloudEvent
 from contracts.errors import Conflict, InvalidInput, NotFound
@@ -478,23 +479,42 @@ def service_app(
     return app
 
 
+class TraceIdHeader:
+    """ASGI middleware: the request's trace id in the ``x-trace-id`` answer header, and its
+    duration in the HTTP metrics. Plain ASGI, not Starlette's ``@app.middleware("http")``,
+    which runs every request through a task group and a body stream (~15% of the CPU of a
+    small GraphQL answer)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def traced(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                trace_id = current_trace_id()
+                if trace_id:
+                    headers = [*message.get("headers", ()), (b"x-trace-id", trace_id.encode())]
+                    message = {**message, "headers": headers}
+                # The route the router matched (it sets it in the shared scope).
+                template = getattr(scope.get("route"), "path", None) or "unmatched"
+                if template not in ("/healthz", "/metrics"):
+                    HTTP_REQUEST_SECONDS.labels(
+                        scope["method"], template, str(message["status"])
+                    ).observe(time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, traced)
+
+
 def instrument_http_app(app: FastAPI) -> None:
     """Trace every request (not health or metrics) and return its trace id to the caller."""
 
-    @app.middleware("http")
-    async def trace_id_header(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        trace_id = current_trace_id()
-        if trace_id:
-            response.headers["x-trace-id"] = trace_id
-        route = request.scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
-        if template not in ("/healthz", "/metrics"):
-            HTTP_REQUEST_SECONDS.labels(
-                request.method, template, str(response.status_code)
-            ).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(TraceIdHeader)
 
     # The ASGI send/receive spans add a dozen children per request and say nothing.
     FastAPIInstrumentor.instrument_app(

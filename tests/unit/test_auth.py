@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import stat
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from kit.auth import (
     AuthError,
     Principal,
     Role,
+    delegated_token,
     issue_token,
     principal_from_header,
     signing_key,
@@ -270,3 +272,36 @@ def test_generated_development_key_is_kept_private_and_reused(dev_settings: Sett
     assert path.read_text().strip() == key
     assert len(key) >= 32
     assert signing_key(dev_settings) == key
+
+
+def test_a_token_checked_once_is_still_refused_under_another_key_and_once_expired(
+    tmp_path: Path,
+) -> None:
+    """Verified tokens are kept until they expire (kit.auth): never past their expiry, never
+    for a process signing with another key, never for another audience."""
+    settings = Settings(home=tmp_path, jwt_secret="k" * 48)
+    other_key = Settings(home=tmp_path, jwt_secret="o" * 48)
+    token = issue_token(settings, Role.COORDINATOR, ttl=timedelta(seconds=1))
+
+    assert verify_token(settings, token).role is Role.COORDINATOR
+    assert verify_token(settings, token).role is Role.COORDINATOR  # kept
+    assert "not valid" in str(refusal(other_key, token))
+    with pytest.raises(AuthError, match="accepts only tokens signed for it"):
+        verify_token(settings, token, audience="reporting")
+    time.sleep(1.2)
+    assert "expired" in str(refusal(settings, token))
+
+
+def test_a_delegated_token_is_signed_again_only_past_half_its_life(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, jwt_secret="k" * 48)
+    who = Principal("someone", Role.COORDINATOR)
+
+    first = delegated_token(settings, who, "reporting", ttl=timedelta(seconds=1))
+    assert delegated_token(settings, who, "reporting", ttl=timedelta(seconds=1)) == first
+    assert delegated_token(settings, who, "training", ttl=timedelta(seconds=1)) != first
+    elsewhere = Settings(home=tmp_path, jwt_secret="o" * 48)
+    assert delegated_token(elsewhere, who, "reporting", ttl=timedelta(seconds=1)) != first
+    time.sleep(0.6)
+    again = delegated_token(settings, who, "reporting", ttl=timedelta(seconds=1))
+    assert again != first
+    assert verify_token(settings, again, audience="reporting").subject == "someone"
