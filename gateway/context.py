@@ -53,8 +53,9 @@ class Context(BaseContext):
             raise AccessDenied(str(error), error.status) from error
 
     async def reference(self, kind: str) -> list[dict[str, Any]]:
-        """Districts or associations, fetched once per request however many resolvers ask."""
-        rows: list[dict[str, Any]] = await self.fetched("registration", f"/{kind}")
+        """Districts or associations: the lists every request shares (gateway/reference.py)."""
+        self.principal  # noqa: B018 — refuse anonymous callers before any service call
+        rows: list[dict[str, Any]] = await self.services.reference.get(kind)
         return rows
 
     async def fetched(self, service: str, path: str) -> Any:

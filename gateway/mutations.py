@@ -145,6 +145,7 @@ class Mutation:
             authorization=context.authorization,
             json=strawberry.asdict(input),
         )
+        context.services.reference.clear()  # the next answers name it as saved
         return District.of(row)
 
     @strawberry.mutation(description="Create or edit an association; coordinators only")
@@ -160,6 +161,7 @@ class Mutation:
             authorization=context.authorization,
             json=body,
         )
+        context.services.reference.clear()  # the next answers name it as saved
         return Association.of(row)
 
     @strawberry.mutation(

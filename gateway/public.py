@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from .impact import impact_of
 from .outputs import Impact
-from .services import Services
+from .services import Services, ServiceUnavailable
 from .share_links import dashboard_path
 from .wire import path_segment
 
@@ -68,16 +68,16 @@ async def public_figures(services: Services, link_id: str) -> tuple[int, dict[st
     try:
         shared, districts, associations = await asyncio.gather(
             services.get_unattended("reporting", f"/share-links/{path_segment(link_id)}/impact"),
-            services.get_unattended("registration", "/districts"),
-            services.get_unattended("registration", "/associations"),
+            services.reference.get("districts"),
+            services.reference.get("associations"),
         )
-    except httpx.HTTPError:
+    except (httpx.HTTPError, ServiceUnavailable):
         return 503, UNAVAILABLE
     if shared.status_code == 404:
         return 404, GONE
-    if any(answer.status_code != 200 for answer in (shared, districts, associations)):
+    if shared.status_code != 200:
         return 503, UNAVAILABLE
-    impact = impact_of(shared.json(), districts.json(), associations.json())
+    impact = impact_of(shared.json(), districts, associations)
     if not impact.anonymised:  # never exact small counts on a public path, whatever happens
         log.error("reporting answered share link figures that are not anonymised")
         return 503, UNAVAILABLE

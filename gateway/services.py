@@ -18,6 +18,7 @@ from kit.auth import (
 from kit.settings import SERVICE_NAMES, Settings
 
 from .call_count import count_call
+from .reference import ReferenceLists
 
 
 class ServiceUnavailable(GraphQLError):
@@ -73,6 +74,19 @@ class Services:
             )
             for name in SERVICE_NAMES
         }
+        # Districts and associations, shared by every request for a short while.
+        self.reference = ReferenceLists(self._reference_list)
+
+    async def _reference_list(self, kind: str) -> Any:
+        """Registration's districts or associations, asked for by the gateway itself (the lists
+        are the same for every caller, and shared)."""
+        try:
+            response = await self.get_unattended("registration", f"/{kind}")
+        except httpx.TransportError as error:
+            raise ServiceUnavailable("registration") from error
+        if response.status_code != 200:
+            raise ServiceUnavailable("registration")
+        return response.json()
 
     async def close(self) -> None:
         for client in self._clients.values():
