@@ -24,11 +24,13 @@ from .call_count import ServiceCallHeader
 from .context import Context
 from .event_docs import event_docs_router
 from .exports import exports_router
+from .impact import compose_impact
 from .ingest import IntakePublisher, ingest_router
 from .limits import BodySizeLimit
 from .live import ImpactChanges
 from .page_policy import page_response
 from .public import public_router
+from .pushes import ImpactFeeds
 from .schema import build_schema, schema
 from .services import Services
 from .subscriptions import SubscriptionsRouter
@@ -41,6 +43,7 @@ def build(settings: Settings) -> FastAPI:
     services = Services(settings)
     intake = IntakePublisher(settings.resolved_kafka_bootstrap)
     impact_changes = ImpactChanges(settings)  # listens from the first subscription on
+    impact_feeds = ImpactFeeds(impact_changes, compose_impact)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -48,6 +51,7 @@ def build(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await impact_feeds.close()
             await impact_changes.close()
             await intake.stop()
             await services.close()
@@ -57,6 +61,7 @@ def build(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Digital Neighbourhoods gateway", lifespan=lifespan)
     app.state.impact_changes = impact_changes
+    app.state.impact_feeds = impact_feeds
     graphql = SubscriptionsRouter(
         build_schema(production=True) if settings.environment == "production" else schema,
         context_getter=context,

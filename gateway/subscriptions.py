@@ -3,13 +3,10 @@ now, then again whenever reporting says its scope changed; and who may open the 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
-from opentelemetry import propagate, trace
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -19,17 +16,13 @@ from strawberry.types.unset import UNSET, UnsetType
 from .context import Context, context_of
 from .impact import compose_impact
 from .inputs import ImpactFilter
-from .live import ImpactChanges
 from .outputs import Impact
-from .services import AccessDenied, ServiceUnavailable
+from .pushes import ImpactFeeds
+from .services import AccessDenied
 from .wire import enum_value
 
-# A dashboard needs no more than this; a burst of changes in between is one answer.
-MIN_INTERVAL_S = 0.25
 # The longest reason a websocket close frame carries (RFC 6455: 125 bytes less the code).
 CLOSE_REASON_BYTES = 123
-
-tracer = trace.get_tracer(__name__)
 
 
 def scope_of(impact_filter: ImpactFilter | None) -> str:
@@ -47,55 +40,32 @@ def scope_of(impact_filter: ImpactFilter | None) -> str:
     return "all"
 
 
-def impact_changes_of(context: Context) -> ImpactChanges:
+def impact_feeds_of(context: Context) -> ImpactFeeds:
     assert context.request is not None
-    changes: ImpactChanges = context.request.app.state.impact_changes
-    return changes
+    feeds: ImpactFeeds = context.request.app.state.impact_feeds
+    return feeds
 
 
 @strawberry.type
 class Subscription:
     @strawberry.subscription(  # type: ignore[untyped-decorator]
         description="The figures now, then again each time a change to them is committed "
-        "(within about a second; at most four answers a second)"
+        "(changes made while an answer is being composed come in the next one)"
     )
     async def impact_updated(
         self, info: Info[Context, Any], filter: ImpactFilter | None = None
     ) -> AsyncGenerator[Impact, None]:
         context = context_of(info)
-        scope = scope_of(filter)
-        loop = asyncio.get_running_loop()
-        # Watch before the first answer: a change committed while it is composed is not lost.
-        with impact_changes_of(context).watching() as watcher:
+        # Following before the first answer: a change committed while it is composed is heard.
+        with impact_feeds_of(context).following(context, scope_of(filter), filter) as follower:
             latest = await compose_impact(context, filter)
             yield latest
-            answered_at = loop.time()
             while True:
-                notice = await watcher.next()
-                if not notice.touches(scope):
-                    continue
-                await asyncio.sleep(max(0.0, answered_at + MIN_INTERVAL_S - loop.time()))
-                # Changes heard while waiting are in the answer composed now.
-                traceparent = watcher.take().traceparent or notice.traceparent
-                try:
-                    with _joined(traceparent):
-                        impact = await compose_impact(context.renewed(), filter)
-                except ServiceUnavailable:
-                    # Reporting is restarting: its stream resyncs every watcher once it is back.
-                    continue
-                finally:
-                    answered_at = loop.time()
+                impact = await follower.next()
+                context.principal  # noqa: B018 — a token that has expired ends the subscription
                 if impact != latest:  # the same figures again say nothing new
                     latest = impact
                     yield impact
-
-
-@contextlib.contextmanager
-def _joined(traceparent: str | None) -> Iterator[None]:
-    """A span for one pushed answer, in the trace of the change that caused it."""
-    parent = propagate.extract({"traceparent": traceparent}) if traceparent else None
-    with tracer.start_as_current_span("impactUpdated push", context=parent):
-        yield
 
 
 class _ExplainedRefusal(ASGIWebSocketAdapter):

@@ -19,7 +19,9 @@ from prometheus_client import REGISTRY
 from gateway import subscriptions
 from gateway.inputs import ImpactFilter
 from gateway.live import RESYNC, ChangeNotice, ChangeWatcher, ImpactChanges
+from gateway.pushes import Follower, ImpactFeeds
 from gateway.schema import schema
+from gateway.services import AccessDenied
 from gateway.subscriptions import scope_of
 from kit.auth import Principal, Role
 from kit.settings import Settings
@@ -97,7 +99,7 @@ def test_publish_never_raises_and_ignores_an_empty_change() -> None:
     feed = ImpactFeed()
     with feed.listening() as listener:
         feed.publish([], T0)
-        feed.publish(None, T0)  # type: ignore[arg-type]
+        feed.publish(None, T0)
         assert listener.take() is None
     assert feed.sequence == 0
 
@@ -173,8 +175,8 @@ def pushes_observed() -> float:
     [
         (None, "all"),
         (ImpactFilter(), "all"),
-        (ImpactFilter(district_id="qpv-saige"), "district:qpv-saige"),  # type: ignore[arg-type]
-        (ImpactFilter(association_id="asso-1"), "association:asso-1"),  # type: ignore[arg-type]
+        (ImpactFilter(district_id="qpv-saige"), "district:qpv-saige"),
+        (ImpactFilter(association_id="asso-1"), "association:asso-1"),
     ],
 )
 def test_a_filter_reads_the_scope_reporting_names(
@@ -240,8 +242,13 @@ class FakeImpact(SimpleNamespace):
     """What the subscription yields; only ``enrolled`` is asked for."""
 
 
-def live_context(changes: ImpactChanges) -> SimpleNamespace:
-    state = SimpleNamespace(impact_changes=changes)
+def live_context(
+    changes: ImpactChanges, compose: Any, feeds: ImpactFeeds | None = None
+) -> SimpleNamespace:
+    """A subscriber's context; the feeds (gateway/pushes.py) compose with ``compose``."""
+    state = SimpleNamespace(
+        impact_feeds=feeds if feeds is not None else ImpactFeeds(changes, compose)
+    )
     context = SimpleNamespace(
         request=SimpleNamespace(app=SimpleNamespace(state=state)),
         principal=Principal("dashboard", Role.FUNDER),  # root fields are checked by role
@@ -288,30 +295,47 @@ async def tell_for(seconds: float, changes: ImpactChanges, scopes: list[str]) ->
         await asyncio.sleep(0.01)
 
 
-async def test_a_burst_of_changes_is_answered_at_most_four_times_a_second(
+async def test_a_burst_is_composed_back_to_back_once_for_every_subscriber_of_a_scope(
     monkeypatch: pytest.MonkeyPatch, unreachable_reporting: ImpactChanges
 ) -> None:
+    """Changes every 10 ms for a second, composing taking 50 ms: no fixed interval (an answer
+    follows a change at once), the changes heard while composing merged into the next answer,
+    and three subscriptions of one scope and audience sharing every composition."""
     composed = 0
 
     async def compose(_: object, __: object) -> FakeImpact:
         nonlocal composed
         composed += 1
+        await asyncio.sleep(0.05)
         return FakeImpact(enrolled=composed)
 
     monkeypatch.setattr(subscriptions, "compose_impact", compose)
-    subscription = await schema.subscribe(
-        "subscription { impactUpdated { enrolled } }",
-        context_value=live_context(unreachable_reporting),
-    )
-    assert not isinstance(subscription, ExecutionResult), subscription
-    first = await anext(subscription)
-    assert first.data == {"impactUpdated": {"enrolled": 1}}
-    answers = Answers(subscription)
+    feeds = ImpactFeeds(unreachable_reporting, compose)
+    readers = []
+    for _ in range(3):
+        subscription = await schema.subscribe(
+            "subscription { impactUpdated { enrolled } }",
+            context_value=live_context(unreachable_reporting, compose, feeds),
+        )
+        assert not isinstance(subscription, ExecutionResult), subscription
+        first = await anext(subscription)
+        assert first.data is not None
+        readers.append(Answers(subscription))
+    assert len(feeds) == 1, "one feed for one scope and audience"
+    firsts = composed  # each subscription composes its own first answer
+
     await tell_for(1.0, unreachable_reporting, ["all"])
-    await asyncio.sleep(0.4)  # the last answer of the burst
-    received = await answers.stop()
-    assert 3 <= len(received) <= 6, received  # ~4 a second, the last one after the burst
-    assert received == sorted(received)
+    await asyncio.sleep(0.2)  # the answer composed after the last change
+    received = [await reader.stop() for reader in readers]
+
+    shared = composed - firsts
+    assert 10 <= shared <= 25, shared  # ~1 s / 50 ms, not one per change (100) nor per subscriber
+    for answers in received:
+        assert answers, "every subscriber is pushed the figures"
+        assert answers == sorted(answers)
+        assert answers[-1] == composed, "the last answer holds the last change"
+    await asyncio.sleep(0)
+    assert len(feeds) == 0, "the feed stops with its last subscriber"
 
 
 async def test_changes_elsewhere_and_unchanged_figures_are_not_pushed(
@@ -326,7 +350,7 @@ async def test_changes_elsewhere_and_unchanged_figures_are_not_pushed(
     monkeypatch.setattr(subscriptions, "compose_impact", compose)
     subscription = await schema.subscribe(
         'subscription { impactUpdated(filter: { districtId: "qpv-saige" }) { enrolled } }',
-        context_value=live_context(unreachable_reporting),
+        context_value=live_context(unreachable_reporting, compose),
     )
     assert not isinstance(subscription, ExecutionResult), subscription
     await anext(subscription)
@@ -337,3 +361,41 @@ async def test_changes_elsewhere_and_unchanged_figures_are_not_pushed(
     await asyncio.sleep(0.1)
     assert await answers.stop() == []
     assert len(composed) == 2  # composed again, but the same figures are not pushed
+
+
+async def test_a_feed_composes_with_a_follower_whose_token_still_holds(
+    unreachable_reporting: ImpactChanges,
+) -> None:
+    asked_as: list[str] = []
+
+    async def compose(context: Any, _: object) -> FakeImpact:
+        asked_as.append(context.name)
+        if context.name == "expired":
+            raise AccessDenied("the token has expired", 401)
+        return FakeImpact(enrolled=len(asked_as))
+
+    feeds = ImpactFeeds(unreachable_reporting, compose)
+    expired, valid = (
+        live_context(unreachable_reporting, compose),
+        live_context(unreachable_reporting, compose),
+    )
+    expired.name, valid.name = "expired", "valid"
+    with (
+        feeds.following(expired, "all", None) as first,
+        feeds.following(valid, "all", None) as second,
+    ):
+        unreachable_reporting.broadcast(["all"])
+        answer = await asyncio.wait_for(second.next(), 2)
+        assert asked_as == ["expired", "valid"]
+        assert await asyncio.wait_for(first.next(), 2) is answer  # its own check ends it
+    assert len(feeds) == 0
+
+
+def test_a_follower_is_offered_only_what_was_composed_after_it_joined() -> None:
+    follower = Follower(since=3)
+    older, newer = FakeImpact(enrolled=1), FakeImpact(enrolled=2)
+
+    follower.offer(older, round_started=2)  # composed before it joined: its own is newer
+    assert follower._answer is None
+    follower.offer(newer, round_started=3)
+    assert follower._answer is newer
