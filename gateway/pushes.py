@@ -113,6 +113,9 @@ class Feed:
                     continue
                 except ServiceUnavailable:
                     return None
+                except Exception:  # a bug must not end the pushes for good: the next change
+                    log.exception("impactUpdated answer for %s failed", self.scope)
+                    return None
         return None
 
 

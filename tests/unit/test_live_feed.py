@@ -399,3 +399,25 @@ def test_a_follower_is_offered_only_what_was_composed_after_it_joined() -> None:
     assert follower._answer is None
     follower.offer(newer, round_started=3)
     assert follower._answer is newer
+
+
+async def test_a_failing_composition_is_logged_and_the_next_change_answered(
+    unreachable_reporting: ImpactChanges, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = 0
+
+    async def compose(_: object, __: object) -> FakeImpact:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a bug in composing")
+        return FakeImpact(enrolled=calls)
+
+    feeds = ImpactFeeds(unreachable_reporting, compose)
+    with feeds.following(live_context(unreachable_reporting, compose), "all", None) as follower:
+        unreachable_reporting.broadcast(["all"])
+        await asyncio.sleep(0.05)
+        unreachable_reporting.broadcast(["all"])
+        answer = await asyncio.wait_for(follower.next(), 2)
+    assert answer.enrolled == 2
+    assert "impactUpdated answer for all failed" in caplog.text
