@@ -1,14 +1,16 @@
 """CPU seconds each process of one platform has used, read from /proc (Linux only): what a run
 cost, process by process, so a throughput figure comes with where the machine's time went.
 
-The platform is the one ``settings`` address: its MongoDB and broker by the ports on their
-command lines, its services and gateway by the DN_HOME in their environment.
+The platform is the one ``settings`` address: its MongoDB and broker by the ports of their
+resolved addresses on their command lines, its services and gateway by the DN_HOME in their
+environment.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from kit.settings import Settings
 
@@ -28,6 +30,7 @@ def platform_cpu_s(settings: Settings) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each process of the platform, by role;
     empty where /proc cannot be read."""
     home = str(settings.home.resolve())
+    ports = (_port_of(settings.resolved_mongodb_url), _port_of(settings.resolved_kafka_bootstrap))
     used: dict[str, float] = {}
     if not PROC.is_dir():
         return used
@@ -36,7 +39,7 @@ def platform_cpu_s(settings: Settings) -> dict[str, float]:
             continue
         try:
             command = (entry / "cmdline").read_bytes().split(b"\0")
-            role = _role(command, settings, home, entry)
+            role = _role(command, ports, home, entry)
             if role is None:
                 continue
             # Fields after the command name in parentheses: utime and stime are the 12th and
@@ -48,14 +51,26 @@ def platform_cpu_s(settings: Settings) -> dict[str, float]:
     return used
 
 
-def _role(command: list[bytes], settings: Settings, home: str, entry: Path) -> str | None:
+def _port_of(address: str) -> int | None:
+    """The (first) port of a MongoDB URL or a bootstrap list (``host:port,…``)."""
+    first = address.split(",")[0]
+    try:
+        return urlsplit(first if "://" in first else f"//{first}").port
+    except ValueError:
+        return None
+
+
+def _role(
+    command: list[bytes], ports: tuple[int | None, int | None], home: str, entry: Path
+) -> str | None:
     words = [part.decode(errors="replace") for part in command if part]
     if not words:
         return None
     program = Path(words[0]).name
-    if program == "mongod" and str(settings.mongodb_port) in words:
+    mongodb, broker = ports
+    if program == "mongod" and str(mongodb) in words:
         return "mongodb"
-    if program == "tansu" and any(w.endswith(f":{settings.kafka_port}") for w in words):
+    if program == "tansu" and any(w.endswith(f":{broker}") for w in words):
         return "broker"
     module = next((MODULES[w] for w in words if w in MODULES), None)
     if module is None:

@@ -19,6 +19,7 @@ from kit.auth import AuthError, Role, principal_from_header
 from kit.service import instrument_http_app, run
 from kit.settings import SERVICE_NAMES, Settings
 
+from .answers import SharedAnswers
 from .association_app import association_app_router
 from .call_count import ServiceCallHeader
 from .context import Context
@@ -62,6 +63,7 @@ def build(settings: Settings) -> FastAPI:
     app = FastAPI(title="Digital Neighbourhoods gateway", lifespan=lifespan)
     app.state.impact_changes = impact_changes
     app.state.impact_feeds = impact_feeds
+    app.state.shared_answers = SharedAnswers()
     graphql = SubscriptionsRouter(
         build_schema(production=True) if settings.environment == "production" else schema,
         context_getter=context,

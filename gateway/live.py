@@ -84,6 +84,9 @@ class ImpactChanges:
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.sequence = 0  # reporting's sequence number of the last notice heard
+        # Connections made so far: a sequence is reporting's count since it started, so it
+        # means something only with the connection it was heard on (gateway/answers.py).
+        self.connections = 0
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[ChangeWatcher]:
@@ -147,6 +150,7 @@ class ImpactChanges:
         headers = {"authorization": f"Bearer {token}", "accept": "text/event-stream"}
         async with client.stream("GET", "/impact/changes", headers=headers) as response:
             response.raise_for_status()
+            self.connections += 1
             self.connected.set()
             log.info("impact change stream connected")
             # Changes made while no stream was open were not heard: every watcher looks again.

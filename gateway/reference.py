@@ -36,6 +36,9 @@ class ReferenceLists:
         self._ttl_s = ttl_s
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
+        # Moves whenever the lists may have changed (fetched again, or cleared): answers naming
+        # districts and associations are shared only within one epoch (gateway/answers.py).
+        self.epoch = 0
 
     async def get(self, kind: str) -> Any:
         """The list ``kind`` names: the one kept if fresh, else fetched once for everyone
@@ -46,12 +49,14 @@ class ReferenceLists:
         if entry is None or self._clock() >= entry.until or _failed(entry.answer):
             entry = _Entry(asyncio.ensure_future(self._fetch(kind)), self._clock() + self._ttl_s)
             self._entries[kind] = entry
+            self.epoch += 1
         # Shielded: a caller cancelled (its request gone) does not cancel the others' fetch.
         return await asyncio.shield(entry.answer)
 
     def clear(self) -> None:
         """Forget the lists (a district or association was just saved through the gateway)."""
         self._entries.clear()
+        self.epoch += 1
 
 
 def _failed(answer: asyncio.Future[Any]) -> bool:

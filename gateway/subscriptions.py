@@ -3,19 +3,21 @@ now, then again whenever reporting says its scope changed; and who may open the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Hashable
 from typing import Any
 
 import strawberry
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
-from strawberry.types import Info
+from strawberry.types import ExecutionResult, Info
 from strawberry.types.unset import UNSET, UnsetType
 
+from .answers import SharedAnswers, answer_key
 from .context import Context, context_of
 from .impact import compose_impact
 from .inputs import ImpactFilter
+from .live import ImpactChanges
 from .outputs import Impact
 from .pushes import ImpactFeeds
 from .services import AccessDenied
@@ -84,6 +86,31 @@ class SubscriptionsRouter(GraphQLRouter[Context, None]):
 
     websocket_adapter_class = _ExplainedRefusal
 
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: Any,
+    ) -> ExecutionResult:
+        """An `impact` query answered once for every caller who would get the same answer
+        while the figures do not move (gateway/answers.py); anything else executed as is."""
+
+        def execute() -> Awaitable[ExecutionResult]:
+            return super(SubscriptionsRouter, self).execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+
+        shared = _shared_key(context, request_data)
+        if shared is None:
+            return await execute()
+        key, sequence = shared
+        assert context.request is not None  # a shared key needs one
+        answers: SharedAnswers = context.request.app.state.shared_answers
+        return await answers.get(key, sequence, execute)
+
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         try:
             context.principal  # noqa: B018 — verifies the token
@@ -100,3 +127,29 @@ class SubscriptionsRouter(GraphQLRouter[Context, None]):
             raise ConnectionRejectionError({"message": message}) from error
         acknowledged: UnsetType = UNSET  # acknowledge with no payload
         return acknowledged
+
+
+def _shared_key(context: Context, request_data: Any) -> tuple[Hashable, Hashable] | None:
+    """The key the answer to this request is shared under, with the projection's sequence; None
+    when it is not shared (not an `impact` query, no valid token, reporting's change stream not
+    connected: then the sequence is not known to be current)."""
+    if context.request is None:
+        return None
+    changes: ImpactChanges = context.request.app.state.impact_changes
+    changes.start()  # hearing the sequence from the first query on
+    if not changes.connected.is_set():
+        return None
+    try:
+        who = context.principal
+    except AccessDenied:
+        return None  # executed, to say why
+    sequence = (changes.connections, changes.sequence)
+    key = answer_key(
+        getattr(request_data, "query", None),
+        getattr(request_data, "variables", None),
+        getattr(request_data, "operation_name", None),
+        (who.role.value, who.association_id),
+        sequence,
+        context.services.reference.epoch,
+    )
+    return None if key is None else (key, sequence)

@@ -15,9 +15,11 @@ Failures are sorted three ways:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -355,7 +357,7 @@ async def process_batch(
 ) -> None:
     """Apply a batch: unreadable records are dead-lettered, the rest applied together, or one by
     one when the batch fails, so each failing event is retried and dead-lettered on its own.
-    The batch gets one span (see :func:`batch_span`)."""
+    The batch gets a span per request it carries (see :func:`batch_spans`)."""
     readable: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent]] = []
     for record in records:
         try:
@@ -365,24 +367,20 @@ async def process_batch(
             EVENTS_CONSUMED.labels(record.topic, "unknown", "dead_lettered").inc()
     if not readable:
         return
-    span = batch_span([record for record, _ in readable])
-    try:
-        with trace.use_span(span, end_on_exit=False):
-            outcome, _, _ = await _process_events([e for _, e in readable], handle, retry)
-            if outcome == "applied":
-                for record, event in readable:
-                    EVENTS_CONSUMED.labels(record.topic, known_type(event.type), "applied").inc()
-                return
-        for record, event in readable:
-            # Split after a failure: each event alone, in its own trace, so the one that fails
-            # shows where it came from.
-            with trace.use_span(event_span(record, event), end_on_exit=True):
-                outcome, reason, detail = await _process_events([event], handle, retry)
-            if outcome == "dead_lettered":
-                await until_sent(partial(dead_letters.send, record, reason, detail), retry)
-            EVENTS_CONSUMED.labels(record.topic, known_type(event.type), outcome).inc()
-    finally:
-        span.end()
+    with batch_work([record for record, _ in readable]):
+        outcome, _, _ = await _process_events([e for _, e in readable], handle, retry)
+        if outcome == "applied":
+            for record, event in readable:
+                EVENTS_CONSUMED.labels(record.topic, known_type(event.type), "applied").inc()
+            return
+    for record, event in readable:
+        # Split after a failure: each event alone, in its own trace, so the one that fails
+        # shows where it came from.
+        with trace.use_span(event_span(record, event), end_on_exit=True):
+            outcome, reason, detail = await _process_events([event], handle, retry)
+        if outcome == "dead_lettered":
+            await until_sent(partial(dead_letters.send, record, reason, detail), retry)
+        EVENTS_CONSUMED.labels(record.topic, known_type(event.type), outcome).inc()
 
 
 async def _process_events(
@@ -459,9 +457,6 @@ async def retried(
 # decoded for a record's span.
 _TRACE_HEADERS = frozenset(propagate.get_global_textmap().fields)
 _TRACEPARENT = "traceparent"
-# OpenTelemetry's default cap on a span's links (SpanLimits.max_links); records of one
-# transaction share one context, so a batch rarely carries more distinct ones.
-MAX_LINKS = 128
 
 
 def _carrier_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
@@ -487,34 +482,48 @@ def event_span(record: ConsumerRecord[bytes, bytes], event: CloudEvent) -> trace
     )
 
 
-def batch_span(records: Sequence[ConsumerRecord[bytes, bytes]]) -> trace.Span:
-    """One span for a batch of records (a span per event cost more than applying it): in the
-    trace of the first record's request, linked to the other requests' traces (OpenTelemetry's
-    messaging conventions for batches), so `dn trace` follows each request into it."""
+def batch_spans(records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[trace.Span]:
+    """The spans of a batch of records: one per request the batch carries, in that request's
+    trace (records one transaction made share one context, so a batch of hundreds of events has
+    a few), not one per event, which cost more than applying it. The last is the newest
+    request's: the batch's work is traced under it (:func:`batch_work`)."""
     carriers: dict[bytes, ConsumerRecord[bytes, bytes]] = {}
+    counts: Counter[bytes] = Counter()
     for record in records:
-        for key, value in record.headers or ():
-            if key == _TRACEPARENT:
-                carriers.setdefault(bytes(value), record)
-                break
-    contexts = [propagate.extract(_carrier_of(record)) for record in carriers.values()]
-    links = [
-        trace.Link(trace.get_current_span(context).get_span_context())
-        for context in contexts[1 : MAX_LINKS + 1]
+        traceparent = next((bytes(v) for k, v in record.headers or () if k == _TRACEPARENT), b"")
+        carriers.pop(traceparent, None)  # moved to the end: ordered by last appearance
+        carriers[traceparent] = record
+        counts[traceparent] += 1
+    return [
+        _tracer.start_span(
+            f"{record.topic} process",
+            context=propagate.extract(_carrier_of(record)) if traceparent else None,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.batch.message_count": counts[traceparent],
+            },
+        )
+        for traceparent, record in carriers.items()
     ]
-    topics = sorted({record.topic for record in records})
-    return _tracer.start_span(
-        f"{' '.join(topics)} process",
-        context=contexts[0] if contexts else None,
-        kind=trace.SpanKind.CONSUMER,
-        links=links,
-        attributes={
-            "messaging.system": "kafka",
-            "messaging.operation": "process",
-            "messaging.destination.name": " ".join(topics),
-            "messaging.batch.message_count": len(records),
-        },
-    )
+
+
+@contextlib.contextmanager
+def batch_work(records: Sequence[ConsumerRecord[bytes, bytes]]) -> Iterator[None]:
+    """The batch's spans (:func:`batch_spans`) for the block, its work under the newest
+    request's; all ended after it."""
+    spans = batch_spans(records)
+    try:
+        if spans:
+            with trace.use_span(spans[-1], end_on_exit=False):
+                yield
+        else:
+            yield
+    finally:
+        for span in spans:
+            span.end()
 
 
 def known_type(event_type: str) -> str:

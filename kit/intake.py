@@ -33,7 +33,7 @@ from kit.consumer import (
     UNAVAILABLE,
     Rejected,
     RetryPolicy,
-    batch_span,
+    batch_work,
     describe_failure,
     event_span,
     known_type,
@@ -251,8 +251,7 @@ class Intake:
 
         async def work(session: Session) -> None:
             outcomes.clear()  # a transaction retried after a transient error starts again
-            span = batch_span([r.record for r in requests])
-            with sharing(session), trace.use_span(span, end_on_exit=True):
+            with sharing(session), batch_work([r.record for r in requests]):
                 if apply_many is not None:
                     pairs = [(r.event, r.data) for r in requests]
                     outcomes.extend(await apply_many(session, pairs))

@@ -136,8 +136,8 @@ def show_trace(home: Path, given_id: str, as_json: bool, console: Console) -> in
         )
     console.print(table)
     if linked:
-        # A consumer takes records in batches, one span per batch in the trace of its first
-        # request: this request's later steps may be in such a batch's trace.
+        # Spans of other traces linking to this one (OpenTelemetry links: a batch traced in
+        # one request's trace may link the others it carried).
         console.print("Carried on in batches traced elsewhere:")
         for span in linked:
             console.print(

@@ -28,6 +28,10 @@ def test_the_cpu_of_every_process_of_the_platform_is_read_and_of_no_other(
     assert all(seconds > 0 for seconds in used.values()), used
     # Another platform's settings (other ports, another home) find none of these processes.
     elsewhere = settings.model_copy(
-        update={"kafka_port": 1, "mongodb_port": 1, "home": settings.home / "elsewhere"}
+        update={
+            "mongodb_url": "mongodb://127.0.0.1:1/",
+            "kafka_bootstrap": "127.0.0.1:1",
+            "home": settings.home / "elsewhere",
+        }
     )
     assert platform_cpu_s(elsewhere) == {}

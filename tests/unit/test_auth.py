@@ -281,27 +281,29 @@ def test_a_token_checked_once_is_still_refused_under_another_key_and_once_expire
     for a process signing with another key, never for another audience."""
     settings = Settings(home=tmp_path, jwt_secret="k" * 48)
     other_key = Settings(home=tmp_path, jwt_secret="o" * 48)
-    token = issue_token(settings, Role.COORDINATOR, ttl=timedelta(seconds=1))
+    # JWT times are whole seconds: 2 s leaves at least one before it expires.
+    token = issue_token(settings, Role.COORDINATOR, ttl=timedelta(seconds=2))
 
     assert verify_token(settings, token).role is Role.COORDINATOR
     assert verify_token(settings, token).role is Role.COORDINATOR  # kept
     assert "not valid" in str(refusal(other_key, token))
     with pytest.raises(AuthError, match="accepts only tokens signed for it"):
         verify_token(settings, token, audience="reporting")
-    time.sleep(1.2)
+    time.sleep(2.1)
     assert "expired" in str(refusal(settings, token))
 
 
 def test_a_delegated_token_is_signed_again_only_past_half_its_life(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, jwt_secret="k" * 48)
     who = Principal("someone", Role.COORDINATOR)
+    life = timedelta(seconds=2)
 
-    first = delegated_token(settings, who, "reporting", ttl=timedelta(seconds=1))
-    assert delegated_token(settings, who, "reporting", ttl=timedelta(seconds=1)) == first
-    assert delegated_token(settings, who, "training", ttl=timedelta(seconds=1)) != first
+    first = delegated_token(settings, who, "reporting", ttl=life)
+    assert delegated_token(settings, who, "reporting", ttl=life) == first
+    assert delegated_token(settings, who, "training", ttl=life) != first
     elsewhere = Settings(home=tmp_path, jwt_secret="o" * 48)
-    assert delegated_token(elsewhere, who, "reporting", ttl=timedelta(seconds=1)) != first
-    time.sleep(0.6)
-    again = delegated_token(settings, who, "reporting", ttl=timedelta(seconds=1))
-    assert again != first
+    assert delegated_token(elsewhere, who, "reporting", ttl=life) != first
+    time.sleep(1.1)  # past half its life (and in another second: JWT times are whole seconds)
+    again = delegated_token(settings, who, "reporting", ttl=life)
+    assert claims_of(again)["iat"] > claims_of(first)["iat"]
     assert verify_token(settings, again, audience="reporting").subject == "someone"

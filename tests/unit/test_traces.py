@@ -236,7 +236,7 @@ def test_an_unreadable_window_is_refused(text: str) -> None:
 
 
 def test_a_batch_span_linking_a_trace_is_found_with_it_and_read_from_its_line() -> None:
-    """A consumer's batch span lives in its first request's trace and links the others': `dn
+    """A batch's span in one request's trace may link the others' (OpenTelemetry links): `dn
     trace` of a linked request finds it, from the line the span file holds."""
     other = "cd" * 16
     with recording_spans() as recorded:
