@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from types import ModuleType
 from typing import Any, TypeVar
 
 import httpx
@@ -132,16 +133,26 @@ def graphql_data(response: httpx.Response) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def recording_spans() -> Iterator[InMemorySpanExporter]:
-    """The spans finished in this process inside the block, kept in memory (services install
-    their tracer provider in their own process, kit.service.run; this test process has none)."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
+def recording_spans(
+    *modules: ModuleType,
+) -> Iterator[tuple[InMemorySpanExporter, trace.Tracer]]:
+    """Spans kept in memory, from a tracer provider of the block's own, and a tracer of it;
+    ``modules``' own tracers (``tracer``, ``_tracer``) use it for the block. Never the
+    process's global provider: set in this test process, it would make the instrumented HTTP
+    clients of the e2e tests send their trace context to the gateway, whose request would then
+    hang under a span no span file holds (the one-trace tests fail)."""
+    provider = TracerProvider()
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
+    patched: list[tuple[ModuleType, str, object]] = []
+    for module in modules:
+        for name in ("tracer", "_tracer"):
+            if hasattr(module, name):
+                patched.append((module, name, getattr(module, name)))
+                setattr(module, name, provider.get_tracer(module.__name__))
     try:
-        yield exporter
+        yield exporter, provider.get_tracer("tests")
     finally:
-        exporter.shutdown()  # keeps nothing more (a provider's processors stay)
+        for module, name, original in patched:
+            setattr(module, name, original)
+        provider.shutdown()

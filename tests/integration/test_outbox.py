@@ -11,12 +11,11 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from opentelemetry import trace
 from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect
 
 from contracts.topics import REGISTRATION_EVENTS
-from kit import outbox
+from kit import consumer, outbox
 from kit.broker import KafkaTransport
 from kit.consumer import batch_spans
 from kit.infra import tansu_binary
@@ -324,8 +323,7 @@ async def test_a_batch_is_published_and_consumed_with_a_span_per_request_not_per
     cost more than applying it)."""
     db = mongo[f"test_outbox_{uuid4().hex[:8]}"]
     await outbox.ensure_indexes(db)
-    tracer = trace.get_tracer(__name__)
-    with recording_spans() as spans:
+    with recording_spans(outbox, consumer) as (spans, tracer):
         requests: dict[str, list[str]] = {}
         for name, count in (("first request", 3), ("second request", 2)):
             with tracer.start_as_current_span(name):

@@ -239,8 +239,7 @@ def test_a_batch_span_linking_a_trace_is_found_with_it_and_read_from_its_line() 
     """A batch's span in one request's trace may link the others' (OpenTelemetry links): `dn
     trace` of a linked request finds it, from the line the span file holds."""
     other = "cd" * 16
-    with recording_spans() as recorded:
-        tracer = trace.get_tracer(__name__)
+    with recording_spans() as (recorded, tracer):
         with tracer.start_as_current_span("linked request") as linked_request:
             pass
         link = trace.Link(linked_request.get_span_context())
