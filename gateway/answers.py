@@ -14,7 +14,6 @@ may change without a projection commit.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -24,6 +23,8 @@ from functools import lru_cache
 from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode, OperationType
 from graphql.language.parser import parse
 from strawberry.types import ExecutionResult
+
+from kit.shared import SharedComputations
 
 SHARED_FIELDS = frozenset({"impact", "__typename"})
 # Distinct keys kept at once (query texts × variables × audiences, for the current sequence).
@@ -74,7 +75,8 @@ def answer_key(
 
 class SharedAnswers:
     """One execution per key for the requests that arrive while it runs and after, until the
-    key changes or the answer is ``max_age_s`` old; failed or erroneous answers are not kept."""
+    key changes or the answer is ``max_age_s`` old; failed or erroneous answers are not kept
+    (kit.shared)."""
 
     def __init__(
         self,
@@ -82,10 +84,9 @@ class SharedAnswers:
         max_age_s: float = MAX_AGE_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._kept = kept
-        self._max_age_s = max_age_s
-        self._clock = clock
-        self._answers: dict[Hashable, tuple[float, asyncio.Future[ExecutionResult]]] = {}
+        self._answers: SharedComputations[ExecutionResult] = SharedComputations(
+            max_age_s, clock, kept
+        )
         self.sequence: Hashable = None  # the sequence the kept answers are of
 
     async def get(
@@ -93,30 +94,11 @@ class SharedAnswers:
     ) -> ExecutionResult:
         """The answer kept under ``key``, else ``execute``'s (shared with whoever asks
         meanwhile); ``sequence``: the projection's, of which every key kept is."""
-        now = self._clock()
         if sequence != self.sequence:
             self._answers.clear()  # the figures moved: nothing kept is current any more
             self.sequence = sequence
-        kept = self._answers.get(key)
-        if kept is None or now - kept[0] > self._max_age_s:
-            if len(self._answers) >= self._kept:
-                self._answers.clear()  # a bound, not an LRU: refilled by the next requests
-            kept = self._answers[key] = (now, asyncio.ensure_future(execute()))
-        answer = kept[1]
-        try:
-            # Shielded: one caller giving up (client gone) must not cancel the others' answer.
-            result = await asyncio.shield(answer)
-        except Exception:
-            self._forget(key, answer)
-            raise
-        if result.errors:
-            self._forget(key, answer)  # an error is said to whoever asked, not kept
-        return result
-
-    def _forget(self, key: Hashable, answer: asyncio.Future[ExecutionResult]) -> None:
-        kept = self._answers.get(key)
-        if kept is not None and kept[1] is answer:
-            del self._answers[key]
+        # An error is said to whoever asked, not kept.
+        return await self._answers.get(key, execute, keep=lambda result: not result.errors)
 
     def __len__(self) -> int:
         return len(self._answers)
