@@ -85,11 +85,11 @@ class CloudEvent(BaseModel):
         """Read a record in binary or structured mode; raises :class:`EnvelopeError`."""
         pairs = headers.items() if isinstance(headers, Mapping) else headers
         # Only our headers are read: a partner's own header need not even be UTF-8.
-        decoded = {
-            name.lower(): _text(raw)
-            for name, raw in pairs
-            if name.lower().startswith(CE_PREFIX) or name.lower() == "content-type"
-        }
+        decoded = {}
+        for name, raw in pairs:
+            lowered = name.lower()
+            if lowered.startswith(CE_PREFIX) or lowered == "content-type":
+                decoded[lowered] = _text(raw)
         content_type = decoded.get("content-type", "").split(";")[0].strip()
         body = _json_object(value)
         if content_type == STRUCTURED:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
@@ -159,6 +159,21 @@ class BeneficiaryFacts:
         return _earliest(str(p["starts_on"]) for p in self.placements.values())
 
 
+_FACT_FIELDS = frozenset(f.name for f in fields(BeneficiaryFacts))
+
+
+def _with(facts: BeneficiaryFacts, **changes: object) -> BeneficiaryFacts:
+    """``dataclasses.replace`` for the facts, without its walk over every field (~6 % of the
+    rebuild's time went there): the facts have no ``__post_init__`` and no ``init=False``
+    field, so copying the attributes and setting the changed ones is the same thing."""
+    assert changes.keys() <= _FACT_FIELDS, (
+        f"not a field of the facts: {set(changes) - _FACT_FIELDS}"
+    )
+    copy = object.__new__(BeneficiaryFacts)
+    copy.__dict__.update(facts.__dict__, **changes)
+    return copy
+
+
 def apply(facts: BeneficiaryFacts, data: EventData) -> BeneficiaryFacts:
     """The facts after ``data``; event types reporting does not use leave them unchanged."""
     if isinstance(data, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1):
@@ -167,7 +182,7 @@ def apply(facts: BeneficiaryFacts, data: EventData) -> BeneficiaryFacts:
             if isinstance(data, BeneficiaryEnrolledV1)
             else facts.enrolled_on
         )
-        return replace(
+        return _with(
             facts,
             enrolled=True,
             enrolled_on=enrolled_on,
@@ -180,9 +195,9 @@ def apply(facts: BeneficiaryFacts, data: EventData) -> BeneficiaryFacts:
             employment_status=data.employment_status.value,
         )
     if isinstance(data, BeneficiaryWithdrawnV1):
-        return replace(facts, withdrawn=True)  # what they did so far still counts
+        return _with(facts, withdrawn=True)  # what they did so far still counts
     if isinstance(data, BeneficiariesMergedV1):
-        return replace(facts, merged_into=str(data.beneficiary_id))
+        return _with(facts, merged_into=str(data.beneficiary_id))
     if isinstance(data, AttendanceRecordedV1):
         record: dict[str, object] = {
             "status": data.status.value,
@@ -190,23 +205,23 @@ def apply(facts: BeneficiaryFacts, data: EventData) -> BeneficiaryFacts:
             "on": data.session_starts_at.date().isoformat(),
             "recorded_at": data.recorded_at.isoformat(),
         }
-        return replace(
+        return _with(
             facts,
             attendances=_keep(facts.attendances, data.attendance_id, record, rank=_latest),
         )
     if isinstance(data, SkillAssessedV1):
         key = f"{data.competence}|{data.stage.value}"
         assessment: dict[str, object] = {"at": data.assessed_at.isoformat(), "level": data.level}
-        return replace(facts, assessments=_keep(facts.assessments, key, assessment))
+        return _with(facts, assessments=_keep(facts.assessments, key, assessment))
     if isinstance(data, BeneficiaryTrainedV1):
-        return replace(facts, trained_on=_earliest((facts.trained_on, _day(data.trained_at))))
+        return _with(facts, trained_on=_earliest((facts.trained_on, _day(data.trained_at))))
     if isinstance(data, BeneficiaryAtRiskV1):
-        return replace(facts, at_risk_on=_earliest((facts.at_risk_on, _day(data.flagged_at))))
+        return _with(facts, at_risk_on=_earliest((facts.at_risk_on, _day(data.flagged_at))))
     if isinstance(data, WorkshopAttendedV1):
         held_on = _day(data.held_at)
-        return replace(facts, career_workshop_on=_earliest((facts.career_workshop_on, held_on)))
+        return _with(facts, career_workshop_on=_earliest((facts.career_workshop_on, held_on)))
     if isinstance(data, ReferralMadeV1):
-        return replace(facts, referred_on=_earliest((facts.referred_on, _day(data.made_at))))
+        return _with(facts, referred_on=_earliest((facts.referred_on, _day(data.made_at))))
     if isinstance(data, PlacementRecordedV1):
         placement: dict[str, object] = {
             "outcome_class": data.outcome_class.value,
@@ -214,14 +229,14 @@ def apply(facts: BeneficiaryFacts, data: EventData) -> BeneficiaryFacts:
             "starts_on": data.starts_on.isoformat(),
         }
         placements = _keep(facts.placements, str(data.placement_id), placement)
-        return replace(facts, placements=placements)
+        return _with(facts, placements=placements)
     if isinstance(data, FollowUpRecordedV1):
         key = f"{data.placement_id}|{data.months}"
         follow_ups = {
             **facts.follow_ups,
             key: facts.follow_ups.get(key, False) or data.still_in_post,
         }
-        return replace(facts, follow_ups=follow_ups)
+        return _with(facts, follow_ups=follow_ups)
     return facts
 
 

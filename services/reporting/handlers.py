@@ -20,8 +20,7 @@ from services.reporting.projector import BatchResult, project
 from services.reporting.store import Versions
 
 GROUP_ID = "dn-reporting-projection"
-# Registration last: a rebuild replays them in this order, so a person's activity is counted
-# before their erasure even when the erasure's 7-day link to their facts has long expired.
+# The topics the projection reads (a rebuild replays them in its own order, see rebuild.py).
 TOPICS = (topics.TRAINING_EVENTS, topics.ORIENTATION_EVENTS, topics.REGISTRATION_EVENTS)
 
 # How often erased people's expired links to their re-keyed facts are removed.

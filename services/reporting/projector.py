@@ -144,28 +144,29 @@ async def project(
 ) -> BatchResult:
     """Apply ``events`` (in delivery order) to ``store``'s version, in the caller's transaction."""
     result = BatchResult()
-    seen = await store.already_processed(session, [str(event.id) for event, _ in events])
+    ids = [str(event.id) for event, _ in events]
+    seen = await store.already_processed(session, ids)
     fresh: list[tuple[CloudEvent, EventData]] = []
-    for event, data in events:
-        if str(event.id) in seen:
+    fresh_ids: list[str] = []
+    for event_id, (event, data) in zip(ids, events, strict=True):
+        if event_id in seen:
             result.duplicates += 1
             continue
-        seen.add(str(event.id))
+        seen.add(event_id)
         fresh.append((event, data))
+        fresh_ids.append(event_id)
     if not fresh:
         return result
 
+    people = [domain.beneficiary_of(data) for _, data in fresh]
     working = WorkingSet(partial(store.load_facts, session))
-    await working.preload(
-        [key for _, data in fresh if (key := domain.beneficiary_of(data)) is not None]
-    )
+    await working.preload([key for key in people if key is not None])
     sessions = SessionSet(partial(store.load_sessions, session))
     await sessions.preload(
         [key for _, data in fresh if (key := domain.session_of(data)) is not None]
     )
     upskilled = await _upskilled(store, session, fresh)
-    for event, data in fresh:
-        key = domain.beneficiary_of(data)
+    for key, (event, data) in zip(people, fresh, strict=True):
         if key is not None:
             await working.apply(key, data)
         session_id = domain.session_of(data)
@@ -186,7 +187,10 @@ async def project(
     await store.save_sessions(session, sessions.changed())
     await store.mark_upskilled(session, upskilled)
     await store.move_counters(session, deltas)
-    await store.mark_processed(session, [(str(event.id), event.type) for event, _ in fresh])
+    await store.mark_processed(
+        session,
+        [(event_id, event.type) for event_id, (event, _) in zip(fresh_ids, fresh, strict=True)],
+    )
     if result.latest_event_time is not None:
         await store.record_freshness(session, result.latest_event_time)
     result.scopes = {scope for ((scope, _, _), _) in deltas}

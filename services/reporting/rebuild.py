@@ -16,8 +16,14 @@
    for ``stall_s``) abandons the new version instead: the old one keeps serving, and
    :class:`ReplayShort` says how far the broker's copy of each log goes.
 
-Training and orientation are replayed before registration, so a person's activity is counted
-before an erasure that ends what can be linked to them. Reads keep using the old version
+Registration is replayed first, so everyone's cells (association, district, gender…) are known
+before their activity arrives and each later batch moves only the counters it changes (the cheap
+transition, :func:`services.reporting.domain.transition`). An erasure replayed before the
+person's activity leaves their facts re-keyed and linked for 7 days from when the rebuild applies
+it (``ReportingStore.save_facts``), so that activity still counts, as it did live.
+
+Each batch is fetched and decoded while the one before it is written (one transaction in flight
+at a time), under :func:`kit.heap.batch_collection`. Reads keep using the old version
 throughout. The replay reads partitions directly (no consumer group: nothing to join, nothing
 to leave behind).
 """
@@ -25,8 +31,9 @@ to leave behind).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -34,10 +41,11 @@ import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pymongo import AsyncMongoClient
 
-from contracts import catalogue
+from contracts import catalogue, topics
 from contracts.envelope import CloudEvent, EnvelopeError
 from contracts.event import EventData
 from kit.event_logs import read_event_logs
+from kit.heap import batch_collection
 from kit.kafka_ends import true_end_offsets
 from kit.log_positions import log_mark
 from kit.mongo import Document
@@ -46,12 +54,16 @@ from services.reporting.handlers import TOPICS, ProjectionHandler
 from services.reporting.store import Versions
 
 BATCH = 2000
+DECODE_CHUNK = 250  # records decoded between chances for the batch being written to go on
+# Registration first: see the module's doc.
+REPLAY_ORDER = (topics.REGISTRATION_EVENTS, topics.TRAINING_EVENTS, topics.ORIENTATION_EVENTS)
 HEARTBEAT_S = 5.0
 STALL_S = 10.0  # read to the broker's end, short of its log's head, nothing new this long
 LOG_SERVICES = ("training", "orientation", "registration")  # whose logs reporting replays
 
 Progress = Callable[[int, int], None]  # (events read, events to read)
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
+Decoded: TypeAlias = list[tuple[CloudEvent, EventData]]
 
 
 @dataclass(frozen=True)
@@ -157,12 +169,12 @@ async def rebuild(
     await consumer.start()
     events = applied = skipped = 0
     beat = time.monotonic()
+    writing = _OneInFlight(lambda decoded: handler.apply(version, decoded))
 
     async def apply(records: list[Record]) -> None:
         nonlocal events, applied, skipped, beat
-        decoded = _readable(records)
-        if decoded:
-            await handler.apply(version, decoded)
+        decoded = await _readable(records)
+        await writing.start(decoded)
         events += len(records)
         applied += len(decoded)
         skipped += len(records) - len(decoded)
@@ -179,41 +191,44 @@ async def rebuild(
             progress(events, total)
 
     total = 0
-    try:
-        present = await _partitions(consumer)
-        ends = await true_end_offsets(consumer, present)
-        starts = await consumer.beginning_offsets(present)
-        total = sum(ends[p] - starts[p] for p in present)
-        if progress:
-            progress(0, total)
-        readings = {p: _Reading(ends[p], heads.get(p), offset=starts[p]) for p in present}
-        # A head in a partition the broker does not have: nothing of it can be read.
-        missing = {p: _Reading(0, head) for p, head in heads.items() if p not in readings}
-        short = list(missing)
-        pending = list(TOPICS)
-        while pending:
-            if short:  # nothing will switch: the rest is read at once, to say how far it goes
-                topics, pending = pending, []
-            else:
-                topics = [pending.pop(0)]
-            mine = {p: reading for p, reading in readings.items() if p.topic in topics}
-            short += await _replay(consumer, mine, batch, count if short else apply, stall_s)
-        if short:
-            raise ReplayShort(
-                _held_by_service({**readings, **missing}),
-                [
-                    f"{p.topic}[{p.partition}] at offset {readings[p].offset:,} of "
-                    f"{readings[p].end:,}"
-                    for p in short
-                    if p in readings and readings[p].head is None
-                ],
-                (await versions.current()).active,
-            )
-    except BaseException:
-        await versions.abandon(version)
-        raise
-    finally:
-        await consumer.stop()
+    with batch_collection():  # decoded batches die young, see kit.heap
+        try:
+            present = await _partitions(consumer)
+            ends = await true_end_offsets(consumer, present)
+            starts = await consumer.beginning_offsets(present)
+            total = sum(ends[p] - starts[p] for p in present)
+            if progress:
+                progress(0, total)
+            readings = {p: _Reading(ends[p], heads.get(p), offset=starts[p]) for p in present}
+            # A head in a partition the broker does not have: nothing of it can be read.
+            missing = {p: _Reading(0, head) for p, head in heads.items() if p not in readings}
+            short = list(missing)
+            pending = list(REPLAY_ORDER)
+            while pending:
+                if short:  # nothing will switch: the rest is read at once, to say how far it goes
+                    replayed, pending = pending, []
+                else:
+                    replayed = [pending.pop(0)]
+                mine = {p: reading for p, reading in readings.items() if p.topic in replayed}
+                short += await _replay(consumer, mine, batch, count if short else apply, stall_s)
+            await writing.finish()
+            if short:
+                raise ReplayShort(
+                    _held_by_service({**readings, **missing}),
+                    [
+                        f"{p.topic}[{p.partition}] at offset {readings[p].offset:,} of "
+                        f"{readings[p].end:,}"
+                        for p in short
+                        if p in readings and readings[p].head is None
+                    ],
+                    (await versions.current()).active,
+                )
+        except BaseException:
+            await writing.cancel()
+            await versions.abandon(version)
+            raise
+        finally:
+            await consumer.stop()
     retired = await versions.switch(version)
     await versions.drop(retired)
     return RebuildReport(
@@ -287,15 +302,45 @@ async def _partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
     return found
 
 
-def _readable(records: list[Record]) -> list[tuple[CloudEvent, EventData]]:
-    """Events reporting can apply; the rest were dead-lettered by the live consumer already."""
+class _OneInFlight:
+    """Writes batches in order, one at a time, in the background: the caller fetches and decodes
+    the next batch while the previous one's transaction runs. A failed write is raised by the
+    next :meth:`start` or by :meth:`finish`."""
+
+    def __init__(self, write: Callable[[Decoded], Coroutine[object, None, object]]) -> None:
+        self.write = write
+        self.running: asyncio.Task[object] | None = None
+
+    async def start(self, decoded: Decoded) -> None:
+        await self.finish()
+        if decoded:
+            self.running = asyncio.create_task(self.write(decoded))
+
+    async def finish(self) -> None:
+        running, self.running = self.running, None
+        if running is not None:
+            await running
+
+    async def cancel(self) -> None:
+        running, self.running = self.running, None
+        if running is not None:
+            running.cancel()
+            with contextlib.suppress(BaseException):
+                await running
+
+
+async def _readable(records: list[Record]) -> Decoded:
+    """Events reporting can apply; the rest were dead-lettered by the live consumer already.
+    Decoded a chunk at a time, letting the batch being written go on in between."""
     decoded = []
-    for record in records:
-        try:
-            event = CloudEvent.from_kafka(record.value, record.headers)
-            decoded.append((event, catalogue.decode(event)))
-        except EnvelopeError:
-            continue
+    for first in range(0, len(records), DECODE_CHUNK):
+        for record in records[first : first + DECODE_CHUNK]:
+            try:
+                event = CloudEvent.from_kafka(record.value, record.headers)
+                decoded.append((event, catalogue.decode(event)))
+            except EnvelopeError:
+                continue
+        await asyncio.sleep(0)
     return decoded
 
 
