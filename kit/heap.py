@@ -31,3 +31,11 @@ def batch_collection(thresholds: tuple[int, int, int] = BATCH_THRESHOLDS) -> Ite
     finally:
         gc.set_threshold(*previous)
         gc.unfreeze()
+
+
+def settle_after_start_up(thresholds: tuple[int, int, int] = BATCH_THRESHOLDS) -> None:
+    """For a service process, once its modules are imported and its app built: what exists then
+    lives as long as the process, so it is frozen out of every collection, and batches of
+    events and requests get the wider young generation for good."""
+    gc.freeze()
+    gc.set_threshold(*thresholds)

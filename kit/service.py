@@ -42,6 +42,7 @@ from kit.consumer import (
 from kit.deadletter import DeadLetters
 from kit.deliveries import Deliveries, DeliveryLine
 from kit.event_logs import EventLogReport
+from kit.heap import settle_after_start_up
 from kit.intake import Intake, IntakeRules
 from kit.log_positions import BrokerResets, LogPositions, positions_of
 from kit.logs import configure_logging
@@ -537,4 +538,6 @@ def run(name: str, build: Callable[[Settings], FastAPI]) -> None:
     configure_logging(name, settings.log_level)
     setup_telemetry(name, settings.home, flush_ms=settings.trace_flush_ms)
     port = settings.gateway_port if name == "gateway" else settings.service_port(name)
-    uvicorn.run(build(settings), host=settings.host, port=port, log_config=None)
+    app = build(settings)
+    settle_after_start_up()
+    uvicorn.run(app, host=settings.host, port=port, log_config=None)
