@@ -16,8 +16,11 @@ the same figures by aggregation over the raw records, and a check that both agre
    the district, association and gender breakdowns) from the raw records, ``--runs`` times.
 5. The figures of both are compared.
 
+6. The gateway's own floor: the same clients asking ``{ __typename }`` (no service called, no
+   resolver run) for ``--floor-seconds``: what one request costs before any figure is read.
+
 Usage: python -m bench.impact_query [--people 100000] [--attendance 20] [--clients 50]
-       [--seconds 30] [--runs 5]
+       [--seconds 30] [--runs 5] [--floor-seconds 10]
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ INSERT_CHUNK = 20_000
 RAW_DATABASE = "bench_raw"
 TRAINED_SESSIONS, TRAINED_MINUTES = 4, 12 * 60  # the default rule (services/training)
 
+FLOOR = "{ __typename }"
 IMPACT = """{ impact {
   enrolled funnel { stage count } trained directedToEmployment attendanceRate
   byDistrict { districtId enrolled attended trained attendanceRate }
@@ -415,10 +419,11 @@ def differences(projection: dict[str, Any], aggregation: dict[str, Any]) -> list
 
 
 async def query_clients(
-    stack: Stack, clients: int, seconds: float
+    stack: Stack, clients: int, seconds: float, query: str = ""
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``clients`` concurrent GraphQL clients asking for ``impact`` for ``seconds``: latency
-    summary, and the last answer."""
+    """``clients`` concurrent GraphQL clients asking ``query`` (the dashboard's ``impact``) for
+    ``seconds``: latency summary, and the last answer's data."""
+    query = query or IMPACT
     headers = {"authorization": f"Bearer {stack.token()}"}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     latencies: list[float] = []
@@ -429,21 +434,21 @@ async def query_clients(
     ) as http:
         # Warm up: connections made, the gateway's reference data read once.
         for _ in range(3):
-            await http.post("/graphql", json={"query": IMPACT})
+            await http.post("/graphql", json={"query": query})
         deadline = time.perf_counter() + seconds
 
         async def client() -> None:
             nonlocal last
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                response = await http.post("/graphql", json={"query": IMPACT})
+                response = await http.post("/graphql", json={"query": query})
                 elapsed = time.perf_counter() - started
                 body = response.json()
                 if response.status_code != 200 or "errors" in body:
                     errors.append(response.text[:300])
                     continue
                 latencies.append(elapsed)
-                last = body["data"]["impact"]
+                last = body["data"]
 
         started = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))
@@ -498,12 +503,14 @@ async def measure(
         print(f"{args.clients} clients asking for impact …", file=sys.stderr)
         queries, answer = await query_clients(stack, args.clients, args.seconds)
         loads["after_queries"] = load_average()
+        print(f"{args.clients} clients asking for {FLOOR} …", file=sys.stderr)
+        floor, _ = await query_clients(stack, args.clients, args.floor_seconds, FLOOR)
         print(f"aggregating the raw records {args.runs}× …", file=sys.stderr)
         aggregation, raw_answer = await aggregate(client, args.runs)
         loads["after_aggregation"] = load_average()
     finally:
         await client.close()
-    projection = figures_of_graphql(answer)
+    projection = figures_of_graphql(answer["impact"])
     from_raw = figures_of_aggregation(raw_answer)
     mismatches = differences(projection, from_raw)
     totals = projection["totals"]
@@ -523,6 +530,7 @@ async def measure(
         "build_wall_seconds": round(built.wall_seconds, 1),
         "projection_batch_events": BATCH,
         "graphql_impact": queries,
+        "graphql_floor": {"query": FLOOR, **floor},
         "raw_aggregation": aggregation,
         "speed_up_p50": round(raw_p50 / p50, 1) if p50 and raw_p50 else None,
         "figures_agree": not mismatches,
@@ -548,6 +556,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--runs", type=int, default=5, help="aggregation runs")
+    parser.add_argument(
+        "--floor-seconds", type=float, default=10.0, help=f"{FLOOR} asked the same way"
+    )
     args = parser.parse_args(argv)
     loads = {"start": load_average()}
     # The state is built before the platform starts: its idle consumers (polling the broker

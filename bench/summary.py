@@ -95,6 +95,7 @@ def rebuild_rows(report: Report) -> list[Row]:
 def impact_query_rows(report: Report) -> list[Row]:
     queries = report.get("graphql_impact", {})
     aggregation = report.get("raw_aggregation", {})
+    floor = report.get("graphql_floor", {})
     agree = "figures agree" if report.get("figures_agree") else "figures DIFFER"
     return [
         Row(
@@ -102,10 +103,10 @@ def impact_query_rows(report: Report) -> list[Row]:
             f"GraphQL impact, {queries.get('clients', '?')} clients, "
             f"{report.get('people', 0):,} people / {report.get('attendance_events', 0):,} "
             "attendance",
-            p50_p99(queries),
-            f"raw aggregation {p50_p99(aggregation)}",
-            f"{agree}; {queries.get('queries_per_s', '–')} queries/s, "
-            f"{queries.get('errors', 0)} errors; {_load(report)}",
+            f"{queries.get('queries_per_s', '–')} answers/s, {p50_p99(queries)}",
+            f"`{{ __typename }}` {floor.get('queries_per_s', '–')} answers/s, "
+            f"{p50_p99(floor)}; raw aggregation {p50_p99(aggregation)}",
+            f"{agree}; {queries.get('errors', 0)} errors; {_load(report)}",
         )
     ]
 

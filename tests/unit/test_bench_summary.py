@@ -28,7 +28,14 @@ def test_every_report_gives_its_rows_in_a_fixed_order() -> None:
         "impact_query": {
             "people": 100_000,
             "attendance_events": 2_000_000,
-            "graphql_impact": {"clients": 50, "p50_ms": 120.0, "p99_ms": 480.5, "errors": 0},
+            "graphql_impact": {
+                "clients": 50,
+                "queries_per_s": 331.1,
+                "p50_ms": 120.0,
+                "p99_ms": 480.5,
+                "errors": 0,
+            },
+            "graphql_floor": {"queries_per_s": 402.5, "p50_ms": 98.0, "p99_ms": 210.0},
             "raw_aggregation": {"p50_ms": 15_300.0, "p99_ms": 16_000.0},
             "figures_agree": True,
             "machine": MACHINE,
@@ -53,7 +60,11 @@ def test_every_report_gives_its_rows_in_a_fixed_order() -> None:
     assert freshness.next_to == "broker round trip p50 4.2 ms / p99 12 ms"
     assert "200 events/s" in freshness.measured
     assert "100,000 people / 2,000,000 attendance" in impact.measured
-    assert impact.next_to == "raw aggregation p50 15.3 s / p99 16.0 s"
+    assert impact.figure == "331.1 answers/s, p50 120 ms / p99 480 ms"
+    assert impact.next_to == (
+        "`{ __typename }` 402.5 answers/s, p50 98 ms / p99 210 ms; "
+        "raw aggregation p50 15.3 s / p99 16.0 s"
+    )
     assert impact.note.startswith("figures agree")
     assert "load 1.5–3.2" in impact.note
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from graphql import GraphQLError
+from strawberry.http import process_result
 from strawberry.types import ExecutionResult
 
 from gateway.answers import SharedAnswers, answer_key
+from gateway.schema import schema
+from gateway.subscriptions import EncodedOnce, SubscriptionsRouter
 
 IMPACT = "{ impact { enrolled } }"
 COORDINATOR = ("coordinator", None)
@@ -96,3 +100,18 @@ async def test_an_answer_with_errors_or_a_failure_is_not_kept() -> None:
     with pytest.raises(RuntimeError):
         await answers.get("other", 1, broken)
     assert len(answers) == 0
+
+
+async def test_a_shared_answer_is_encoded_once_as_strawberry_would_have() -> None:
+    router = SubscriptionsRouter(schema)
+    result = ExecutionResult(data={"impact": {"enrolled": 3, "name": "Bègles"}}, errors=None)
+    shared = EncodedOnce.of(result)
+
+    response = await router.process_result(None, shared)
+    assert response == process_result(result)
+    assert await router.process_result(None, shared) is response  # the same each time
+    body = router.encode_json(response)
+    assert body == json.dumps(process_result(result), separators=(",", ":")).encode()
+    assert router.encode_json(response) is body  # made once, not per request
+    # Anything not shared is encoded as strawberry does.
+    assert router.encode_json({"data": {"x": 1}}) == '{"data":{"x":1}}'
