@@ -52,7 +52,7 @@ BENCHMARKS = (
         "bench.freshness",
         "event produced → visible through GraphQL impactUpdated, next to the broker round trip",
         "--rates 200 1000 --seconds 20 --base-events 10000",
-        "--rates 200 1000 --seconds 3 --base-events 1000",
+        "--rates 200 1000 --seconds 3 --base-events 1000 --enrolments 5",
     ),
     Benchmark(
         "reporting_rebuild",

@@ -17,7 +17,12 @@ bench/reporting_rebuild.py's generator) and reporting catches up. Then, for each
    own figure (``impact.freshness``, event time → commit, over its last ≤ 2,000 events) is
    read at the end of each phase and recorded alongside.
 
+Then, on the idle platform, ``--enrolments`` enrolments through GraphQL one after another (as a
+trainer enrols people): from sending the ``enrolBeneficiary`` mutation to the first
+``impactUpdated`` answer counting the person, next to the mutation's own answer time.
+
 Usage: python -m bench.freshness [--rates 200 1000] [--seconds 30] [--base-events 20000]
+       [--enrolments 30]
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from bench.reporting_rebuild import (
 from bench.stack import Stack, platform_stack
 from bench.stats import latency_ms, load_average, machine, report_path
 from contracts.registration import BeneficiaryEnrolledV1
+from kit.demo import ENROL, demo_enrolment
 from kit.kafka_ends import true_end_offsets
 
 RESULTS = report_path("freshness")
@@ -60,6 +66,8 @@ CATCH_UP_TIMEOUT_S = 180.0
 SUBSCRIPTION = """subscription { impactUpdated {
   enrolled freshness { lagSeconds p50Seconds p99Seconds } } }"""
 PROJECTION_FRESHNESS = "{ impact { enrolled freshness { lagSeconds p50Seconds p99Seconds } } }"
+ASSOCIATIONS = "{ associations { id districts { id } } }"
+ENROLMENT_PAUSE_S = 0.3  # between enrolments: each is measured on an idle platform
 
 
 @dataclass
@@ -286,6 +294,41 @@ async def platform_freshness(
     }, target
 
 
+async def enrolment_push(
+    stack: Stack, subscriber: Subscriber, count: int, enrolled: int
+) -> dict[str, Any]:
+    """``count`` enrolments through GraphQL one at a time: from the mutation sent to the first
+    ``impactUpdated`` answer counting the person, next to the mutation's own answer."""
+    headers = {"authorization": f"Bearer {stack.token()}"}
+    rng = random.Random(SEED)
+    pushed: list[float] = []
+    answered: list[float] = []
+    async with httpx.AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=30) as http:
+        associations = (await http.post("/graphql", json={"query": ASSOCIATIONS})).json()
+        choices = associations["data"]["associations"]
+        for _ in range(count):
+            await asyncio.sleep(ENROLMENT_PAUSE_S)
+            first = len(subscriber.answers)
+            person = demo_enrolment(rng, rng.choice(choices))
+            sent = time.time()
+            response = await http.post(
+                "/graphql", json={"query": ENROL, "variables": {"input": person}}
+            )
+            answered.append(time.time() - sent)
+            if "errors" in response.json():
+                raise RuntimeError(f"enrolment refused: {response.text[:300]}")
+            enrolled += 1
+            if not await subscriber.until(enrolled, CATCH_UP_TIMEOUT_S):
+                raise RuntimeError(f"no impactUpdated answer counted enrolment {enrolled}")
+            pushed += visible_delays([(enrolled, sent)], subscriber.answers[first:])
+    return {
+        "enrolments": count,
+        "graphql_push": latency_ms(pushed),
+        "mutation_answer": latency_ms(answered),
+        "measured": "enrolBeneficiary sent → first impactUpdated answer counting the person",
+    }
+
+
 async def projection_freshness(stack: Stack) -> dict[str, Any]:
     """``impact.freshness`` now: the projection's own delays over its last ≤ 2,000 events."""
     headers = {"authorization": f"Bearer {stack.token()}"}
@@ -334,6 +377,9 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             phase["broker_round_trip"] = broker
             phase["load_after"] = load_average()
             phases.append(phase)
+        print(f"{args.enrolments} enrolments through GraphQL …", file=sys.stderr)
+        enrolments = await enrolment_push(stack, subscriber, args.enrolments, enrolled)
+        loads["after_enrolments"] = load_average()
         errors = subscriber.errors
     return {
         "benchmark": "freshness",
@@ -342,6 +388,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "base_people": len(programme.people),
         "warm_up_seconds": WARM_UP_S,
         "rates": phases,
+        "enrolment_push": enrolments,
         "subscription_errors": errors[:5],
         "measured": "event produced (send time) → first impactUpdated answer showing it; "
         "markers are new enrolments within the live mix",
@@ -354,6 +401,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rates", type=float, nargs="+", default=[200.0, 1000.0])
     parser.add_argument("--seconds", type=float, default=30.0, help="per rate, after warm-up")
     parser.add_argument("--base-events", type=int, default=20_000)
+    parser.add_argument("--enrolments", type=int, default=30, help="through GraphQL, idle")
     args = parser.parse_args(argv)
     with platform_stack() as stack:
         result = asyncio.run(measure(stack, args))

@@ -76,6 +76,17 @@ def freshness_rows(report: Report) -> list[Row]:
                 f"{p50_p99(projection)}; load {phase.get('load_after', ['–'])[0]}",
             )
         )
+    enrolments = report.get("enrolment_push")
+    if enrolments:
+        rows.append(
+            Row(
+                "freshness",
+                "GraphQL enrolment → impactUpdated push with the new count, idle",
+                p50_p99(enrolments.get("graphql_push")),
+                f"the mutation's own answer {p50_p99(enrolments.get('mutation_answer'))}",
+                f"{enrolments.get('enrolments', 0)} enrolments one after another",
+            )
+        )
     return rows
 
 

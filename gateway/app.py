@@ -43,7 +43,8 @@ DASHBOARD = Path(__file__).with_name("dashboard.html")
 def build(settings: Settings) -> FastAPI:
     services = Services(settings)
     intake = IntakePublisher(settings.resolved_kafka_bootstrap)
-    impact_changes = ImpactChanges(settings)  # listens from the first subscription on
+    # Listens from the first query or subscription on; names read again when they change.
+    impact_changes = ImpactChanges(settings, on_names=services.reference.clear)
     impact_feeds = ImpactFeeds(impact_changes, compose_impact)
 
     @contextlib.asynccontextmanager

@@ -13,18 +13,20 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from contracts.impact_changes import NAMES
 from kit.auth import service_token
 from kit.settings import Settings
 
 log = logging.getLogger(__name__)
 
 RESYNC = "*"  # a scope meaning "anything may have changed": the stream was (re)connected
+EVERY_SCOPE = frozenset({RESYNC, NAMES})  # notices that touch every scope's answer
 # Reporting sends a comment every 15 s; silence for longer than this means the stream is dead.
 READ_TIMEOUT_S = 45.0
 BACKOFF_FIRST_S = 0.5
@@ -40,9 +42,10 @@ class ChangeNotice:
     traceparent: str | None
 
     def touches(self, scope: str) -> bool:
-        """Whether ``scope``'s figures may differ (``all`` moves with any change)."""
+        """Whether ``scope``'s answer may differ (``all`` moves with any change; every answer
+        names districts and associations)."""
         return bool(self.scopes) and (
-            scope == "all" or scope in self.scopes or RESYNC in self.scopes
+            scope == "all" or scope in self.scopes or not self.scopes.isdisjoint(EVERY_SCOPE)
         )
 
 
@@ -77,9 +80,17 @@ class ChangeWatcher:
 class ImpactChanges:
     """Reporting's change notices for every watcher of this gateway process."""
 
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_names: Callable[[], None] | None = None,
+    ):
         self._settings = settings
         self._transport = transport
+        # Told when names may have changed (registration saved a district or an association,
+        # or the stream reconnected and such a notice may have been missed).
+        self._on_names = on_names
         self._watchers: set[ChangeWatcher] = set()
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -112,6 +123,8 @@ class ImpactChanges:
     def broadcast(self, scopes: Iterable[str], traceparent: str | None = None) -> None:
         """Tell every watcher that ``scopes`` changed."""
         touched = frozenset(scopes)
+        if self._on_names is not None and not touched.isdisjoint(EVERY_SCOPE):
+            self._on_names()
         for watcher in self._watchers:
             watcher.notify(touched, traceparent)
 

@@ -3,8 +3,10 @@
 Every `impact` answer names its districts and associations: fetched per request, that was two
 more service calls (each a signed token, a FastAPI request and a MongoDB read in registration)
 for lists that change a few times a year. They are the same for every caller, so one fetch
-serves every request for ``ttl_s``; a change made through this gateway clears them at once (a
-change made elsewhere shows within ``ttl_s``). A failed fetch is not kept.
+serves every request for ``ttl_s``. A change made through this gateway clears them at once; one
+made elsewhere when reporting's change stream says names changed (gateway/live.py, a ``names``
+notice from registration's events), and within ``ttl_s`` at worst. A failed fetch is not
+kept.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class ReferenceLists:
         return await self._lists.get(kind, lambda: self._fetch(kind))
 
     def clear(self) -> None:
-        """Forget the lists (a district or association was just saved through the gateway)."""
+        """Forget the lists: a district or association was saved (through this gateway, or
+        elsewhere and reporting's change stream said so)."""
         self._lists.clear()
         self._cleared += 1

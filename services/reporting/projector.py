@@ -17,7 +17,13 @@ from functools import partial
 
 from contracts.envelope import CloudEvent
 from contracts.event import EventData
-from contracts.registration import BeneficiariesMergedV1, BeneficiaryErasedV1
+from contracts.impact_changes import NAMES
+from contracts.registration import (
+    AssociationUpsertedV1,
+    BeneficiariesMergedV1,
+    BeneficiaryErasedV1,
+    DistrictUpsertedV1,
+)
 from contracts.training import AssociationUpskilledV1
 from kit.mongo import Session
 from services.reporting import domain
@@ -194,6 +200,8 @@ async def project(
     if result.latest_event_time is not None:
         await store.record_freshness(session, result.latest_event_time)
     result.scopes = {scope for ((scope, _, _), _) in deltas}
+    if any(isinstance(data, DistrictUpsertedV1 | AssociationUpsertedV1) for _, data in fresh):
+        result.scopes.add(NAMES)  # the gateway reads the names again (contracts.impact_changes)
     return result
 
 

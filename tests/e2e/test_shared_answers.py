@@ -3,6 +3,8 @@ answer, until the figures move (gateway/answers.py); never across audiences."""
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import httpx
 import pytest
 
@@ -49,3 +51,39 @@ def test_a_repeated_impact_query_is_answered_without_asking_again_until_figures_
         lambda answer: answer.json()["data"]["impact"]["enrolled"] == before + 1,
     )
     assert moved.json()["data"]["impact"]["enrolled"] == before + 1
+
+
+NAMED = "{ impact { byDistrict { districtId name } } }"
+
+
+def test_a_district_renamed_in_registration_directly_is_named_so_within_seconds(
+    gateway: httpx.Client, platform: Platform, settings: Settings
+) -> None:
+    """The gateway keeps districts' names for 30 s; registration's district_upserted event,
+    heard through reporting's change stream, clears them at once."""
+    first = until(
+        lambda: graphql(gateway, NAMED),
+        lambda answer: bool(answer.json().get("data", {}).get("impact", {}).get("byDistrict")),
+    )
+    district_id = first.json()["data"]["impact"]["byDistrict"][0]["districtId"]
+    token = issue_token(settings, Role.COORDINATOR, subject="t-coordinator")
+    with httpx.Client(
+        base_url=platform.settings.service_url("registration"),
+        headers={"authorization": f"Bearer {token}"},
+        timeout=30,
+    ) as registration:
+        (saved,) = [d for d in registration.get("/districts").json() if d["id"] == district_id]
+        renamed = f"{saved['name']} (renamed {uuid4().hex[:6]})"
+        fields = {k: saved[k] for k in ("commune", "insee_code", "qpv_code")}
+        # Not through the gateway: as another gateway process or an operator's script would.
+        response = registration.put(f"/districts/{district_id}", json={**fields, "name": renamed})
+        assert response.status_code == 200, response.text
+
+        def names(answer: httpx.Response) -> set[str]:
+            return {row["name"] for row in answer.json()["data"]["impact"]["byDistrict"]}
+
+        try:
+            shown = until(lambda: graphql(gateway, NAMED), lambda a: renamed in names(a), 10)
+            assert renamed in names(shown), "still the name kept before the change"
+        finally:
+            registration.put(f"/districts/{district_id}", json={**fields, "name": saved["name"]})

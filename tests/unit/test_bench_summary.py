@@ -50,12 +50,20 @@ def test_every_report_gives_its_rows_in_a_fixed_order() -> None:
                     "projection_commit": {"p50_ms": 80.0, "p99_ms": 300.0},
                     "load_after": [2.5, 2.0, 1.0],
                 }
-            ]
+            ],
+            "enrolment_push": {
+                "enrolments": 30,
+                "graphql_push": {"p50_ms": 61.0, "p99_ms": 130.0},
+                "mutation_answer": {"p50_ms": 25.0, "p99_ms": 40.0},
+            },
         },
     }
     table = rows(reports)
-    assert [row.benchmark for row in table] == ["freshness", "impact_query"]
-    freshness, impact = table
+    assert [row.benchmark for row in table] == ["freshness", "freshness", "impact_query"]
+    freshness, enrolments, impact = table
+    assert enrolments.figure == "p50 61 ms / p99 130 ms"
+    assert enrolments.next_to == "the mutation's own answer p50 25 ms / p99 40 ms"
+    assert "enrolment" in enrolments.measured
     assert freshness.figure == "p50 310 ms / p99 900 ms"
     assert freshness.next_to == "broker round trip p50 4.2 ms / p99 12 ms"
     assert "200 events/s" in freshness.measured

@@ -16,6 +16,7 @@ import pytest
 from graphql import ExecutionResult
 from prometheus_client import REGISTRY
 
+from contracts.impact_changes import NAMES
 from gateway import subscriptions
 from gateway.inputs import ImpactFilter
 from gateway.live import RESYNC, ChangeNotice, ChangeWatcher, ImpactChanges
@@ -191,6 +192,19 @@ def test_a_notice_touches_its_scopes_everything_for_all_and_anything_after_a_res
     assert notice.touches("all")
     assert not notice.touches("district:qpv-aubiers")
     assert ChangeNotice(frozenset({RESYNC}), None).touches("district:qpv-aubiers")
+    # A district or association renamed: every answer names them.
+    assert ChangeNotice(frozenset({NAMES}), None).touches("district:qpv-aubiers")
+
+
+def test_names_are_read_again_when_registration_saved_one_or_the_stream_reconnected() -> None:
+    cleared: list[str] = []
+    changes = ImpactChanges(Settings(jwt_secret="x" * 48), on_names=lambda: cleared.append("x"))
+    changes.broadcast(["all", "district:d1"])
+    assert cleared == []
+    changes.broadcast(["all", NAMES])
+    assert cleared == ["x"]
+    changes.broadcast([RESYNC])  # a names notice may have been missed while it was down
+    assert cleared == ["x", "x"]
 
 
 async def test_a_watcher_merges_what_it_has_not_taken() -> None:
