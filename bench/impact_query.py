@@ -441,7 +441,12 @@ async def query_clients(
             nonlocal last
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                response = await http.post("/graphql", json={"query": query})
+                try:
+                    response = await http.post("/graphql", json={"query": query})
+                except httpx.TransportError as error:  # counted, and the client goes on
+                    errors.append(f"{type(error).__name__}: {error}"[:300])
+                    await asyncio.sleep(0.1)
+                    continue
                 elapsed = time.perf_counter() - started
                 body = response.json()
                 if response.status_code != 200 or "errors" in body:
