@@ -8,7 +8,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from kit.auth import Role, issue_token
+from kit.auth import Principal, Role, delegated_token, issue_token
 from kit.platform import Platform
 from kit.settings import Settings
 from tests.e2e.conftest import enrolment, graphql, until
@@ -61,18 +61,22 @@ def test_a_district_renamed_in_registration_directly_is_named_so_within_seconds(
 ) -> None:
     """The gateway keeps districts' names for 30 s; registration's district_upserted event,
     heard through reporting's change stream, clears them at once."""
+    assert "errors" not in graphql(gateway, ENROL, input=enrolment()).json()
     first = until(
         lambda: graphql(gateway, NAMED),
-        lambda answer: bool(answer.json().get("data", {}).get("impact", {}).get("byDistrict")),
+        lambda answer: bool(answer.json()["data"]["impact"]["byDistrict"]),
     )
     district_id = first.json()["data"]["impact"]["byDistrict"][0]["districtId"]
-    token = issue_token(settings, Role.COORDINATOR, subject="t-coordinator")
+    # As a command-line client or another gateway process calls registration.
+    token = delegated_token(settings, Principal("t-coordinator", Role.COORDINATOR), "registration")
     with httpx.Client(
         base_url=platform.settings.service_url("registration"),
         headers={"authorization": f"Bearer {token}"},
         timeout=30,
     ) as registration:
-        (saved,) = [d for d in registration.get("/districts").json() if d["id"] == district_id]
+        listed = registration.get("/districts")
+        assert listed.status_code == 200, listed.text
+        (saved,) = [d for d in listed.json() if d["id"] == district_id]
         renamed = f"{saved['name']} (renamed {uuid4().hex[:6]})"
         fields = {k: saved[k] for k in ("commune", "insee_code", "qpv_code")}
         # Not through the gateway: as another gateway process or an operator's script would.
