@@ -9,6 +9,7 @@ per-event transitions: batching changes the cost, not the result.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ from kit.mongo import Session
 from services.reporting import domain
 from services.reporting.domain import BeneficiaryFacts, Bucket, SessionFacts
 from services.reporting.store import ReportingStore
+
+# A batch changing more people than this computes its counter changes off the event loop
+# (a live batch of a few events takes a millisecond or two in it; a catch-up batch of 500, tens).
+OFF_LOOP_PEOPLE = 64
 
 
 @dataclass
@@ -182,7 +187,12 @@ async def project(
         if result.latest_event_time is None or event.time > result.latest_event_time:
             result.latest_event_time = event.time
 
-    deltas = working.deltas()
+    if len(working.before) > OFF_LOOP_PEOPLE:
+        # Moves hundreds of counters per person: in a worker thread, the event loop keeps
+        # answering /impact and the change stream meanwhile (the GIL is handed back every 5 ms).
+        deltas = await asyncio.to_thread(working.deltas)
+    else:
+        deltas = working.deltas()
     for bucket, change in sessions.deltas().items():
         deltas[bucket] = deltas.get(bucket, 0) + change
     for association_id, at in upskilled.items():
