@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -278,10 +279,12 @@ def subscribe_batch(
     fetch_max_wait_ms: int = 10,
     positions: LogPositions | None = None,
     resets: BrokerResets | None = None,
+    linger_ms: int = 0,
 ) -> None:
     """Register an at-least-once subscriber that hands readable events to ``handle`` in batches
     of up to ``max_records``; the batch is acknowledged once applied or dead-lettered. With
-    ``positions``, canonical events it has passed by log position are skipped."""
+    ``positions``, canonical events it has passed by log position are skipped; ``linger_ms``:
+    see :func:`subscribe_records`."""
 
     async def take(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         await process_batch(list(records), handle, dead_letters, retry)
@@ -295,6 +298,7 @@ def subscribe_batch(
         fetch_max_wait_ms=fetch_max_wait_ms,
         positions=positions,
         resets=resets,
+        linger_ms=linger_ms,
     )
 
 
@@ -312,12 +316,18 @@ def subscribe_records(
     fetch_max_wait_ms: int = 10,
     positions: LogPositions | None = None,
     resets: BrokerResets | None = None,
+    linger_ms: int = 0,
 ) -> None:
     """Register an at-least-once subscriber handing batches of up to ``max_records`` raw
-    records to ``take``, one offset commit per batch."""
+    records to ``take``, one offset commit per batch. ``linger_ms``: a batch short of
+    ``max_records`` is followed by a pause until that long has passed since it was taken, so
+    records arriving at a trickle are taken together (one transaction and one offset commit for
+    many) by a subscriber whose readers do not watch it live."""
     positions = positions or LogPositions(None, group_id)
+    linger_s = linger_ms / 1000
 
     async def on_batch(message: KafkaMessage) -> None:
+        taken_at = time.monotonic()
         records = message.raw_message
         assert isinstance(records, tuple)
         if await positions.after_reset(message.consumer, resets):
@@ -332,6 +342,8 @@ def subscribe_records(
             [r for r in records if (r.topic, r.partition) not in positions.rewound],
         )
         await positions.save()
+        if linger_s and len(records) < max_records:
+            await asyncio.sleep(linger_s - (time.monotonic() - taken_at))
 
     broker.subscriber(
         *topics,

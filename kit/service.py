@@ -156,7 +156,8 @@ class Runtime:
         live: bool = False,
     ) -> None:
         """Hand events to ``handle`` a batch at a time. ``live``: a path whose freshness users
-        see (reporting's projection) fetches with the short wait."""
+        see (reporting's projection) fetches with the short wait and never lingers; the others
+        gather what trickles in for ``canonical_linger_ms``."""
 
         async def handle_then_wake(events: list[CloudEvent]) -> object:
             result = await handle(events)
@@ -176,6 +177,7 @@ class Runtime:
             ),
             positions=self._positions(group_id),
             resets=self.resets,
+            linger_ms=0 if live else self.settings.canonical_linger_ms,
         )
 
     async def consume_intake(

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     # freshness the dashboard shows, keeps the short wait (``live_fetch_max_wait_ms``).
     fetch_max_wait_ms: int = 50
     live_fetch_max_wait_ms: int = 10
+    # The services' subscriptions to one another's events (not reporting's live projection)
+    # take a batch at most this often when events trickle in: at 1,000 events/s training and
+    # orientation, reading registration's ~70 a second, ran a transaction and an offset commit
+    # for every one or two.
+    canonical_linger_ms: int = 50
     # A partner request naming something not known yet (a person, a session, a referral…) is
     # parked until it arrives; still unresolved after this long it is dead-lettered.
     parked_max_wait_s: float = 7 * 24 * 3600.0
