@@ -13,7 +13,7 @@ bench/reporting_rebuild.py's generator) and reporting catches up. Then, for each
    enrolment is a marker: the k-th one produced is visible once a subscription answer shows
    ``enrolled ≥ start + k``; delay = time of that answer − send time of the marker. This
    includes the projection's batch commit, reporting's change stream to the gateway, the
-   gateway's at most four answers a second and the GraphQL answer itself. The projection's
+   gateway composing the answer (once for every subscriber) and pushing it. The projection's
    own figure (``impact.freshness``, event time → commit, over its last ≤ 2,000 events) is
    read at the end of each phase and recorded alongside.
 
