@@ -22,15 +22,18 @@ BATCH_THRESHOLDS = (10_000, 20, 20)
 
 @contextmanager
 def batch_collection(thresholds: tuple[int, int, int] = BATCH_THRESHOLDS) -> Iterator[None]:
-    """Collect for batch work inside the block; the previous settings come back after it."""
+    """Collect for batch work inside the block; the previous settings come back after it (a
+    process that had frozen its start-up objects itself keeps them frozen)."""
     previous = gc.get_threshold()
+    frozen_before = gc.get_freeze_count() > 0
     gc.freeze()
     gc.set_threshold(*thresholds)
     try:
         yield
     finally:
         gc.set_threshold(*previous)
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
 
 
 def settle_after_start_up(thresholds: tuple[int, int, int] = BATCH_THRESHOLDS) -> None:

@@ -53,7 +53,7 @@ from kit.settings import Settings
 from services.reporting.handlers import TOPICS, ProjectionHandler
 from services.reporting.store import Versions
 
-BATCH = 2000
+BATCH = 5000
 DECODE_CHUNK = 250  # records decoded between chances for the batch being written to go on
 # Registration first: see the module's doc.
 REPLAY_ORDER = (topics.REGISTRATION_EVENTS, topics.TRAINING_EVENTS, topics.ORIENTATION_EVENTS)
@@ -325,7 +325,7 @@ class _OneInFlight:
         running, self.running = self.running, None
         if running is not None:
             running.cancel()
-            with contextlib.suppress(BaseException):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # its own end
                 await running
 
 

@@ -94,3 +94,15 @@ def test_batch_collection_restores_the_collector_when_the_work_fails() -> None:
         raise ValueError("replay failed")
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_batch_collection_leaves_a_settled_process_frozen() -> None:
+    before = gc.get_threshold()
+    gc.freeze()  # as kit.heap.settle_after_start_up does in a service process
+    try:
+        with batch_collection():
+            assert gc.get_threshold() == BATCH_THRESHOLDS
+        assert gc.get_threshold() == before
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
