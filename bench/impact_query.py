@@ -38,10 +38,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import httpx
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from bench.http_load import ConnectionLost, KeepAliveClient
 from bench.stack import START_TIMEOUT_S, Stack, embedded_infra
 from bench.stats import latency_ms, load_average, machine, report_path
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
@@ -422,47 +422,46 @@ async def query_clients(
     stack: Stack, clients: int, seconds: float, query: str = ""
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``clients`` concurrent GraphQL clients asking ``query`` (the dashboard's ``impact``) for
-    ``seconds``: latency summary, and the last answer's data."""
-    query = query or IMPACT
-    headers = {"authorization": f"Bearer {stack.token()}"}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    ``seconds``, each on a keep-alive connection of its own (bench/http_load.py): latency
+    summary, and the last answer's data."""
+    body = json.dumps({"query": query or IMPACT}).encode()
+    headers = {"Authorization": f"Bearer {stack.token()}"}
+    url = f"{stack.gateway_url}/graphql"
+    connections = [KeepAliveClient(url, body, headers) for _ in range(clients)]
     latencies: list[float] = []
     errors: list[str] = []
     last = b""
-    async with httpx.AsyncClient(
-        base_url=stack.gateway_url, headers=headers, limits=limits, timeout=60
-    ) as http:
+    try:
         # Warm up: connections made, the gateway's reference data read once.
-        for _ in range(3):
-            await http.post("/graphql", json={"query": query})
+        for connection in connections:
+            await connection.post()
         deadline = time.perf_counter() + seconds
 
-        async def client() -> None:
+        async def client(connection: KeepAliveClient) -> None:
             nonlocal last
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 try:
-                    response = await http.post("/graphql", json={"query": query})
-                except httpx.TransportError as error:  # counted, and the client goes on
-                    errors.append(f"{type(error).__name__}: {error}"[:300])
+                    status, answer = await connection.post()
+                except ConnectionLost as error:  # counted, and the client goes on
+                    errors.append(str(error)[:300])
                     await asyncio.sleep(0.1)
                     continue
                 elapsed = time.perf_counter() - started
                 # Checked without parsing ~70 KiB of JSON per answer (the load generator shares
                 # the gateway's two cores); the last answer is parsed and its figures checked.
-                body = response.content
-                if response.status_code != 200 or not body.startswith(b'{"data":{'):
-                    errors.append(response.text[:300])
-                    continue
-                if b'"errors":' in body:
-                    errors.append(response.text[:300])
+                if status != 200 or not answer.startswith(b'{"data":{') or b'"errors":' in answer:
+                    errors.append(f"{status} {answer[:300]!r}")
                     continue
                 latencies.append(elapsed)
-                last = body
+                last = answer
 
         started = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(clients)))
+        await asyncio.gather(*(client(connection) for connection in connections))
         wall = time.perf_counter() - started
+    finally:
+        for connection in connections:
+            await connection.close()
     summary = {
         "clients": clients,
         "seconds": round(wall, 1),
