@@ -23,6 +23,16 @@ T = TypeVar("T")
 Record = ConsumerRecord[bytes, bytes]
 
 
+class ManualClock:
+    """A clock the test moves by hand (``clock.now += 1.5``), for code taking ``clock=``."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def read_topic(
     bootstrap: str,
     topic: str,

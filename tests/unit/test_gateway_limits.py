@@ -13,18 +13,11 @@ from gateway.limits import BodySizeLimit, TokenBucket
 from gateway.services import Services
 from kit.auth import Role, issue_token
 from kit.settings import Settings
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import ManualClock
 
 
 def test_token_bucket_allows_a_burst_then_the_rate() -> None:
-    clock = Clock()
+    clock = ManualClock()
     bucket = TokenBucket(rate=2.0, burst=3, clock=clock)
 
     assert [bucket.take("p") for _ in range(3)] == [0.0, 0.0, 0.0]

@@ -8,14 +8,7 @@ import asyncio
 import pytest
 
 from gateway.reference import ReferenceLists
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import ManualClock
 
 
 class Registration:
@@ -36,7 +29,7 @@ class Registration:
 
 
 async def test_concurrent_askers_share_one_fetch_until_it_is_stale() -> None:
-    registration, clock = Registration(), Clock()
+    registration, clock = Registration(), ManualClock(100.0)
     lists = ReferenceLists(registration, ttl_s=30, clock=clock)
     registration.release.clear()
 
@@ -56,7 +49,7 @@ async def test_concurrent_askers_share_one_fetch_until_it_is_stale() -> None:
 
 async def test_a_cleared_list_is_fetched_again_at_once() -> None:
     registration = Registration()
-    lists = ReferenceLists(registration, clock=Clock())
+    lists = ReferenceLists(registration, clock=ManualClock(100.0))
     await lists.get("associations")
 
     lists.clear()
@@ -66,7 +59,7 @@ async def test_a_cleared_list_is_fetched_again_at_once() -> None:
 
 async def test_a_failed_fetch_is_not_kept() -> None:
     registration = Registration()
-    lists = ReferenceLists(registration, clock=Clock())
+    lists = ReferenceLists(registration, clock=ManualClock(100.0))
     registration.down = True
     with pytest.raises(ConnectionError):
         await lists.get("districts")
@@ -78,7 +71,7 @@ async def test_a_failed_fetch_is_not_kept() -> None:
 
 async def test_a_cancelled_asker_does_not_cancel_the_others_fetch() -> None:
     registration = Registration()
-    lists = ReferenceLists(registration, clock=Clock())
+    lists = ReferenceLists(registration, clock=ManualClock(100.0))
     registration.release.clear()
     leaving = asyncio.ensure_future(lists.get("districts"))
     staying = asyncio.ensure_future(lists.get("districts"))

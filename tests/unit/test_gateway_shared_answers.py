@@ -13,6 +13,7 @@ from strawberry.types import ExecutionResult
 from gateway.answers import SharedAnswers, answer_key
 from gateway.schema import schema
 from gateway.subscriptions import EncodedOnce, SubscriptionsRouter
+from tests.support import ManualClock
 
 IMPACT = "{ impact { enrolled } }"
 COORDINATOR = ("coordinator", None)
@@ -47,14 +48,6 @@ def test_the_key_tells_audiences_variables_and_sequences_apart() -> None:
     assert answer_key(IMPACT, None, None, COORDINATOR, (1, 7), 4) != key(IMPACT)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 10.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Execution:
     def __init__(self, errors: bool = False) -> None:
         self.runs = 0
@@ -70,7 +63,7 @@ class Execution:
 
 
 async def test_concurrent_and_later_askers_share_one_execution_until_the_figures_move() -> None:
-    execution, clock = Execution(), Clock()
+    execution, clock = Execution(), ManualClock(10.0)
     answers = SharedAnswers(clock=clock)
     execution.release.clear()
     asking = [asyncio.ensure_future(answers.get("k", (1, 7), execution)) for _ in range(5)]
@@ -89,7 +82,7 @@ async def test_concurrent_and_later_askers_share_one_execution_until_the_figures
 
 
 async def test_an_answer_with_errors_or_a_failure_is_not_kept() -> None:
-    answers, failing = SharedAnswers(clock=Clock()), Execution(errors=True)
+    answers, failing = SharedAnswers(clock=ManualClock(10.0)), Execution(errors=True)
     assert (await answers.get("k", 1, failing)).errors
     assert (await answers.get("k", 1, failing)).errors
     assert failing.runs == 2

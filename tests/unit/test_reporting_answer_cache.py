@@ -8,14 +8,7 @@ import asyncio
 import pytest
 
 from services.reporting.answer_cache import AnswerCache
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import ManualClock
 
 
 class Computation:
@@ -40,7 +33,7 @@ async def test_concurrent_requests_for_one_key_share_one_computation() -> None:
 
 
 async def test_a_new_key_or_an_old_answer_is_computed_again() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     cache, compute = AnswerCache(ttl_s=1.0, clock=clock), Computation()
     compute.release.set()
     assert await cache.get(("v1", 1), compute) == b"answer 1"
