@@ -102,13 +102,21 @@ class ImpactChanges:
     @contextlib.contextmanager
     def watching(self) -> Iterator[ChangeWatcher]:
         """A watcher told of every change heard while the block runs; starts the stream."""
-        watcher = ChangeWatcher()
-        self._watchers.add(watcher)
-        self.start()
+        watcher = self.watch()
         try:
             yield watcher
         finally:
-            self._watchers.discard(watcher)
+            self.unwatch(watcher)
+
+    def watch(self) -> ChangeWatcher:
+        """A watcher told of every change heard until :meth:`unwatch`; starts the stream."""
+        watcher = ChangeWatcher()
+        self._watchers.add(watcher)
+        self.start()
+        return watcher
+
+    def unwatch(self, watcher: ChangeWatcher) -> None:
+        self._watchers.discard(watcher)
 
     def start(self) -> None:
         if self._task is None or self._task.done():

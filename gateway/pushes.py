@@ -69,8 +69,8 @@ class Feed:
         self.latest: Impact | None = None
         # Watching from now, before any follower composes its first answer: a change
         # committed meanwhile is heard.
-        self._watching = changes.watching()
-        self._watcher: ChangeWatcher = self._watching.__enter__()
+        self._changes = changes
+        self._watcher: ChangeWatcher = changes.watch()
         self._task: asyncio.Task[None] | None = None
 
     def start(self, compose: Compose) -> None:
@@ -78,7 +78,7 @@ class Feed:
 
     def stop(self) -> asyncio.Task[None] | None:
         """Stop hearing changes and composing (the last follower left); the task stopping."""
-        self._watching.__exit__(None, None, None)
+        self._changes.unwatch(self._watcher)
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
