@@ -4,13 +4,10 @@ the live stream of which scopes changed."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
-from datetime import UTC, date, datetime, tzinfo
-from pathlib import Path
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,11 +20,9 @@ from kit.audit import Action, Audit, RecordKind
 from kit.audit import as_json as audit_as_json
 from kit.auth import AuthError, Principal, Role
 from kit.service import audit_of, caller, runtime_of
-from services.reporting import domain, exports, figures, impact_report, share_links
+from services.reporting import domain, exports, impact_report, share_links
 from services.reporting.anonymised import anonymise
-from services.reporting.answer_cache import AnswerCache
-from services.reporting.figures import TargetsFile
-from services.reporting.handlers import Freshness
+from services.reporting.impact_answers import ImpactAnswers, compute_impact, exact_answer
 from services.reporting.live import ImpactFeed, server_sent_events
 from services.reporting.names import reference_names
 from services.reporting.report import ImpactReport
@@ -35,33 +30,7 @@ from services.reporting.store import ReportingStore, Versions
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(caller)]
-TARGETS_FILE = Path(__file__).with_name("targets.json")
 READERS = (Role.COORDINATOR, Role.ASSOCIATION, Role.FUNDER)
-
-
-def load_targets(path: Path | None = None) -> TargetsFile:
-    """The coordinators' targets file (DN_TARGETS_FILE or the shipped one), checked: a
-    mistake in it is reported with the file and the key, never as a 500 with a traceback."""
-    path = path or Path(os.environ.get("DN_TARGETS_FILE") or TARGETS_FILE)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        targets = {str(k): float(v) for k, v in data["targets"].items()}
-        baselines = {str(k): int(v) for k, v in data.get("baselines", {}).items()}
-        programme = data.get("programme", {})
-        starts_on = programme.get("starts_on")
-        ends_on = programme.get("ends_on")
-        return TargetsFile(
-            targets=targets,
-            baselines=baselines,
-            starts_on=date.fromisoformat(starts_on) if starts_on else None,
-            ends_on=date.fromisoformat(ends_on) if ends_on else None,
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise TargetsFileError(f"targets file {path}: {type(error).__name__}: {error}") from error
-
-
-class TargetsFileError(Exception):
-    pass
 
 
 def versions_of(request: Request) -> Versions:
@@ -92,15 +61,6 @@ def scope_of(
     return chosen[0] if chosen else domain.ALL
 
 
-async def compute_impact(store: ReportingStore, scope: str) -> figures.Impact:
-    try:
-        targets = load_targets()
-    except TargetsFileError as error:
-        # The coordinators' file is wrong: say which and where, figures cannot be compared.
-        raise HTTPException(503, detail=str(error)) from error
-    return figures.impact(scope, await store.counters_of(scope), targets, date.today())
-
-
 @router.get("/impact")
 async def read_impact(
     who: Caller,
@@ -114,86 +74,9 @@ async def read_impact(
     staff looking beyond their association) gets small counts hidden, as in the exports
     (:mod:`services.reporting.anonymised`)."""
     who.require(*READERS)
-    exact = may_see_individuals(who, scope)
-    feed: ImpactFeed = request.app.state.feed
-    cache: AnswerCache = request.app.state.answers
-    key = (store.version, scope, feed.sequence, date.today(), exact)
-
-    async def compute() -> bytes:
-        answer = await impact_answer(request, store, scope)
-        shown = answer if exact else anonymise(answer)
-        return json.dumps(shown, separators=(",", ":"), allow_nan=False).encode()
-
-    return Response(await cache.get(key, compute), media_type="application/json")
-
-
-async def impact_answer(request: Request, store: ReportingStore, scope: str) -> dict[str, Any]:
-    """``GET /impact``'s exact answer for one scope."""
-    answer = await compute_impact(store, scope)
-    freshness = await store.freshness()
-    recent: Freshness = request.app.state.freshness
-    return {
-        **impact_json(answer),
-        "version": store.version,
-        "updated_at": freshness["updated_at"].isoformat() if freshness else None,
-        "freshness": {
-            "last_event_time": freshness["last_event_time"].isoformat() if freshness else None,
-            "lag_seconds": freshness["lag_seconds"] if freshness else None,
-            **recent.summary(),
-        },
-    }
-
-
-def impact_json(answer: figures.Impact) -> dict[str, Any]:
-    totals = answer.totals
-    return {
-        "scope": answer.scope,
-        "enrolled": totals["enrolled"],
-        "trained": totals["trained"],
-        "directed_to_employment": totals["directed_to_employment"],
-        "associations_upskilled": totals["associations_upskilled"],
-        "people_reached": totals.people_reached,
-        "women_share_careers": answer.women_share_careers,
-        "targets": {
-            name: int(answer.targets.targets[name])
-            for name in figures.TARGETED
-            if name in answer.targets.targets
-        },
-        "women_share_goal": answer.targets.targets.get("women_share_careers"),
-        "totals": figures_json(totals),
-        "progress": [
-            {
-                **asdict(p),
-                "reached_on": p.reached_on.isoformat() if p.reached_on else None,
-            }
-            for p in answer.progress
-        ],
-        "funnel": [{"stage": stage, "count": count} for stage, count in answer.funnel],
-        "breakdowns": [
-            {
-                "dimension": cell.dimension,
-                "value": cell.value,
-                "enrolled": cell.figures["enrolled"],
-                **figures_json(cell.figures),
-            }
-            for cell in answer.cells
-        ],
-        "history": [
-            {"week": point.week, "counts": point.counts, "cumulative": point.cumulative}
-            for point in answer.history
-        ],
-    }
-
-
-def figures_json(cell: figures.Figures) -> dict[str, Any]:
-    return {
-        "counts": dict(cell.counts),
-        "people_reached": cell.people_reached,
-        "attendance_rate": cell.attendance_rate,
-        "no_show_rate": cell.no_show_rate,
-        "skill_gain": {area: cell.skill_gain(area) for area in domain.PIX_AREAS},
-        "directed_by_outcome": cell.directed_by_outcome(),
-    }
+    answers: ImpactAnswers = request.app.state.answers
+    answer = await answers.answer(store, scope, may_see_individuals(who, scope))
+    return Response(answer, media_type="application/json")
 
 
 @router.get("/beneficiaries/{beneficiary_id}/export")
@@ -461,7 +344,7 @@ async def shared_impact(
     who.require(Role.COORDINATOR, Role.SERVICE)
     if not await links.active(link_id):
         raise NotFound("no such share link, or it was revoked")
-    return anonymise(await impact_answer(request, store, domain.ALL))
+    return anonymise(await exact_answer(store, domain.ALL, request.app.state.freshness))
 
 
 @router.get("/share-links/{link_id}/report.pdf")

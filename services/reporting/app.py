@@ -6,9 +6,9 @@ from fastapi import FastAPI
 
 from kit.service import Runtime, run, service_app
 from kit.settings import Settings
-from services.reporting.answer_cache import AnswerCache
 from services.reporting.api import router
 from services.reporting.handlers import GROUP_ID, TOPICS, Freshness, ProjectionHandler
+from services.reporting.impact_answers import ImpactAnswers
 from services.reporting.live import ImpactFeed, close_on_exit_signal
 from services.reporting.store import Versions
 
@@ -28,8 +28,8 @@ def build(settings: Settings) -> FastAPI:
         app.state.versions = versions
         app.state.feed = feed
         app.state.freshness = freshness
-        app.state.answers = AnswerCache()
-        handler = ProjectionHandler(runtime.client, versions, feed, freshness)
+        app.state.answers = answers = ImpactAnswers(feed, freshness)
+        handler = ProjectionHandler(runtime.client, versions, feed, freshness, answers.prepare)
         # One group per database: another platform sharing the broker projects on its own.
         group_id = (
             GROUP_ID if settings.database_prefix == "dn_" else f"{GROUP_ID}-{runtime.db.name}"

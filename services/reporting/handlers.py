@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from opentelemetry import propagate
@@ -17,7 +17,7 @@ from contracts.event import EventData
 from kit.mongo import Document, Session, in_transaction
 from services.reporting.live import ImpactFeed
 from services.reporting.projector import BatchResult, project
-from services.reporting.store import Versions
+from services.reporting.store import ReportingStore, Versions
 
 GROUP_ID = "dn-reporting-projection"
 # The topics the projection reads (a rebuild replays them in its own order, see rebuild.py).
@@ -61,9 +61,14 @@ class Freshness:
         }
 
 
+# Told, as listeners hear of a change, which version's scopes it touched (never raises).
+ChangeAnnounced = Callable[[ReportingStore, Iterable[str]], None]
+
+
 class ProjectionHandler:
     """Applies each batch of canonical events to every projection version being written, once
-    per version (a rebuild's new version receives live events too), then tells listeners."""
+    per version (a rebuild's new version receives live events too), then tells listeners
+    (``feed``) and ``announced`` (which composes the answers they will ask for)."""
 
     def __init__(
         self,
@@ -71,11 +76,13 @@ class ProjectionHandler:
         versions: Versions,
         feed: ImpactFeed | None = None,
         freshness: Freshness | None = None,
+        announced: ChangeAnnounced | None = None,
     ) -> None:
         self.client = client
         self.versions = versions
         self.feed = feed
         self.freshness = freshness or Freshness()
+        self.announced = announced
         self.links_checked_at = 0.0
 
     async def __call__(self, events: list[CloudEvent]) -> None:
@@ -100,6 +107,8 @@ class ProjectionHandler:
                 min(event.time for event in events),
                 carrier.get("traceparent"),
             )
+            if self.announced is not None:
+                self.announced(self.versions.store(registry.active), result.scopes)
 
     async def apply(self, version: int, decoded: list[tuple[CloudEvent, EventData]]) -> BatchResult:
         store = self.versions.store(version)

@@ -1,5 +1,6 @@
-"""Reporting's answer cache: one computation for concurrent identical requests, a new one when
-the key changes or the answer is older than the bound, and failures never cached."""
+"""Shared computations (kit.shared, under reporting's ``/impact`` answers and the gateway's
+shared answers): one computation for concurrent identical requests, a new one when the key
+changes or the answer is older than the bound, and failures never kept."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 
 import pytest
 
-from services.reporting.answer_cache import AnswerCache
+from kit.shared import SharedComputations
 from tests.support import ManualClock
 
 
@@ -23,7 +24,7 @@ class Computation:
 
 
 async def test_concurrent_requests_for_one_key_share_one_computation() -> None:
-    cache, compute = AnswerCache(), Computation()
+    cache, compute = SharedComputations[bytes](), Computation()
     waiting = [asyncio.create_task(cache.get("k", compute)) for _ in range(50)]
     await asyncio.sleep(0)
     compute.release.set()
@@ -34,7 +35,7 @@ async def test_concurrent_requests_for_one_key_share_one_computation() -> None:
 
 async def test_a_new_key_or_an_old_answer_is_computed_again() -> None:
     clock = ManualClock(100.0)
-    cache, compute = AnswerCache(ttl_s=1.0, clock=clock), Computation()
+    cache, compute = SharedComputations[bytes](ttl_s=1.0, clock=clock), Computation()
     compute.release.set()
     assert await cache.get(("v1", 1), compute) == b"answer 1"
     assert await cache.get(("v1", 1), compute) == b"answer 1", "same key, within the bound"
@@ -44,7 +45,7 @@ async def test_a_new_key_or_an_old_answer_is_computed_again() -> None:
 
 
 async def test_a_failure_is_not_kept_and_the_next_caller_retries() -> None:
-    cache = AnswerCache()
+    cache = SharedComputations[bytes]()
     calls = 0
 
     async def flaky() -> bytes:
@@ -60,7 +61,7 @@ async def test_a_failure_is_not_kept_and_the_next_caller_retries() -> None:
 
 
 async def test_a_caller_giving_up_does_not_cancel_the_others_answer() -> None:
-    cache, compute = AnswerCache(), Computation()
+    cache, compute = SharedComputations[bytes](), Computation()
     impatient = asyncio.create_task(cache.get("k", compute))
     patient = asyncio.create_task(cache.get("k", compute))
     await asyncio.sleep(0)
