@@ -55,7 +55,7 @@ from bench.reporting_rebuild import (
 from bench.stack import Stack, platform_stack
 from bench.stats import latency_ms, load_average, machine, report_path
 from contracts.registration import BeneficiaryEnrolledV1
-from kit.demo import ENROL, demo_enrolment
+from dn.demo import ENROL, demo_enrolment
 from kit.kafka_ends import true_end_offsets
 
 RESULTS = report_path("freshness")

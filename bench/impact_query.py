@@ -49,9 +49,9 @@ from contracts.envelope import CloudEvent
 from contracts.event import EventData
 from contracts.registration import BeneficiaryEnrolledV1
 from contracts.training import AttendanceRecordedV1, AttendanceStatus, BeneficiaryTrainedV1
+from dn.platform import Platform, running
+from dn.simulation.programme import ASSOCIATIONS, CAREERS_MODULES, INCLUSION_MODULES
 from kit.mongo import Document, connect
-from kit.platform import Platform, running
-from kit.simulation.programme import ASSOCIATIONS, CAREERS_MODULES, INCLUSION_MODULES
 from services.reporting.handlers import ProjectionHandler
 from services.reporting.store import Versions
 

@@ -69,12 +69,12 @@ from contracts.training import (
     BeneficiaryTrainedV1,
     SkillAssessedV1,
 )
-from kit.infra import EmbeddedInfra
+from dn.infra import EmbeddedInfra
+from dn.platform import free_port
+from dn.simulation.programme import ASSOCIATIONS, CAREERS_MODULES, INCLUSION_MODULES, JOB_FAMILIES
 from kit.kafka_ends import true_end_offsets
 from kit.mongo import connect
-from kit.platform import free_port
 from kit.settings import Settings
-from kit.simulation.programme import ASSOCIATIONS, CAREERS_MODULES, INCLUSION_MODULES, JOB_FAMILIES
 from services.orientation.domain import outcome_class
 from services.reporting.handlers import TOPICS
 from services.reporting.rebuild import RebuildReport, rebuild

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dn.infra import EmbeddedInfra
+from dn.platform import Platform, child_environment, free_port, free_process_ports, running
 from kit.auth import Role, issue_token
-from kit.infra import EmbeddedInfra
-from kit.platform import Platform, child_environment, free_port, free_process_ports, running
 from kit.settings import Settings
 
 START_TIMEOUT_S = 120.0

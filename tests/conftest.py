@@ -18,9 +18,9 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from pymongo import AsyncMongoClient
 
-from kit.infra import EmbeddedInfra, InfraError
+from dn.infra import EmbeddedInfra, InfraError
+from dn.platform import Platform, free_port, free_process_ports, running
 from kit.mongo import Document, connect
-from kit.platform import Platform, free_port, free_process_ports, running
 from kit.settings import Settings
 
 # Property tests check results, not speed: Hypothesis's default 200 ms deadline per example
@@ -82,7 +82,7 @@ def _containers(home: Path) -> Iterator[TestInfra]:
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.waiting_utils import wait_for_logs
 
-    from kit.infra import initiate_replica_set
+    from dn.infra import initiate_replica_set
     from kit.topics import ensure_topics
 
     # A plain MongoDB container is standalone (no transactions): run it as a one-node set.

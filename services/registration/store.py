@@ -21,7 +21,7 @@ from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
 from contracts.event import EventData
 from contracts.registration import AssociationUpsertedV1, DistrictUpsertedV1
 from kit import outbox
-from kit.mongo import Document, Session
+from kit.mongo import Document, Session, in_transaction
 from kit.paging import Page, Position, read_page
 from services.registration.domain import (
     Association,
@@ -72,7 +72,8 @@ class RegistrationStore:
     # -- reference data ----------------------------------------------------------------------
 
     async def load_reference_file(self, path: Path = REFERENCE_FILE) -> None:
-        """Insert the shipped districts and associations that are not there yet.
+        """Insert the shipped districts and associations that are not there yet, then announce
+        every one not announced yet (:meth:`announce_reference`).
 
         Coordinators' edits win over the file: existing ids are left alone.
         """
@@ -87,6 +88,25 @@ class RegistrationStore:
                     for row in rows
                 ]
             )
+        await in_transaction(self.db.client, self.announce_reference)
+
+    async def announce_reference(self, session: Session) -> int:
+        """Emit ``district_upserted`` / ``association_upserted`` for each district and
+        association never announced (seeded from the file, or saved before the events carried
+        names to reporting), and mark them announced; returns how many."""
+        reference = await self.reference(session)
+        districts = await self._unannounced(self.districts, session)
+        associations = await self._unannounced(self.associations, session)
+        for key in districts:
+            await self.save_district(session, reference.districts[key])
+        for key in associations:
+            await self.save_association(session, reference.associations[key])
+        return len(districts) + len(associations)
+
+    @staticmethod
+    async def _unannounced(collection: Any, session: Session) -> list[str]:
+        found = collection.find({"announced": {"$ne": True}}, {"_id": 1}, session=session)
+        return sorted([str(document["_id"]) async for document in found])
 
     async def reference(self, session: Session | None = None) -> ReferenceData:
         districts = {
@@ -113,8 +133,9 @@ class RegistrationStore:
         return ReferenceData(districts=districts, associations=associations)
 
     async def save_district(self, session: Session, district: District) -> None:
+        document = {**_without_id(asdict(district)), "announced": True}  # by the event below
         await self.districts.replace_one(
-            {"_id": district.id}, _without_id(asdict(district)), upsert=True, session=session
+            {"_id": district.id}, document, upsert=True, session=session
         )
         await self.emit(
             session,
@@ -130,6 +151,7 @@ class RegistrationStore:
     async def save_association(self, session: Session, association: Association) -> None:
         document = _without_id(asdict(association))
         document["districts"] = list(association.districts)
+        document["announced"] = True  # by the event below
         await self.associations.replace_one(
             {"_id": association.id}, document, upsert=True, session=session
         )

@@ -24,7 +24,6 @@ from services.reporting import domain, exports, impact_report, share_links
 from services.reporting.anonymised import anonymise
 from services.reporting.impact_answers import ImpactAnswers, compute_impact, exact_answer
 from services.reporting.live import ImpactFeed, server_sent_events
-from services.reporting.names import reference_names
 from services.reporting.report import ImpactReport
 from services.reporting.store import ReportingStore, Versions
 
@@ -209,7 +208,7 @@ async def export_report(
     """The report of ``scope``, exact or with small counts hidden."""
     answer = await compute_impact(store, scope)
     freshness = await store.freshness()
-    names = await reference_names(runtime_of(request).settings)
+    names = await store.reference_names()
     local = export_zone()
     updated_at = freshness["updated_at"] if freshness else None
     report = impact_report.compose(
@@ -221,7 +220,7 @@ async def export_report(
         updated_at=_as_utc(updated_at).astimezone(local) if updated_at else None,
         breakdowns=breakdowns,
     )
-    if not names.complete:
+    if not names.name_all((cell.dimension, cell.value) for cell in answer.cells):
         report = replace(report, notes=(*report.notes, exports.label("note_names_missing", lang)))
     return impact_report.for_audience(report, exact)
 

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from kit.service import Runtime, run, service_app
 from kit.settings import Settings
 from services.reporting.api import router
-from services.reporting.handlers import GROUP_ID, TOPICS, Freshness, ProjectionHandler
+from services.reporting.handlers import TOPICS, Freshness, ProjectionHandler, projection_group
 from services.reporting.impact_answers import ImpactAnswers
 from services.reporting.live import ImpactFeed, close_on_exit_signal
 from services.reporting.store import Versions
@@ -30,10 +30,7 @@ def build(settings: Settings) -> FastAPI:
         app.state.freshness = freshness
         app.state.answers = answers = ImpactAnswers(feed, freshness)
         handler = ProjectionHandler(runtime.client, versions, feed, freshness, answers.prepare)
-        # One group per database: another platform sharing the broker projects on its own.
-        group_id = (
-            GROUP_ID if settings.database_prefix == "dn_" else f"{GROUP_ID}-{runtime.db.name}"
-        )
+        group_id = projection_group(settings.database_prefix)
         runtime.consume_batches(*TOPICS, group_id=group_id, handle=handler, live=True)
 
     app = service_app(NAME, settings, router=router, setup=setup)

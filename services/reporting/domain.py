@@ -38,11 +38,13 @@ from contracts.orientation import (
     WorkshopAttendedV1,
 )
 from contracts.registration import (
+    AssociationUpsertedV1,
     BeneficiariesMergedV1,
     BeneficiaryEnrolledV1,
     BeneficiaryErasedV1,
     BeneficiaryUpdatedV1,
     BeneficiaryWithdrawnV1,
+    DistrictUpsertedV1,
 )
 from contracts.training import (
     AnonymousAttendanceRecordedV1,
@@ -514,6 +516,18 @@ class SessionFacts:
     headcount: int = 0
     # When the headcount in force was recorded (UTC, fixed width: text order is time order).
     headcount_at: str | None = None
+
+
+def names_in(events: Iterable[EventData]) -> dict[tuple[str, str], str]:
+    """The district and association names ``events`` give, ``(kind, id) → name``: registration
+    sends a place's upserts in order on one partition, so the last one in the batch stands."""
+    names: dict[tuple[str, str], str] = {}
+    for data in events:
+        if isinstance(data, DistrictUpsertedV1):
+            names[("district", data.district_id)] = data.name
+        elif isinstance(data, AssociationUpsertedV1):
+            names[("association", data.association_id)] = data.name
+    return names
 
 
 def session_of(data: EventData) -> str | None:

@@ -20,6 +20,14 @@ from services.reporting.projector import BatchResult, project
 from services.reporting.store import ReportingStore, Versions
 
 GROUP_ID = "dn-reporting-projection"
+
+
+def projection_group(database_prefix: str) -> str:
+    """The projection's consumer group on a platform whose databases are ``database_prefix…``:
+    another platform sharing the broker projects on its own."""
+    return GROUP_ID if database_prefix == "dn_" else f"{GROUP_ID}-{database_prefix}reporting"
+
+
 # The topics the projection reads (a rebuild replays them in its own order, see rebuild.py).
 TOPICS = (topics.TRAINING_EVENTS, topics.ORIENTATION_EVENTS, topics.REGISTRATION_EVENTS)
 

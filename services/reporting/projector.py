@@ -19,12 +19,7 @@ from functools import partial
 from contracts.envelope import CloudEvent
 from contracts.event import EventData
 from contracts.impact_changes import NAMES
-from contracts.registration import (
-    AssociationUpsertedV1,
-    BeneficiariesMergedV1,
-    BeneficiaryErasedV1,
-    DistrictUpsertedV1,
-)
+from contracts.registration import BeneficiariesMergedV1, BeneficiaryErasedV1
 from contracts.training import AssociationUpskilledV1
 from kit.mongo import Session
 from services.reporting import domain
@@ -202,6 +197,8 @@ async def project(
     await store.save_facts(session, working.changed(), working.erased)
     await store.save_sessions(session, sessions.changed())
     await store.mark_upskilled(session, upskilled)
+    names = domain.names_in(data for _, data in fresh)
+    await store.save_names(session, names)
     await store.move_counters(session, deltas)
     await store.mark_processed(
         session,
@@ -210,7 +207,7 @@ async def project(
     if result.latest_event_time is not None:
         await store.record_freshness(session, result.latest_event_time)
     result.scopes = {scope for ((scope, _, _), _) in deltas}
-    if any(isinstance(data, DistrictUpsertedV1 | AssociationUpsertedV1) for _, data in fresh):
+    if names:
         result.scopes.add(NAMES)  # the gateway reads the names again (contracts.impact_changes)
     return result
 

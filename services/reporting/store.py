@@ -14,6 +14,7 @@ update of the registry document switches reads over.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +51,20 @@ def value_of_field(name: str) -> str:
     if name == "%":
         return ""
     return name.replace("%2E", ".").replace("%24", "$").replace("%25", "%")
+
+
+@dataclasses.dataclass(frozen=True)
+class Names:
+    """District and association names by id, for the exports (reporting's figures hold ids)."""
+
+    districts: dict[str, str] = dataclasses.field(default_factory=dict)
+    associations: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def name_all(self, cells: Iterable[tuple[str, str]]) -> bool:
+        """Whether every (dimension, value) among ``cells`` that is a district or an
+        association has a name."""
+        known = {"district": self.districts, "association": self.associations}
+        return all(value in known[dimension] for dimension, value in cells if dimension in known)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +178,7 @@ class ReportingStore:
         self.associations = db[f"{prefix}associations"]
         self.processed = db[f"{prefix}processed"]
         self.meta = db[f"{prefix}meta"]
+        self.names = db[f"{prefix}names"]
 
     async def ensure_indexes(self) -> None:
         await self.fold_cell_counters()
@@ -375,6 +391,30 @@ class ReportingStore:
         (None for the totals) and a count per indicator."""
         document = await self.counters.find_one({"_id": scope})
         return cells_of(document) if document else []
+
+    async def save_names(self, session: Session, names: Mapping[tuple[str, str], str]) -> None:
+        """Store districts' and associations' names, ``(kind, id) → name``."""
+        if names:
+            await self.names.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": f"{kind}:{key}"},
+                        {"$set": {"kind": kind, "key": key, "name": name}},
+                        upsert=True,
+                    )
+                    for (kind, key), name in names.items()
+                ],
+                ordered=False,
+                session=session,
+            )
+
+    async def reference_names(self) -> Names:
+        """Every district's and association's name by id, as registration's events gave them."""
+        names = Names()
+        async for document in self.names.find({}):
+            kind = names.districts if document["kind"] == "district" else names.associations
+            kind[str(document["key"])] = str(document["name"])
+        return names
 
     async def freshness(self) -> Document | None:
         return await self.meta.find_one({"_id": "freshness"})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from kit.platform import Platform
+from dn.platform import Platform
 from tests.browser.chromium import LAUNCH_ARGS, ChromiumMissing, ensure
 from tests.e2e.conftest import quiet_platform  # noqa: F401 — each module starts on settled figures
 

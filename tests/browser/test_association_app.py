@@ -20,9 +20,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-from kit import cli
+from dn import cli
+from dn.platform import Platform
 from kit.auth import Role, issue_token
-from kit.platform import Platform
 from kit.settings import Settings
 from tests.browser.conftest import page_errors
 from tests.e2e.conftest import enrolment, graphql

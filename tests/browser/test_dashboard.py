@@ -16,8 +16,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from kit import cli
-from kit.platform import Platform
+from dn import cli
+from dn.platform import Platform
 from tests.browser.conftest import PHONE
 from tests.e2e.conftest import graphql, until
 from tests.e2e.test_people_reached import headcount

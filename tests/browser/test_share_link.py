@@ -14,8 +14,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from dn.platform import Platform
 from kit.auth import Role, issue_token
-from kit.platform import Platform
 from kit.settings import Settings
 from tests.browser.test_dashboard import LOADED, SHOWN, chart_figures
 from tests.e2e.conftest import graphql, until

@@ -30,7 +30,7 @@ from contracts.training import (
     AttendanceStatus,
     SessionReportedV1,
 )
-from kit.simulation.programme import Programme, TrainedRule
+from dn.simulation.programme import Programme, TrainedRule
 from services.orientation.domain import OUTCOME_CLASSES
 
 # Reporting's name for each attendance status in its counters.

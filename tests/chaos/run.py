@@ -1,7 +1,7 @@
 """A partner run played while processes are SIGKILLed at random, then checked against the truth.
 
 The platform here is its own: an embedded MongoDB and broker on free ports under a fresh
-``DN_HOME``, the four services and the gateway. The simulator (:mod:`kit.simulation`) plays a
+``DN_HOME``, the four services and the gateway. The simulator (:mod:`dn.simulation`) plays a
 programme through the intake topics, each request sent once (what names something not known
 yet waits on the platform for it), and confirms every request by its canonical event.
 Meanwhile a killer thread SIGKILLs a random process among the services and the gateway at
@@ -33,14 +33,14 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.topics import DEAD_LETTER
+from dn.infra import EmbeddedInfra
+from dn.platform import MODULES, Platform, free_port, free_process_ports, running
+from dn.simulation.command import TrainingRuleSettings, plan
+from dn.simulation.delivery import DeliveryOptions, DeliveryReport, deliver
+from dn.simulation.programme import Programme
 from kit.auth import Role, issue_token
-from kit.infra import EmbeddedInfra
 from kit.kafka_ends import true_end_offsets
-from kit.platform import MODULES, Platform, free_port, free_process_ports, running
 from kit.settings import Settings
-from kit.simulation.command import TrainingRuleSettings, plan
-from kit.simulation.delivery import DeliveryOptions, DeliveryReport, deliver
-from kit.simulation.programme import Programme
 from tests.chaos.expected import ATTRIBUTES, ExpectedFigures, expected_figures
 
 # Requests per simulated person (about 13.7 at the default year): sizes the programme.

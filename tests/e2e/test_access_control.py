@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from dn.platform import Platform
 from kit.auth import Principal, Role, delegated_token, issue_token
-from kit.platform import Platform
 from kit.settings import Settings
 from tests.e2e.conftest import enrolment, graphql
 

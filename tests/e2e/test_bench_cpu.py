@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.cpu import platform_cpu_s
-from kit.platform import Platform
+from dn.platform import Platform
 from kit.settings import Settings
 
 pytestmark = pytest.mark.e2e

@@ -30,10 +30,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kit.infra import EmbeddedInfra
-from kit.platform import Platform
-from kit.simulation.command import TrainingRuleSettings
-from kit.simulation.delivery import DeliveryOptions, DeliveryReport, deliver
+from dn.infra import EmbeddedInfra
+from dn.platform import Platform
+from dn.simulation.command import TrainingRuleSettings
+from dn.simulation.delivery import DeliveryOptions, DeliveryReport, deliver
 from tests.chaos.expected import expected_figures
 from tests.chaos.run import (
     ChaosOptions,

@@ -13,7 +13,7 @@ from bson import BSON
 from pymongo import MongoClient
 
 from contracts.topics import ALL_TOPICS
-from kit.platform import Platform
+from dn.platform import Platform
 from kit.settings import Settings
 from tests.conftest import TestInfra
 from tests.e2e.conftest import enrolment, graphql, until

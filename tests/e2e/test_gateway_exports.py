@@ -15,8 +15,8 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
+from dn.platform import Platform
 from kit.auth import Role, issue_token
-from kit.platform import Platform
 from kit.settings import Settings
 from tests.e2e.conftest import graphql
 from tests.e2e.test_reporting_exports import PEOPLE_HERE, Place, place, row_of

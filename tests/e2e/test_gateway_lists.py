@@ -14,7 +14,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from kit.platform import Platform
+from dn.platform import Platform
 from tests.e2e.conftest import enrolment, graphql, until
 from tests.support import graphql_data as data
 

@@ -13,8 +13,8 @@ from pymongo import MongoClient
 
 from contracts.envelope import CloudEvent
 from contracts.topics import DEAD_LETTER, INTAKE_REGISTRATION
+from dn.platform import Platform
 from kit.auth import Role, issue_token
-from kit.platform import Platform
 from kit.settings import SERVICE_NAMES
 from tests.conftest import TestInfra
 from tests.e2e.conftest import enrolment, graphql

@@ -18,8 +18,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from dn.platform import Platform
 from kit.auth import Role, issue_token
-from kit.platform import Platform
 from kit.settings import Settings
 from tests.conftest import TestInfra
 from tests.e2e.conftest import enrolment, until

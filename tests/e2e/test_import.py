@@ -16,8 +16,8 @@ import httpx
 import pytest
 from openpyxl import Workbook
 
+from dn.platform import Platform, child_environment
 from kit.auth import Role, issue_token
-from kit.platform import Platform, child_environment
 from kit.settings import Settings
 from tests.conftest import TestInfra, free_port
 

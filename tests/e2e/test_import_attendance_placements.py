@@ -17,8 +17,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from dn.platform import Platform, child_environment
 from kit.auth import Role, issue_token
-from kit.platform import Platform, child_environment
 from kit.settings import Settings
 from tests.conftest import TestInfra
 from tests.e2e.conftest import enrolment, graphql, until

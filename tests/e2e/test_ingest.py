@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from contracts.topics import INTAKE_REGISTRATION
+from dn.platform import Platform
 from kit.auth import Role, issue_token
-from kit.platform import Platform
 from kit.settings import Settings
 from tests.conftest import TestInfra
 from tests.support import header, read_topic

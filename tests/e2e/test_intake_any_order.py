@@ -23,8 +23,8 @@ from contracts.orientation import (
 )
 from contracts.topics import DEAD_LETTER, INTAKE_ORIENTATION, INTAKE_REGISTRATION, INTAKE_TRAINING
 from contracts.training import AttendanceReportedV1, AttendanceStatus, SessionReportedV1
+from dn.platform import Platform
 from kit.auth import Role, issue_token
-from kit.platform import Platform
 from tests.support import eventually, graphql_data, header, produce, read_all
 
 pytestmark = pytest.mark.e2e

@@ -44,9 +44,9 @@ from contracts import topics
 from contracts.catalogue import ALL_TYPES, intake_types
 from contracts.envelope import STRUCTURED, CloudEvent
 from contracts.maturity import MaturityQuestion
+from dn.platform import Platform
 from kit.auth import Role, issue_token
 from kit.kafka_ends import true_end_offsets
-from kit.platform import Platform
 from kit.settings import SERVICE_NAMES
 from services.orientation import handlers as orientation
 from services.registration import handlers as registration

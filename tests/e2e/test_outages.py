@@ -47,13 +47,13 @@ from pymongo import AsyncMongoClient
 
 from contracts.envelope import CloudEvent
 from contracts.topics import INTAKE_REGISTRATION
+from dn.infra import EmbeddedInfra, tansu_binary
+from dn.platform import Platform, free_port, free_process_ports
+from dn.status import figures_from_exposition
 from kit import outbox
 from kit.auth import Role, issue_token
-from kit.infra import EmbeddedInfra, tansu_binary
 from kit.mongo import Document, connect
-from kit.platform import Platform, free_port, free_process_ports
 from kit.settings import SERVICE_NAMES, Settings
-from kit.status import figures_from_exposition
 from tests.e2e.conftest import enrolment
 from tests.support import eventually
 

@@ -13,8 +13,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from dn.platform import Platform
 from kit.auth import Role, issue_token
-from kit.platform import Platform
 from kit.settings import Settings
 from tests.conftest import TestInfra
 from tests.e2e.conftest import until

@@ -11,8 +11,8 @@ import pytest
 
 from contracts.envelope import CloudEvent
 from contracts.topics import DEAD_LETTER, INTAKE_REGISTRATION
+from dn.platform import Platform
 from kit.auth import Role, issue_token
-from kit.platform import Platform
 from tests.conftest import TestInfra
 from tests.support import eventually, header, produce, read_topic
 

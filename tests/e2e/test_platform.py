@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kit.platform import Platform
+from dn.platform import Platform
 from kit.settings import SERVICE_NAMES, Settings
 from tests.e2e.conftest import enrolment, graphql, until
 

@@ -14,8 +14,8 @@ import httpx
 import jwt
 import pytest
 
+from dn.platform import Platform
 from kit.auth import Role, issue_token
-from kit.platform import Platform
 from kit.settings import Settings
 from tests.e2e.conftest import enrolled, enrolment, graphql, settled_enrolled, until
 from tests.support import graphql_data as data

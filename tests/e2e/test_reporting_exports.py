@@ -20,8 +20,8 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from dn.platform import Platform, child_environment
 from kit.auth import Role, issue_token
-from kit.platform import Platform, child_environment
 from kit.settings import Settings
 from tests.conftest import TestInfra, free_port
 from tests.e2e.conftest import enrolment, graphql, settled_enrolled, until

@@ -35,10 +35,10 @@ import pytest
 
 from contracts.envelope import CloudEvent
 from contracts.topics import INTAKE_REGISTRATION
+from dn.drain import drain
+from dn.infra import EmbeddedInfra
+from dn.platform import free_port, free_process_ports
 from kit.auth import Role, issue_token
-from kit.drain import drain
-from kit.infra import EmbeddedInfra
-from kit.platform import free_port, free_process_ports
 from kit.settings import Settings
 from tests.e2e.conftest import enrolment, graphql, until
 from tests.support import graphql_data as data

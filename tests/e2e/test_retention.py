@@ -17,8 +17,8 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from dn.platform import Platform
 from kit.mongo import Document
-from kit.platform import Platform
 from kit.settings import Settings
 from tests.e2e.conftest import enrolment, graphql, settled_enrolled, until
 from tests.support import graphql_data as data

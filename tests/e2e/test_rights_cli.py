@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kit.platform import Platform, child_environment
+from dn.platform import Platform, child_environment
 from kit.settings import Settings
 from tests.conftest import TestInfra
 from tests.e2e.conftest import enrolment, graphql, until

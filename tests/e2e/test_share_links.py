@@ -12,9 +12,9 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from dn.platform import Platform
 from gateway.public import PUBLIC_IMPACT
 from kit.auth import Role, issue_token
-from kit.platform import Platform
 from kit.settings import Settings
 from tests.e2e.conftest import enrolled, enrolment, graphql, settled_enrolled, until
 

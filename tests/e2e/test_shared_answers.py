@@ -8,8 +8,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from dn.platform import Platform
 from kit.auth import Principal, Role, delegated_token, issue_token
-from kit.platform import Platform
 from kit.settings import Settings
 from tests.e2e.conftest import enrolment, graphql, until
 

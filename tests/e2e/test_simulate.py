@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from kit.platform import Platform
+from dn.platform import Platform
+from dn.simulation.programme import plan_programme
 from kit.settings import Settings
-from kit.simulation.programme import plan_programme
 from tests.conftest import TestInfra
 from tests.e2e.conftest import graphql
 from tests.support import eventually

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from dn.platform import Platform, child_environment
 from kit.auth import Role, issue_token
-from kit.platform import Platform, child_environment
 from kit.settings import Settings
 from tests.conftest import TestInfra, free_port
 from tests.e2e.conftest import enrolment, graphql, until

@@ -15,12 +15,12 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect
 
 from contracts.topics import REGISTRATION_EVENTS
+from dn.infra import tansu_binary
+from dn.platform import free_port
 from kit import consumer, outbox
 from kit.broker import KafkaTransport
 from kit.consumer import batch_spans
-from kit.infra import tansu_binary
 from kit.mongo import Document, Session, in_transaction
-from kit.platform import free_port
 from kit.topics import ensure_topics
 from tests.conftest import TestInfra
 from tests.integration.conftest import enrolment

@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kit.already_running import CLAIM_FILE, busy_ports, claim, running_here
-from kit.platform import free_port, free_process_ports
+from dn.already_running import CLAIM_FILE, busy_ports, claim, running_here
+from dn.platform import free_port, free_process_ports
 from kit.settings import Settings
 
 

@@ -1,14 +1,14 @@
 """A clean stop's drain and the start's re-seed wait, from made-up /log answers and offsets
-(kit.drain, kit.reseed, kit.event_logs)."""
+(dn.drain, dn.reseed, kit.event_logs)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from kit.drain import Backlog, DrainOutcome, Subscription, events_backlog, partner_backlog
+from dn.drain import Backlog, DrainOutcome, Subscription, events_backlog, partner_backlog
+from dn.reseed import reseed_state
 from kit.event_logs import EventLogReport
-from kit.reseed import reseed_state
 
 REGISTRATION_LOG = "reg-log"
 TRAINING_LOG = "train-log"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.infra import InfraError, mongod_binary, tansu_binary
+from dn.infra import InfraError, mongod_binary, tansu_binary
 from kit.settings import Settings
 
 BINARIES = pytest.mark.parametrize("binary", [mongod_binary, tansu_binary])

@@ -1,4 +1,4 @@
-"""`dn status`'s figures, lag and verdict, from generated expositions and offsets (kit.status)."""
+"""`dn status`'s figures, lag and verdict, from generated expositions and offsets (dn.status)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import dataclasses
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from kit.event_logs import EventLogReport, ParkedReport, ReseedReport
-from kit.status import (
+from dn.status import (
     PartHealth,
     PlatformHealth,
     ServiceHealth,
@@ -16,7 +15,8 @@ from kit.status import (
     group_lag,
     histogram_quantile,
 )
-from kit.status_command import waiting_lines
+from dn.status_command import waiting_lines
+from kit.event_logs import EventLogReport, ParkedReport, ReseedReport
 
 
 def exposition() -> str:

@@ -29,10 +29,10 @@ from contracts.training import (
     SessionKind,
     SessionReportedV1,
 )
-from kit.simulation.command import DEMO_DAYS, DEMO_PEOPLE, DEMO_SEED, delivery_lines, plan
-from kit.simulation.confirmation import confirmed_fact, expected_fact
-from kit.simulation.delivery import INTAKE_GROUPS, DeadLetter, Delivery, DeliveryReport
-from kit.simulation.programme import (
+from dn.simulation.command import DEMO_DAYS, DEMO_PEOPLE, DEMO_SEED, delivery_lines, plan
+from dn.simulation.confirmation import confirmed_fact, expected_fact
+from dn.simulation.delivery import INTAKE_GROUPS, DeadLetter, Delivery, DeliveryReport
+from dn.simulation.programme import (
     ASSOCIATIONS,
     CAREERS_MODULES,
     INCLUSION_MODULES,

@@ -10,8 +10,8 @@ from typing import cast
 
 from aiokafka import AIOKafkaProducer
 
-from kit.simulation.delivery import Delivery, DeliveryOptions
-from kit.simulation.programme import plan_programme
+from dn.simulation.delivery import Delivery, DeliveryOptions
+from dn.simulation.programme import plan_programme
 
 NOW = datetime(2026, 6, 15, 18, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Trace trees and rankings from generated span records (kit.traces)."""
+"""Trace trees and rankings from generated span records (dn.traces)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry import trace
 
-from kit.telemetry import span_record
-from kit.traces import (
+from dn.traces import (
     Span,
     SpanNode,
     build_tree,
@@ -24,6 +23,7 @@ from kit.traces import (
     walk,
     window_seconds,
 )
+from kit.telemetry import span_record
 from tests.support import recording_spans
 
 TRACE = "ab" * 16

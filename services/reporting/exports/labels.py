@@ -160,8 +160,8 @@ LABELS: dict[str, dict[str, str]] = {
             "(voir le tableau par genre de ce parcours)."
         ),
         "note_names_missing": (
-            "Le service d'inscription n'a pas répondu : quartiers et associations sont "
-            "désignés par leur identifiant."
+            "Certains quartiers ou associations n'ont pas encore de nom connu du reporting : "
+            "ils sont désignés par leur identifiant."
         ),
     },
     "en": {
@@ -293,8 +293,8 @@ LABELS: dict[str, dict[str, str]] = {
             "track by gender)."
         ),
         "note_names_missing": (
-            "The registration service did not answer: districts and associations are shown "
-            "by their ids."
+            "Some districts or associations have no name known to reporting yet: they are "
+            "shown by their ids."
         ),
     },
 }

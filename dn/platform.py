@@ -92,7 +92,7 @@ class Platform:
                 env=env,
                 preexec_fn=_die_with_parent,
                 # A group of its own: Ctrl-C in the terminal reaches only the supervisor, which
-                # closes intake and drains before it stops the processes (see kit/drain.py).
+                # closes intake and drains before it stops the processes (see dn/drain.py).
                 process_group=0,
             )
 

@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 from rich.text import Text
 
+from dn.sheet_upload import ServiceRefused, answer, console, fail, run_import, token
 from kit.settings import Settings
-from kit.spreadsheet import ServiceRefused, SheetImport, answer, console, fail, run_import, token
+from kit.spreadsheet import SheetImport
 from services.registration.importer import SHEET
 
 

@@ -34,9 +34,9 @@ from contracts.topics import (
     INTAKE_REGISTRATION,
     INTAKE_TRAINING,
 )
+from dn.simulation.confirmation import confirmed_fact, expected_fact
+from dn.simulation.programme import PlannedRequest, Programme
 from kit.kafka_ends import true_end_offsets
-from kit.simulation.confirmation import confirmed_fact, expected_fact
-from kit.simulation.programme import PlannedRequest, Programme
 
 # The consumer group applying each intake topic (the services' handlers; a unit test keeps
 # these in step): a run starts once they have members.

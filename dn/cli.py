@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from kit.already_running import busy_ports, claim, running_here
+from dn.already_running import busy_ports, claim, running_here
+from dn.infra import EmbeddedInfra, InfraError
+from dn.platform import Platform, PlatformError
 from kit.auth import GATEWAY, AuthError, Role, issue_token
-from kit.infra import EmbeddedInfra, InfraError
-from kit.platform import Platform, PlatformError
 from kit.settings import SERVICE_NAMES, Settings
 
 app = typer.Typer(help="Digital Neighbourhoods platform.", no_args_is_help=True)
@@ -208,7 +208,7 @@ def _wait_for_reseed(
     settings: Settings, *, broker_fresh: bool, give_up: Callable[[], bool]
 ) -> None:
     """When the relays re-publish their logs to the broker, wait for it, then say so."""
-    from kit.reseed import RESEED_TIMEOUT_S, wait_for_reseed
+    from dn.reseed import RESEED_TIMEOUT_S, wait_for_reseed
 
     with _progress_line() as say:
         state = wait_for_reseed(
@@ -227,7 +227,7 @@ def _wait_for_reseed(
 
 def _drain(settings: Settings, kafka_bootstrap: str, skip: Callable[[], bool]) -> None:
     """Let the services apply what the broker already accepted, bounded; Ctrl-C skips."""
-    from kit.drain import drain
+    from dn.drain import drain
 
     with _progress_line() as say:
         outcome = drain(
@@ -274,7 +274,7 @@ def _first_association() -> str:
 
 def _seed_demo(settings: Settings, kafka_bootstrap: str) -> Callable[[], None]:
     """Demo data: a smaller programme year played by the partner simulator in the background."""
-    from kit.simulation.command import start_demo
+    from dn.simulation.command import start_demo
 
     def say(line: str) -> None:
         console.print(f"  demo        {line}")
@@ -300,7 +300,7 @@ def simulate(
 
     Exit 0: everything applied; 1: some requests dead-lettered or never confirmed; 2: no platform.
     """
-    from kit.simulation.command import run
+    from dn.simulation.command import run
 
     if not 1 <= people <= 20_000 or not 7 <= days <= 730 or rate <= 0:
         raise _fail("--people 1-20000, --days 7-730 and a positive --rate, please", 2)
@@ -336,7 +336,7 @@ def trace_command(
 
     Exit 0: shown; 1: no such trace, or the prefix names several; 2: usage.
     """
-    from kit.trace_command import show_slowest, show_trace
+    from dn.trace_command import show_slowest, show_trace
 
     home = Settings().home
     if (trace_id is None) == (slowest is None):
@@ -354,7 +354,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
     Exit 0: every part answers healthy; 1: something is down (the output says what to run).
     """
-    from kit.status_command import run_status
+    from dn.status_command import run_status
 
     raise typer.Exit(run_status(Settings(), as_json, console))
 
@@ -392,7 +392,7 @@ def import_beneficiaries(
     """
     # The CLI is a composition root: service tools are imported only when their command runs,
     # so kit does not depend on services at import time.
-    from services.registration import cli
+    from dn import registration_commands as cli
 
     raise typer.Exit(cli.import_beneficiaries(file, association, dry_run, report))
 
@@ -414,7 +414,7 @@ def import_attendance(
 
     Exit 0: every row recorded or already recorded; 1: some refused; 2: file or service fails.
     """
-    from kit.spreadsheet import run_import
+    from dn.sheet_upload import run_import
     from services.training.importer import ATTENDANCE
 
     raise typer.Exit(run_import(ATTENDANCE, file, dry_run=dry_run, report=report))
@@ -433,7 +433,7 @@ def import_placements(
 
     Exit 0: every row recorded or already recorded; 1: some refused; 2: file or service fails.
     """
-    from kit.spreadsheet import run_import
+    from dn.sheet_upload import run_import
     from services.orientation.importer import PLACEMENTS
 
     raise typer.Exit(run_import(PLACEMENTS, file, dry_run=dry_run, report=report))
@@ -445,7 +445,7 @@ def export_beneficiary(
     output: Annotated[Path | None, typer.Option(help="write to this file, not stdout")] = None,
 ) -> None:
     """Everything every service holds about one person, as one JSON document (right of access)."""
-    from services.registration import cli
+    from dn import registration_commands as cli
 
     raise typer.Exit(cli.export_beneficiary(beneficiary_id, output))
 
@@ -456,7 +456,7 @@ def retention(
     older_than_days: Annotated[int, typer.Option(help="without contact for this long")] = 730,
 ) -> None:
     """List the people without contact for the retention period; --apply anonymises them."""
-    from services.registration import cli
+    from dn import registration_commands as cli
 
     raise typer.Exit(cli.run_retention(apply, older_than_days))
 
@@ -500,7 +500,7 @@ def reporting_export(
 
     Exit 0: written; 1: the service refused; 2: usage, no platform, or the file cannot be written.
     """
-    from services.reporting import cli
+    from dn import reporting_commands as cli
 
     raise typer.Exit(
         cli.export(

@@ -65,9 +65,7 @@ def platform_subscriptions(settings: Settings) -> Subscriptions:
     from services.reporting import handlers as reporting
     from services.training import handlers as training
 
-    projection = reporting.GROUP_ID
-    if settings.database_prefix != "dn_":  # as services/reporting/app.py names it
-        projection = f"{projection}-{settings.database_prefix}reporting"
+    projection = reporting.projection_group(settings.database_prefix)
     return Subscriptions(
         intake=(
             Subscription(registration.GROUP_ID, registration.TOPICS),

@@ -2,7 +2,7 @@
 
 Names are drawn at random from lists of common first and last names in France, so no real
 person is described; the platform's own rules (association serves district…) still apply.
-The demo data of ``dn up`` is played by the partner simulator (:mod:`kit.simulation`).
+The demo data of ``dn up`` is played by the partner simulator (:mod:`dn.simulation`).
 """
 
 from __future__ import annotations

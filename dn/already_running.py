@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.infra import process_alive
+from dn.infra import process_alive
 from kit.settings import SERVICE_NAMES, Settings
 
 CLAIM_FILE = "dn-up.json"

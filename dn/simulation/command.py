@@ -20,8 +20,8 @@ from contracts.maturity import (
     DEFAULT_UPSKILLED_POINTS,
     MaturityRule,
 )
-from kit.simulation.delivery import DeliveryError, DeliveryOptions, DeliveryReport, deliver
-from kit.simulation.programme import ASSOCIATIONS, Programme, TrainedRule, plan_programme
+from dn.simulation.delivery import DeliveryError, DeliveryOptions, DeliveryReport, deliver
+from dn.simulation.programme import ASSOCIATIONS, Programme, TrainedRule, plan_programme
 
 DEMO_PEOPLE = 250
 DEMO_DAYS = 365

@@ -2,7 +2,7 @@
 in simulated-time order, and the figures the platform should show once it has applied them.
 
 Pure and deterministic: the same seed, size and clock give the same plan. People are generated
-(names from :mod:`kit.demo`'s lists, e-mail addresses under ``example.org``): nobody real is
+(names from :mod:`dn.demo`'s lists, e-mail addresses under ``example.org``): nobody real is
 described. Every id a later request needs (person, session, referral, placement) is chosen here,
 as the intake contracts allow, and derived from the seed and a stable name, so playing the same
 seed again sends the same events again (applied once) instead of enrolling duplicates.
@@ -56,7 +56,7 @@ from contracts.training import (
     SessionKind,
     SessionReportedV1,
 )
-from kit.demo import FIRST_NAMES, LAST_NAMES
+from dn.demo import FIRST_NAMES, LAST_NAMES
 
 LOCAL = ZoneInfo("Europe/Paris")
 MIN_DAYS, MAX_DAYS = 7, 730

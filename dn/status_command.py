@@ -13,12 +13,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from kit.auth import AuthError, Role, issue_token
-from kit.event_logs import read_event_logs
-from kit.infra import EmbeddedInfra, InfraError
-from kit.parking import describe_wait
-from kit.settings import SERVICE_NAMES, Settings
-from kit.status import (
+from dn.infra import EmbeddedInfra, InfraError
+from dn.status import (
     GroupLag,
     PartHealth,
     PlatformHealth,
@@ -26,6 +22,10 @@ from kit.status import (
     figures_from_exposition,
     group_lag,
 )
+from kit.auth import AuthError, Role, issue_token
+from kit.event_logs import read_event_logs
+from kit.parking import describe_wait
+from kit.settings import SERVICE_NAMES, Settings
 
 PROCESSES = (*SERVICE_NAMES, "gateway")
 HTTP_TIMEOUT_S = 3.0
@@ -134,7 +134,7 @@ def _health_detail(response: httpx.Response) -> str:
 def known_groups(settings: Settings) -> list[str]:
     """The consumer groups the services declare (a broker may not list its groups: the embedded
     one does not)."""
-    from kit.drain import platform_subscriptions
+    from dn.drain import platform_subscriptions
 
     subscriptions = platform_subscriptions(settings)
     return [sub.group for sub in (*subscriptions.intake, *subscriptions.canonical)]

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kit.traces import (
+from dn.traces import (
     Span,
     build_tree,
     linked_to,

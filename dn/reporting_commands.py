@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 from rich.text import Text
 
+from dn.sheet_upload import console, fail
 from kit.auth import AuthError, Role, issue_token, token_for
 from kit.settings import Settings
-from kit.spreadsheet import console, fail
 
 FORMATS = ("csv", "xlsx", "html", "pdf")
 AUDIENCES = (Role.COORDINATOR, Role.ASSOCIATION, Role.FUNDER)
