@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from contracts.dimensions import Track
 from contracts.event import EventData
@@ -176,70 +176,116 @@ def _with(facts: BeneficiaryFacts, **changes: object) -> BeneficiaryFacts:
     return copy
 
 
+# What each event type reporting uses does to a person's facts (one rule per type: a lookup,
+# not a chain of isinstance checks, on the projection's hot path).
+_RULES: dict[type[EventData], Callable[[BeneficiaryFacts, Any], BeneficiaryFacts]] = {}
+Rule = TypeVar("Rule", bound=Callable[..., BeneficiaryFacts])
+
+
+def _rule_for(*kinds: type[EventData]) -> Callable[[Rule], Rule]:
+    def register(rule: Rule) -> Rule:
+        for kind in kinds:
+            _RULES[kind] = rule
+        return rule
+
+    return register
+
+
 def apply(facts: BeneficiaryFacts, data: EventData) -> BeneficiaryFacts:
     """The facts after ``data``; event types reporting does not use leave them unchanged."""
-    if isinstance(data, BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1):
-        enrolled_on = (
-            data.enrolled_at.date().isoformat()
-            if isinstance(data, BeneficiaryEnrolledV1)
-            else facts.enrolled_on
-        )
-        return _with(
-            facts,
-            enrolled=True,
-            enrolled_on=enrolled_on,
-            association_id=data.association_id,
-            district_id=data.district_id,
-            gender=data.gender.value,
-            age_band=data.age_band.value,
-            # A partner may repeat a track; a person counts once per track.
-            tracks=tuple(dict.fromkeys(track.value for track in data.tracks)),
-            employment_status=data.employment_status.value,
-        )
-    if isinstance(data, BeneficiaryWithdrawnV1):
-        return _with(facts, withdrawn=True)  # what they did so far still counts
-    if isinstance(data, BeneficiariesMergedV1):
-        return _with(facts, merged_into=str(data.beneficiary_id))
-    if isinstance(data, AttendanceRecordedV1):
-        record: dict[str, object] = {
-            "status": data.status.value,
-            "minutes": data.minutes if data.status == AttendanceStatus.PRESENT else 0,
-            "on": data.session_starts_at.date().isoformat(),
-            "recorded_at": data.recorded_at.isoformat(),
-        }
-        return _with(
-            facts,
-            attendances=_keep(facts.attendances, data.attendance_id, record, rank=_latest),
-        )
-    if isinstance(data, SkillAssessedV1):
-        key = f"{data.competence}|{data.stage.value}"
-        assessment: dict[str, object] = {"at": data.assessed_at.isoformat(), "level": data.level}
-        return _with(facts, assessments=_keep(facts.assessments, key, assessment))
-    if isinstance(data, BeneficiaryTrainedV1):
-        return _with(facts, trained_on=_earliest((facts.trained_on, _day(data.trained_at))))
-    if isinstance(data, BeneficiaryAtRiskV1):
-        return _with(facts, at_risk_on=_earliest((facts.at_risk_on, _day(data.flagged_at))))
-    if isinstance(data, WorkshopAttendedV1):
-        held_on = _day(data.held_at)
-        return _with(facts, career_workshop_on=_earliest((facts.career_workshop_on, held_on)))
-    if isinstance(data, ReferralMadeV1):
-        return _with(facts, referred_on=_earliest((facts.referred_on, _day(data.made_at))))
-    if isinstance(data, PlacementRecordedV1):
-        placement: dict[str, object] = {
-            "outcome_class": data.outcome_class.value,
-            "directed": data.directed_to_employment,
-            "starts_on": data.starts_on.isoformat(),
-        }
-        placements = _keep(facts.placements, str(data.placement_id), placement)
-        return _with(facts, placements=placements)
-    if isinstance(data, FollowUpRecordedV1):
-        key = f"{data.placement_id}|{data.months}"
-        follow_ups = {
-            **facts.follow_ups,
-            key: facts.follow_ups.get(key, False) or data.still_in_post,
-        }
-        return _with(facts, follow_ups=follow_ups)
-    return facts
+    rule = _RULES.get(type(data))
+    return facts if rule is None else rule(facts, data)
+
+
+@_rule_for(BeneficiaryEnrolledV1, BeneficiaryUpdatedV1)
+def _registered(
+    facts: BeneficiaryFacts, data: BeneficiaryEnrolledV1 | BeneficiaryUpdatedV1
+) -> BeneficiaryFacts:
+    enrolled_on = (
+        data.enrolled_at.date().isoformat()
+        if isinstance(data, BeneficiaryEnrolledV1)
+        else facts.enrolled_on
+    )
+    return _with(
+        facts,
+        enrolled=True,
+        enrolled_on=enrolled_on,
+        association_id=data.association_id,
+        district_id=data.district_id,
+        gender=data.gender.value,
+        age_band=data.age_band.value,
+        # A partner may repeat a track; a person counts once per track.
+        tracks=tuple(dict.fromkeys(track.value for track in data.tracks)),
+        employment_status=data.employment_status.value,
+    )
+
+
+@_rule_for(BeneficiaryWithdrawnV1)
+def _withdrawn(facts: BeneficiaryFacts, data: BeneficiaryWithdrawnV1) -> BeneficiaryFacts:
+    return _with(facts, withdrawn=True)  # what they did so far still counts
+
+
+@_rule_for(BeneficiariesMergedV1)
+def _merged(facts: BeneficiaryFacts, data: BeneficiariesMergedV1) -> BeneficiaryFacts:
+    return _with(facts, merged_into=str(data.beneficiary_id))
+
+
+@_rule_for(AttendanceRecordedV1)
+def _attended(facts: BeneficiaryFacts, data: AttendanceRecordedV1) -> BeneficiaryFacts:
+    record: dict[str, object] = {
+        "status": data.status.value,
+        "minutes": data.minutes if data.status == AttendanceStatus.PRESENT else 0,
+        "on": data.session_starts_at.date().isoformat(),
+        "recorded_at": data.recorded_at.isoformat(),
+    }
+    return _with(
+        facts, attendances=_keep(facts.attendances, data.attendance_id, record, rank=_latest)
+    )
+
+
+@_rule_for(SkillAssessedV1)
+def _assessed(facts: BeneficiaryFacts, data: SkillAssessedV1) -> BeneficiaryFacts:
+    key = f"{data.competence}|{data.stage.value}"
+    assessment: dict[str, object] = {"at": data.assessed_at.isoformat(), "level": data.level}
+    return _with(facts, assessments=_keep(facts.assessments, key, assessment))
+
+
+@_rule_for(BeneficiaryTrainedV1)
+def _trained(facts: BeneficiaryFacts, data: BeneficiaryTrainedV1) -> BeneficiaryFacts:
+    return _with(facts, trained_on=_earliest((facts.trained_on, _day(data.trained_at))))
+
+
+@_rule_for(BeneficiaryAtRiskV1)
+def _at_risk(facts: BeneficiaryFacts, data: BeneficiaryAtRiskV1) -> BeneficiaryFacts:
+    return _with(facts, at_risk_on=_earliest((facts.at_risk_on, _day(data.flagged_at))))
+
+
+@_rule_for(WorkshopAttendedV1)
+def _workshop(facts: BeneficiaryFacts, data: WorkshopAttendedV1) -> BeneficiaryFacts:
+    held_on = _day(data.held_at)
+    return _with(facts, career_workshop_on=_earliest((facts.career_workshop_on, held_on)))
+
+
+@_rule_for(ReferralMadeV1)
+def _referred(facts: BeneficiaryFacts, data: ReferralMadeV1) -> BeneficiaryFacts:
+    return _with(facts, referred_on=_earliest((facts.referred_on, _day(data.made_at))))
+
+
+@_rule_for(PlacementRecordedV1)
+def _placed(facts: BeneficiaryFacts, data: PlacementRecordedV1) -> BeneficiaryFacts:
+    placement: dict[str, object] = {
+        "outcome_class": data.outcome_class.value,
+        "directed": data.directed_to_employment,
+        "starts_on": data.starts_on.isoformat(),
+    }
+    return _with(facts, placements=_keep(facts.placements, str(data.placement_id), placement))
+
+
+@_rule_for(FollowUpRecordedV1)
+def _followed_up(facts: BeneficiaryFacts, data: FollowUpRecordedV1) -> BeneficiaryFacts:
+    key = f"{data.placement_id}|{data.months}"
+    follow_ups = {**facts.follow_ups, key: facts.follow_ups.get(key, False) or data.still_in_post}
+    return _with(facts, follow_ups=follow_ups)
 
 
 def absorb(kept: BeneficiaryFacts, merged: BeneficiaryFacts) -> BeneficiaryFacts:

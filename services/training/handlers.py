@@ -19,9 +19,10 @@ the transaction of its effect.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 from uuid import UUID, uuid4
 
 from contracts import catalogue, topics
@@ -230,6 +231,41 @@ def self_assessment_of(data: MaturityAssessmentReportedV1) -> SelfAssessment:
     )
 
 
+async def _attendance(training: Training, session: Session, data: AttendanceReportedV1) -> None:
+    mark = AttendanceMark(data.beneficiary_id, data.status, data.minutes)
+    await training.record_attendance_in(session, data.session_id, mark)
+
+
+async def _session(training: Training, session: Session, data: SessionReportedV1) -> None:
+    await training.schedule_in(session, session_plan(data), data.session_id)
+
+
+async def _headcount(
+    training: Training, session: Session, data: AnonymousAttendanceReportedV1
+) -> None:
+    await training.record_anonymous_attendance_in(session, data.session_id, data.count)
+
+
+async def _assessment(training: Training, session: Session, data: AssessmentReportedV1) -> None:
+    await training.assess_in(session, assessment_of(data))
+
+
+async def _maturity(
+    training: Training, session: Session, data: MaturityAssessmentReportedV1
+) -> None:
+    await training.assess_maturity_in(session, data.association_id, self_assessment_of(data))
+
+
+# The use case each partner request type runs (every type of the training intake topic).
+USE_CASES: dict[type[EventData], Callable[[Training, Session, Any], Awaitable[None]]] = {
+    AttendanceReportedV1: _attendance,
+    SessionReportedV1: _session,
+    AnonymousAttendanceReportedV1: _headcount,
+    AssessmentReportedV1: _assessment,
+    MaturityAssessmentReportedV1: _maturity,
+}
+
+
 CONFLICT_REASONS = {
     SessionReportedV1: "duplicate_session",
     MaturityAssessmentReportedV1: "conflicting_maturity_assessment",
@@ -400,19 +436,7 @@ class IntakeRules:
 
     async def apply_in(self, session: Session, data: EventData) -> None:
         """The use case for the request's type, inside the consumer's transaction."""
-        training = self.training
-        if isinstance(data, AttendanceReportedV1):
-            mark = AttendanceMark(data.beneficiary_id, data.status, data.minutes)
-            await training.record_attendance_in(session, data.session_id, mark)
-        elif isinstance(data, SessionReportedV1):
-            await training.schedule_in(session, session_plan(data), data.session_id)
-        elif isinstance(data, AnonymousAttendanceReportedV1):
-            await training.record_anonymous_attendance_in(session, data.session_id, data.count)
-        elif isinstance(data, AssessmentReportedV1):
-            await training.assess_in(session, assessment_of(data))
-        elif isinstance(data, MaturityAssessmentReportedV1):
-            await training.assess_maturity_in(
-                session, data.association_id, self_assessment_of(data)
-            )
-        else:  # a type added to the contracts but not here: a bug, not the partner's fault
+        use_case = USE_CASES.get(type(data))
+        if use_case is None:  # a type added to the contracts but not here: a bug, not a refusal
             raise TypeError(f"no use case for {type(data).__name__}")
+        await use_case(self.training, session, data)
