@@ -390,8 +390,8 @@ def import_beneficiaries(
 
     Exit 0: every row enrolled or already enrolled; 1: some refused; 2: file or service fails.
     """
-    # The CLI is a composition root: service tools are imported only when their command runs,
-    # so kit does not depend on services at import time.
+    # Service tools are imported only when their command runs: `dn --help` and `dn up` stay
+    # quick to start.
     from dn import registration_commands as cli
 
     raise typer.Exit(cli.import_beneficiaries(file, association, dry_run, report))
