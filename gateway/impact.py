@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import strawberry
+
+from contracts.api import reporting
+from contracts.api.reporting import BreakdownCell, ImpactAnswer
 
 from .context import Context
 from .enums import AgeBand, Gender, OutcomeClass, Track
@@ -27,7 +30,7 @@ from .outputs import (
     TrackImpact,
     WeekImpact,
 )
-from .wire import enum_value, parse_datetime
+from .wire import enum_value
 
 Row = dict[str, Any]
 
@@ -43,67 +46,70 @@ async def compose_impact(context: Context, impact_filter: ImpactFilter | None) -
         "reporting", "GET", "/impact", authorization=context.authorization, params=params
     )
     return impact_of(
-        answer, await context.reference("districts"), await context.reference("associations")
+        ImpactAnswer.model_validate(answer),
+        await context.reference("districts"),
+        await context.reference("associations"),
     )
 
 
-def impact_of(answer: Row, district_rows: list[Row], association_rows: list[Row]) -> Impact:
-    """Reporting's ``GET /impact`` answer as an Impact, districts and associations named from
-    registration's reference lists (``{"id", "name", …}`` rows)."""
+def impact_of(
+    answer: ImpactAnswer, district_rows: list[Row], association_rows: list[Row]
+) -> Impact:
+    """Reporting's ``GET /impact`` answer (contracts.api.reporting) as an Impact, districts and
+    associations named from registration's reference lists (``{"id", "name", …}`` rows)."""
     districts = {row["id"]: row["name"] for row in district_rows}
     associations = {row["id"]: row["name"] for row in association_rows}
 
-    def rows(dimension: str) -> list[Row]:
-        found = [b for b in answer["breakdowns"] if b["dimension"] == dimension]
-        return sorted(found, key=lambda b: (-(b["enrolled"] or 0), b["value"]))
+    def rows(dimension: str) -> list[BreakdownCell]:
+        found = [b for b in answer.breakdowns if b.dimension == dimension]
+        return sorted(found, key=lambda b: (-(b.enrolled or 0), b.value))
 
-    def figures(row: Row) -> dict[str, Any]:
-        counts = row["counts"]
+    def figures(cell: BreakdownCell) -> dict[str, Any]:
         return {
-            "enrolled": counts.get("enrolled", 0),
-            "attended": counts.get("attended", 0),
-            "trained": counts.get("trained", 0),
-            "directed_to_employment": counts.get("directed_to_employment", 0),
-            "attendance_rate": row["attendance_rate"],
-            "suppressed": suppressed(row),
+            "enrolled": cell.counts.get("enrolled", 0),
+            "attended": cell.counts.get("attended", 0),
+            "trained": cell.counts.get("trained", 0),
+            "directed_to_employment": cell.counts.get("directed_to_employment", 0),
+            "attendance_rate": cell.attendance_rate,
+            "suppressed": suppressed(cell.suppressed),
         }
 
-    def reached(row: Row) -> dict[str, Any]:
+    def reached(cell: BreakdownCell) -> dict[str, Any]:
         return {
-            "people_reached": row["people_reached"],
-            "anonymous_attendees": row["counts"].get("anonymous_attendees", 0),
+            "people_reached": cell.people_reached,
+            "anonymous_attendees": cell.counts.get("anonymous_attendees", 0),
         }
 
-    totals = answer["totals"]
-    counts = totals["counts"]
-    targets = answer["targets"]
-    freshness = answer.get("freshness") or {}
+    totals = answer.totals
+    counts = totals.counts
+    targets = answer.targets
+    freshness = answer.freshness
     return Impact(
-        enrolled=answer["enrolled"],
-        trained=answer["trained"],
-        directed_to_employment=answer["directed_to_employment"],
-        associations_upskilled=answer["associations_upskilled"],
-        people_reached=answer["people_reached"],
+        enrolled=answer.enrolled,
+        trained=answer.trained,
+        directed_to_employment=answer.directed_to_employment,
+        associations_upskilled=answer.associations_upskilled,
+        people_reached=answer.people_reached,
         anonymous_attendees=counts.get("anonymous_attendees", 0),
-        women_share_careers=answer["women_share_careers"],
-        women_share_goal=answer.get("women_share_goal"),
+        women_share_careers=answer.women_share_careers,
+        women_share_goal=answer.women_share_goal,
         targets=Targets(
             trained=targets["trained"],
             directed_to_employment=targets["directed_to_employment"],
             associations_upskilled=targets["associations_upskilled"],
         ),
-        progress=[_progress(row) for row in answer["progress"]],
+        progress=[_progress(row) for row in answer.progress],
         funnel=[
-            FunnelStage(stage=row["stage"], count=row["count"], suppressed=suppressed(row))
-            for row in answer["funnel"]
+            FunnelStage(stage=row.stage, count=row.count, suppressed=suppressed(row.suppressed))
+            for row in answer.funnel
         ],
-        attendance_rate=totals["attendance_rate"],
-        no_show_rate=totals["no_show_rate"],
+        attendance_rate=totals.attendance_rate,
+        no_show_rate=totals.no_show_rate,
         withdrawn=counts.get("withdrawn", 0),
         at_risk=counts.get("at_risk", 0),
         directed_by_outcome=[
             OutcomeCount(outcome_class=OutcomeClass(outcome), people=people)
-            for outcome, people in totals["directed_by_outcome"].items()
+            for outcome, people in totals.directed_by_outcome.items()
         ],
         skill_gain=[
             SkillGain(
@@ -111,12 +117,12 @@ def impact_of(answer: Row, district_rows: list[Row], association_rows: list[Row]
                 average_levels_gained=gain,
                 competences_assessed=counts.get(f"skill_gain_count_{area}", 0),
             )
-            for area, gain in totals["skill_gain"].items()
+            for area, gain in totals.skill_gain.items()
         ],
         by_district=[
             DistrictImpact(
-                district_id=strawberry.ID(b["value"]),
-                name=districts.get(b["value"], "Unknown district"),
+                district_id=strawberry.ID(b.value),
+                name=districts.get(b.value, "Unknown district"),
                 **figures(b),
                 **reached(b),
             )
@@ -124,55 +130,55 @@ def impact_of(answer: Row, district_rows: list[Row], association_rows: list[Row]
         ],
         by_association=[
             AssociationImpact(
-                association_id=strawberry.ID(b["value"]),
-                name=associations.get(b["value"], "Unknown association"),
-                upskilled=b["counts"].get("associations_upskilled", 0) > 0,
+                association_id=strawberry.ID(b.value),
+                name=associations.get(b.value, "Unknown association"),
+                upskilled=(b.counts.get("associations_upskilled") or 0) > 0,
                 **figures(b),
                 **reached(b),
             )
             for b in rows("association")
         ],
         by_gender=[
-            GenderImpact(gender=Gender(b["value"]), **figures(b))
+            GenderImpact(gender=Gender(b.value), **figures(b))
             for b in rows("gender")
-            if b["value"] in Gender._value2member_map_
+            if b.value in Gender._value2member_map_
         ],
         by_age_band=[
-            AgeBandImpact(age_band=AgeBand(b["value"]), **figures(b))
+            AgeBandImpact(age_band=AgeBand(b.value), **figures(b))
             for b in rows("age_band")
-            if b["value"] in AgeBand._value2member_map_
+            if b.value in AgeBand._value2member_map_
         ],
         by_track=[
-            TrackImpact(track=Track(b["value"]), **figures(b))
+            TrackImpact(track=Track(b.value), **figures(b))
             for b in rows("track")
-            if b["value"] in Track._value2member_map_
+            if b.value in Track._value2member_map_
         ],
         cohorts=sorted(
             (
-                CohortImpact(month=b["value"], **figures(b))
+                CohortImpact(month=b.value, **figures(b))
                 for b in rows("cohort")
-                if b["value"] != "unknown"
+                if b.value != "unknown"
             ),
             key=lambda cohort: cohort.month,
         ),
-        weekly=[_week(point) for point in answer["history"]],
+        weekly=[_week(point) for point in answer.history],
         freshness=Freshness(
-            last_event_time=parse_datetime(freshness.get("last_event_time")),
-            lag_seconds=freshness.get("lag_seconds"),
-            p50_seconds=freshness.get("p50_seconds"),
-            p99_seconds=freshness.get("p99_seconds"),
+            last_event_time=freshness.last_event_time,
+            lag_seconds=freshness.lag_seconds,
+            p50_seconds=freshness.p50_seconds,
+            p99_seconds=freshness.p99_seconds,
         ),
-        updated_at=parse_datetime(answer.get("updated_at")),
-        anonymised=bool(answer.get("anonymised")),
-        suppressed=suppressed(answer) + suppressed(totals),
+        updated_at=answer.updated_at,
+        anonymised=answer.anonymised,
+        suppressed=suppressed(answer.suppressed) + suppressed(totals.suppressed),
     )
 
 
-def suppressed(holder: Row) -> list[SuppressedCount]:
+def suppressed(hidden: Mapping[str, str]) -> list[SuppressedCount]:
     """Reporting's ``suppressed`` map (``{"cumulative.trained": "<5"}``) as GraphQL names."""
     return [
         SuppressedCount(field=_graphql_name(name), shown=str(shown))
-        for name, shown in (holder.get("suppressed") or {}).items()
+        for name, shown in hidden.items()
     ]
 
 
@@ -184,24 +190,24 @@ def _graphql_name(name: str) -> str:
     return words[0] + "".join(word.title() for word in words[1:])
 
 
-def _progress(row: Row) -> TargetProgress:
+def _progress(row: reporting.TargetProgress) -> TargetProgress:
     return TargetProgress(
-        indicator=row["indicator"],
-        target=row["target"],
-        baseline=row["baseline"],
-        actual=row["actual"],
-        share=row["share"],
-        weekly_pace=row["weekly_pace"],
-        forecast_on=dt.date.fromisoformat(row["reached_on"]) if row["reached_on"] else None,
-        on_track=row["on_track"] if row["actual"] is not None else None,
-        suppressed=suppressed(row),
+        indicator=row.indicator,
+        target=row.target,
+        baseline=row.baseline,
+        actual=row.actual,
+        share=row.share,
+        weekly_pace=row.weekly_pace,
+        forecast_on=row.reached_on,
+        on_track=row.on_track if row.actual is not None else None,
+        suppressed=suppressed(row.suppressed),
     )
 
 
-def _week(point: Row) -> WeekImpact:
-    counts, cumulative = point["counts"], point["cumulative"]
+def _week(point: reporting.WeekPoint) -> WeekImpact:
+    counts, cumulative = point.counts, point.cumulative
     return WeekImpact(
-        week=point["week"],
+        week=point.week,
         enrolled=counts.get("enrolled", 0),
         trained=counts.get("trained", 0),
         directed_to_employment=counts.get("directed_to_employment", 0),
@@ -211,5 +217,5 @@ def _week(point: Row) -> WeekImpact:
         cumulative_enrolled=cumulative.get("enrolled", 0),
         cumulative_trained=cumulative.get("trained", 0),
         cumulative_directed_to_employment=cumulative.get("directed_to_employment", 0),
-        suppressed=suppressed(point),
+        suppressed=suppressed(point.suppressed),
     )

@@ -13,6 +13,8 @@ import strawberry
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from contracts.api.reporting import ImpactAnswer
+
 from .impact import impact_of
 from .outputs import Impact
 from .services import Services, ServiceUnavailable
@@ -77,7 +79,7 @@ async def public_figures(services: Services, link_id: str) -> tuple[int, dict[st
         return 404, GONE
     if shared.status_code != 200:
         return 503, UNAVAILABLE
-    impact = impact_of(shared.json(), districts, associations)
+    impact = impact_of(ImpactAnswer.model_validate(shared.json()), districts, associations)
     if not impact.anonymised:  # never exact small counts on a public path, whatever happens
         log.error("reporting answered share link figures that are not anonymised")
         return 503, UNAVAILABLE

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.api.reporting import ImpactAnswer
 from contracts.errors import FieldError, InvalidInput, NotFound
 from kit.audit import Action, Audit, RecordKind
 from kit.audit import as_json as audit_as_json
@@ -60,7 +61,7 @@ def scope_of(
     return chosen[0] if chosen else domain.ALL
 
 
-@router.get("/impact")
+@router.get("/impact", responses={200: {"model": ImpactAnswer}})
 async def read_impact(
     who: Caller,
     request: Request,

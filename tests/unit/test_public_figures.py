@@ -24,10 +24,21 @@ DISTRICTS = [{"id": "a", "name": "Saige"}, {"id": "b", "name": "Aubiers"}]
 
 
 def reporting_answer() -> dict[str, Any]:
-    """Reporting's exact ``GET /impact`` answer (tests/unit/test_anonymised_impact.py's)."""
+    """Reporting's exact ``GET /impact`` answer (tests/unit/test_anonymised_impact.py's, with
+    what the contract, contracts.api.reporting.ImpactAnswer, adds around the figures)."""
     exact = answer()
     return {
         **exact,
+        "scope": "all",
+        "version": 1,
+        "women_share_goal": 0.4,
+        "freshness": {
+            "last_event_time": "2026-03-02T08:59:58+00:00",
+            "lag_seconds": 0.05,
+            "samples": 12,
+            "p50_seconds": 0.04,
+            "p99_seconds": 0.09,
+        },
         "targets": {"trained": 500, "directed_to_employment": 50, "associations_upskilled": 5},
         "progress": [{**row, "on_track": False} for row in exact["progress"]],
         "updated_at": "2026-03-02T09:00:00+00:00",
