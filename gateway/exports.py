@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 from strawberry.types import Info
 
+from contracts.api.reporting import ExportsOffered
 from kit.auth import AuthError, Principal, Role, principal_from_header
 from kit.settings import Settings
 
@@ -270,5 +271,5 @@ class ExportsQuery:
         if len(params) > 1:
             message = "filter by one of associationId, districtId or track at a time"
             raise UserInputError(message, [{"field": "filter", "message": message}])
-        offered = await context.fetched("reporting", "/exports")
-        return links_of(who, params, lang.value, list(offered["breakdowns"]))
+        offered = ExportsOffered.model_validate(await context.fetched("reporting", "/exports"))
+        return links_of(who, params, lang.value, offered.breakdowns)

@@ -9,8 +9,10 @@ from urllib.parse import urlencode
 
 import strawberry
 
+from contracts.api.reporting import ShareLinkView
+
 from .context import Context
-from .wire import parse_datetime, path_segment
+from .wire import path_segment
 
 
 @strawberry.type(description="A read-only link to the public (anonymised) programme figures")
@@ -30,16 +32,18 @@ class ShareLink:
     active: bool
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> ShareLink:
+    def of(cls, answer: Any) -> ShareLink:
+        """A share link from reporting's answer (contracts.api.reporting.ShareLinkView)."""
+        link = ShareLinkView.model_validate(answer)
         return cls(
-            id=strawberry.ID(row["id"]),
-            label=row["label"],
-            path=f"/public/{row['id']}",
-            dashboard_path=dashboard_path(row["id"]),
-            created_by=row["created_by"],
-            created_at=parse_datetime(row["created_at"]),
-            revoked_at=parse_datetime(row.get("revoked_at")),
-            active=row["active"],
+            id=strawberry.ID(link.id),
+            label=link.label,
+            path=f"/public/{link.id}",
+            dashboard_path=dashboard_path(link.id),
+            created_by=link.created_by,
+            created_at=link.created_at,
+            revoked_at=link.revoked_at,
+            active=link.active,
         )
 
 

@@ -93,3 +93,22 @@ class ImpactAnswer(_Answer):
     freshness: Freshness
     anonymised: bool = False
     suppressed: Hidden = Field(default_factory=dict)
+
+
+class ShareLinkView(_Answer):
+    """A share link (``GET``/``POST /share-links``, ``DELETE /share-links/{id}``)."""
+
+    id: str  # random and unguessable: the link's secret
+    label: str
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+    active: bool
+
+
+class ExportsOffered(_Answer):
+    """``GET /exports``: what can be exported."""
+
+    breakdowns: list[str]
+    formats: list[str]
+    routes: list[str]

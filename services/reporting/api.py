@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.api.reporting import ImpactAnswer
+from contracts.api.reporting import ExportsOffered, ImpactAnswer, ShareLinkView
 from contracts.errors import FieldError, InvalidInput, NotFound
 from kit.audit import Action, Audit, RecordKind
 from kit.audit import as_json as audit_as_json
@@ -264,14 +264,14 @@ async def export_answer(
 
 
 @router.get("/exports")
-async def list_exports(who: Caller) -> dict[str, Any]:
+async def list_exports(who: Caller) -> ExportsOffered:
     """What can be exported: the breakdowns, the formats, and the routes."""
     who.require(*READERS)
-    return {
-        "breakdowns": list(impact_report.BREAKDOWNS),
-        "formats": list(EXPORT_MEDIA_TYPES),
-        "routes": [f"/exports/{name}" for name in EXPORT_NAMES],
-    }
+    return ExportsOffered(
+        breakdowns=list(impact_report.BREAKDOWNS),
+        formats=list(EXPORT_MEDIA_TYPES),
+        routes=[f"/exports/{name}" for name in EXPORT_NAMES],
+    )
 
 
 @router.get("/exports/{name}")
@@ -308,7 +308,7 @@ def share_links_of(request: Request) -> share_links.ShareLinks:
 ShareLinksStore = Annotated[share_links.ShareLinks, Depends(share_links_of)]
 
 
-@router.post("/share-links", status_code=201)
+@router.post("/share-links", status_code=201, response_model=ShareLinkView)
 async def create_share_link(
     body: ShareLinkIn, who: Caller, links: ShareLinksStore
 ) -> dict[str, Any]:
@@ -316,13 +316,13 @@ async def create_share_link(
     return await links.create(body.label, who.subject)
 
 
-@router.get("/share-links")
+@router.get("/share-links", response_model=list[ShareLinkView])
 async def list_share_links(who: Caller, links: ShareLinksStore) -> list[dict[str, Any]]:
     who.require(Role.COORDINATOR)
     return await links.all()
 
 
-@router.delete("/share-links/{link_id}")
+@router.delete("/share-links/{link_id}", response_model=ShareLinkView)
 async def revoke_share_link(link_id: str, who: Caller, links: ShareLinksStore) -> dict[str, Any]:
     who.require(Role.COORDINATOR)
     revoked = await links.revoke(link_id, who.subject)

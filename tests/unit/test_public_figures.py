@@ -143,5 +143,6 @@ def test_a_browser_is_sent_to_the_dashboard_and_scripts_get_json() -> None:
     assert not wants_page("*/*")
     assert not wants_page("application/json")
     link = ShareLink.of({"id": "abc_-1", "label": "Board", "created_by": "c",
-                         "created_at": None, "active": True})  # fmt: skip
+                         "created_at": "2026-03-02T09:00:00+00:00", "revoked_at": None,
+                         "active": True})  # fmt: skip
     assert (link.path, link.dashboard_path) == ("/public/abc_-1", "/?share=abc_-1")
