@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -94,9 +95,11 @@ class RegistrationStore:
         """Emit ``district_upserted`` / ``association_upserted`` for each district and
         association never announced (seeded from the file, or saved before the events carried
         names to reporting), and mark them announced; returns how many."""
-        reference = await self.reference(session)
         districts = await self._unannounced(self.districts, session)
         associations = await self._unannounced(self.associations, session)
+        if not districts and not associations:
+            return 0  # every start after the first: no need to read the places themselves
+        reference = await self.reference(session)
         for key in districts:
             await self.save_district(session, reference.districts[key])
         for key in associations:
@@ -104,7 +107,7 @@ class RegistrationStore:
         return len(districts) + len(associations)
 
     @staticmethod
-    async def _unannounced(collection: Any, session: Session) -> list[str]:
+    async def _unannounced(collection: AsyncCollection[Document], session: Session) -> list[str]:
         found = collection.find({"announced": {"$ne": True}}, {"_id": 1}, session=session)
         return sorted([str(document["_id"]) async for document in found])
 
