@@ -12,7 +12,7 @@ from kit.auth import AuthError, Principal, principal_from_header
 from kit.settings import Settings
 
 from .loaders import Loaders
-from .services import AccessDenied, Services
+from .services import AccessDenied, Services, Shape
 
 
 class Context(BaseContext):
@@ -58,15 +58,17 @@ class Context(BaseContext):
         rows: list[dict[str, Any]] = await self.services.reference.get(kind)
         return rows
 
-    async def fetched(self, service: str, path: str) -> Any:
-        """A service's reference answer (districts, modules…), fetched once per request."""
+    async def fetched(self, service: str, path: str, shape: type[Shape]) -> Shape:
+        """A service's reference answer (modules, job families…) as its contract ``shape``,
+        fetched once per request."""
         if (service, path) not in self._fetched:
             self.principal  # noqa: B018 — refuse anonymous callers before any service call
             # A task, not its result: concurrent resolvers must share the one call in flight.
             self._fetched[service, path] = asyncio.ensure_future(
-                self.services.call(service, "GET", path, authorization=self.authorization)
+                self.services.answer(shape, service, "GET", path, authorization=self.authorization)
             )
-        return await self._fetched[service, path]
+        answer: Shape = await self._fetched[service, path]
+        return answer
 
 
 def context_of(info: Info[Context, Any]) -> Context:

@@ -271,5 +271,5 @@ class ExportsQuery:
         if len(params) > 1:
             message = "filter by one of associationId, districtId or track at a time"
             raise UserInputError(message, [{"field": "filter", "message": message}])
-        offered = ExportsOffered.model_validate(await context.fetched("reporting", "/exports"))
+        offered = await context.fetched("reporting", "/exports", ExportsOffered)
         return links_of(who, params, lang.value, offered.breakdowns)

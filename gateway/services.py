@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from functools import cache
+from typing import Any, TypeVar
 
 import httpx
 from graphql import GraphQLError
+from pydantic import TypeAdapter, ValidationError
 
 from kit.auth import (
     GATEWAY,
@@ -19,6 +22,9 @@ from kit.settings import SERVICE_NAMES, Settings
 
 from .call_count import count_call
 from .reference import ReferenceLists
+
+log = logging.getLogger(__name__)
+Shape = TypeVar("Shape")
 
 
 class ServiceUnavailable(GraphQLError):
@@ -47,6 +53,34 @@ class AccessDenied(GraphQLError):
     def __init__(self, message: str, status: int) -> None:
         code = "UNAUTHENTICATED" if status == 401 else "FORBIDDEN"
         super().__init__(message, extensions={"code": code})
+
+
+class ServiceAnswerInvalid(GraphQLError):
+    """A service answered outside its contract (contracts/api): a deployment out of step."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(
+            f"the {service} service answered in a shape this gateway does not know; "
+            "tell the ops team (its log names the fields)",
+            extensions={"code": "SERVICE_CONTRACT", "service": service},
+        )
+
+
+@cache
+def _adapter(shape: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(shape)
+
+
+def validated(shape: type[Shape], body: Any, service: str, path: str) -> Shape:
+    """``body`` as its contract ``shape`` (a model from contracts/api, or a list of them)."""
+    try:
+        answer: Shape = _adapter(shape).validate_python(body)
+    except ValidationError as error:
+        # Field paths and error kinds only: the values may be a person's data.
+        problems = [(e["loc"], e["type"]) for e in error.errors(include_input=False)][:10]
+        log.error("%s %s answered outside its contract: %s", service, path, problems)
+        raise ServiceAnswerInvalid(service) from None
+    return answer
 
 
 KEEPALIVE_S = 2.0
@@ -164,6 +198,53 @@ class Services:
         )
         count_call()
         return await client.send(request, stream=True)
+
+    async def answer(
+        self,
+        shape: type[Shape],
+        service: str,
+        method: str,
+        path: str,
+        *,
+        authorization: str,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        missing_field: str | None = None,
+    ) -> Shape:
+        """:meth:`call`'s answer validated as its contract ``shape`` (contracts/api)."""
+        body = await self.call(
+            service,
+            method,
+            path,
+            authorization=authorization,
+            json=json,
+            params=params,
+            missing_field=missing_field,
+        )
+        return validated(shape, body, service, path)
+
+    async def answer_if_found(
+        self,
+        shape: type[Shape],
+        service: str,
+        method: str,
+        path: str,
+        *,
+        authorization: str,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> Shape | None:
+        """:meth:`answer`, or ``None`` when the service says 404."""
+        body = await self.call(
+            service,
+            method,
+            path,
+            authorization=authorization,
+            json=json,
+            params=params,
+            missing_ok=True,
+        )
+        return None if body is None else validated(shape, body, service, path)
 
     async def call(
         self,

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from . import Answer
 
 Hidden = dict[str, str]  # a hidden count's name → what to show in its place
 
 
-class _Answer(BaseModel):
-    # Fields reporting adds later are ignored; a field renamed or dropped is a validation error.
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class CellFigures(_Answer):
+class CellFigures(Answer):
     """The figures of the scope's totals or of one breakdown cell."""
 
     counts: dict[str, int | None]
@@ -40,7 +37,7 @@ class BreakdownCell(CellFigures):
     enrolled: int | None
 
 
-class TargetProgress(_Answer):
+class TargetProgress(Answer):
     indicator: str
     target: int
     baseline: int
@@ -52,20 +49,20 @@ class TargetProgress(_Answer):
     suppressed: Hidden = Field(default_factory=dict)
 
 
-class FunnelStage(_Answer):
+class FunnelStage(Answer):
     stage: str
     count: int | None
     suppressed: Hidden = Field(default_factory=dict)
 
 
-class WeekPoint(_Answer):
+class WeekPoint(Answer):
     week: str  # ISO week, 2026-W49
     counts: dict[str, int | None]
     cumulative: dict[str, int | None]  # baseline + every week up to this one
     suppressed: Hidden = Field(default_factory=dict)
 
 
-class Freshness(_Answer):
+class Freshness(Answer):
     last_event_time: datetime | None
     lag_seconds: float | None
     samples: int
@@ -73,7 +70,7 @@ class Freshness(_Answer):
     p99_seconds: float | None
 
 
-class ImpactAnswer(_Answer):
+class ImpactAnswer(Answer):
     scope: str  # all, association:<id>, district:<id>, track:<value>
     enrolled: int | None
     trained: int | None
@@ -95,7 +92,7 @@ class ImpactAnswer(_Answer):
     suppressed: Hidden = Field(default_factory=dict)
 
 
-class ShareLinkView(_Answer):
+class ShareLinkView(Answer):
     """A share link (``GET``/``POST /share-links``, ``DELETE /share-links/{id}``)."""
 
     id: str  # random and unguessable: the link's secret
@@ -106,7 +103,7 @@ class ShareLinkView(_Answer):
     active: bool
 
 
-class ExportsOffered(_Answer):
+class ExportsOffered(Answer):
     """``GET /exports``: what can be exported."""
 
     breakdowns: list[str]
