@@ -1,6 +1,6 @@
 """The association maturity self-assessment: its questions, the answer scale, the weights, the
-score out of 100 they make with the staff training the records show, and the report training
-gives of an association's maturity.
+score out of 100 they make with the staff training the records show. The report training
+gives of an association's maturity is its HTTP answer: ``contracts.api.training``.
 
 It sits with the contracts because it crosses processes: an association answers it (GraphQL,
 or its own system's intake request), its score travels in events, the gateway reads training's
@@ -23,12 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
 from math import floor
-
-from pydantic import BaseModel
 
 MAX_ANSWER = 3
 STAFF_TRAINING_POINTS = 20
@@ -181,54 +178,3 @@ def maturity_score(
     """The score out of 100: questionnaire plus staff training, rounded half up."""
     total = questionnaire_points(answers) + staff_training_points(staff_person_minutes, rule)
     return floor(total + Fraction(1, 2))
-
-
-# -- training's report (GET /associations/{id}/maturity), read by the gateway ---------------
-
-
-class AnswerReport(BaseModel):
-    question: MaturityQuestion
-    answer: int
-    points: float
-
-
-class AssessmentReport(BaseModel):
-    """One self-assessment as it scores now (later staff records of sessions held before its
-    date count in)."""
-
-    id: str
-    assessed_at: datetime
-    recorded_at: datetime
-    score_only: bool  # a score typed before the questionnaire existed: no answers
-    answers: list[AnswerReport]
-    questionnaire_points: float
-    staff_person_minutes: int
-    staff_points: float
-    score: int
-
-
-class MaturityReport(BaseModel):
-    association_id: str
-    baseline: AssessmentReport | None
-    latest: AssessmentReport | None
-    gain: int | None  # latest − baseline
-    staff_person_minutes: int  # every staff session's headcount × duration, to date
-    upskilled: bool
-    upskilled_at: datetime | None
-    rule: MaturityRule
-    history: list[AssessmentReport]  # by date, the baseline first
-
-
-class QuestionReport(BaseModel):
-    id: MaturityQuestion
-    weight: int
-    pix_area: str | None
-    text: str
-    english: str
-
-
-class QuestionnaireReport(BaseModel):
-    questions: list[QuestionReport]
-    scale: list[Level]
-    staff_training_points: int
-    rule: MaturityRule

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal, overload
 
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
+from contracts.api.registration import AssociationView, DistrictView
 from kit.auth import AuthError, Principal, principal_from_header
 from kit.settings import Settings
 
 from .loaders import Loaders
+from .reference import Kind, ReferenceList
 from .services import AccessDenied, Services, Shape
 
 
@@ -52,11 +54,14 @@ class Context(BaseContext):
         except AuthError as error:
             raise AccessDenied(str(error), error.status) from error
 
-    async def reference(self, kind: str) -> list[dict[str, Any]]:
+    @overload
+    async def reference(self, kind: Literal["districts"]) -> list[DistrictView]: ...
+    @overload
+    async def reference(self, kind: Literal["associations"]) -> list[AssociationView]: ...
+    async def reference(self, kind: Kind) -> ReferenceList:
         """Districts or associations: the lists every request shares (gateway/reference.py)."""
         self.principal  # noqa: B018 — refuse anonymous callers before any service call
-        rows: list[dict[str, Any]] = await self.services.reference.get(kind)
-        return rows
+        return await self.services.reference.get(kind)
 
     async def fetched(self, service: str, path: str, shape: type[Shape]) -> Shape:
         """A service's reference answer (modules, job families…) as its contract ``shape``,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import strawberry
 
 from contracts.api import reporting
+from contracts.api.registration import AssociationView, DistrictView
 from contracts.api.reporting import BreakdownCell, ImpactAnswer
 
 from .context import Context
@@ -32,8 +33,6 @@ from .outputs import (
 )
 from .wire import enum_value
 
-Row = dict[str, Any]
-
 
 async def compose_impact(context: Context, impact_filter: ImpactFilter | None) -> Impact:
     params = {}
@@ -53,12 +52,14 @@ async def compose_impact(context: Context, impact_filter: ImpactFilter | None) -
 
 
 def impact_of(
-    answer: ImpactAnswer, district_rows: list[Row], association_rows: list[Row]
+    answer: ImpactAnswer,
+    known_districts: Sequence[DistrictView],
+    known_associations: Sequence[AssociationView],
 ) -> Impact:
     """Reporting's ``GET /impact`` answer (contracts.api.reporting) as an Impact, districts and
-    associations named from registration's reference lists (``{"id", "name", …}`` rows)."""
-    districts = {row["id"]: row["name"] for row in district_rows}
-    associations = {row["id"]: row["name"] for row in association_rows}
+    associations named from registration's reference lists (contracts.api.registration)."""
+    districts = {district.id: district.name for district in known_districts}
+    associations = {association.id: association.name for association in known_associations}
 
     def rows(dimension: str) -> list[BreakdownCell]:
         found = [b for b in answer.breakdowns if b.dimension == dimension]

@@ -8,6 +8,11 @@ from enum import StrEnum
 
 import strawberry
 
+from contracts.api import Page
+from contracts.api.orientation import PlacementView, ReferralView
+from contracts.api.registration import BeneficiaryView
+from contracts.api.training import SessionView
+
 from . import orientation, training
 from .context import Context
 from .enums import PartnerKind, PlacementKind, Track
@@ -91,6 +96,7 @@ async def beneficiaries(
         filters,
         first,
         after,
+        Page[BeneficiaryView],
         Beneficiary.of,
     )
 
@@ -114,6 +120,7 @@ async def sessions(
         filters,
         first,
         after,
+        Page[SessionView],
         training.Session.of,
     )
 
@@ -131,6 +138,7 @@ async def placements(
         filters,
         first,
         after,
+        Page[PlacementView],
         orientation.Placement.of,
     )
 
@@ -152,5 +160,6 @@ async def referrals(
         filters,
         first,
         after,
+        Page[ReferralView],
         orientation.Referral.of,
     )

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from contracts.api import registration
+
 from . import orientation, training
 from . import share_links as sharing
 from .context import Context, context_of
@@ -23,10 +25,15 @@ async def _change_beneficiary(
     info: Info[Context, Any], method: str, path: str, body: dict[str, Any] | None = None
 ) -> Beneficiary:
     context = context_of(info)
-    row = await context.services.call(
-        "registration", method, path, authorization=context.authorization, json=body
+    changed = await context.services.answer(
+        registration.BeneficiaryView,
+        "registration",
+        method,
+        path,
+        authorization=context.authorization,
+        json=body,
     )
-    return Beneficiary.of(row)
+    return Beneficiary.of(changed)
 
 
 @strawberry.type(
@@ -50,14 +57,15 @@ class Mutation:
         }
         body["tracks"] = [enum_value(track) for track in input.tracks]
         body["consent"] = strawberry.asdict(input.consent)
-        row = await context.services.call(
+        enrolled = await context.services.answer(
+            registration.BeneficiaryView,
             "registration",
             "POST",
             "/beneficiaries",
             authorization=context.authorization,
             json=body,
         )
-        return Beneficiary.of(row)
+        return Beneficiary.of(enrolled)
 
     @strawberry.mutation(description="Correct a record; only the fields sent change")
     async def rectify_beneficiary(
@@ -110,14 +118,15 @@ class Mutation:
         reason: ErasureReason | None = ErasureReason.REQUEST_OF_PERSON,
     ) -> ErasureReceipt:
         context = context_of(info)
-        row = await context.services.call(
+        receipt = await context.services.answer(
+            registration.ErasureReceiptView,
             "registration",
             "DELETE",
             f"/beneficiaries/{path_segment(id)}",
             authorization=context.authorization,
             params={"reason": (reason or ErasureReason.REQUEST_OF_PERSON).value},
         )
-        return ErasureReceipt.of(row)
+        return ErasureReceipt.of(receipt)
 
     @strawberry.mutation(
         description="A read-only public link to the anonymised programme figures (the "
@@ -138,7 +147,8 @@ class Mutation:
         self, info: Info[Context, Any], id: strawberry.ID, input: DistrictInput
     ) -> District:
         context = context_of(info)
-        row = await context.services.call(
+        saved = await context.services.answer(
+            registration.DistrictView,
             "registration",
             "PUT",
             f"/districts/{path_segment(id)}",
@@ -146,7 +156,7 @@ class Mutation:
             json=strawberry.asdict(input),
         )
         context.services.reference.clear()  # the next answers name it as saved
-        return District.of(row)
+        return District.of(saved)
 
     @strawberry.mutation(description="Create or edit an association; coordinators only")
     async def save_association(
@@ -154,7 +164,8 @@ class Mutation:
     ) -> Association:
         context = context_of(info)
         body = {**strawberry.asdict(input), "districts": [str(d) for d in input.districts]}
-        row = await context.services.call(
+        saved = await context.services.answer(
+            registration.AssociationView,
             "registration",
             "PUT",
             f"/associations/{path_segment(id)}",
@@ -162,7 +173,7 @@ class Mutation:
             json=body,
         )
         context.services.reference.clear()  # the next answers name it as saved
-        return Association.of(row)
+        return Association.of(saved)
 
     @strawberry.mutation(
         description="Anonymise people without contact for olderThanDays (dry run: only list them)"
@@ -171,18 +182,15 @@ class Mutation:
         self, info: Info[Context, Any], dry_run: bool = True, older_than_days: int = 730
     ) -> RetentionRun:
         context = context_of(info)
-        answer = await context.services.call(
+        run = await context.services.answer(
+            registration.RetentionRun,
             "registration",
             "POST",
             "/retention",
             authorization=context.authorization,
             params={"dry_run": str(dry_run).lower(), "older_than_days": str(older_than_days)},
         )
-        return RetentionRun(
-            dry_run=answer["dry_run"],
-            older_than_days=answer["older_than_days"],
-            beneficiary_ids=[strawberry.ID(i) for i in answer["beneficiary_ids"]],
-        )
+        return RetentionRun.of(run)
 
     @strawberry.mutation(description="Schedule one session (district: the association's own)")
     async def schedule_session(

@@ -1,4 +1,5 @@
-"""Orientation in GraphQL: workshops, interests, referrals, placements and their follow-ups."""
+"""Orientation in GraphQL: workshops, interests, referrals, placements and their follow-ups,
+each made from orientation's answer as ``contracts.api.orientation`` types it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from contracts.api.orientation import (
+    FollowUpDueView,
+    FollowUpView,
+    InterestsView,
+    JobFamilyView,
+    PersonRecords,
+    PlacementView,
+    ReferralView,
+    WorkshopView,
+)
+
 from .context import Context, context_of
 from .enums import OutcomeClass, PartnerKind, PlacementKind, ReferralOutcome
-from .wire import enum_value, parse_datetime, path_segment, required_datetime
+from .wire import enum_value, path_segment
 
 if TYPE_CHECKING:
     from .outputs import Beneficiary
@@ -26,6 +38,10 @@ async def _beneficiary(
     return Beneficiary.of(row) if row else None
 
 
+# What a person's orientation fields show when orientation holds nothing the caller may see.
+NO_RECORDS = PersonRecords(workshops=[], interests=None, referrals=[], placements=[], follow_ups=[])
+
+
 # -- reference ----------------------------------------------------------------------------
 
 
@@ -37,16 +53,15 @@ class JobFamily:
 
 
 async def job_families(context: Context) -> list[JobFamily]:
-    rows = await context.fetched("orientation", "/job-families")
+    families = await context.fetched("orientation", "/job-families", list[JobFamilyView])
     return [
-        JobFamily(code=row["code"], title=row["title"], rome_codes=list(row["rome_codes"]))
-        for row in rows
+        JobFamily(code=family.code, title=family.title, rome_codes=family.rome_codes)
+        for family in families
     ]
 
 
 async def refusal_reasons(context: Context) -> list[str]:
-    reasons: list[str] = await context.fetched("orientation", "/refusal-reasons")
-    return reasons
+    return await context.fetched("orientation", "/refusal-reasons", list[str])
 
 
 # -- workshops and interests --------------------------------------------------------------
@@ -63,15 +78,15 @@ class Workshop:
     recorded_at: dt.datetime
 
     @staticmethod
-    def of(row: dict[str, Any]) -> Workshop:
+    def of(workshop: WorkshopView) -> Workshop:
         return Workshop(
-            id=strawberry.ID(row["id"]),
-            association_id=strawberry.ID(row["association_id"]),
-            held_at=required_datetime(row["held_at"]),
-            job_families=list(row["job_families"]),
-            women_focused=row["women_focused"],
-            participants=[strawberry.ID(participant) for participant in row["participants"]],
-            recorded_at=required_datetime(row["recorded_at"]),
+            id=strawberry.ID(workshop.id),
+            association_id=strawberry.ID(workshop.association_id),
+            held_at=workshop.held_at,
+            job_families=workshop.job_families,
+            women_focused=workshop.women_focused,
+            participants=[strawberry.ID(participant) for participant in workshop.participants],
+            recorded_at=workshop.recorded_at,
         )
 
 
@@ -93,11 +108,11 @@ class Interests:
     recorded_at: dt.datetime
 
     @staticmethod
-    def of(row: dict[str, Any]) -> Interests:
+    def of(interests: InterestsView) -> Interests:
         return Interests(
-            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
-            job_families=list(row["job_families"]),
-            recorded_at=required_datetime(row["recorded_at"]),
+            beneficiary_id=strawberry.ID(interests.beneficiary_id),
+            job_families=interests.job_families,
+            recorded_at=interests.recorded_at,
         )
 
 
@@ -109,16 +124,22 @@ async def record_workshop(context: Context, input: RecordWorkshopInput) -> Works
         "women_focused": input.women_focused,
         "participants": [str(participant) for participant in input.participants],
     }
-    row = await context.services.call(
-        "orientation", "POST", "/workshops", authorization=context.authorization, json=body
+    workshop = await context.services.answer(
+        WorkshopView,
+        "orientation",
+        "POST",
+        "/workshops",
+        authorization=context.authorization,
+        json=body,
     )
-    return Workshop.of(row)
+    return Workshop.of(workshop)
 
 
 async def set_interests(
     context: Context, beneficiary_id: str, job_families: list[str]
 ) -> Interests:
-    row = await context.services.call(
+    interests = await context.services.answer(
+        InterestsView,
         "orientation",
         "PUT",
         f"/beneficiaries/{path_segment(beneficiary_id)}/interests",
@@ -126,7 +147,7 @@ async def set_interests(
         json={"job_families": list(job_families)},
         missing_field="beneficiaryId",
     )
-    return Interests.of(row)
+    return Interests.of(interests)
 
 
 # -- referrals ----------------------------------------------------------------------------
@@ -149,15 +170,15 @@ class Referral:
         return await _beneficiary(info, self.beneficiary_id)
 
     @staticmethod
-    def of(row: dict[str, Any]) -> Referral:
+    def of(referral: ReferralView) -> Referral:
         return Referral(
-            id=strawberry.ID(row["id"]),
-            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
-            partner_kind=PartnerKind(row["partner_kind"]),
-            status=row["status"],
-            refusal_reason=row.get("refusal_reason"),
-            made_at=required_datetime(row["made_at"]),
-            resolved_at=parse_datetime(row.get("resolved_at")),
+            id=strawberry.ID(referral.id),
+            beneficiary_id=strawberry.ID(referral.beneficiary_id),
+            partner_kind=referral.partner_kind,
+            status=referral.status,
+            refusal_reason=referral.refusal_reason,
+            made_at=referral.made_at,
+            resolved_at=referral.resolved_at,
         )
 
 
@@ -172,7 +193,8 @@ async def refer_beneficiary(context: Context, input: ReferBeneficiaryInput) -> R
         "beneficiary_id": str(input.beneficiary_id),
         "partner_kind": enum_value(input.partner_kind),
     }
-    row = await context.services.call(
+    referral = await context.services.answer(
+        ReferralView,
         "orientation",
         "POST",
         "/referrals",
@@ -180,13 +202,14 @@ async def refer_beneficiary(context: Context, input: ReferBeneficiaryInput) -> R
         json=body,
         missing_field="beneficiaryId",
     )
-    return Referral.of(row)
+    return Referral.of(referral)
 
 
 async def resolve_referral(
     context: Context, referral_id: str, outcome: ReferralOutcome, refusal_reason: str | None
 ) -> Referral:
-    row = await context.services.call(
+    referral = await context.services.answer(
+        ReferralView,
         "orientation",
         "POST",
         f"/referrals/{path_segment(referral_id)}/resolution",
@@ -194,7 +217,7 @@ async def resolve_referral(
         json={"outcome": enum_value(outcome), "refusal_reason": refusal_reason},
         missing_field="id",
     )
-    return Referral.of(row)
+    return Referral.of(referral)
 
 
 # -- placements and follow-ups ------------------------------------------------------------
@@ -221,17 +244,17 @@ class Placement:
         return await _beneficiary(info, self.beneficiary_id)
 
     @staticmethod
-    def of(row: dict[str, Any]) -> Placement:
+    def of(placement: PlacementView) -> Placement:
         return Placement(
-            id=strawberry.ID(row["id"]),
-            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
-            kind=PlacementKind(row["kind"]),
-            outcome_class=OutcomeClass(row["outcome_class"]),
-            directed_to_employment=row["directed_to_employment"],
-            digital_sector=row["digital_sector"],
-            starts_on=dt.date.fromisoformat(row["starts_on"]),
-            employer=row.get("employer"),
-            recorded_at=required_datetime(row["recorded_at"]),
+            id=strawberry.ID(placement.id),
+            beneficiary_id=strawberry.ID(placement.beneficiary_id),
+            kind=placement.kind,
+            outcome_class=placement.outcome_class,
+            directed_to_employment=placement.directed_to_employment,
+            digital_sector=placement.digital_sector,
+            starts_on=placement.starts_on,
+            employer=placement.employer,
+            recorded_at=placement.recorded_at,
         )
 
 
@@ -257,6 +280,15 @@ class FollowUpDue:
     ) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
         return await _beneficiary(info, self.beneficiary_id)
 
+    @staticmethod
+    def of(due: FollowUpDueView) -> FollowUpDue:
+        return FollowUpDue(
+            placement_id=strawberry.ID(due.placement_id),
+            beneficiary_id=strawberry.ID(due.beneficiary_id),
+            months=due.months,
+            due_on=due.due_on,
+        )
+
 
 @strawberry.type(description="Whether the person was still in post at a follow-up")
 class FollowUp:
@@ -266,12 +298,12 @@ class FollowUp:
     recorded_at: dt.datetime
 
     @staticmethod
-    def of(row: dict[str, Any]) -> FollowUp:
+    def of(follow_up: FollowUpView) -> FollowUp:
         return FollowUp(
-            placement_id=strawberry.ID(row["placement_id"]),
-            months=row["months"],
-            still_in_post=row["still_in_post"],
-            recorded_at=required_datetime(row["recorded_at"]),
+            placement_id=strawberry.ID(follow_up.placement_id),
+            months=follow_up.months,
+            still_in_post=follow_up.still_in_post,
+            recorded_at=follow_up.recorded_at,
         )
 
 
@@ -283,7 +315,8 @@ async def record_placement(context: Context, input: RecordPlacementInput) -> Pla
         "digital_sector": bool(input.digital_sector),
         "employer": input.employer,
     }
-    row = await context.services.call(
+    placement = await context.services.answer(
+        PlacementView,
         "orientation",
         "POST",
         "/placements",
@@ -291,32 +324,26 @@ async def record_placement(context: Context, input: RecordPlacementInput) -> Pla
         json=body,
         missing_field="beneficiaryId",
     )
-    return Placement.of(row)
+    return Placement.of(placement)
 
 
 async def follow_ups_due(context: Context, on: dt.date | None) -> list[FollowUpDue]:
-    rows = await context.services.call(
+    due = await context.services.answer(
+        list[FollowUpDueView],
         "orientation",
         "GET",
         "/follow-ups/due",
         authorization=context.authorization,
         params={"on": on.isoformat()} if on is not None else None,
     )
-    return [
-        FollowUpDue(
-            placement_id=strawberry.ID(row["placement_id"]),
-            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
-            months=row["months"],
-            due_on=dt.date.fromisoformat(row["due_on"]),
-        )
-        for row in rows
-    ]
+    return [FollowUpDue.of(follow_up) for follow_up in due]
 
 
 async def record_follow_up(
     context: Context, placement_id: str, months: int, still_in_post: bool
 ) -> FollowUp:
-    row = await context.services.call(
+    follow_up = await context.services.answer(
+        FollowUpView,
         "orientation",
         "POST",
         f"/placements/{path_segment(placement_id)}/follow-ups",
@@ -324,4 +351,4 @@ async def record_follow_up(
         json={"months": months, "still_in_post": still_in_post},
         missing_field="placementId",
     )
-    return FollowUp.of(row)
+    return FollowUp.of(follow_up)

@@ -8,6 +8,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from contracts.api import registration
+from contracts.api.intake import DeliveryLine
+from contracts.api.orientation import PersonRecords
 from kit import audit
 
 from . import orientation, training
@@ -21,7 +24,6 @@ from .enums import (
     RecordKind,
     Track,
 )
-from .wire import parse_datetime
 
 
 @strawberry.type(description="A priority district (QPV) of Bordeaux Métropole")
@@ -33,13 +35,13 @@ class District:
     insee_code: str
 
     @staticmethod
-    def of(row: dict[str, Any]) -> District:
+    def of(district: registration.DistrictView) -> District:
         return District(
-            id=strawberry.ID(row["id"]),
-            name=row["name"],
-            commune=row["commune"],
-            qpv_code=row["qpv_code"],
-            insee_code=row["insee_code"],
+            id=strawberry.ID(district.id),
+            name=district.name,
+            commune=district.commune,
+            qpv_code=district.qpv_code,
+            insee_code=district.insee_code,
         )
 
 
@@ -57,17 +59,17 @@ class Association:
 
     @strawberry.field(description="Districts the association serves")
     async def districts(self, info: Info[Context, Any]) -> list[District]:
-        rows = await context_of(info).reference("districts")
-        return [District.of(row) for row in rows if row["id"] in self.district_ids]
+        districts = await context_of(info).reference("districts")
+        return [District.of(d) for d in districts if d.id in self.district_ids]
 
     @staticmethod
-    def of(row: dict[str, Any]) -> Association:
+    def of(association: registration.AssociationView) -> Association:
         return Association(
-            id=strawberry.ID(row["id"]),
-            name=row["name"],
-            siret=row.get("siret"),
-            rna=row.get("rna"),
-            district_ids=row["districts"],
+            id=strawberry.ID(association.id),
+            name=association.name,
+            siret=association.siret,
+            rna=association.rna,
+            district_ids=list(association.districts),
         )
 
 
@@ -106,13 +108,14 @@ class Beneficiary:
 
     @strawberry.field(description="The association that enrolled the person")
     async def association(self, info: Info[Context, Any]) -> Association | None:
-        rows = await context_of(info).reference("associations")
-        return next((Association.of(r) for r in rows if r["id"] == self.association_id), None)
+        associations = await context_of(info).reference("associations")
+        found = (a for a in associations if a.id == self.association_id)
+        return next((Association.of(a) for a in found), None)
 
     @strawberry.field(description="The priority district the person belongs to")
     async def district(self, info: Info[Context, Any]) -> District | None:
-        rows = await context_of(info).reference("districts")
-        return next((District.of(r) for r in rows if r["id"] == self.district_id), None)
+        districts = await context_of(info).reference("districts")
+        return next((District.of(d) for d in districts if d.id == self.district_id), None)
 
     @strawberry.field(
         description="Training: attendance totals, trained or not, assessments; null when "
@@ -127,65 +130,65 @@ class Beneficiary:
         rows = await context_of(info).loaders.attendance.load(str(self.id))
         return [training.Attendance.of(row) for row in rows]
 
-    async def _orientation(self, info: Info[Context, Any], kind: str) -> Any:
+    async def _orientation(self, info: Info[Context, Any]) -> PersonRecords:
+        """What orientation holds about the person; nothing when it holds nothing the caller
+        may see."""
         records = await context_of(info).loaders.orientation.load(str(self.id))
-        return (records or {}).get(kind)
+        return records if records is not None else orientation.NO_RECORDS
 
     @strawberry.field(description="Orientation: career-discovery workshops attended")
     async def workshops(self, info: Info[Context, Any]) -> list[orientation.Workshop]:
-        return [
-            orientation.Workshop.of(r) for r in await self._orientation(info, "workshops") or []
-        ]
+        records = await self._orientation(info)
+        return [orientation.Workshop.of(workshop) for workshop in records.workshops]
 
     @strawberry.field(description="Orientation: the job families the person is interested in")
     async def interests(self, info: Info[Context, Any]) -> orientation.Interests | None:
-        row = await self._orientation(info, "interests")
-        return orientation.Interests.of(row) if row else None
+        interests = (await self._orientation(info)).interests
+        return orientation.Interests.of(interests) if interests else None
 
     @strawberry.field(description="Orientation: referrals to partners, oldest first")
     async def referrals(self, info: Info[Context, Any]) -> list[orientation.Referral]:
-        return [
-            orientation.Referral.of(r) for r in await self._orientation(info, "referrals") or []
-        ]
+        records = await self._orientation(info)
+        return [orientation.Referral.of(referral) for referral in records.referrals]
 
     @strawberry.field(description="Orientation: what the person went on to, by start date")
     async def placements(self, info: Info[Context, Any]) -> list[orientation.Placement]:
-        rows = await self._orientation(info, "placements") or []
-        return [orientation.Placement.of(r) for r in rows]
+        records = await self._orientation(info)
+        return [orientation.Placement.of(placement) for placement in records.placements]
 
     @strawberry.field(description="Orientation: 3- and 6-month follow-ups recorded")
     async def follow_ups(self, info: Info[Context, Any]) -> list[orientation.FollowUp]:
-        rows = await self._orientation(info, "follow_ups") or []
-        return [orientation.FollowUp.of(r) for r in rows]
+        records = await self._orientation(info)
+        return [orientation.FollowUp.of(follow_up) for follow_up in records.follow_ups]
 
     @staticmethod
-    def of(row: dict[str, Any]) -> Beneficiary:
-        consent = row["consent"]
+    def of(person: registration.BeneficiaryView) -> Beneficiary:
+        consent = person.consent
         return Beneficiary(
-            id=strawberry.ID(row["id"]),
-            association_id=strawberry.ID(row["association_id"]),
-            district_id=strawberry.ID(row["district_id"]),
-            first_name=row["first_name"],
-            last_name=row["last_name"],
-            birth_year=row.get("birth_year"),
-            phone=row.get("phone"),
-            email=row.get("email"),
-            street=row.get("street"),
-            postcode=row.get("postcode"),
-            insee_code=row.get("insee_code"),
-            qpv_resident=row["qpv_resident"],
-            status=row["status"],
-            gender=Gender(row["gender"]),
-            age_band=AgeBand(row["age_band"]),
-            tracks=[Track(track) for track in row["tracks"]],
-            employment_status=EmploymentStatus(row["employment_status"]),
+            id=strawberry.ID(person.id),
+            association_id=strawberry.ID(person.association_id),
+            district_id=strawberry.ID(person.district_id),
+            first_name=person.first_name,
+            last_name=person.last_name,
+            birth_year=person.birth_year,
+            phone=person.phone,
+            email=person.email,
+            street=person.street,
+            postcode=person.postcode,
+            insee_code=person.insee_code,
+            qpv_resident=person.qpv_resident,
+            status=person.status,
+            gender=person.gender,
+            age_band=person.age_band,
+            tracks=list(person.tracks),
+            employment_status=person.employment_status,
             consent=Consent(
-                programme_follow_up=consent["programme_follow_up"],
-                share_with_partners=consent["share_with_partners"],
-                contact_for_surveys=consent["contact_for_surveys"],
+                programme_follow_up=consent.programme_follow_up,
+                share_with_partners=consent.share_with_partners,
+                contact_for_surveys=consent.contact_for_surveys,
             ),
-            enrolled_at=parse_datetime(row["enrolled_at"]) or dt.datetime.now(dt.UTC),
-            last_contact_at=parse_datetime(row.get("last_contact_at")),
+            enrolled_at=person.enrolled_at,
+            last_contact_at=person.last_contact_at,
         )
 
 
@@ -199,14 +202,14 @@ class ErasureReceipt:
     erased: list[str] = strawberry.field(description="What was destroyed")
 
     @staticmethod
-    def of(row: dict[str, Any]) -> ErasureReceipt:
+    def of(receipt: registration.ErasureReceiptView) -> ErasureReceipt:
         return ErasureReceipt(
-            id=strawberry.ID(row["id"]),
-            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
-            erased_at=parse_datetime(row["erased_at"]) or dt.datetime.now(dt.UTC),
-            reason=ErasureReason(row["reason"]),
-            requested_by=row["requested_by"],
-            erased=list(row["erased"]),
+            id=strawberry.ID(receipt.id),
+            beneficiary_id=strawberry.ID(receipt.beneficiary_id),
+            erased_at=receipt.erased_at,
+            reason=receipt.reason,
+            requested_by=receipt.requested_by,
+            erased=list(receipt.erased),
         )
 
 
@@ -261,12 +264,33 @@ class PartnerDelivery:
     last_error_at: dt.datetime | None
     last_seen: dt.datetime | None
 
+    @staticmethod
+    def of(line: DeliveryLine) -> PartnerDelivery:
+        return PartnerDelivery(
+            service=line.service,
+            partner=line.partner,
+            accepted=line.accepted,
+            rejected=line.rejected,
+            waiting=line.waiting,
+            last_error=line.last_error,
+            last_error_at=line.last_error_at,
+            last_seen=line.last_seen,
+        )
+
 
 @strawberry.type(description="People without contact for the period: listed, or anonymised")
 class RetentionRun:
     dry_run: bool
     older_than_days: int
     beneficiary_ids: list[strawberry.ID]
+
+    @staticmethod
+    def of(run: registration.RetentionRun) -> RetentionRun:
+        return RetentionRun(
+            dry_run=run.dry_run,
+            older_than_days=run.older_than_days,
+            beneficiary_ids=[strawberry.ID(i) for i in run.beneficiary_ids],
+        )
 
 
 @strawberry.type

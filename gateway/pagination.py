@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import strawberry
+
+from contracts.api import Answer, Page
 
 from .services import UserInputError
 
@@ -19,6 +21,7 @@ MAX_FIRST = 100
 DEFAULT_FIRST = 20
 
 Node = TypeVar("Node")
+Row = TypeVar("Row", bound=Answer)  # what the service's page holds (a model of contracts/api)
 
 
 @strawberry.type(description="Where a page stands in its list")
@@ -70,20 +73,18 @@ def check_first(first: int) -> None:
         raise UserInputError(message, [{"field": "first", "message": message}])
 
 
-def connection_of(
-    kind: str, answer: dict[str, Any], node: Callable[[dict[str, Any]], Node]
-) -> Connection[Node]:
+def connection_of(kind: str, answer: Page[Row], node: Callable[[Row], Node]) -> Connection[Node]:
     """A service's page answer (``kit.paging``) as a GraphQL connection."""
     edges = [
-        Edge(cursor=encode_cursor(kind, edge["position"]), node=node(edge["node"]))
-        for edge in answer["edges"]
+        Edge(cursor=encode_cursor(kind, edge.position), node=node(edge.node))
+        for edge in answer.edges
     ]
     return Connection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=answer["has_next"], end_cursor=edges[-1].cursor if edges else None
+            has_next_page=answer.has_next, end_cursor=edges[-1].cursor if edges else None
         ),
-        total_count=answer["total"],
+        total_count=answer.total,
     )
 
 
@@ -95,16 +96,17 @@ async def read_connection(
     filters: dict[str, str | None],
     first: int,
     after: str | None,
-    node: Callable[[dict[str, Any]], Node],
+    page: type[Page[Row]],
+    node: Callable[[Row], Node],
 ) -> Connection[Node]:
-    """One page of a service's list: ``filters`` (unset ones left out), ``first`` items after
-    the cursor ``after``."""
+    """One page of a service's list (its contract ``page``): ``filters`` (unset ones left
+    out), ``first`` items after the cursor ``after``, each made a GraphQL ``node``."""
     check_first(first)
     params = {name: value for name, value in filters.items() if value is not None}
     params["first"] = str(first)
     if after:
         params["after"] = decode_cursor(kind, after)
-    answer = await context.services.call(
-        service, "GET", path, authorization=context.authorization, params=params
+    answer = await context.services.answer(
+        page, service, "GET", path, authorization=context.authorization, params=params
     )
     return connection_of(kind, answer, node)

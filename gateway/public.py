@@ -17,7 +17,7 @@ from contracts.api.reporting import ImpactAnswer
 
 from .impact import impact_of
 from .outputs import Impact
-from .services import Services, ServiceUnavailable
+from .services import ServiceAnswerInvalid, Services, ServiceUnavailable
 from .share_links import dashboard_path
 from .wire import path_segment
 
@@ -64,7 +64,8 @@ PUBLIC_SCHEMA = strawberry.Schema(query=PublicFigures)
 
 async def public_figures(services: Services, link_id: str) -> tuple[int, dict[str, Any]]:
     """The status and JSON of ``GET /public/{id}``: the figures (200), 404 for an unknown or
-    revoked link (no detail), 503 when reporting or registration does not answer."""
+    revoked link (no detail), 503 when reporting or registration does not answer (or answers
+    outside its contract)."""
     if not link_id or len(link_id) > 100:
         return 404, GONE
     try:
@@ -73,7 +74,7 @@ async def public_figures(services: Services, link_id: str) -> tuple[int, dict[st
             services.reference.get("districts"),
             services.reference.get("associations"),
         )
-    except (httpx.HTTPError, ServiceUnavailable):
+    except (httpx.HTTPError, ServiceUnavailable, ServiceAnswerInvalid):
         return 503, UNAVAILABLE
     if shared.status_code == 404:
         return 404, GONE

@@ -11,6 +11,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from contracts.api import registration
+from contracts.api.intake import DeliveryLine
 from kit import audit
 from kit.settings import SERVICE_NAMES
 
@@ -29,10 +31,24 @@ from .outputs import (
     PartnerDelivery,
 )
 from .pagination import DEFAULT_FIRST, Connection
-from .wire import parse_datetime, path_segment
+from .services import validated
+from .wire import path_segment
 
 # The services partners send requests to (dn.intake.<service>).
 INTAKE_SERVICES = ("registration", "training", "orientation")
+# Each service's right-of-access export as its contract (contracts/api); a service not named
+# here is passed on unchecked.
+EXPORT_CONTRACTS: dict[str, Any] = {"registration": registration.BeneficiaryExport}
+
+
+async def _export(context: Context, service: str, beneficiary_id: str) -> Any:
+    """What ``service`` holds about the person, checked against its contract and passed on as
+    the service wrote it: a field added to an export since still reaches the person."""
+    path = f"/beneficiaries/{path_segment(beneficiary_id)}/export"
+    body = await context.services.call(service, "GET", path, authorization=context.authorization)
+    if service in EXPORT_CONTRACTS:
+        validated(EXPORT_CONTRACTS[service], body, service, path)
+    return body
 
 
 @strawberry.type
@@ -44,14 +60,14 @@ class Query:
     @strawberry.field(description="One beneficiary; null when unknown or not yours to see")
     async def beneficiary(self, info: Info[Context, Any], id: strawberry.ID) -> Beneficiary | None:
         context = context_of(info)
-        row = await context.services.call(
+        found = await context.services.answer_if_found(
+            registration.BeneficiaryView,
             "registration",
             "GET",
             f"/beneficiaries/{path_segment(id)}",
             authorization=context.authorization,
-            missing_ok=True,
         )
-        return Beneficiary.of(row) if row else None
+        return Beneficiary.of(found) if found else None
 
     @strawberry.field(
         description="Everything every service holds about one person (right of access); "
@@ -60,15 +76,7 @@ class Query:
     async def beneficiary_export(self, info: Info[Context, Any], id: strawberry.ID) -> JSON:
         context = context_of(info)
         answers = await asyncio.gather(
-            *(
-                context.services.call(
-                    service,
-                    "GET",
-                    f"/beneficiaries/{path_segment(id)}/export",
-                    authorization=context.authorization,
-                )
-                for service in SERVICE_NAMES
-            ),
+            *(_export(context, service, id) for service in SERVICE_NAMES),
             return_exceptions=True,
         )
         for answer in answers:  # registration's refusal first: it knows whether the person exists
@@ -103,8 +111,13 @@ class Query:
             params["actor"] = actor
         answers = await asyncio.gather(
             *(
-                context.services.call(
-                    service, "GET", "/audit", authorization=context.authorization, params=params
+                context.services.answer(
+                    list[audit.AuditEntry],
+                    service,
+                    "GET",
+                    "/audit",
+                    authorization=context.authorization,
+                    params=params,
                 )
                 for service in SERVICE_NAMES
             ),
@@ -114,7 +127,7 @@ class Query:
         for answer in answers:
             if isinstance(answer, BaseException):
                 raise answer
-            entries.append([audit.AuditEntry.model_validate(row) for row in answer])
+            entries.append(answer)
         return [AuditEntry.of(entry) for entry in audit.newest_first(entries, wanted)]
 
     @strawberry.field(
@@ -128,7 +141,8 @@ class Query:
         context = context_of(info)
         answers = await asyncio.gather(
             *(
-                context.services.call(
+                context.services.answer(
+                    list[DeliveryLine],
                     service,
                     "GET",
                     "/deliveries",
@@ -138,34 +152,21 @@ class Query:
                 for service in INTAKE_SERVICES
             )
         )
-        return [
-            PartnerDelivery(
-                service=row["service"],
-                partner=row["partner"],
-                accepted=row["accepted"],
-                rejected=row["rejected"],
-                waiting=row["waiting"],
-                last_error=row.get("last_error"),
-                last_error_at=parse_datetime(row.get("last_error_at")),
-                last_seen=parse_datetime(row.get("last_seen")),
-            )
-            for rows in answers
-            for row in rows
-        ]
+        return [PartnerDelivery.of(line) for lines in answers for line in lines]
 
     @strawberry.field(description="The receipt of a person's erasure; null when never erased")
     async def erasure_receipt(
         self, info: Info[Context, Any], beneficiary_id: strawberry.ID
     ) -> ErasureReceipt | None:
         context = context_of(info)
-        row = await context.services.call(
+        receipt = await context.services.answer_if_found(
+            registration.ErasureReceiptView,
             "registration",
             "GET",
             f"/erasures/{path_segment(beneficiary_id)}",
             authorization=context.authorization,
-            missing_ok=True,
         )
-        return ErasureReceipt.of(row) if row else None
+        return ErasureReceipt.of(receipt) if receipt else None
 
     @strawberry.field(description="Public links to the anonymised figures; coordinators only")
     async def share_links(self, info: Info[Context, Any]) -> list[sharing.ShareLink]:
@@ -173,11 +174,11 @@ class Query:
 
     @strawberry.field(description="The programme's priority districts")
     async def districts(self, info: Info[Context, Any]) -> list[District]:
-        return [District.of(row) for row in await context_of(info).reference("districts")]
+        return [District.of(d) for d in await context_of(info).reference("districts")]
 
     @strawberry.field(description="The associations running the programme")
     async def associations(self, info: Info[Context, Any]) -> list[Association]:
-        return [Association.of(row) for row in await context_of(info).reference("associations")]
+        return [Association.of(a) for a in await context_of(info).reference("associations")]
 
     @strawberry.field(description="The training catalogue: modules with competences and level")
     async def modules(self, info: Info[Context, Any]) -> list[training.TrainingModule]:

@@ -6,30 +6,35 @@ for lists that change a few times a year. They are the same for every caller, so
 serves every request for ``ttl_s``. A change made through this gateway clears them at once; one
 made elsewhere when reporting's change stream says names changed (gateway/live.py, a ``names``
 notice from registration's events), and within ``ttl_s`` at worst. A failed fetch is not
-kept.
+kept. Each list is registration's answer as its contract (``contracts.api.registration``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal, overload
 
+from contracts.api.registration import AssociationView, DistrictView
 from kit.shared import SharedComputations
 
-KINDS = ("districts", "associations")
+Kind = Literal["districts", "associations"]
+ReferenceList = list[DistrictView] | list[AssociationView]
+# What registration answers on GET /districts and GET /associations.
+SHAPES: dict[str, Any] = {"districts": list[DistrictView], "associations": list[AssociationView]}
+KINDS = tuple(SHAPES)
 TTL_S = 30.0
 
 
 class ReferenceLists:
     def __init__(
         self,
-        fetch: Callable[[str], Awaitable[Any]],
+        fetch: Callable[[str], Awaitable[ReferenceList]],
         ttl_s: float = TTL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetch = fetch
-        self._lists: SharedComputations[Any] = SharedComputations(ttl_s, clock)
+        self._lists: SharedComputations[ReferenceList] = SharedComputations(ttl_s, clock)
         self._cleared = 0
 
     @property
@@ -38,7 +43,11 @@ class ReferenceLists:
         districts and associations are shared only within one epoch (gateway/answers.py)."""
         return self._lists.started + self._cleared
 
-    async def get(self, kind: str) -> Any:
+    @overload
+    async def get(self, kind: Literal["districts"]) -> list[DistrictView]: ...
+    @overload
+    async def get(self, kind: Literal["associations"]) -> list[AssociationView]: ...
+    async def get(self, kind: Kind) -> ReferenceList:
         """The list ``kind`` names: the one kept if fresh, else fetched once for everyone
         asking meanwhile."""
         if kind not in KINDS:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from functools import cache
 from typing import Any, TypeVar
 
 import httpx
@@ -21,7 +20,7 @@ from kit.auth import (
 from kit.settings import SERVICE_NAMES, Settings
 
 from .call_count import count_call
-from .reference import ReferenceLists
+from .reference import SHAPES, ReferenceList, ReferenceLists
 
 log = logging.getLogger(__name__)
 Shape = TypeVar("Shape")
@@ -66,9 +65,13 @@ class ServiceAnswerInvalid(GraphQLError):
         )
 
 
-@cache
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}  # built once per shape: building one costs ~1 ms
+
+
 def _adapter(shape: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(shape)
+    if shape not in _ADAPTERS:
+        _ADAPTERS[shape] = TypeAdapter(shape)
+    return _ADAPTERS[shape]
 
 
 def validated(shape: type[Shape], body: Any, service: str, path: str) -> Shape:
@@ -111,16 +114,18 @@ class Services:
         # Districts and associations, shared by every request for a short while.
         self.reference = ReferenceLists(self._reference_list)
 
-    async def _reference_list(self, kind: str) -> Any:
-        """Registration's districts or associations, asked for by the gateway itself (the lists
-        are the same for every caller, and shared)."""
+    async def _reference_list(self, kind: str) -> ReferenceList:
+        """Registration's districts or associations (contracts.api.registration), asked for by
+        the gateway itself (the lists are the same for every caller, and shared)."""
+        path = f"/{kind}"
         try:
-            response = await self.get_unattended("registration", f"/{kind}")
+            response = await self.get_unattended("registration", path)
         except httpx.TransportError as error:
             raise ServiceUnavailable("registration") from error
         if response.status_code != 200:
             raise ServiceUnavailable("registration")
-        return response.json()
+        rows: ReferenceList = validated(SHAPES[kind], response.json(), "registration", path)
+        return rows
 
     async def close(self) -> None:
         for client in self._clients.values():

@@ -10,12 +10,27 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from contracts.maturity import AssessmentReport, MaturityReport, QuestionnaireReport
+from contracts.api.training import (
+    AssessmentReport,
+    AssessmentView,
+    AtRiskView,
+    AttendanceView,
+    FrameworkView,
+    MaturityReport,
+    ModuleView,
+    ProgressView,
+    QuestionnaireReport,
+    RollCallRecorded,
+    ScheduledSessions,
+    SessionDetail,
+    SessionView,
+    StageView,
+)
 
 from .context import Context, context_of
 from .enums import AssessmentStage, AttendanceStatus, Autonomy, MaturityQuestion, SessionKind
-from .services import UserInputError
-from .wire import enum_value, parse_datetime, path_segment, required_datetime
+from .services import Shape, UserInputError
+from .wire import enum_value, path_segment
 
 if TYPE_CHECKING:
     from .outputs import Beneficiary
@@ -32,13 +47,13 @@ class TrainingModule:
     themes: list[str]
 
     @staticmethod
-    def of(row: dict[str, Any]) -> TrainingModule:
+    def of(module: ModuleView) -> TrainingModule:
         return TrainingModule(
-            id=strawberry.ID(row["id"]),
-            title=row["title"],
-            competences=list(row["competences"]),
-            level=row["level"],
-            themes=list(row.get("themes", [])),
+            id=strawberry.ID(module.id),
+            title=module.title,
+            competences=module.competences,
+            level=module.level,
+            themes=module.themes,
         )
 
 
@@ -69,7 +84,8 @@ async def _beneficiary(
 
 
 async def modules(context: Context) -> list[TrainingModule]:
-    return [TrainingModule.of(row) for row in await context.fetched("training", "/modules")]
+    catalogue = await context.fetched("training", "/modules", list[ModuleView])
+    return [TrainingModule.of(module) for module in catalogue]
 
 
 async def module_of(context: Context, module_id: str) -> TrainingModule | None:
@@ -77,16 +93,16 @@ async def module_of(context: Context, module_id: str) -> TrainingModule | None:
 
 
 async def competences(context: Context) -> list[CompetenceArea]:
-    framework = await context.fetched("training", "/competences")
+    framework = await context.fetched("training", "/competences", FrameworkView)
     return [
         CompetenceArea(
-            id=strawberry.ID(area["id"]),
-            name=area["name"],
-            english=area["english"],
-            digcomp=area["digcomp"],
-            competences=[Competence(code=c["code"], name=c["name"]) for c in area["competences"]],
+            id=strawberry.ID(area.id),
+            name=area.name,
+            english=area.english,
+            digcomp=area.digcomp,
+            competences=[Competence(code=c.code, name=c.name) for c in area.competences],
         )
-        for area in framework["areas"]
+        for area in framework.areas
     ]
 
 
@@ -112,17 +128,17 @@ class Attendance:
         return await _beneficiary(info, self.beneficiary_id)
 
     @staticmethod
-    def of(row: dict[str, Any]) -> Attendance:
+    def of(record: AttendanceView) -> Attendance:
         return Attendance(
-            id=strawberry.ID(row["id"]),
-            session_id=strawberry.ID(row["session_id"]),
-            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
-            status=AttendanceStatus(row["status"]),
-            minutes=row["minutes"],
-            module_id=strawberry.ID(row["module_id"]),
-            association_id=strawberry.ID(row["association_id"]),
-            session_starts_at=required_datetime(row["session_starts_at"]),
-            recorded_at=required_datetime(row["recorded_at"]),
+            id=strawberry.ID(record.id),
+            session_id=strawberry.ID(record.session_id),
+            beneficiary_id=strawberry.ID(record.beneficiary_id),
+            status=record.status,
+            minutes=record.minutes,
+            module_id=strawberry.ID(record.module_id),
+            association_id=strawberry.ID(record.association_id),
+            session_starts_at=record.session_starts_at,
+            recorded_at=record.recorded_at,
         )
 
 
@@ -138,7 +154,7 @@ class Session:
     duration_minutes: int
     capacity: int | None = strawberry.field(description="null: no limit")
     anonymous_count: int = strawberry.field(description="Headcount of people not enrolled")
-    roll_call: strawberry.Private[list[dict[str, Any]] | None]
+    roll_call: strawberry.Private[list[AttendanceView] | None]  # None: not read yet
 
     @strawberry.field(description="The module taught")
     async def module(self, info: Info[Context, Any]) -> TrainingModule | None:
@@ -149,25 +165,27 @@ class Session:
         "session of a list)"
     )
     async def attendance(self, info: Info[Context, Any]) -> list[Attendance]:
-        rows = self.roll_call
-        if rows is None:
-            rows = await context_of(info).loaders.roll_call.load(str(self.id))
-        return [Attendance.of(row) for row in rows]
+        records = self.roll_call
+        if records is None:
+            records = await context_of(info).loaders.roll_call.load(str(self.id))
+        return [Attendance.of(record) for record in records]
 
     @staticmethod
-    def of(row: dict[str, Any]) -> Session:
+    def of(view: SessionView, roll_call: list[AttendanceView] | None = None) -> Session:
+        """The session training answered; its roll-call when the answer held it (else the
+        ``attendance`` field reads it)."""
         return Session(
-            id=strawberry.ID(row["id"]),
-            association_id=strawberry.ID(row["association_id"]),
-            district_id=strawberry.ID(row["district_id"]),
-            module_id=strawberry.ID(row["module_id"]),
-            kind=SessionKind(row["kind"]),
-            place_type=row["place_type"],
-            starts_at=required_datetime(row["starts_at"]),
-            duration_minutes=row["duration_minutes"],
-            capacity=row.get("capacity"),
-            anonymous_count=row.get("anonymous_count", 0),
-            roll_call=row.get("roll_call"),
+            id=strawberry.ID(view.id),
+            association_id=strawberry.ID(view.association_id),
+            district_id=strawberry.ID(view.district_id),
+            module_id=strawberry.ID(view.module_id),
+            kind=view.kind,
+            place_type=view.place_type,
+            starts_at=view.starts_at,
+            duration_minutes=view.duration_minutes,
+            capacity=view.capacity,
+            anonymous_count=view.anonymous_count,
+            roll_call=roll_call,
         )
 
 
@@ -251,12 +269,12 @@ async def district_for(context: Context, association_id: str, district_id: str |
     """The district a session takes place in: the one given, else the association's only one."""
     if district_id is not None:
         return district_id
-    associations = {row["id"]: row for row in await context.reference("associations")}
+    associations = {a.id: a for a in await context.reference("associations")}
     association = associations.get(str(association_id))
     if association is None:
         message = f"unknown association {association_id}; known: {', '.join(sorted(associations))}"
         raise UserInputError(message, [{"field": "associationId", "message": message}])
-    served: list[str] = association["districts"]
+    served = association.districts
     if len(served) != 1:
         message = (
             f"association {association_id} serves {len(served)} districts; say which one in "
@@ -284,10 +302,10 @@ async def _session_fields(
 
 async def schedule_session(context: Context, input: ScheduleSessionInput) -> Session:
     body = {**await _session_fields(context, input), "starts_at": input.starts_at.isoformat()}
-    row = await context.services.call(
-        "training", "POST", "/sessions", authorization=context.authorization, json=body
+    scheduled = await context.services.answer(
+        SessionView, "training", "POST", "/sessions", authorization=context.authorization, json=body
     )
-    return Session.of(row)
+    return Session.of(scheduled)
 
 
 async def schedule_recurring_sessions(
@@ -301,10 +319,15 @@ async def schedule_recurring_sessions(
         "at": input.at.isoformat(timespec="minutes"),
         "timezone": input.timezone,
     }
-    answer = await context.services.call(
-        "training", "POST", "/schedules", authorization=context.authorization, json=body
+    schedule = await context.services.answer(
+        ScheduledSessions,
+        "training",
+        "POST",
+        "/schedules",
+        authorization=context.authorization,
+        json=body,
     )
-    return [Session.of(row) for row in answer["sessions"]]
+    return [Session.of(scheduled) for scheduled in schedule.sessions]
 
 
 async def sessions(
@@ -321,26 +344,34 @@ async def sessions(
         params["from"] = starts_from.isoformat()
     if starts_to is not None:
         params["to"] = starts_to.isoformat()
-    rows = await context.services.call(
-        "training", "GET", "/sessions", authorization=context.authorization, params=params
+    found = await context.services.answer(
+        list[SessionView],
+        "training",
+        "GET",
+        "/sessions",
+        authorization=context.authorization,
+        params=params,
     )
-    return [Session.of(row) for row in rows]
+    return [Session.of(view) for view in found]
 
 
 async def session(context: Context, session_id: str) -> Session | None:
-    row = await context.services.call(
+    detail = await context.services.answer_if_found(
+        SessionDetail,
         "training",
         "GET",
         f"/sessions/{path_segment(session_id)}",
         authorization=context.authorization,
-        missing_ok=True,
     )
-    return Session.of(row) if row else None
+    return Session.of(detail, detail.roll_call) if detail else None
 
 
-async def _to_session(context: Context, session_id: str, route: str, body: Any) -> Any:
+async def _to_session(
+    context: Context, shape: type[Shape], session_id: str, route: str, body: Any
+) -> Shape:
     """POST to one of a session's routes; an unknown (or not yours) session names sessionId."""
-    return await context.services.call(
+    return await context.services.answer(
+        shape,
         "training",
         "POST",
         f"/sessions/{path_segment(session_id)}/{route}",
@@ -359,24 +390,28 @@ def _mark(record: RecordAttendanceInput | RollCallRecordInput) -> dict[str, Any]
 
 
 async def record_attendance(context: Context, input: RecordAttendanceInput) -> Attendance:
-    row = await _to_session(context, input.session_id, "attendance", _mark(input))
-    return Attendance.of(row)
+    record = await _to_session(
+        context, AttendanceView, input.session_id, "attendance", _mark(input)
+    )
+    return Attendance.of(record)
 
 
 async def record_roll_call(
     context: Context, session_id: str, records: list[RollCallRecordInput], correct: bool = False
 ) -> RollCall:
     body = {"records": [_mark(record) for record in records], "correct": correct}
-    answer = await _to_session(context, session_id, "roll-call", body)
+    answer = await _to_session(context, RollCallRecorded, session_id, "roll-call", body)
     return RollCall(
-        recorded=[Attendance.of(row) for row in answer["recorded"]],
-        unchanged=answer["unchanged"],
+        recorded=[Attendance.of(record) for record in answer.recorded],
+        unchanged=answer.unchanged,
     )
 
 
 async def record_anonymous_attendance(context: Context, session_id: str, count: int) -> Session:
-    row = await _to_session(context, session_id, "anonymous-attendance", {"count": count})
-    return Session.of(row)
+    counted = await _to_session(
+        context, SessionView, session_id, "anonymous-attendance", {"count": count}
+    )
+    return Session.of(counted)
 
 
 # -- assessments and progress -------------------------------------------------------------
@@ -439,43 +474,38 @@ class Progress:
     assessments: list[CompetenceProgress]
 
     @staticmethod
-    def of(row: dict[str, Any]) -> Progress:
-        rule = row["rule"]
+    def of(progress: ProgressView) -> Progress:
+        rule = progress.rule
+        association_id = progress.association_id
         return Progress(
-            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
-            association_id=strawberry.ID(row["association_id"]) if row["association_id"] else None,
-            status=row["status"],
-            sessions_present=row["sessions_present"],
-            minutes_present=row["minutes_present"],
-            excused_absences=row["excused_absences"],
-            unexcused_absences=row["unexcused_absences"],
-            trained=row["trained"],
-            trained_at=parse_datetime(row.get("trained_at")),
-            at_risk=row["at_risk"],
+            beneficiary_id=strawberry.ID(progress.beneficiary_id),
+            association_id=strawberry.ID(association_id) if association_id else None,
+            status=progress.status,
+            sessions_present=progress.sessions_present,
+            minutes_present=progress.minutes_present,
+            excused_absences=progress.excused_absences,
+            unexcused_absences=progress.unexcused_absences,
+            trained=progress.trained,
+            trained_at=progress.trained_at,
+            at_risk=progress.at_risk,
             rule=CompletionRule(
-                min_sessions=rule["min_sessions"],
-                min_minutes=rule["min_minutes"],
-                require_final_assessment=rule["require_final_assessment"],
+                min_sessions=rule.min_sessions,
+                min_minutes=rule.min_minutes,
+                require_final_assessment=rule.require_final_assessment,
             ),
             assessments=[
                 CompetenceProgress(
-                    competence=a["competence"],
-                    initial=_stage(a["initial"]),
-                    final=_stage(a["final"]),
+                    competence=a.competence, initial=_stage(a.initial), final=_stage(a.final)
                 )
-                for a in row["assessments"]
+                for a in progress.assessments
             ],
         )
 
 
-def _stage(row: dict[str, Any] | None) -> StageResult | None:
-    if row is None:
+def _stage(stage: StageView | None) -> StageResult | None:
+    if stage is None:
         return None
-    return StageResult(
-        level=row["level"],
-        autonomy=Autonomy(row["autonomy"]),
-        assessed_at=required_datetime(row["assessed_at"]),
-    )
+    return StageResult(level=stage.level, autonomy=stage.autonomy, assessed_at=stage.assessed_at)
 
 
 async def record_assessment(context: Context, input: RecordAssessmentInput) -> Assessment:
@@ -487,7 +517,8 @@ async def record_assessment(context: Context, input: RecordAssessmentInput) -> A
         "autonomy": enum_value(input.autonomy),
         "assessed_at": input.assessed_at.isoformat() if input.assessed_at else None,
     }
-    row = await context.services.call(
+    assessed = await context.services.answer(
+        AssessmentView,
         "training",
         "POST",
         "/assessments",
@@ -496,24 +527,24 @@ async def record_assessment(context: Context, input: RecordAssessmentInput) -> A
         missing_field="beneficiaryId",
     )
     return Assessment(
-        beneficiary_id=strawberry.ID(row["beneficiary_id"]),
-        competence=row["competence"],
-        stage=AssessmentStage(row["stage"]),
-        level=row["level"],
-        autonomy=Autonomy(row["autonomy"]),
-        assessed_at=required_datetime(row["assessed_at"]),
+        beneficiary_id=strawberry.ID(assessed.beneficiary_id),
+        competence=assessed.competence,
+        stage=assessed.stage,
+        level=assessed.level,
+        autonomy=assessed.autonomy,
+        assessed_at=assessed.assessed_at,
     )
 
 
 async def beneficiary_progress(context: Context, beneficiary_id: str) -> Progress | None:
-    row = await context.services.call(
+    progress = await context.services.answer_if_found(
+        ProgressView,
         "training",
         "GET",
         f"/beneficiaries/{path_segment(beneficiary_id)}/progress",
         authorization=context.authorization,
-        missing_ok=True,
     )
-    return Progress.of(row) if row else None
+    return Progress.of(progress) if progress else None
 
 
 @strawberry.type(
@@ -538,7 +569,8 @@ class AtRiskBeneficiary:
 async def beneficiaries_at_risk(
     context: Context, association_id: str | None
 ) -> list[AtRiskBeneficiary]:
-    rows = await context.services.call(
+    followed = await context.services.answer(
+        list[AtRiskView],
         "training",
         "GET",
         "/beneficiaries/at-risk",
@@ -547,13 +579,13 @@ async def beneficiaries_at_risk(
     )
     return [
         AtRiskBeneficiary(
-            beneficiary_id=strawberry.ID(row["beneficiary_id"]),
-            association_id=strawberry.ID(row["association_id"]) if row["association_id"] else None,
-            sessions_missed=row["sessions_missed"],
-            last_session_at=parse_datetime(row["last_session_at"]),
-            last_present_at=parse_datetime(row["last_present_at"]),
+            beneficiary_id=strawberry.ID(person.beneficiary_id),
+            association_id=strawberry.ID(person.association_id) if person.association_id else None,
+            sessions_missed=person.sessions_missed,
+            last_session_at=person.last_session_at,
+            last_present_at=person.last_present_at,
         )
-        for row in rows
+        for person in followed
     ]
 
 
@@ -629,8 +661,7 @@ class AssociationMaturity:
     history: list[MaturityAssessment] = strawberry.field(description="By date, baseline first")
 
     @staticmethod
-    def of(row: dict[str, Any]) -> AssociationMaturity:
-        report = MaturityReport.model_validate(row)
+    def of(report: MaturityReport) -> AssociationMaturity:
         history = [MaturityAssessment.of(a) for a in report.history]
         return AssociationMaturity(
             association_id=strawberry.ID(report.association_id),
@@ -683,13 +714,14 @@ class MaturityQuestionnaire:
 
 
 async def association_maturity(context: Context, association_id: str) -> AssociationMaturity:
-    row = await context.services.call(
+    report = await context.services.answer(
+        MaturityReport,
         "training",
         "GET",
         f"/associations/{path_segment(association_id)}/maturity",
         authorization=context.authorization,
     )
-    return AssociationMaturity.of(row)
+    return AssociationMaturity.of(report)
 
 
 async def assess_association_maturity(
@@ -706,7 +738,8 @@ async def assess_association_maturity(
                 [{"field": "answers", "message": f"{answer.question.name} is answered twice"}],
             )
         given[answer.question.value] = answer.answer
-    row = await context.services.call(
+    report = await context.services.answer(
+        MaturityReport,
         "training",
         "POST",
         f"/associations/{path_segment(association_id)}/maturity",
@@ -716,13 +749,11 @@ async def assess_association_maturity(
             "assessed_at": assessed_at.isoformat() if assessed_at else None,
         },
     )
-    return AssociationMaturity.of(row)
+    return AssociationMaturity.of(report)
 
 
 async def maturity_questionnaire(context: Context) -> MaturityQuestionnaire:
-    report = QuestionnaireReport.model_validate(
-        await context.fetched("training", "/maturity/questionnaire")
-    )
+    report = await context.fetched("training", "/maturity/questionnaire", QuestionnaireReport)
     return MaturityQuestionnaire(
         questions=[
             MaturityQuestionText(

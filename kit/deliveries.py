@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts.api.intake import DeliveryLine
 from kit.mongo import Document
 
 DELIVERIES = "partner_deliveries"
@@ -32,19 +32,6 @@ class Tally:
     def refused(self, reason: str, detail: str) -> None:
         self.rejected += 1
         self.last_error = f"{reason}: {detail}"
-
-
-class DeliveryLine(BaseModel):
-    """One partner's line in one service's delivery log."""
-
-    service: str
-    partner: str
-    accepted: int
-    rejected: int
-    waiting: int
-    last_error: str | None
-    last_error_at: datetime | None
-    last_seen: datetime | None
 
 
 class Deliveries:

@@ -2,8 +2,9 @@
 
 A position is the sort value and the ``_id`` of the last record a caller saw, as JSON text
 (``["2026-03-01T09:00:00+00:00", "id"]``): reading after it neither repeats nor skips a record,
-however many records arrive meanwhile. Services answer ``{"total", "has_next", "edges":
-[{"position", "node"}]}``; the gateway wraps positions into opaque GraphQL cursors.
+however many records arrive meanwhile. Services answer a ``contracts.api.Page`` (``total``,
+``has_next``, ``edges`` of ``position`` and ``node``); the gateway wraps positions into opaque
+GraphQL cursors.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
+from contracts import api
+from contracts.api import Node
 from contracts.errors import FieldError, InvalidInput
 from kit.mongo import Document
 
@@ -63,16 +66,13 @@ class Page:
     total: int
     has_next: bool
 
-    def answer(self, nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    def answer(self, nodes: list[Node]) -> api.Page[Node]:
         """The page as a route answers it, ``nodes`` being the documents' views in order."""
-        return {
-            "total": self.total,
-            "has_next": self.has_next,
-            "edges": [
-                {"position": position, "node": node}
-                for position, node in zip(self.positions, nodes, strict=True)
-            ],
-        }
+        edges = [
+            api.Edge[Node](position=position, node=node)
+            for position, node in zip(self.positions, nodes, strict=True)
+        ]
+        return api.Page[Node](total=self.total, has_next=self.has_next, edges=edges)
 
 
 async def read_page(

@@ -26,6 +26,7 @@ from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.api.intake import DeliveryLine
 from contracts.envelope import CloudEvent
 from contracts.errors import Conflict, InvalidInput, NotFound
 from kit import outbox
@@ -40,7 +41,7 @@ from kit.consumer import (
     subscribe_records,
 )
 from kit.deadletter import DeadLetters
-from kit.deliveries import Deliveries, DeliveryLine
+from kit.deliveries import Deliveries
 from kit.event_logs import EventLogReport
 from kit.heap import settle_after_start_up
 from kit.intake import Intake, IntakeRules
@@ -402,7 +403,8 @@ def service_app(
         request: Request, who: Annotated[Principal, Depends(any_caller)], partner: str | None = None
     ) -> list[DeliveryLine]:
         """Per partner: intake requests applied, refused (with the last reason) and waiting for
-        what they name. A partner or an association sees only its own line."""
+        what they name (``contracts.api.intake``). A partner or an association sees only its
+        own line."""
         who.require(Role.COORDINATOR, Role.ASSOCIATION, Role.PARTNER)
         intake = runtime_of(request).intake
         if intake is None:

@@ -4,6 +4,8 @@ renamed or retyped field fails a test instead of a dashboard."""
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -12,3 +14,20 @@ class Answer(BaseModel):
     reader is upgraded after the service); a field renamed, retyped or dropped is an error."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+Node = TypeVar("Node", bound=Answer)
+
+
+class Edge(Answer, Generic[Node]):
+    position: str  # kit.paging's keyset position: sent back as ``after`` to read on from here
+    node: Node
+
+
+class Page(Answer, Generic[Node]):
+    """One page of a list in a stable order (``kit.paging``: ``GET /beneficiaries``,
+    ``/sessions/page``, ``/placements``, ``/referrals``)."""
+
+    total: int  # matching the filter, all pages
+    has_next: bool
+    edges: list[Edge[Node]]

@@ -6,7 +6,7 @@ else's person, referral or placement is "not found"). Refusals are 422 with
 ``{"error", "errors": [{"field", "message"}]}``, 404 for what does not exist, 409 for a
 conflict (a placement or follow-up already recorded).
 
-Routes (who may call; body or query; answer):
+Routes (who may call; body or query; answer, as ``contracts.api.orientation`` types it):
 
 - ``GET /job-families`` — any role; ``[{code, title, rome_codes}]``.
 - ``GET /refusal-reasons`` — any role; the configured codes, e.g. ``prerequisites_not_met``.
@@ -49,13 +49,24 @@ shown here and in the export, never put in an event.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.api import Page
+from contracts.api.orientation import (
+    FollowUpDueView,
+    FollowUpView,
+    InterestsView,
+    JobFamilyView,
+    PersonRecords,
+    PlacementView,
+    RecordsOfPeople,
+    ReferralView,
+    WorkshopView,
+)
 from contracts.errors import Conflict, InvalidInput, NotFound
 from contracts.orientation import PartnerKind, PlacementKind, ReferralOutcome
 from contracts.scope import ScopeAnswer, ScopeQuestion
@@ -140,61 +151,57 @@ def scope(who: Principal) -> str | None:
     return who.association_id if who.role is Role.ASSOCIATION else None
 
 
-def _iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def workshop_view(workshop: Workshop) -> WorkshopView:
+    return WorkshopView(
+        id=str(workshop.id),
+        association_id=workshop.association_id,
+        held_at=workshop.held_at,
+        job_families=list(workshop.job_families),
+        women_focused=workshop.women_focused,
+        participants=list(workshop.participants),
+        recorded_at=workshop.recorded_at,
+    )
 
 
-def workshop_view(workshop: Workshop) -> dict[str, Any]:
-    return {
-        "id": str(workshop.id),
-        "association_id": workshop.association_id,
-        "held_at": workshop.held_at.isoformat(),
-        "job_families": list(workshop.job_families),
-        "women_focused": workshop.women_focused,
-        "participants": list(workshop.participants),
-        "recorded_at": workshop.recorded_at.isoformat(),
-    }
+def referral_view(referral: Referral) -> ReferralView:
+    return ReferralView(
+        id=str(referral.id),
+        beneficiary_id=referral.beneficiary_id,
+        partner_kind=referral.partner_kind,
+        status=referral.status.value,
+        refusal_reason=referral.refusal_reason,
+        made_at=referral.made_at,
+        resolved_at=referral.resolved_at,
+    )
 
 
-def referral_view(referral: Referral) -> dict[str, Any]:
-    return {
-        "id": str(referral.id),
-        "beneficiary_id": referral.beneficiary_id,
-        "partner_kind": referral.partner_kind.value,
-        "status": referral.status.value,
-        "refusal_reason": referral.refusal_reason,
-        "made_at": referral.made_at.isoformat(),
-        "resolved_at": _iso(referral.resolved_at),
-    }
+def placement_view(placement: Placement) -> PlacementView:
+    return PlacementView(
+        id=str(placement.id),
+        beneficiary_id=placement.beneficiary_id,
+        kind=placement.kind,
+        outcome_class=placement.outcome_class,
+        directed_to_employment=placement.directed_to_employment,
+        digital_sector=placement.digital_sector,
+        starts_on=placement.starts_on,
+        employer=placement.employer,
+        recorded_at=placement.recorded_at,
+    )
 
 
-def placement_view(placement: Placement) -> dict[str, Any]:
-    return {
-        "id": str(placement.id),
-        "beneficiary_id": placement.beneficiary_id,
-        "kind": placement.kind.value,
-        "outcome_class": placement.outcome_class.value,
-        "directed_to_employment": placement.directed_to_employment,
-        "digital_sector": placement.digital_sector,
-        "starts_on": placement.starts_on.isoformat(),
-        "employer": placement.employer,
-        "recorded_at": placement.recorded_at.isoformat(),
-    }
-
-
-def follow_up_due_view(due: FollowUpDue) -> dict[str, Any]:
-    return {
-        "placement_id": str(due.placement_id),
-        "beneficiary_id": due.beneficiary_id,
-        "months": due.months,
-        "due_on": due.due_on.isoformat(),
-    }
+def follow_up_due_view(due: FollowUpDue) -> FollowUpDueView:
+    return FollowUpDueView(
+        placement_id=str(due.placement_id),
+        beneficiary_id=due.beneficiary_id,
+        months=due.months,
+        due_on=due.due_on,
+    )
 
 
 @router.get("/job-families")
-async def job_families(who: Caller, service: Service) -> list[dict[str, Any]]:
+async def job_families(who: Caller, service: Service) -> list[JobFamilyView]:
     return [
-        {**asdict(family), "rome_codes": list(family.rome_codes)}
+        JobFamilyView(code=family.code, title=family.title, rome_codes=list(family.rome_codes))
         for family in service.reference.job_families.values()
     ]
 
@@ -207,7 +214,7 @@ async def refusal_reasons(who: Caller, service: Service) -> list[str]:
 @router.post("/workshops", status_code=201)
 async def record_workshop(
     body: WorkshopIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> WorkshopView:
     association = scope(who)
     who.require_association(body.association_id)
     request = WorkshopRequest(
@@ -225,20 +232,20 @@ async def record_workshop(
 @router.put("/beneficiaries/{beneficiary_id}/interests")
 async def record_interests(
     beneficiary_id: str, body: InterestsIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> InterestsView:
     event = await service.record_interests(beneficiary_id, body.job_families, scope(who))
     await audit(Action.CHANGE, RecordKind.INTEREST, [beneficiary_id])
-    return {
-        "beneficiary_id": beneficiary_id,
-        "job_families": event.job_families,
-        "recorded_at": event.recorded_at.isoformat(),
-    }
+    return InterestsView(
+        beneficiary_id=beneficiary_id,
+        job_families=event.job_families,
+        recorded_at=event.recorded_at,
+    )
 
 
 @router.post("/referrals", status_code=201)
 async def make_referral(
     body: ReferralIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> ReferralView:
     referral = await service.make_referral(body.beneficiary_id, body.partner_kind, scope(who))
     await audit(Action.RECORD, RecordKind.REFERRAL, [referral.beneficiary_id])
     return referral_view(referral)
@@ -247,7 +254,7 @@ async def make_referral(
 @router.post("/referrals/{referral_id}/resolution")
 async def resolve_referral(
     referral_id: str, body: ResolutionIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> ReferralView:
     referral = await service.resolve_referral(
         referral_id, body.outcome, body.refusal_reason, scope(who)
     )
@@ -258,7 +265,7 @@ async def resolve_referral(
 @router.post("/placements", status_code=201)
 async def record_placement(
     body: PlacementIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> PlacementView:
     request = PlacementRequest(
         beneficiary_id=body.beneficiary_id,
         kind=body.kind,
@@ -274,7 +281,7 @@ async def record_placement(
 @router.get("/follow-ups/due")
 async def follow_ups_due(
     who: Caller, service: Service, audit: Audited, on: date | None = None
-) -> list[dict[str, Any]]:
+) -> list[FollowUpDueView]:
     due = await service.due_follow_ups(on or service.today(), scope(who))
     await audit(Action.LIST, RecordKind.FOLLOW_UP, [follow_up.beneficiary_id for follow_up in due])
     return [follow_up_due_view(follow_up) for follow_up in due]
@@ -283,36 +290,43 @@ async def follow_ups_due(
 @router.post("/placements/{placement_id}/follow-ups", status_code=201)
 async def record_follow_up(
     placement_id: str, body: FollowUpIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> FollowUpView:
     event = await service.record_follow_up(
         placement_id, body.months, body.still_in_post, scope(who)
     )
     await audit(Action.RECORD, RecordKind.FOLLOW_UP, [str(event.beneficiary_id)])
-    return {
-        "placement_id": placement_id,
-        "months": event.months,
-        "still_in_post": event.still_in_post,
-        "recorded_at": event.recorded_at.isoformat(),
-    }
+    return FollowUpView(
+        placement_id=placement_id,
+        months=event.months,
+        still_in_post=event.still_in_post,
+        recorded_at=event.recorded_at,
+    )
 
 
 class PeopleIn(Strict):
     beneficiary_ids: list[Annotated[str, ID]] = Field(max_length=500)
 
 
-def _follow_up_view(document: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "placement_id": document["placement_id"],
-        "months": document["months"],
-        "still_in_post": document["still_in_post"],
-        "recorded_at": document["recorded_at"].isoformat(),
-    }
+def _follow_up_view(document: dict[str, Any]) -> FollowUpView:
+    return FollowUpView(
+        placement_id=document["placement_id"],
+        months=document["months"],
+        still_in_post=document["still_in_post"],
+        recorded_at=document["recorded_at"],
+    )
+
+
+def _interests_view(beneficiary_id: str, interests: tuple[list[str], datetime]) -> InterestsView:
+    job_families, recorded_at = interests
+    return InterestsView(
+        beneficiary_id=beneficiary_id, job_families=job_families, recorded_at=recorded_at
+    )
 
 
 @router.post("/beneficiaries/records")
 async def records_of_people(
     body: PeopleIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> RecordsOfPeople:
     association = scope(who)
     wanted = list(dict.fromkeys(body.beneficiary_ids))
     if association is not None:
@@ -327,26 +341,20 @@ async def records_of_people(
         (RecordKind.FOLLOW_UP, [i for i, r in found.items() if r.follow_ups]),
     ):
         await audit(Action.READ, record, holders)
-    return {
-        "records": {
-            person_id: {
-                "workshops": [workshop_view(w) for w in records.workshops],
-                "interests": (
-                    {
-                        "beneficiary_id": person_id,
-                        "job_families": records.interests[0],
-                        "recorded_at": records.interests[1].isoformat(),
-                    }
-                    if records.interests
-                    else None
+    return RecordsOfPeople(
+        records={
+            person_id: PersonRecords(
+                workshops=[workshop_view(w) for w in records.workshops],
+                interests=(
+                    _interests_view(person_id, records.interests) if records.interests else None
                 ),
-                "referrals": [referral_view(r) for r in records.referrals],
-                "placements": [placement_view(p) for p in records.placements],
-                "follow_ups": [_follow_up_view(f) for f in records.follow_ups],
-            }
+                referrals=[referral_view(r) for r in records.referrals],
+                placements=[placement_view(p) for p in records.placements],
+                follow_ups=[_follow_up_view(f) for f in records.follow_ups],
+            )
             for person_id, records in found.items()
         }
-    }
+    )
 
 
 @router.get("/placements")
@@ -358,7 +366,7 @@ async def page_placements(
     kind: PlacementKind | None = None,
     after: str | None = None,
     first: int = 50,
-) -> dict[str, Any]:
+) -> Page[PlacementView]:
     association_id = scope(who) or association_id
     filters = {"association_id": association_id, "kind": kind.value if kind else None}
     page, placements = await service.store.placement_page(filters, parse_position(after), first)
@@ -376,7 +384,7 @@ async def page_referrals(
     partner_kind: PartnerKind | None = None,
     after: str | None = None,
     first: int = 50,
-) -> dict[str, Any]:
+) -> Page[ReferralView]:
     association_id = scope(who) or association_id
     filters = {
         "association_id": association_id,

@@ -1,7 +1,9 @@
 """Registration's HTTP API, called by the gateway with the caller's bearer token.
 
-Every read or change of a beneficiary record is written to the access log (``kit.audit``: who,
-which kind of record, which route; ids only), served with every service's on ``GET /audit``.
+What each route answers is its contract in ``contracts.api.registration`` (the gateway validates
+it). Every read or change of a beneficiary record is written to the access log (``kit.audit``:
+who, which kind of record, which route; ids only), served with every service's on ``GET
+/audit``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.api import Page
+from contracts.api.registration import (
+    AssociationView,
+    BeneficiaryBatch,
+    BeneficiaryExport,
+    BeneficiaryView,
+    ConsentChange,
+    DistrictView,
+    ErasureReceiptView,
+    RetentionRun,
+)
 from contracts.dimensions import EmploymentStatus, Gender, Track
 from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
 from contracts.registration import ConsentPurpose
@@ -144,18 +157,20 @@ def registration_of(request: Request) -> Registration:
 Service = Annotated[Registration, Depends(registration_of)]
 
 
-def view(beneficiary: Beneficiary) -> dict[str, Any]:
+def view(beneficiary: Beneficiary) -> BeneficiaryView:
     """The record as the gateway shows it (flat, personal fields opened)."""
-    return {
-        "id": str(beneficiary.id),
-        **asdict(beneficiary.personal),
-        "birth_year": beneficiary.birth_year,
-        **dimensions_as_json(beneficiary),
-        "consent": asdict(beneficiary.consent),
-        "enrolled_at": beneficiary.enrolled_at.isoformat(),
-        "last_contact_at": (beneficiary.last_contact_at or beneficiary.enrolled_at).isoformat(),
-        "status": beneficiary.status.value,
-    }
+    return BeneficiaryView.model_validate(
+        {
+            "id": str(beneficiary.id),
+            **asdict(beneficiary.personal),
+            "birth_year": beneficiary.birth_year,
+            **dimensions_as_json(beneficiary),
+            "consent": asdict(beneficiary.consent),
+            "enrolled_at": beneficiary.enrolled_at,
+            "last_contact_at": beneficiary.last_contact_at or beneficiary.enrolled_at,
+            "status": beneficiary.status.value,
+        }
+    )
 
 
 async def _visible(
@@ -181,7 +196,7 @@ async def _visible(
 @router.post("/beneficiaries", status_code=201)
 async def enrol_beneficiary(
     body: EnrolmentIn, who: Caller, service: Service, audit: Audited, dry_run: bool = False
-) -> dict[str, Any]:
+) -> BeneficiaryView:
     who.require(Role.COORDINATOR, Role.ASSOCIATION)
     who.require_association(body.association_id)
     # Kept per association: one association's request id can never answer another's record.
@@ -209,7 +224,7 @@ async def list_beneficiaries(
     status: Annotated[Status | None, Query()] = None,
     after: str | None = None,
     first: int = 50,
-) -> dict[str, Any]:
+) -> Page[BeneficiaryView]:
     """One page of records in enrolment order (``kit.paging``); association staff see their
     own association's. Each record listed is audited."""
     who.require(Role.COORDINATOR, Role.ASSOCIATION)
@@ -226,13 +241,13 @@ async def list_beneficiaries(
         first,
     )
     await audit(Action.LIST, RecordKind.BENEFICIARY, [str(b.id) for b in beneficiaries])
-    return page.answer([view(b) for b in beneficiaries])
+    return page.answer([view(beneficiary) for beneficiary in beneficiaries])
 
 
 @router.post("/beneficiaries/batch")
 async def beneficiaries_batch(
     body: BatchIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> BeneficiaryBatch:
     """Several records at once (the gateway's loaders): ``{"beneficiaries": {id: record}}``;
     unknown, erased and other associations' ids are left out. Each record read is audited."""
     who.require(Role.COORDINATOR, Role.ASSOCIATION)
@@ -243,20 +258,20 @@ async def beneficiaries_batch(
         if who.role is Role.COORDINATOR or beneficiary.association_id == who.association_id
     }
     await audit(Action.READ, RecordKind.BENEFICIARY, list(visible))
-    return {"beneficiaries": {key: view(b) for key, b in visible.items()}}
+    return BeneficiaryBatch(beneficiaries={key: view(b) for key, b in visible.items()})
 
 
 @router.get("/beneficiaries/{beneficiary_id}")
 async def get_beneficiary(
     beneficiary_id: str, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> BeneficiaryView:
     return view(await _visible(service, beneficiary_id, who, audit, Action.READ))
 
 
 @router.patch("/beneficiaries/{beneficiary_id}")
 async def rectify_beneficiary(
     beneficiary_id: str, body: RectificationIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> BeneficiaryView:
     current = await _visible(service, beneficiary_id, who, audit, "rectify")
     return view(await service.rectify(beneficiary_id, body.change(current), who.subject))
 
@@ -264,7 +279,7 @@ async def rectify_beneficiary(
 @router.post("/beneficiaries/{beneficiary_id}/withdrawal")
 async def withdraw_beneficiary(
     beneficiary_id: str, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> BeneficiaryView:
     await _visible(service, beneficiary_id, who, audit, "withdraw")
     return view(await service.withdraw(beneficiary_id, who.subject))
 
@@ -277,7 +292,7 @@ async def change_consent(
     who: Caller,
     service: Service,
     audit: Audited,
-) -> dict[str, Any]:
+) -> BeneficiaryView:
     await _visible(
         service, beneficiary_id, who, audit, f"consent:{purpose.value}", RecordKind.CONSENT
     )
@@ -288,7 +303,7 @@ async def change_consent(
 @router.post("/beneficiaries/{beneficiary_id}/merge")
 async def merge_beneficiaries(
     beneficiary_id: str, body: MergeIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> BeneficiaryView:
     await _visible(service, beneficiary_id, who, audit, "merge")
     await _visible(service, body.duplicate_id, who, audit, "merged")
     return view(await service.merge(beneficiary_id, body.duplicate_id, who.subject))
@@ -301,7 +316,7 @@ async def erase_beneficiary(
     service: Service,
     audit: Audited,
     reason: ErasureReason = ErasureReason.REQUEST_OF_PERSON,
-) -> dict[str, Any]:
+) -> ErasureReceiptView:
     await _visible(service, beneficiary_id, who, audit, Action.ERASE)
     return _receipt(await service.erase(beneficiary_id, reason, who.subject))
 
@@ -309,26 +324,26 @@ async def erase_beneficiary(
 @router.get("/beneficiaries/{beneficiary_id}/export")
 async def export_beneficiary(
     beneficiary_id: str, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> BeneficiaryExport:
     """Everything registration holds about the person (right of access), with who read or
     changed it here."""
     who.require(Role.COORDINATOR)
     beneficiary = await _visible(
         service, beneficiary_id, who, audit, Action.EXPORT, RecordKind.ALL_RECORDS
     )
-    return {
-        "service": "registration",
-        "record": view(beneficiary),
-        "consent_history": [
-            {**entry, "at": entry["at"].isoformat()}
+    return BeneficiaryExport(
+        service="registration",
+        record=view(beneficiary),
+        consent_history=[
+            ConsentChange.model_validate(entry)
             for entry in await service.store.consent_history(beneficiary_id)
         ],
-        "access_log": audit_as_json(await audit.log.entries(beneficiary_id, None)),
-    }
+        access_log=audit_as_json(await audit.log.entries(beneficiary_id, None)),
+    )
 
 
 @router.get("/erasures/{beneficiary_id}")
-async def erasure_receipt(beneficiary_id: str, who: Caller, service: Service) -> dict[str, Any]:
+async def erasure_receipt(beneficiary_id: str, who: Caller, service: Service) -> ErasureReceiptView:
     who.require(Role.COORDINATOR)
     receipt = await service.store.erasure_receipt(beneficiary_id)
     if receipt is None:
@@ -336,12 +351,8 @@ async def erasure_receipt(beneficiary_id: str, who: Caller, service: Service) ->
     return _receipt(receipt)
 
 
-def _receipt(receipt: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **{k: v for k, v in receipt.items() if k != "_id"},
-        "id": receipt["_id"],
-        "erased_at": receipt["erased_at"].isoformat(),
-    }
+def _receipt(receipt: dict[str, Any]) -> ErasureReceiptView:
+    return ErasureReceiptView.model_validate({**receipt, "id": receipt["_id"]})
 
 
 @router.post("/retention")
@@ -351,14 +362,14 @@ async def run_retention(
     audit: Audited,
     dry_run: bool = True,
     older_than_days: Annotated[int, Query(ge=30, le=3650)] = 730,
-) -> dict[str, Any]:
+) -> RetentionRun:
     """Anonymise people without contact for ``older_than_days`` (dry run lists them)."""
     who.require(Role.COORDINATOR)
     due = await service.apply_retention(
         timedelta(days=older_than_days), who.subject, dry_run=dry_run
     )
     await audit(Action.LIST if dry_run else Action.ERASE, RecordKind.BENEFICIARY, due)
-    return {"dry_run": dry_run, "older_than_days": older_than_days, "beneficiary_ids": due}
+    return RetentionRun(dry_run=dry_run, older_than_days=older_than_days, beneficiary_ids=due)
 
 
 # -- spreadsheet import ------------------------------------------------------------------
@@ -443,31 +454,31 @@ class AssociationIn(Strict):
 
 
 @router.get("/districts")
-async def list_districts(who: Caller, service: Service) -> list[dict[str, Any]]:
+async def list_districts(who: Caller, service: Service) -> list[DistrictView]:
     reference = await service.store.reference()
-    return [asdict(district) for district in reference.districts.values()]
+    return [DistrictView.model_validate(asdict(d)) for d in reference.districts.values()]
 
 
 @router.put("/districts/{district_id}")
 async def save_district(
     district_id: str, body: DistrictIn, who: Caller, service: Service
-) -> dict[str, Any]:
+) -> DistrictView:
     who.require(Role.COORDINATOR)
     district = domain.District(id=district_id, **body.model_dump())
     await service.save_district(district)
-    return asdict(district)
+    return DistrictView.model_validate(asdict(district))
 
 
 @router.get("/associations")
-async def list_associations(who: Caller, service: Service) -> list[dict[str, Any]]:
+async def list_associations(who: Caller, service: Service) -> list[AssociationView]:
     reference = await service.store.reference()
-    return [{**asdict(a), "districts": list(a.districts)} for a in reference.associations.values()]
+    return [association_view(a) for a in reference.associations.values()]
 
 
 @router.put("/associations/{association_id}")
 async def save_association(
     association_id: str, body: AssociationIn, who: Caller, service: Service
-) -> dict[str, Any]:
+) -> AssociationView:
     who.require(Role.COORDINATOR)
     association = domain.association(
         association_id,
@@ -479,4 +490,8 @@ async def save_association(
         contact=body.contact,
     )
     await service.save_association(association)
-    return {**asdict(association), "districts": list(association.districts)}
+    return association_view(association)
+
+
+def association_view(association: domain.Association) -> AssociationView:
+    return AssociationView.model_validate(asdict(association))

@@ -3,7 +3,8 @@
 Roles: ``coordinator`` acts for every association; an ``association`` token acts only for its
 own (another association's session or beneficiary reads as not found, writes are 403). Bodies
 and results use snake_case JSON; refusals come back as ``{"error", "errors": [{field,
-message}]}`` with 422 (invalid), 409 (conflict, plus ``existing_id``), 404 or 403.
+message}]}`` with 422 (invalid), 409 (conflict, plus ``existing_id``), 404 or 403. What the
+routes the gateway reads answer is declared once, in ``contracts.api.training``.
 
 =====  ====================================  =====================================================
 GET    /modules                              the modules: id, title (French), competences (Pix
@@ -59,8 +60,8 @@ POST   /associations/{id}/maturity           a self-assessment: answers ({questi
                                              the association's own staff → 201 the maturity
                                              report (below), 200 when that id is recorded with
                                              the same answers, 409 with others
-GET    /associations/{id}/maturity           contracts.maturity.MaturityReport: baseline, latest,
-                                             gain, history (answers, staff training counted,
+GET    /associations/{id}/maturity           contracts.api.training.MaturityReport: baseline,
+                                             latest, gain, history (answers, staff training counted,
                                              points, score), staff person-minutes to date,
                                              upskilled, upskilled_at, the rule
 GET    /beneficiaries/{id}/export            everything training holds about the person
@@ -89,15 +90,28 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
-from contracts.maturity import (
-    QUESTIONNAIRE,
-    SCALE,
-    STAFF_TRAINING_POINTS,
+from contracts.api import Page
+from contracts.api.training import (
+    AreaView,
+    AssessmentView,
+    AtRiskView,
+    AttendanceByBeneficiary,
+    AttendanceView,
+    FrameworkView,
     MaturityReport,
+    ModuleView,
+    ProgressByBeneficiary,
+    ProgressView,
     QuestionnaireReport,
     QuestionReport,
+    RollCallRecorded,
+    RollCalls,
+    ScheduledSessions,
+    SessionDetail,
+    SessionView,
 )
+from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
+from contracts.maturity import QUESTIONNAIRE, SCALE, STAFF_TRAINING_POINTS
 from contracts.scope import ScopeAnswer, ScopeQuestion
 from contracts.training import AssessmentStage, AttendanceStatus, Autonomy, SessionKind
 from kit.audit import Action, Audit, RecordKind
@@ -223,23 +237,19 @@ def training_of(request: Request) -> Training:
 Service = Annotated[Training, Depends(training_of)]
 
 
-# -- views --------------------------------------------------------------------------------
+# -- views: the domain's records as contracts.api.training answers them --------------------
 
 
-def session_view(training_session: TrainingSession) -> dict[str, Any]:
-    return {**asdict(training_session), "starts_at": training_session.starts_at.isoformat()}
+def session_view(training_session: TrainingSession) -> SessionView:
+    return SessionView.model_validate(training_session, from_attributes=True)
 
 
-def attendance_view(attendance: Attendance) -> dict[str, Any]:
-    return {
-        **asdict(attendance),
-        "session_starts_at": attendance.session_starts_at.isoformat(),
-        "recorded_at": attendance.recorded_at.isoformat(),
-    }
+def attendance_view(attendance: Attendance) -> AttendanceView:
+    return AttendanceView.model_validate(attendance, from_attributes=True)
 
 
-def assessment_view(assessment: Assessment) -> dict[str, Any]:
-    return {**asdict(assessment), "assessed_at": assessment.assessed_at.isoformat()}
+def assessment_view(assessment: Assessment) -> AssessmentView:
+    return AssessmentView.model_validate(assessment, from_attributes=True)
 
 
 # -- access -------------------------------------------------------------------------------
@@ -271,43 +281,42 @@ def _people(groups: Iterable[Iterable[Attendance]]) -> list[str]:
 
 
 @router.get("/modules")
-async def list_modules(who: Caller, service: Service) -> list[dict[str, Any]]:
+async def list_modules(who: Caller, service: Service) -> list[ModuleView]:
     return [
-        {**asdict(module), "competences": list(module.competences), "themes": list(module.themes)}
+        ModuleView.model_validate(module, from_attributes=True)
         for module in service.catalogue.modules.values()
     ]
 
 
 @router.get("/competences")
-async def framework(who: Caller, service: Service) -> dict[str, Any]:
-    return {
-        "framework": "Pix (CRCN), aligned with DigComp 2.2",
-        "levels": list(service.catalogue.levels),
-        "areas": [
-            {**asdict(area), "competences": [asdict(c) for c in area.competences]}
-            for area in service.catalogue.areas
+async def framework(who: Caller, service: Service) -> FrameworkView:
+    return FrameworkView(
+        framework="Pix (CRCN), aligned with DigComp 2.2",
+        levels=list(service.catalogue.levels),
+        areas=[
+            AreaView.model_validate(area, from_attributes=True) for area in service.catalogue.areas
         ],
-    }
+    )
 
 
 # -- sessions -----------------------------------------------------------------------------
 
 
 @router.post("/sessions", status_code=201)
-async def schedule_session(body: SessionIn, who: Caller, service: Service) -> dict[str, Any]:
+async def schedule_session(body: SessionIn, who: Caller, service: Service) -> SessionView:
     who.require(*STAFF_ROLES)
     who.require_association(body.association_id)
     return session_view(await service.schedule(body.plan(body.starts_at)))
 
 
 @router.post("/schedules", status_code=201)
-async def schedule_recurring(body: ScheduleIn, who: Caller, service: Service) -> dict[str, Any]:
+async def schedule_recurring(body: ScheduleIn, who: Caller, service: Service) -> ScheduledSessions:
     who.require(*STAFF_ROLES)
     who.require_association(body.association_id)
     # Each occurrence gets its own start; the plan's is a placeholder.
     plan = body.plan(datetime.combine(body.starts_on, body.at, tzinfo=UTC))
     sessions = await service.schedule_recurring(plan, body.recurrence())
-    return {"sessions": [session_view(s) for s in sessions]}
+    return ScheduledSessions(sessions=[session_view(s) for s in sessions])
 
 
 @router.get("/sessions")
@@ -318,7 +327,7 @@ async def list_sessions(
     starts_from: Annotated[datetime | None, Query(alias="from")] = None,
     starts_to: Annotated[datetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> list[dict[str, Any]]:
+) -> list[SessionView]:
     who.require(*STAFF_ROLES)
     if who.role is Role.ASSOCIATION:
         association_id = who.association_id
@@ -340,7 +349,7 @@ async def page_sessions(
     starts_to: Annotated[datetime | None, Query(alias="to")] = None,
     after: str | None = None,
     first: int = 50,
-) -> dict[str, Any]:
+) -> Page[SessionView]:
     who.require(*STAFF_ROLES)
     if who.role is Role.ASSOCIATION:
         association_id = who.association_id
@@ -355,7 +364,7 @@ async def page_sessions(
     page, sessions = await service.store.session_page(
         filters, starts_from, starts_to, parse_position(after), first
     )
-    return page.answer([session_view(s) for s in sessions])
+    return page.answer([session_view(found) for found in sessions])
 
 
 class SessionBatchIn(Strict):
@@ -369,7 +378,7 @@ class BeneficiaryBatchIn(Strict):
 @router.post("/sessions/roll-calls")
 async def roll_calls(
     body: SessionBatchIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> RollCalls:
     who.require(*STAFF_ROLES)
     found = await service.store.sessions_among(list(dict.fromkeys(body.session_ids)))
     visible = [
@@ -379,12 +388,12 @@ async def roll_calls(
     ]
     rolls = await service.store.roll_calls_of(visible)
     await audit(Action.READ, RecordKind.ATTENDANCE, _people(rolls.values()))
-    return {
-        "roll_calls": {
+    return RollCalls(
+        roll_calls={
             session_id: [attendance_view(a) for a in records]
             for session_id, records in rolls.items()
         }
-    }
+    )
 
 
 async def _visible_people(
@@ -406,52 +415,52 @@ async def _visible_people(
 @router.post("/beneficiaries/progress")
 async def progress_batch(
     body: BeneficiaryBatchIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> ProgressByBeneficiary:
     visible = await _visible_people(service, body.beneficiary_ids, who)
     progress = await service.progress_of_many(visible)
     await audit(Action.READ, RecordKind.PROGRESS, progress)
-    return {"progress": progress}
+    return ProgressByBeneficiary(progress=progress)
 
 
 @router.get("/beneficiaries/at-risk")
 async def beneficiaries_at_risk(
     who: Caller, service: Service, audit: Audited, association_id: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[AtRiskView]:
     """People to follow up: their latest sessions are unexcused absences in a row (at least
     the at-risk streak); association staff see their own association's."""
     who.require(*STAFF_ROLES)
     if who.role is Role.ASSOCIATION:
         association_id = who.association_id
     at_risk = await service.at_risk_now(association_id)
-    await audit(Action.LIST, RecordKind.PROGRESS, [row["beneficiary_id"] for row in at_risk])
+    await audit(Action.LIST, RecordKind.PROGRESS, [person.beneficiary_id for person in at_risk])
     return at_risk
 
 
 @router.post("/beneficiaries/attendance")
 async def attendance_batch(
     body: BeneficiaryBatchIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> AttendanceByBeneficiary:
     visible = await _visible_people(service, body.beneficiary_ids, who)
     records = await service.store.attendance_of_many(visible)
     await audit(Action.READ, RecordKind.ATTENDANCE, [i for i, rows in records.items() if rows])
-    return {
-        "attendance": {
+    return AttendanceByBeneficiary(
+        attendance={
             person_id: [attendance_view(a) for a in rows] for person_id, rows in records.items()
         }
-    }
+    )
 
 
 @router.get("/sessions/{session_id}")
 async def get_session(
     session_id: str, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> SessionDetail:
     found = await _visible_session(service, session_id, who)
     roll = await service.store.roll_call_of(session_id)
     await audit(Action.READ, RecordKind.ATTENDANCE, _people([roll.values()]))
-    return {
-        **session_view(found),
-        "roll_call": [attendance_view(a) for a in sorted(roll.values(), key=lambda a: a.id)],
-    }
+    return SessionDetail(
+        **asdict(found),
+        roll_call=[attendance_view(a) for a in sorted(roll.values(), key=lambda a: a.id)],
+    )
 
 
 @router.post("/sessions/{session_id}/attendance")
@@ -462,7 +471,7 @@ async def record_attendance(
     service: Service,
     response: Response,
     audit: Audited,
-) -> dict[str, Any]:
+) -> AttendanceView:
     await _visible_session(service, session_id, who)
     attendance, created = await service.record_attendance(session_id, body.mark())
     action = Action.RECORD if created else Action.READ
@@ -474,22 +483,21 @@ async def record_attendance(
 @router.post("/sessions/{session_id}/roll-call")
 async def record_roll_call(
     session_id: str, body: RollCallIn, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> RollCallRecorded:
     await _visible_session(service, session_id, who)
     added = await service.roll_call(
         session_id, [record.mark() for record in body.records], correcting=body.correct
     )
     await audit(Action.RECORD, RecordKind.ATTENDANCE, _people([added]))
-    return {
-        "recorded": [attendance_view(a) for a in added],
-        "unchanged": len(body.records) - len(added),
-    }
+    return RollCallRecorded(
+        recorded=[attendance_view(a) for a in added], unchanged=len(body.records) - len(added)
+    )
 
 
 @router.post("/sessions/{session_id}/anonymous-attendance")
 async def record_anonymous_attendance(
     session_id: str, body: HeadcountIn, who: Caller, service: Service
-) -> dict[str, Any]:
+) -> SessionView:
     await _visible_session(service, session_id, who)
     return session_view(await service.record_anonymous_attendance(session_id, body.count))
 
@@ -500,7 +508,7 @@ async def record_anonymous_attendance(
 @router.post("/assessments")
 async def record_assessment(
     body: AssessmentIn, who: Caller, service: Service, response: Response, audit: Audited
-) -> dict[str, Any]:
+) -> AssessmentView:
     await _visible_beneficiary(service, str(body.beneficiary_id), who)
     assessment, created = await service.assess(
         Assessment(
@@ -521,7 +529,7 @@ async def record_assessment(
 @router.get("/beneficiaries/{beneficiary_id}/progress")
 async def beneficiary_progress(
     beneficiary_id: str, who: Caller, service: Service, audit: Audited
-) -> dict[str, Any]:
+) -> ProgressView:
     await _visible_beneficiary(service, beneficiary_id, who)
     progress = await service.progress(beneficiary_id)
     await audit(Action.READ, RecordKind.PROGRESS, [beneficiary_id])
@@ -550,11 +558,11 @@ async def export_beneficiary(
             }
         )
         records.extend(
-            {"kind": "attendance", **attendance_view(a)}
+            {"kind": "attendance", **attendance_view(a).model_dump(mode="json")}
             for a in await service.store.attendance_of(beneficiary_id)
         )
         records.extend(
-            {"kind": "assessment", **assessment_view(a)}
+            {"kind": "assessment", **assessment_view(a).model_dump(mode="json")}
             for a in await service.store.assessments_of(beneficiary_id)
         )
     return {

@@ -9,10 +9,18 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
+from contracts.api.training import (
+    AtRiskView,
+    CompetenceProgressView,
+    CompletionRuleView,
+    MaturityReport,
+    ProgressView,
+    StageView,
+)
 from contracts.errors import Conflict, FieldError, InvalidInput, NotFound
 from contracts.event import EventData
-from contracts.maturity import MaturityReport, MaturityRule
-from contracts.training import AttendanceStatus, SessionKind
+from contracts.maturity import MaturityRule
+from contracts.training import AssessmentStage, AttendanceStatus, SessionKind
 from kit.mongo import Session
 from services.training import domain, maturity
 from services.training.domain import (
@@ -524,7 +532,7 @@ class Training:
     async def person(self, beneficiary_id: str) -> Person | None:
         return await self.store.person(beneficiary_id)
 
-    async def at_risk_now(self, association_id: str | None) -> list[dict[str, Any]]:
+    async def at_risk_now(self, association_id: str | None) -> list[AtRiskView]:
         """People whose latest sessions are at least the at-risk streak of unexcused absences
         (flagged, and not back since), most sessions missed first."""
         people = await self.store.flagged_people(association_id)
@@ -536,23 +544,23 @@ class Training:
                 found.append((person, run))
         found.sort(key=lambda pair: (-pair[1].sessions_missed, pair[0].id))
         return [
-            {
-                "beneficiary_id": person.id,
-                "association_id": person.association_id,
-                "sessions_missed": run.sessions_missed,
-                "last_session_at": _iso(run.last_session_at),
-                "last_present_at": _iso(run.last_present_at),
-            }
+            AtRiskView(
+                beneficiary_id=person.id,
+                association_id=person.association_id,
+                sessions_missed=run.sessions_missed,
+                last_session_at=run.last_session_at,
+                last_present_at=run.last_present_at,
+            )
             for person, run in found
         ]
 
-    async def progress(self, beneficiary_id: str) -> dict[str, Any]:
+    async def progress(self, beneficiary_id: str) -> ProgressView:
         found = await self.progress_of_many([beneficiary_id])
         if beneficiary_id not in found:
             raise NotFound(f"training knows no beneficiary {beneficiary_id}")
         return found[beneficiary_id]
 
-    async def progress_of_many(self, beneficiary_ids: list[str]) -> dict[str, dict[str, Any]]:
+    async def progress_of_many(self, beneficiary_ids: list[str]) -> dict[str, ProgressView]:
         """Each known person's progress, read with three queries whatever their number;
         unknown and erased people are left out."""
         people = {
@@ -570,43 +578,37 @@ class Training:
 
     def _progress(
         self, person: Person, attendances: list[Attendance], assessments: list[Assessment]
-    ) -> dict[str, Any]:
+    ) -> ProgressView:
         done = domain.totals(attendances)
-        by_competence: dict[str, dict[str, Any]] = {}
+        by_competence: dict[str, dict[AssessmentStage, StageView]] = {}
         for assessment in assessments:
-            by_competence.setdefault(assessment.competence, {"initial": None, "final": None})[
-                assessment.stage.value
-            ] = {
-                "level": assessment.level,
-                "autonomy": assessment.autonomy.value,
-                "assessed_at": assessment.assessed_at.isoformat(),
-            }
-        return {
-            "beneficiary_id": person.id,
-            "association_id": person.association_id,
-            "status": person.status.value,
-            "sessions_present": done.sessions_present,
-            "minutes_present": done.minutes_present,
-            "excused_absences": done.excused_absences,
-            "unexcused_absences": done.unexcused_absences,
-            "trained": person.trained_at is not None,
-            "trained_at": person.trained_at.isoformat() if person.trained_at else None,
-            "at_risk": bool(person.at_risk_sessions),
-            "rule": {
-                "min_sessions": self.rules.completion.min_sessions,
-                "min_minutes": self.rules.completion.min_minutes,
-                "require_final_assessment": self.rules.completion.require_final_assessment,
-            },
-            "assessments": [
-                {"competence": competence, **stages}
+            by_competence.setdefault(assessment.competence, {})[assessment.stage] = StageView(
+                level=assessment.level,
+                autonomy=assessment.autonomy,
+                assessed_at=assessment.assessed_at,
+            )
+        return ProgressView(
+            beneficiary_id=person.id,
+            association_id=person.association_id,
+            status=person.status.value,
+            sessions_present=done.sessions_present,
+            minutes_present=done.minutes_present,
+            excused_absences=done.excused_absences,
+            unexcused_absences=done.unexcused_absences,
+            trained=person.trained_at is not None,
+            trained_at=person.trained_at,
+            at_risk=bool(person.at_risk_sessions),
+            rule=CompletionRuleView.model_validate(self.rules.completion, from_attributes=True),
+            assessments=[
+                CompetenceProgressView(
+                    competence=competence,
+                    initial=stages.get(AssessmentStage.INITIAL),
+                    final=stages.get(AssessmentStage.FINAL),
+                )
                 for competence, stages in sorted(by_competence.items())
             ],
-        }
+        )
 
 
 def _present(roll: dict[str, Attendance]) -> int:
     return sum(1 for a in roll.values() if a.status is AttendanceStatus.PRESENT)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None

@@ -20,14 +20,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from contracts.api.training import AnswerReport, AssessmentReport, MaturityReport
 from contracts.errors import Conflict, FieldError, InvalidInput
 from contracts.maturity import (
     MAX_ANSWER,
     QUESTIONNAIRE,
-    AnswerReport,
-    AssessmentReport,
     MaturityQuestion,
-    MaturityReport,
     MaturityRule,
     maturity_score,
     question_points,

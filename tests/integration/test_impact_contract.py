@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 from pymongo import AsyncMongoClient
 
+from contracts.api.registration import AssociationView, DistrictView
 from contracts.api.reporting import ImpactAnswer
 from gateway.impact import impact_of
 from kit.mongo import Document
@@ -47,8 +48,14 @@ async def test_the_impact_answer_keeps_its_contract_exact_and_anonymised(
     assert small.enrolled is None
     assert small.suppressed, "a hidden count says what to show in its place"
 
-    districts = [{"id": "qpv-saige", "name": "Saige"}]
-    impact = impact_of(exact, districts, [{"id": "asso-big", "name": "Asso Big"}])
+    saige = DistrictView(
+        id="qpv-saige", name="Saige", commune="Pessac", insee_code="33318", qpv_code="QN03304M"
+    )
+    districts = [saige]
+    big = AssociationView(
+        id="asso-big", name="Asso Big", districts=["qpv-saige"], rna=None, siret=None, contact=None
+    )
+    impact = impact_of(exact, districts, [big])
     assert impact.enrolled == 9
     by_association = {a.association_id: a for a in impact.by_association}
     assert by_association["asso-big"].name == "Asso Big"

@@ -9,12 +9,17 @@ from typing import Any
 
 import pytest
 
+from contracts.api import Edge, Page
+from contracts.api.registration import BeneficiaryView, ConsentView
+from contracts.api.training import AttendanceView, CompletionRuleView, ProgressView
+from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
 from contracts.errors import InvalidInput
+from contracts.training import AttendanceStatus
 from gateway.call_count import count_call, counting
 from gateway.event_docs import ASYNCAPI, SCHEMAS, catalogue, index_page
 from gateway.loaders import Loaders
 from gateway.pagination import connection_of, decode_cursor, encode_cursor
-from gateway.services import UserInputError
+from gateway.services import UserInputError, validated
 from kit.paging import Position, parse_position
 
 
@@ -48,19 +53,86 @@ def test_a_position_a_service_did_not_give_is_refused(text: str) -> None:
 
 
 def test_a_page_answer_becomes_a_connection_ending_on_its_last_cursor() -> None:
-    answer = {
-        "total": 3,
-        "has_next": True,
-        "edges": [{"position": "p1", "node": {"id": "a"}}, {"position": "p2", "node": {"id": "b"}}],
-    }
+    answer = Page[BeneficiaryView](
+        total=3,
+        has_next=True,
+        edges=[
+            Edge[BeneficiaryView](position="p1", node=person_of("a")),
+            Edge[BeneficiaryView](position="p2", node=person_of("b")),
+        ],
+    )
 
-    page = connection_of("sessions", answer, lambda row: row["id"])
+    page = connection_of("beneficiaries", answer, lambda person: person.id)
 
     assert [edge.node for edge in page.edges] == ["a", "b"]
     assert page.total_count == 3
     assert page.page_info.has_next_page is True
-    assert page.page_info.end_cursor == encode_cursor("sessions", "p2")
-    assert connection_of("sessions", {**answer, "edges": []}, str).page_info.end_cursor is None
+    assert page.page_info.end_cursor == encode_cursor("beneficiaries", "p2")
+    empty = answer.model_copy(update={"edges": []})
+    assert connection_of("beneficiaries", empty, str).page_info.end_cursor is None
+
+
+WHEN = dt.datetime(2026, 3, 2, 14, tzinfo=dt.UTC)
+
+
+def progress_of(beneficiary_id: str) -> ProgressView:
+    rule = CompletionRuleView(min_sessions=4, min_minutes=720, require_final_assessment=False)
+    return ProgressView(
+        beneficiary_id=beneficiary_id,
+        association_id="asso-a",
+        status="active",
+        sessions_present=0,
+        minutes_present=0,
+        excused_absences=0,
+        unexcused_absences=0,
+        trained=False,
+        trained_at=None,
+        at_risk=False,
+        rule=rule,
+        assessments=[],
+    )
+
+
+def person_of(beneficiary_id: str) -> BeneficiaryView:
+    return BeneficiaryView(
+        id=beneficiary_id,
+        first_name="Awa",
+        last_name="Diallo",
+        phone=None,
+        email=None,
+        street=None,
+        postcode=None,
+        insee_code=None,
+        birth_year=1990,
+        association_id="asso-a",
+        district_id="qpv-a",
+        gender=Gender.FEMALE,
+        age_band=AgeBand.FROM_26_TO_44,
+        tracks=[Track.DIGITAL_INCLUSION],
+        employment_status=EmploymentStatus.UNKNOWN,
+        qpv_resident=True,
+        consent=ConsentView(
+            programme_follow_up=True, share_with_partners=False, contact_for_surveys=False
+        ),
+        enrolled_at=WHEN,
+        last_contact_at=WHEN,
+        status="active",
+    )
+
+
+def roll_call_of(session_id: str) -> list[AttendanceView]:
+    record = AttendanceView(
+        id=f"{session_id}-1",
+        session_id=session_id,
+        beneficiary_id="b-1",
+        status=AttendanceStatus.PRESENT,
+        minutes=120,
+        module_id="mod-a",
+        association_id="asso-a",
+        session_starts_at=WHEN,
+        recorded_at=WHEN,
+    )
+    return [record]
 
 
 class FakeServices:
@@ -74,10 +146,13 @@ class FakeServices:
         body = options["json"]
         self.calls.append((service, path, body))
         if path == "/beneficiaries/batch":
-            return {"beneficiaries": {i: {"id": i} for i in body["ids"] if i != "erased"}}
+            return {"beneficiaries": {i: person_of(i) for i in body["ids"] if i != "erased"}}
         if path == "/sessions/roll-calls":
-            return {"roll_calls": {i: [{"session_id": i}] for i in body["session_ids"]}}
-        return {"progress": {i: {"beneficiary_id": i} for i in body["beneficiary_ids"]}}
+            return {"roll_calls": {i: roll_call_of(i) for i in body["session_ids"]}}
+        return {"progress": {i: progress_of(i) for i in body["beneficiary_ids"]}}
+
+    async def answer(self, shape: Any, service: str, method: str, path: str, **options: Any) -> Any:
+        return validated(shape, await self.call(service, method, path, **options), service, path)
 
 
 class FakeContext:
@@ -108,9 +183,9 @@ def test_loads_from_many_resolvers_are_one_call_per_loader() -> None:
     ]
     assert len(context.services.calls[0][2]["ids"]) == 51  # each id asked once
     assert people[50] is None
-    assert people[51] == {"id": "b-1"}
-    assert progress[0] == {"beneficiary_id": "b-0"}
-    assert rolls[3] == [{"session_id": "s-3"}]
+    assert people[51] == person_of("b-1")
+    assert progress[0] == progress_of("b-0")
+    assert rolls[3] == roll_call_of("s-3")
 
 
 def test_loaders_are_not_shared_between_requests() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from graphql import FieldNode, GraphQLObjectType, OperationDefinitionNode, SelectionSetNode, parse
 
+from contracts.api.registration import DistrictView
 from gateway.app import DASHBOARD
 from gateway.public import PUBLIC_IMPACT, PUBLIC_SCHEMA, public_figures, wants_page
 from gateway.services import Services
@@ -20,7 +21,16 @@ from tests.unit.test_anonymised_impact import answer
 
 PERSONAL = {"id", "firstName", "lastName", "birthYear", "phone", "email", "beneficiaryId",
             "beneficiary", "beneficiaries", "employer", "notes", "address"}  # fmt: skip
-DISTRICTS = [{"id": "a", "name": "Saige"}, {"id": "b", "name": "Aubiers"}]
+
+
+def district(district_id: str, name: str) -> DistrictView:
+    """A district as registration answers it (contracts.api.registration)."""
+    return DistrictView(
+        id=district_id, name=name, commune="Bordeaux", insee_code="33063", qpv_code="QN03301M"
+    )
+
+
+DISTRICTS = [district("a", "Saige"), district("b", "Aubiers")]
 
 
 def reporting_answer() -> dict[str, Any]:
@@ -63,7 +73,8 @@ def selected(query: str) -> set[str]:
 def services(reporting: Callable[[httpx.Request], httpx.Response]) -> Services:
     def answer_for(request: httpx.Request) -> httpx.Response:
         if request.url.path in ("/districts", "/associations"):
-            return httpx.Response(200, json=DISTRICTS if "districts" in request.url.path else [])
+            districts = [district.model_dump() for district in DISTRICTS]
+            return httpx.Response(200, json=districts if "districts" in request.url.path else [])
         return reporting(request)
 
     settings = Settings(jwt_secret="x" * 48)
