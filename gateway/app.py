@@ -25,13 +25,14 @@ from .call_count import ServiceCallHeader
 from .context import Context
 from .event_docs import event_docs_router
 from .exports import exports_router
-from .impact import compose_impact
 from .ingest import IntakePublisher, ingest_router
 from .limits import BodySizeLimit
 from .live import ImpactChanges
+from .loaders import Loaders
 from .page_policy import page_response
 from .public import public_router
 from .pushes import ImpactFeeds
+from .reporting import compose_impact
 from .schema import build_schema, schema
 from .services import Services
 from .subscriptions import SubscriptionsRouter
@@ -59,7 +60,7 @@ def build(settings: Settings) -> FastAPI:
             await services.close()
 
     async def context() -> Context:
-        return Context(settings, services)
+        return Context(settings, services, Loaders)
 
     app = FastAPI(title="Digital Neighbourhoods gateway", lifespan=lifespan)
     app.state.impact_changes = impact_changes

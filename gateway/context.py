@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal, overload
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
@@ -12,20 +13,27 @@ from contracts.api.registration import AssociationView, DistrictView
 from kit.auth import AuthError, Principal, principal_from_header
 from kit.settings import Settings
 
-from .loaders import Loaders
 from .reference import Kind, ReferenceList
 from .services import AccessDenied, Services, Shape
+
+if TYPE_CHECKING:
+    from .loaders import Loaders
 
 
 class Context(BaseContext):
     """Per-request state: the caller's token and the reference data fetched for this request."""
 
-    def __init__(self, settings: Settings, services: Services) -> None:
+    def __init__(
+        self, settings: Settings, services: Services, loaders: Callable[[Context], Loaders]
+    ) -> None:
+        """``loaders`` makes the request's loaders (``gateway.loaders.Loaders``; given by the
+        app, as they build GraphQL types that import this module)."""
         super().__init__()
         self.settings = settings
         self.services = services
         self._fetched: dict[tuple[str, str], asyncio.Task[Any]] = {}
-        self.loaders = Loaders(self)  # per request: loaders cache what this caller may see
+        self._make_loaders = loaders
+        self.loaders = loaders(self)  # per request: loaders cache what this caller may see
 
     @property
     def authorization(self) -> str:
@@ -42,7 +50,7 @@ class Context(BaseContext):
     def renewed(self) -> Context:
         """The same caller with nothing fetched yet: a subscription answering again reads
         today's reference data, not what it fetched when it connected."""
-        renewed = Context(self.settings, self.services)
+        renewed = Context(self.settings, self.services, self._make_loaders)
         renewed.request = self.request
         renewed.connection_params = self.connection_params
         return renewed

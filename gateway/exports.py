@@ -38,9 +38,9 @@ from kit.auth import AuthError, Principal, Role, principal_from_header
 from kit.settings import Settings
 
 from .context import Context, context_of
-from .inputs import ImpactFilter
+from .reporting import ImpactFilter
 from .services import Services, UserInputError
-from .wire import enum_value, path_segment
+from .wire import path_segment
 
 log = logging.getLogger(__name__)
 
@@ -262,12 +262,7 @@ class ExportsQuery:
     ) -> ExportLinks:
         context = context_of(info)
         who = context.principal
-        params: dict[str, str] = {}
-        if filter is not None:
-            for name in SCOPE_PARAMS:
-                value = enum_value(getattr(filter, name))
-                if value is not None:
-                    params[name] = str(value)
+        params = filter.params() if filter is not None else {}
         if len(params) > 1:
             message = "filter by one of associationId, districtId or track at a time"
             raise UserInputError(message, [{"field": "filter", "message": message}])

@@ -23,6 +23,7 @@ from contracts.api.training import (
     RollCalls,
 )
 
+from .registration import Beneficiary
 from .services import Shape
 
 if TYPE_CHECKING:
@@ -33,13 +34,17 @@ MAX_BATCH = 500  # what the services' batch routes take at once
 
 class Loaders:
     """Answers by beneficiary id (record, training progress, attendance, orientation records)
-    and by session id (roll-call); ids not found, or not the caller's, load as None or []."""
+    and by session id (roll-call), and the person as GraphQL shows them; ids not found, or not
+    the caller's, load as None or []."""
 
     def __init__(self, context: Context) -> None:
         self._context = context
         self.beneficiary: DataLoader[str, BeneficiaryView | None] = self._loader(
             self._beneficiaries
         )
+        # The same people as GraphQL objects, for training's and orientation's records that
+        # name them (those modules cannot import registration's, which imports theirs).
+        self.person: DataLoader[str, Beneficiary | None] = self._loader(self._people)
         self.progress: DataLoader[str, ProgressView | None] = self._loader(self._progress)
         self.attendance: DataLoader[str, list[AttendanceView]] = self._loader(self._attendance)
         self.orientation: DataLoader[str, PersonRecords | None] = self._loader(self._orientation)
@@ -86,3 +91,7 @@ class Loaders:
         body = {"session_ids": ids}
         answer = await self._answer(RollCalls, "training", "/sessions/roll-calls", body)
         return [answer.roll_calls.get(session_id, []) for session_id in ids]
+
+    async def _people(self, ids: list[str]) -> list[Beneficiary | None]:
+        views = await self.beneficiary.load_many(ids)
+        return [Beneficiary.of(view) if view else None for view in views]

@@ -4,11 +4,13 @@ each made from orientation's answer as ``contracts.api.orientation`` types it.""
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
+from contracts.api import Page
 from contracts.api.orientation import (
     FollowUpDueView,
     FollowUpView,
@@ -22,20 +24,16 @@ from contracts.api.orientation import (
 
 from .context import Context, context_of
 from .enums import OutcomeClass, PartnerKind, PlacementKind, ReferralOutcome
-from .wire import enum_value, path_segment
+from .pagination import DEFAULT_FIRST, Connection, read_connection
+from .wire import enum_value, param_text, path_segment
 
 if TYPE_CHECKING:
-    from .outputs import Beneficiary
+    from .registration import Beneficiary
 
 
-async def _beneficiary(
-    info: Info[Context, Any], beneficiary_id: str
-) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+async def _beneficiary(info: Info[Context, Any], beneficiary_id: str) -> Beneficiary | None:
     """The person, through the request's loader (one call for a whole list)."""
-    from .outputs import Beneficiary
-
-    row = await context_of(info).loaders.beneficiary.load(str(beneficiary_id))
-    return Beneficiary.of(row) if row else None
+    return await context_of(info).loaders.person.load(str(beneficiary_id))
 
 
 # What a person's orientation fields show when orientation holds nothing the caller may see.
@@ -166,7 +164,7 @@ class Referral:
     @strawberry.field(description="The person; null when erased or not yours to see")
     async def beneficiary(
         self, info: Info[Context, Any]
-    ) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+    ) -> Annotated[Beneficiary, strawberry.lazy(".registration")] | None:
         return await _beneficiary(info, self.beneficiary_id)
 
     @staticmethod
@@ -240,7 +238,7 @@ class Placement:
     @strawberry.field(description="The person; null when erased or not yours to see")
     async def beneficiary(
         self, info: Info[Context, Any]
-    ) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+    ) -> Annotated[Beneficiary, strawberry.lazy(".registration")] | None:
         return await _beneficiary(info, self.beneficiary_id)
 
     @staticmethod
@@ -277,7 +275,7 @@ class FollowUpDue:
     @strawberry.field(description="The person; null when erased or not yours to see")
     async def beneficiary(
         self, info: Info[Context, Any]
-    ) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+    ) -> Annotated[Beneficiary, strawberry.lazy(".registration")] | None:
         return await _beneficiary(info, self.beneficiary_id)
 
     @staticmethod
@@ -352,3 +350,157 @@ async def record_follow_up(
         missing_field="placementId",
     )
     return FollowUp.of(follow_up)
+
+
+# -- the paginated lists ------------------------------------------------------------------
+
+
+class ReferralStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+
+
+strawberry.enum(ReferralStatus, description="Where a referral stands")
+
+
+@strawberry.input(description="Which placements to list; unset fields do not filter")
+class PlacementFilter:
+    association_id: strawberry.ID | None = None
+    kind: PlacementKind | None = None
+
+
+@strawberry.input(description="Which referrals to list; unset fields do not filter")
+class ReferralFilter:
+    association_id: strawberry.ID | None = None
+    status: ReferralStatus | None = None
+    partner_kind: PartnerKind | None = None
+
+
+async def placements_page(
+    context: Context, where: PlacementFilter | None, first: int, after: str | None
+) -> Connection[Placement]:
+    where = where or PlacementFilter()
+    filters = {"association_id": param_text(where.association_id), "kind": param_text(where.kind)}
+    return await read_connection(
+        context,
+        "orientation",
+        "/placements",
+        "placements",
+        filters,
+        first,
+        after,
+        Page[PlacementView],
+        Placement.of,
+    )
+
+
+async def referrals_page(
+    context: Context, where: ReferralFilter | None, first: int, after: str | None
+) -> Connection[Referral]:
+    where = where or ReferralFilter()
+    filters = {
+        "association_id": param_text(where.association_id),
+        "status": param_text(where.status),
+        "partner_kind": param_text(where.partner_kind),
+    }
+    return await read_connection(
+        context,
+        "orientation",
+        "/referrals",
+        "referrals",
+        filters,
+        first,
+        after,
+        Page[ReferralView],
+        Referral.of,
+    )
+
+
+# -- fields (each calls the module's function of its name) --------------------------------
+
+
+@strawberry.type
+class OrientationQuery:
+    @strawberry.field(description="Families of digital jobs, for workshops and interests")
+    async def job_families(self, info: Info[Context, Any]) -> list[JobFamily]:
+        return await job_families(context_of(info))
+
+    @strawberry.field(description="The reasons a partner may give for refusing a referral")
+    async def refusal_reasons(self, info: Info[Context, Any]) -> list[str]:
+        return await refusal_reasons(context_of(info))
+
+    @strawberry.field(
+        description="Placement follow-ups due on or before a day (default: today), earliest first"
+    )
+    async def follow_ups_due(
+        self, info: Info[Context, Any], on: dt.date | None = None
+    ) -> list[FollowUpDue]:
+        return await follow_ups_due(context_of(info), on)
+
+    @strawberry.field(description="Placements in recording order, filtered and paginated")
+    async def placements(
+        self,
+        info: Info[Context, Any],
+        filter: PlacementFilter | None = None,
+        first: int = DEFAULT_FIRST,
+        after: str | None = None,
+    ) -> Connection[Placement]:
+        return await placements_page(context_of(info), filter, first, after)
+
+    @strawberry.field(description="Referrals in the order they were made, filtered and paginated")
+    async def referrals(
+        self,
+        info: Info[Context, Any],
+        filter: ReferralFilter | None = None,
+        first: int = DEFAULT_FIRST,
+        after: str | None = None,
+    ) -> Connection[Referral]:
+        return await referrals_page(context_of(info), filter, first, after)
+
+
+@strawberry.type
+class OrientationMutation:
+    @strawberry.mutation(description="Record a career-discovery workshop and its participants")
+    async def record_workshop(
+        self, info: Info[Context, Any], input: RecordWorkshopInput
+    ) -> Workshop:
+        return await record_workshop(context_of(info), input)
+
+    @strawberry.mutation(description="The job families a person is interested in")
+    async def set_interests(
+        self, info: Info[Context, Any], beneficiary_id: strawberry.ID, job_families: list[str]
+    ) -> Interests:
+        return await set_interests(context_of(info), beneficiary_id, job_families)
+
+    @strawberry.mutation(description="Refer a person to a partner; needs their consent to share")
+    async def refer_beneficiary(
+        self, info: Info[Context, Any], input: ReferBeneficiaryInput
+    ) -> Referral:
+        return await refer_beneficiary(context_of(info), input)
+
+    @strawberry.mutation(description="The partner's answer to a referral (a reason when refused)")
+    async def resolve_referral(
+        self,
+        info: Info[Context, Any],
+        id: strawberry.ID,
+        outcome: ReferralOutcome,
+        refusal_reason: str | None = None,
+    ) -> Referral:
+        return await resolve_referral(context_of(info), id, outcome, refusal_reason)
+
+    @strawberry.mutation(description="Record what a person went on to (once per person and kind)")
+    async def record_placement(
+        self, info: Info[Context, Any], input: RecordPlacementInput
+    ) -> Placement:
+        return await record_placement(context_of(info), input)
+
+    @strawberry.mutation(description="Whether the person was still in post at 3 or 6 months")
+    async def record_follow_up(
+        self,
+        info: Info[Context, Any],
+        placement_id: strawberry.ID,
+        months: int,
+        still_in_post: bool,
+    ) -> FollowUp:
+        return await record_follow_up(context_of(info), placement_id, months, still_in_post)

@@ -15,8 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from contracts.api.reporting import ImpactAnswer
 
-from .impact import impact_of
-from .outputs import Impact
+from .reporting import Impact, impact_of
 from .services import ServiceAnswerInvalid, Services, ServiceUnavailable
 from .share_links import dashboard_path
 from .wire import path_segment

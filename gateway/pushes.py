@@ -20,9 +20,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from opentelemetry import propagate, trace
 
 from .context import Context
-from .inputs import ImpactFilter
 from .live import ChangeWatcher, ImpactChanges
-from .outputs import Impact
+from .reporting import Impact, ImpactFilter
 from .services import AccessDenied, ServiceUnavailable
 
 log = logging.getLogger(__name__)

@@ -22,13 +22,15 @@ from strawberry.extensions import (
 
 from kit.telemetry import current_trace_id
 
-from .access import RootFieldAccess
+from .access import AccessQuery, RootFieldAccess
 from .exports import ExportsQuery
-from .mutations import Mutation
 from .operation_metrics import GraphQLMetrics
-from .queries import Query as CoreQuery
+from .orientation import OrientationMutation, OrientationQuery
+from .registration import RegistrationMutation, RegistrationQuery
+from .reporting import ReportingMutation, ReportingQuery
 from .subscriptions import Subscription
 from .tracing import PrivateOpenTelemetryExtension
+from .training import TrainingMutation, TrainingQuery
 
 log = logging.getLogger(__name__)
 MAX_DEPTH = 10
@@ -106,8 +108,23 @@ def extensions(production: bool = False) -> list[Any]:
 
 
 @strawberry.type(name="Query")
-class Query(CoreQuery, ExportsQuery):
-    """Every root query field: gateway/queries.py's, and the exports' download links."""
+class Query(
+    ReportingQuery, ExportsQuery, RegistrationQuery, TrainingQuery, OrientationQuery, AccessQuery
+):
+    """Every root query field, each area's from its module."""
+
+
+@strawberry.type(
+    name="Mutation",
+    description="Changes, each forwarded to the service that owns the record. Refused input "
+    "comes back as a GraphQL error with `extensions.code = BAD_USER_INPUT` and "
+    "`extensions.fields = [{field, message}]`, one entry per input field a form should mark "
+    "(camelCase field names), saying what is accepted; an id that names nothing is reported on "
+    "its field the same way. A duplicate is `CONFLICT` with `extensions.existingId`; a "
+    "refusal of the caller's role `FORBIDDEN`",
+)
+class Mutation(RegistrationMutation, ReportingMutation, TrainingMutation, OrientationMutation):
+    """Every root mutation, each area's from its module."""
 
 
 def build_schema(production: bool = False) -> strawberry.Schema:

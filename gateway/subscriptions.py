@@ -18,13 +18,10 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from .answers import SharedAnswers, answer_key
 from .context import Context, context_of
-from .impact import compose_impact
-from .inputs import ImpactFilter
 from .live import ImpactChanges
-from .outputs import Impact
 from .pushes import ImpactFeeds
+from .reporting import Impact, ImpactFilter, compose_impact
 from .services import AccessDenied
-from .wire import enum_value
 
 # The longest reason a websocket close frame carries (RFC 6455: 125 bytes less the code).
 CLOSE_REASON_BYTES = 123
@@ -33,15 +30,9 @@ CLOSE_REASON_BYTES = 123
 def scope_of(impact_filter: ImpactFilter | None) -> str:
     """The reporting scope a filter reads: ``all``, ``association:<id>``, ``district:<id>``
     or ``track:<value>`` (reporting refuses a filter naming more than one)."""
-    if impact_filter is not None:
-        for name, prefix in (
-            ("association_id", "association"),
-            ("district_id", "district"),
-            ("track", "track"),
-        ):
-            value = enum_value(getattr(impact_filter, name))
-            if value is not None:
-                return f"{prefix}:{value}"
+    params = impact_filter.params() if impact_filter is not None else {}
+    for name, value in params.items():
+        return f"{name.removesuffix('_id')}:{value}"
     return "all"
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from contracts.api import Page
 from contracts.api.training import (
     AssessmentReport,
     AssessmentView,
@@ -29,11 +30,12 @@ from contracts.api.training import (
 
 from .context import Context, context_of
 from .enums import AssessmentStage, AttendanceStatus, Autonomy, MaturityQuestion, SessionKind
+from .pagination import DEFAULT_FIRST, Connection, read_connection
 from .services import Shape, UserInputError
-from .wire import enum_value, path_segment
+from .wire import enum_value, param_text, path_segment
 
 if TYPE_CHECKING:
-    from .outputs import Beneficiary
+    from .registration import Beneficiary
 
 # -- reference ----------------------------------------------------------------------------
 
@@ -72,15 +74,10 @@ class CompetenceArea:
     competences: list[Competence]
 
 
-async def _beneficiary(
-    info: Info[Context, Any], beneficiary_id: object
-) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+async def _beneficiary(info: Info[Context, Any], beneficiary_id: object) -> Beneficiary | None:
     """The person a training record names, as the caller may see them (loaded once per
     request); None when erased or not theirs to see."""
-    from .outputs import Beneficiary
-
-    row = await context_of(info).loaders.beneficiary.load(str(beneficiary_id))
-    return Beneficiary.of(row) if row else None
+    return await context_of(info).loaders.person.load(str(beneficiary_id))
 
 
 async def modules(context: Context) -> list[TrainingModule]:
@@ -124,7 +121,7 @@ class Attendance:
     @strawberry.field(description="The person; null when erased or not yours to see")
     async def beneficiary(
         self, info: Info[Context, Any]
-    ) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+    ) -> Annotated[Beneficiary, strawberry.lazy(".registration")] | None:
         return await _beneficiary(info, self.beneficiary_id)
 
     @staticmethod
@@ -562,7 +559,7 @@ class AtRiskBeneficiary:
     @strawberry.field(description="The person; null when erased or not yours to see")
     async def beneficiary(
         self, info: Info[Context, Any]
-    ) -> Annotated[Beneficiary, strawberry.lazy(".outputs")] | None:
+    ) -> Annotated[Beneficiary, strawberry.lazy(".registration")] | None:
         return await _beneficiary(info, self.beneficiary_id)
 
 
@@ -769,3 +766,189 @@ async def maturity_questionnaire(context: Context) -> MaturityQuestionnaire:
         staff_hours_for_full_points=report.rule.staff_hours_for_full_points,
         upskilled_points=report.rule.upskilled_points,
     )
+
+
+# -- the paginated list -------------------------------------------------------------------
+
+
+@strawberry.input(description="Which sessions to list; unset fields do not filter")
+class SessionFilter:
+    association_id: strawberry.ID | None = None
+    district_id: strawberry.ID | None = None
+    module_id: strawberry.ID | None = None
+    starts_from: dt.datetime | None = strawberry.field(
+        default=None, name="from", description="Starting at or after (with its offset)"
+    )
+    starts_to: dt.datetime | None = strawberry.field(
+        default=None, name="to", description="Starting before (with its offset)"
+    )
+
+
+async def sessions_page(
+    context: Context, where: SessionFilter | None, first: int, after: str | None
+) -> Connection[Session]:
+    where = where or SessionFilter()
+    filters = {
+        "association_id": param_text(where.association_id),
+        "district_id": param_text(where.district_id),
+        "module_id": param_text(where.module_id),
+        "from": param_text(where.starts_from),
+        "to": param_text(where.starts_to),
+    }
+    return await read_connection(
+        context,
+        "training",
+        "/sessions/page",
+        "sessions",
+        filters,
+        first,
+        after,
+        Page[SessionView],
+        Session.of,
+    )
+
+
+# -- fields (each calls the module's function of its name) --------------------------------
+
+
+@strawberry.type
+class TrainingQuery:
+    @strawberry.field(description="The training catalogue: modules with competences and level")
+    async def modules(self, info: Info[Context, Any]) -> list[TrainingModule]:
+        return await modules(context_of(info))
+
+    @strawberry.field(description="The Pix competence framework, area by area")
+    async def competences(self, info: Info[Context, Any]) -> list[CompetenceArea]:
+        return await competences(context_of(info))
+
+    @strawberry.field(description="Sessions by start time; association staff see their own")
+    async def sessions(
+        self,
+        info: Info[Context, Any],
+        association_id: strawberry.ID | None = None,
+        starts_from: Annotated[dt.datetime | None, strawberry.argument(name="from")] = None,
+        starts_to: Annotated[dt.datetime | None, strawberry.argument(name="to")] = None,
+        limit: int = 200,
+    ) -> list[Session]:
+        return await sessions(context_of(info), association_id, starts_from, starts_to, limit)
+
+    @strawberry.field(description="One session with its roll-call; null when unknown or not yours")
+    async def session(self, info: Info[Context, Any], id: strawberry.ID) -> Session | None:
+        return await session(context_of(info), id)
+
+    @strawberry.field(
+        description="Attendance totals, trained or not, assessments; null when training does "
+        "not know the person"
+    )
+    async def beneficiary_progress(
+        self, info: Info[Context, Any], id: strawberry.ID
+    ) -> Progress | None:
+        return await beneficiary_progress(context_of(info), id)
+
+    @strawberry.field(
+        description="People to follow up: their latest sessions are unexcused absences in a row "
+        "(at least three), most missed first; association staff see their own association's"
+    )
+    async def beneficiaries_at_risk(
+        self, info: Info[Context, Any], association_id: strawberry.ID | None = None
+    ) -> list[AtRiskBeneficiary]:
+        return await beneficiaries_at_risk(context_of(info), association_id)
+
+    @strawberry.field(
+        description="An association's digital maturity: self-assessments, staff training, upskilled"
+    )
+    async def association_maturity(
+        self, info: Info[Context, Any], id: strawberry.ID
+    ) -> AssociationMaturity:
+        return await association_maturity(context_of(info), id)
+
+    @strawberry.field(description="The association maturity self-assessment and how it scores")
+    async def maturity_questionnaire(self, info: Info[Context, Any]) -> MaturityQuestionnaire:
+        return await maturity_questionnaire(context_of(info))
+
+    @strawberry.field(
+        description="Sessions in start order, filtered, paginated like `beneficiaries`; the "
+        "roll-calls of a whole page (`attendance`) cost one call. (`sessions` is the older, "
+        "unpaginated list.)"
+    )
+    async def sessions_connection(
+        self,
+        info: Info[Context, Any],
+        filter: SessionFilter | None = None,
+        first: int = DEFAULT_FIRST,
+        after: str | None = None,
+    ) -> Connection[Session]:
+        return await sessions_page(context_of(info), filter, first, after)
+
+
+@strawberry.type
+class TrainingMutation:
+    @strawberry.mutation(description="Schedule one session (district: the association's own)")
+    async def schedule_session(
+        self, info: Info[Context, Any], input: ScheduleSessionInput
+    ) -> Session:
+        return await schedule_session(context_of(info), input)
+
+    @strawberry.mutation(description="Schedule a weekly series of sessions, all or none (≤ 200)")
+    async def schedule_recurring_sessions(
+        self, info: Info[Context, Any], input: ScheduleRecurringSessionsInput
+    ) -> list[Session]:
+        return await schedule_recurring_sessions(context_of(info), input)
+
+    @strawberry.mutation(
+        description="Record one person's attendance; the same record again changes nothing"
+    )
+    async def record_attendance(
+        self, info: Info[Context, Any], input: RecordAttendanceInput
+    ) -> Attendance:
+        return await record_attendance(context_of(info), input)
+
+    @strawberry.mutation(
+        description="Record a session's whole roll-call, all or none; lines already recorded "
+        "the same are unchanged (a resend changes nothing)"
+    )
+    async def record_roll_call(
+        self,
+        info: Info[Context, Any],
+        session_id: strawberry.ID,
+        records: list[RollCallRecordInput],
+        correct: Annotated[
+            bool,
+            strawberry.argument(
+                description="A line that differs from the recorded one replaces it (false: "
+                "such a line is a CONFLICT)"
+            ),
+        ] = False,
+    ) -> RollCall:
+        return await record_roll_call(context_of(info), session_id, records, correct)
+
+    @strawberry.mutation(description="Set the headcount of people attending without enrolment")
+    async def record_anonymous_attendance(
+        self, info: Info[Context, Any], session_id: strawberry.ID, count: int
+    ) -> Session:
+        return await record_anonymous_attendance(context_of(info), session_id, count)
+
+    @strawberry.mutation(description="Record a Pix assessment of one competence")
+    async def record_assessment(
+        self, info: Info[Context, Any], input: RecordAssessmentInput
+    ) -> Assessment:
+        return await record_assessment(context_of(info), input)
+
+    @strawberry.mutation(
+        description="Record an association's maturity self-assessment: an answer from 0 to 3 to "
+        "every question (maturityQuestionnaire); the score adds the staff sessions' hours. "
+        "Coordinators, or the association's own staff"
+    )
+    async def assess_association_maturity(
+        self,
+        info: Info[Context, Any],
+        association_id: strawberry.ID,
+        answers: list[MaturityAnswerInput],
+        assessed_at: Annotated[
+            dt.datetime | None,
+            strawberry.argument(description="When it was filled in (default: now); not later"),
+        ] = None,
+    ) -> AssociationMaturity:
+        return await assess_association_maturity(
+            context_of(info), association_id, answers, assessed_at
+        )

@@ -1,4 +1,4 @@
-"""How GraphQL values travel to and from the services: ids in paths, enums, datetimes."""
+"""How GraphQL values travel to the services: ids in paths, enums and filter values."""
 
 from __future__ import annotations
 
@@ -20,13 +20,11 @@ def enum_value(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-def parse_datetime(value: Any) -> dt.datetime | None:
-    """A datetime from a service's answer (ISO text or already parsed); None stays None."""
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(str(value))
-
-
-def required_datetime(value: Any) -> dt.datetime:
-    """A datetime a service always sends (ISO text or already parsed)."""
-    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+def param_text(value: object) -> str | None:
+    """A filter's value as a service's query parameter: enums by value, datetimes as ISO text;
+    None stays None (the parameter is left out)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(enum_value(value))

@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 
 from contracts.api.registration import AssociationView, DistrictView
 from contracts.api.reporting import ImpactAnswer
-from gateway.impact import impact_of
+from gateway.reporting import impact_of
 from kit.mongo import Document
 from services.reporting import domain
 from services.reporting.anonymised import anonymise

@@ -16,9 +16,10 @@ import strawberry
 
 from contracts.api import Page
 from contracts.api.orientation import PlacementView, RecordsOfPeople, ReferralView
-from gateway import lists, orientation
+from gateway import orientation
 from gateway.context import Context
 from gateway.enums import OutcomeClass, PartnerKind, PlacementKind, ReferralOutcome
+from gateway.loaders import Loaders
 from gateway.services import Services
 from kit.auth import Role, issue_token
 from kit.settings import Settings
@@ -52,7 +53,7 @@ async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
     app = build(settings)
     transport = httpx.ASGITransport(app=app)
     services = Services(settings, transport=transport)
-    context = Context(settings, services)
+    context = Context(settings, services, Loaders)
     context.connection_params = {
         "Authorization": f"Bearer {issue_token(settings, Role.COORDINATOR)}"
     }
@@ -200,23 +201,23 @@ async def test_the_pages_of_placements_and_referrals_keep_their_contract(
     referrals = await gateway.http.get("/referrals", params=params)
     assert Page[ReferralView].model_validate(referrals.json()).has_next
 
-    mine = lists.PlacementFilter(
+    mine = orientation.PlacementFilter(
         association_id=strawberry.ID(gateway.association_id), kind=PlacementKind.APPRENTICESHIP
     )
-    first = await lists.placements(context, mine, 2, None)
+    first = await orientation.placements_page(context, mine, 2, None)
     assert first.total_count == 3
     assert first.page_info.has_next_page
-    rest = await lists.placements(context, mine, 2, first.page_info.end_cursor)
+    rest = await orientation.placements_page(context, mine, 2, first.page_info.end_cursor)
     listed = [edge.node for edge in first.edges + rest.edges]
     assert sorted(p.beneficiary_id for p in listed) == sorted(people)
     assert {p.outcome_class for p in listed} == {OutcomeClass.POSITIVE_EXIT}
 
-    open_ones = lists.ReferralFilter(
+    open_ones = orientation.ReferralFilter(
         association_id=strawberry.ID(gateway.association_id),
-        status=lists.ReferralStatus.OPEN,
+        status=orientation.ReferralStatus.OPEN,
         partner_kind=PartnerKind.MISSION_LOCALE,
     )
-    page = await lists.referrals(context, open_ones, 10, None)
+    page = await orientation.referrals_page(context, open_ones, 10, None)
     assert page.total_count == 3
     assert sorted(edge.node.beneficiary_id for edge in page.edges) == sorted(people)
     assert {edge.node.status for edge in page.edges} == {"open"}

@@ -27,8 +27,8 @@ from contracts.api.registration import (
 )
 from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
 from contracts.registration import ConsentPurpose, ErasureReason
-from gateway import outputs
-from gateway.lists import BeneficiaryFilter, beneficiaries
+from gateway import access
+from gateway import registration as graph
 from gateway.loaders import Loaders
 from gateway.services import Services
 from kit import audit
@@ -127,13 +127,13 @@ async def test_the_reference_lists_and_their_changes_keep_their_contract(
         },
     )
 
-    district = outputs.District.of(saved_district)
+    district = graph.District.of(saved_district)
     assert (district.id, district.name, district.qpv_code) == (
         registration.district_id,
         "Contrat",
         "QN03399X",
     )
-    association = outputs.Association.of(saved_association)
+    association = graph.Association.of(saved_association)
     assert association.district_ids == [registration.district_id]
     assert (association.rna, association.siret) == ("W332000123", None)
     assert saved_association.contact == "contact@contrat.example"
@@ -142,9 +142,9 @@ async def test_the_reference_lists_and_their_changes_keep_their_contract(
     districts = await registration.services.reference.get("districts")
     associations = await registration.services.reference.get("associations")
     assert registration.district_id in {d.id for d in districts}
-    loaded = {d.id: outputs.District.of(d) for d in districts}
+    loaded = {d.id: graph.District.of(d) for d in districts}
     assert loaded["qpv-aubiers-lac"].commune == "Bordeaux", "the reference file is loaded"
-    listed = {a.id: outputs.Association.of(a) for a in associations}
+    listed = {a.id: graph.Association.of(a) for a in associations}
     assert listed[registration.association_id].name == "Asso du contrat"
     assert listed["asso-lac-connecte"].district_ids == ["qpv-aubiers-lac"]
 
@@ -153,7 +153,7 @@ async def test_a_record_keeps_its_contract_from_enrolment_to_erasure(
     registration: Registration,
 ) -> None:
     enrolled = await registration.enrol("Awa", email="awa@contrat.example")
-    person = outputs.Beneficiary.of(enrolled)
+    person = graph.Beneficiary.of(enrolled)
     assert (person.first_name, person.email, person.postcode) == (
         "Awa",
         "awa@contrat.example",
@@ -176,15 +176,15 @@ async def test_a_record_keeps_its_contract_from_enrolment_to_erasure(
     rectified = await registration.answer(
         BeneficiaryView, "PATCH", path, json={"postcode": "33600", "birth_year": 1975}
     )
-    assert outputs.Beneficiary.of(rectified).postcode == "33600"
-    assert outputs.Beneficiary.of(rectified).age_band is AgeBand.FROM_45_TO_64
+    assert graph.Beneficiary.of(rectified).postcode == "33600"
+    assert graph.Beneficiary.of(rectified).age_band is AgeBand.FROM_45_TO_64
     consented = await registration.answer(
         BeneficiaryView,
         "PUT",
         f"{path}/consent/{ConsentPurpose.CONTACT_FOR_SURVEYS.value}",
         json={"given": True},
     )
-    assert outputs.Beneficiary.of(consented).consent.contact_for_surveys is True
+    assert graph.Beneficiary.of(consented).consent.contact_for_surveys is True
 
     exported = await registration.answer(BeneficiaryExport, "GET", f"{path}/export")
     assert exported.record.id == person.id
@@ -194,17 +194,17 @@ async def test_a_record_keeps_its_contract_from_enrolment_to_erasure(
     logged = await registration.answer(
         list[audit.AuditEntry], "GET", "/audit", params={"beneficiary_id": person.id}
     )
-    actions = {outputs.AuditEntry.of(entry).action for entry in logged}
+    actions = {access.AuditEntry.of(entry).action for entry in logged}
     assert actions >= {"enrol", "rectify", "export"}
 
     withdrawn = await registration.answer(BeneficiaryView, "POST", f"{path}/withdrawal")
-    assert outputs.Beneficiary.of(withdrawn).status == "withdrawn"
+    assert graph.Beneficiary.of(withdrawn).status == "withdrawn"
 
     reason = ErasureReason.COORDINATOR_DECISION
     receipt = await registration.answer(
         ErasureReceiptView, "DELETE", path, params={"reason": reason.value}
     )
-    erased = outputs.ErasureReceipt.of(receipt)
+    erased = graph.ErasureReceipt.of(receipt)
     assert (erased.beneficiary_id, erased.reason) == (person.id, reason)
     assert erased.erased, "the receipt says what was destroyed"
     kept = await registration.services.answer_if_found(
@@ -231,9 +231,9 @@ async def test_pages_batches_and_merges_keep_their_contract(registration: Regist
     second = await registration.enrol("Chloé", phone=None, birth_year=1985)
     unknown = str(uuid4())
 
-    page = await beneficiaries(
+    page = await graph.beneficiaries_page(
         registration.context(),
-        BeneficiaryFilter(association_id=registration.association_id),
+        graph.BeneficiaryFilter(association_id=registration.association_id),
         first=100,
         after=None,
     )
@@ -255,7 +255,7 @@ async def test_pages_batches_and_merges_keep_their_contract(registration: Regist
         f"/beneficiaries/{first.id}/merge",
         json={"duplicate_id": second.id},
     )
-    assert outputs.Beneficiary.of(merged).id == first.id
+    assert graph.Beneficiary.of(merged).id == first.id
 
 
 async def test_a_retention_run_keeps_its_contract(registration: Registration) -> None:
@@ -269,7 +269,7 @@ async def test_a_retention_run_keeps_its_contract(registration: Registration) ->
         RetentionRun, "POST", "/retention", params={"dry_run": "true", "older_than_days": "730"}
     )
 
-    shown = outputs.RetentionRun.of(run)
+    shown = graph.RetentionRun.of(run)
     assert (shown.dry_run, shown.older_than_days) == (True, 730)
     assert person.id in shown.beneficiary_ids
 
@@ -284,7 +284,7 @@ async def test_the_delivery_log_keeps_its_contract(registration: Registration) -
         list[DeliveryLine], "GET", "/deliveries", params={"partner": partner}
     )
 
-    [line] = [outputs.PartnerDelivery.of(line) for line in lines]
+    [line] = [access.PartnerDelivery.of(line) for line in lines]
     assert (line.service, line.partner, line.accepted, line.rejected, line.waiting) == (
         "registration",
         partner,

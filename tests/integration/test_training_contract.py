@@ -24,9 +24,10 @@ from contracts.api.training import (
     SessionDetail,
     SessionView,
 )
-from gateway import lists, training
+from gateway import training
 from gateway.context import Context
 from gateway.enums import AssessmentStage, AttendanceStatus, Autonomy, MaturityQuestion, SessionKind
+from gateway.loaders import Loaders
 from gateway.services import Services
 from kit.auth import Role, issue_token
 from kit.service import Runtime
@@ -95,7 +96,7 @@ async def seam(settings: Settings) -> AsyncIterator[Gateway]:
     app = build(settings, Rules())  # the default rules, whatever DN_TRAINING_* says
     transport = httpx.ASGITransport(app=app)
     services = Services(settings, transport=transport)
-    context = Context(settings, services)
+    context = Context(settings, services, Loaders)
     context.connection_params = {
         "Authorization": f"Bearer {issue_token(settings, Role.COORDINATOR)}"
     }
@@ -207,9 +208,9 @@ async def test_sessions_and_their_attendance_keep_their_contract_from_each_route
         (await gateway.http.get("/sessions/page", params=mine)).json()
     )
     assert (page.total, page.has_next, len(page.edges)) == (4, True, 2)
-    where = lists.SessionFilter(association_id=strawberry.ID(gateway.association_id))
-    first = await lists.sessions(context, where, 2, None)
-    rest = await lists.sessions(context, where, 2, first.page_info.end_cursor)
+    where = training.SessionFilter(association_id=strawberry.ID(gateway.association_id))
+    first = await training.sessions_page(context, where, 2, None)
+    rest = await training.sessions_page(context, where, 2, first.page_info.end_cursor)
     assert [edge.node.id for edge in first.edges + rest.edges] == [s.id for s in listed]
     assert first.total_count == 4
 

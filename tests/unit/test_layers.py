@@ -1,5 +1,8 @@
-"""The layers (README, "Where things are"): which first-party package may import which. Every
-import counts, module-level or inside a function, so the layering cannot decay unnoticed."""
+"""The layers (README, "Where things are"): which first-party package may import which, and no
+two modules importing each other, however far round. Every import counts, module-level or
+inside a function, so the layering cannot decay unnoticed; only imports under
+``if TYPE_CHECKING:`` are left out of the circles (never run: the type checker reads them, and
+``strawberry.lazy`` when the schema is built, for GraphQL types that name each other)."""
 
 from __future__ import annotations
 
@@ -109,3 +112,72 @@ def test_the_rules_tell_a_crossing_from_an_allowed_import(
     found = layer_of(target)
     assert found is not None
     assert (found == layer or found in MAY_IMPORT[layer]) is allowed
+
+
+def runtime_imports_of(path: Path) -> list[tuple[int, str]]:
+    """:func:`imports_of` less those under ``if TYPE_CHECKING:`` (read by the type checker
+    and by ``strawberry.lazy`` when the schema is built, never run on import)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    type_only = {
+        inner.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for statement in node.body
+        for inner in ast.walk(statement)
+        if isinstance(inner, ast.Import | ast.ImportFrom)
+    }
+    return [(line, target) for line, target in imports_of(path) if line not in type_only]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the first-party modules it imports when run (a name imported from a package
+    counts as its module when it is one)."""
+    files = {module_name(path): path for path in layered_files()}
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        targets = {target for _, target in runtime_imports_of(path) if target in files}
+        graph[module] = targets - {module}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in sorted(graph.get(module, ())):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_modules_import_each_other_in_a_circle() -> None:
+    graph = import_graph()
+    assert sum(len(targets) for targets in graph.values()) > 200  # the walk found the arrows
+    assert circles(graph) == []
+
+
+def test_a_circle_is_found_however_long() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert circles(graph) == [["a", "b", "c"]]

@@ -18,9 +18,9 @@ from prometheus_client import REGISTRY
 
 from contracts.impact_changes import NAMES
 from gateway import subscriptions
-from gateway.inputs import ImpactFilter
 from gateway.live import RESYNC, ChangeNotice, ChangeWatcher, ImpactChanges
 from gateway.pushes import Follower, ImpactFeeds
+from gateway.reporting import ImpactFilter
 from gateway.schema import schema
 from gateway.services import AccessDenied
 from gateway.subscriptions import scope_of
