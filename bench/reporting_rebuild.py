@@ -501,7 +501,7 @@ async def _live_reporting(setup: LiveSetup, commands: Connection) -> None:
     # Wired as services/reporting/app.py and kit/service.py wire the reporting process, without
     # the HTTP server; tracing is on as it is there.
     from kit.broker import build_broker
-    from kit.consumer import subscribe_batch
+    from kit.consumer import Fetching, subscribe_batch
     from kit.deadletter import DeadLetters
     from kit.telemetry import setup_telemetry
     from services.reporting.handlers import Freshness, ProjectionHandler
@@ -540,7 +540,7 @@ async def _live_reporting(setup: LiveSetup, commands: Connection) -> None:
         group_id=setup.group_id,
         handle=handler,
         dead_letters=dead_letters,
-        fetch_max_wait_ms=settings.live_fetch_max_wait_ms,
+        fetching=Fetching(fetch_max_wait_ms=settings.live_fetch_max_wait_ms),
     )
     await dead_letters.start()
     await broker.start()

@@ -268,6 +268,23 @@ async def _tolerant_batch_parser(
     return message
 
 
+@dataclass(frozen=True)
+class Fetching:
+    """How a subscriber takes its records: batches of up to ``max_records``, waiting up to
+    ``fetch_max_wait_ms`` for them. ``positions``: the log positions it has passed (canonical
+    events already applied are skipped after a broker lost its log), ``resets`` the broker
+    restarts it watches for. ``linger_ms``: a batch short of ``max_records`` is followed by a
+    pause until that long has passed since it was taken, so records arriving at a trickle are
+    taken together (one transaction and one offset commit for many) by a subscriber whose
+    readers do not watch it live."""
+
+    max_records: int = 500
+    fetch_max_wait_ms: int = 10
+    linger_ms: int = 0
+    positions: LogPositions | None = None
+    resets: BrokerResets | None = None
+
+
 def subscribe_batch(
     broker: KafkaBroker,
     *topics: str,
@@ -275,31 +292,15 @@ def subscribe_batch(
     handle: BatchHandler,
     dead_letters: DeadLetters,
     retry: RetryPolicy = RetryPolicy(),
-    max_records: int = 500,
-    fetch_max_wait_ms: int = 10,
-    positions: LogPositions | None = None,
-    resets: BrokerResets | None = None,
-    linger_ms: int = 0,
+    fetching: Fetching = Fetching(),
 ) -> None:
     """Register an at-least-once subscriber that hands readable events to ``handle`` in batches
-    of up to ``max_records``; the batch is acknowledged once applied or dead-lettered. With
-    ``positions``, canonical events it has passed by log position are skipped; ``linger_ms``:
-    see :func:`subscribe_records`."""
+    (``fetching``); the batch is acknowledged once applied or dead-lettered."""
 
     async def take(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         await process_batch(list(records), handle, dead_letters, retry)
 
-    subscribe_records(
-        broker,
-        *topics,
-        group_id=group_id,
-        take=take,
-        max_records=max_records,
-        fetch_max_wait_ms=fetch_max_wait_ms,
-        positions=positions,
-        resets=resets,
-        linger_ms=linger_ms,
-    )
+    subscribe_records(broker, *topics, group_id=group_id, take=take, fetching=fetching)
 
 
 # Takes a batch of records as the broker gave them (those passed by position left out); returns
@@ -312,19 +313,13 @@ def subscribe_records(
     *topics: str,
     group_id: str,
     take: RecordsTaker,
-    max_records: int = 500,
-    fetch_max_wait_ms: int = 10,
-    positions: LogPositions | None = None,
-    resets: BrokerResets | None = None,
-    linger_ms: int = 0,
+    fetching: Fetching = Fetching(),
 ) -> None:
-    """Register an at-least-once subscriber handing batches of up to ``max_records`` raw
-    records to ``take``, one offset commit per batch. ``linger_ms``: a batch short of
-    ``max_records`` is followed by a pause until that long has passed since it was taken, so
-    records arriving at a trickle are taken together (one transaction and one offset commit for
-    many) by a subscriber whose readers do not watch it live."""
-    positions = positions or LogPositions(None, group_id)
-    linger_s = linger_ms / 1000
+    """Register an at-least-once subscriber handing batches of raw records to ``take``
+    (``fetching``), one offset commit per batch."""
+    positions = fetching.positions or LogPositions(None, group_id)
+    resets, max_records = fetching.resets, fetching.max_records
+    fetch_max_wait_ms, linger_s = fetching.fetch_max_wait_ms, fetching.linger_ms / 1000
 
     async def on_batch(message: KafkaMessage) -> None:
         taken_at = time.monotonic()

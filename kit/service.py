@@ -35,6 +35,7 @@ from kit.auth import AuthError, Principal, Role, principal_from_header
 from kit.broker import KafkaTransport, build_broker
 from kit.consumer import (
     BatchHandler,
+    Fetching,
     IdempotentConsumer,
     RetryPolicy,
     subscribe_batch,
@@ -142,9 +143,7 @@ class Runtime:
             handle=handle_together,
             dead_letters=self.dead_letters,
             retry=retry,
-            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
-            positions=self._positions(group_id),
-            resets=self.resets,
+            fetching=self._fetching(group_id),
         )
 
     def consume_batches(
@@ -172,13 +171,7 @@ class Runtime:
             handle=handle_then_wake,
             dead_letters=self.dead_letters,
             retry=retry,
-            max_records=max_records,
-            fetch_max_wait_ms=(
-                self.settings.live_fetch_max_wait_ms if live else self.settings.fetch_max_wait_ms
-            ),
-            positions=self._positions(group_id),
-            resets=self.resets,
-            linger_ms=0 if live else self.settings.canonical_linger_ms,
+            fetching=self._fetching(group_id, max_records, live=live, linger=not live),
         )
 
     async def consume_intake(
@@ -208,18 +201,28 @@ class Runtime:
             *topics,
             group_id=group_id,
             take=take,
-            max_records=max_records,
-            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
-            positions=self._positions(group_id),
-            resets=self.resets,
+            fetching=self._fetching(group_id, max_records),
         )
         self.tasks.append(asyncio.create_task(intake.run(), name=f"{self.name}-parked-requests"))
         return intake
 
-    def _positions(self, group_id: str) -> LogPositions:
+    def _fetching(
+        self, group_id: str, max_records: int = 500, live: bool = False, linger: bool = False
+    ) -> Fetching:
+        """How ``group_id`` takes its records: ``live`` with the short fetch wait, lingering
+        for ``canonical_linger_ms`` when ``linger``; its log positions kept in its database."""
         positions = LogPositions(self.db, group_id)
         self.positions.append(positions)
-        return positions
+        settings = self.settings
+        return Fetching(
+            max_records=max_records,
+            fetch_max_wait_ms=(
+                settings.live_fetch_max_wait_ms if live else settings.fetch_max_wait_ms
+            ),
+            linger_ms=settings.canonical_linger_ms if linger else 0,
+            positions=positions,
+            resets=self.resets,
+        )
 
     def idempotent(self, consumer_name: str) -> IdempotentConsumer:
         return IdempotentConsumer(self.client, self.db, consumer_name)

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from kit.broker import build_broker
-from kit.consumer import RecordsTaker, subscribe_records
+from kit.consumer import Fetching, RecordsTaker, subscribe_records
 from tests.conftest import TestInfra
 from tests.support import eventually
 
@@ -46,7 +46,7 @@ async def test_records_trickling_in_are_taken_in_a_few_batches_by_a_lingering_su
             topic,
             group_id=f"test-linger-{name}-{uuid4().hex[:6]}",
             take=taker(name),
-            linger_ms=linger_ms,
+            fetching=Fetching(linger_ms=linger_ms),
         )
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
     await broker.start()
