@@ -22,8 +22,12 @@ from kit.audit import as_json as audit_as_json
 from kit.auth import AuthError, Principal, Role
 from kit.service import audit_of, caller, runtime_of
 from services.reporting import domain, exports, impact_report, share_links
-from services.reporting.anonymised import anonymise
-from services.reporting.impact_answers import ImpactAnswers, compute_impact, exact_answer
+from services.reporting.impact_answers import (
+    ImpactAnswers,
+    anonymised,
+    compute_impact,
+    exact_answer,
+)
 from services.reporting.live import ImpactFeed, server_sent_events
 from services.reporting.report import ImpactReport
 from services.reporting.store import ReportingStore, Versions
@@ -338,13 +342,13 @@ async def shared_impact(
     request: Request,
     links: ShareLinksStore,
     store: Annotated[ReportingStore, Depends(store_of)],
-) -> dict[str, Any]:
+) -> ImpactAnswer:
     """The programme-wide figures as funders see them, for a link still active (the gateway's
     ``GET /public/{id}``, with its service token); 404 for an unknown or revoked link."""
     who.require(Role.COORDINATOR, Role.SERVICE)
     if not await links.active(link_id):
         raise NotFound("no such share link, or it was revoked")
-    return anonymise(await exact_answer(store, domain.ALL, request.app.state.freshness))
+    return anonymised(await exact_answer(store, domain.ALL, request.app.state.freshness))
 
 
 @router.get("/share-links/{link_id}/report.pdf")

@@ -18,10 +18,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from fastapi import HTTPException
 
+from contracts.api.reporting import (
+    BreakdownCell,
+    CellFigures,
+    FunnelStage,
+    ImpactAnswer,
+    TargetProgress,
+    WeekPoint,
+)
+from contracts.api.reporting import Freshness as FreshnessView
+from kit.mongo import Document
 from kit.shared import SharedComputations
 from services.reporting import domain, figures
 from services.reporting.anonymised import anonymise
@@ -88,8 +97,8 @@ class ImpactAnswers:
 
         async def compose() -> bytes:
             answer = await exact_answer(store, scope, self.freshness)
-            shown = answer if exact else anonymise(answer)
-            return json.dumps(shown, separators=(",", ":"), allow_nan=False).encode()
+            shown = answer if exact else anonymised(answer)
+            return shown.model_dump_json().encode()
 
         return await self.computed.get(key, compose)
 
@@ -133,68 +142,70 @@ async def compute_impact(store: ReportingStore, scope: str) -> figures.Impact:
     return figures.impact(scope, await store.counters_of(scope), targets, date.today())
 
 
-async def exact_answer(store: ReportingStore, scope: str, recent: Freshness) -> dict[str, Any]:
+async def exact_answer(store: ReportingStore, scope: str, recent: Freshness) -> ImpactAnswer:
     """``GET /impact``'s exact answer for one scope (``recent``: this process's commit delays)."""
     answer, freshness = await asyncio.gather(compute_impact(store, scope), store.freshness())
-    return {
-        **impact_json(answer),
-        "version": store.version,
-        "updated_at": freshness["updated_at"].isoformat() if freshness else None,
-        "freshness": {
-            "last_event_time": freshness["last_event_time"].isoformat() if freshness else None,
-            "lag_seconds": freshness["lag_seconds"] if freshness else None,
-            **recent.summary(),
-        },
-    }
+    return impact_answer(answer, store.version, freshness, recent)
 
 
-def impact_json(answer: figures.Impact) -> dict[str, Any]:
+def anonymised(answer: ImpactAnswer) -> ImpactAnswer:
+    """``answer`` as an audience without individual access sees it: small counts hidden
+    (:mod:`services.reporting.anonymised`, which works on the answer's JSON)."""
+    return ImpactAnswer.model_validate(anonymise(answer.model_dump(mode="json")))
+
+
+def impact_answer(
+    answer: figures.Impact, version: int, freshness: Document | None, recent: Freshness
+) -> ImpactAnswer:
+    """The figures as the contract gives them (contracts.api.reporting): the one place they
+    are mapped; the gateway reads the same model."""
     totals = answer.totals
-    return {
-        "scope": answer.scope,
-        "enrolled": totals["enrolled"],
-        "trained": totals["trained"],
-        "directed_to_employment": totals["directed_to_employment"],
-        "associations_upskilled": totals["associations_upskilled"],
-        "people_reached": totals.people_reached,
-        "women_share_careers": answer.women_share_careers,
-        "targets": {
+    return ImpactAnswer(
+        scope=answer.scope,
+        enrolled=totals["enrolled"],
+        trained=totals["trained"],
+        directed_to_employment=totals["directed_to_employment"],
+        associations_upskilled=totals["associations_upskilled"],
+        people_reached=totals.people_reached,
+        women_share_careers=answer.women_share_careers,
+        targets={
             name: int(answer.targets.targets[name])
             for name in figures.TARGETED
             if name in answer.targets.targets
         },
-        "women_share_goal": answer.targets.targets.get("women_share_careers"),
-        "totals": figures_json(totals),
-        "progress": [
-            {
-                **asdict(p),
-                "reached_on": p.reached_on.isoformat() if p.reached_on else None,
-            }
-            for p in answer.progress
-        ],
-        "funnel": [{"stage": stage, "count": count} for stage, count in answer.funnel],
-        "breakdowns": [
-            {
-                "dimension": cell.dimension,
-                "value": cell.value,
-                "enrolled": cell.figures["enrolled"],
-                **figures_json(cell.figures),
-            }
+        women_share_goal=answer.targets.targets.get("women_share_careers"),
+        totals=cell_figures(totals),
+        progress=[TargetProgress(**asdict(progress)) for progress in answer.progress],
+        funnel=[FunnelStage(stage=stage, count=count) for stage, count in answer.funnel],
+        breakdowns=[
+            BreakdownCell(
+                dimension=cell.dimension,
+                value=cell.value,
+                enrolled=cell.figures["enrolled"],
+                **dict(cell_figures(cell.figures)),
+            )
             for cell in answer.cells
         ],
-        "history": [
-            {"week": point.week, "counts": point.counts, "cumulative": point.cumulative}
+        history=[
+            WeekPoint(week=point.week, counts=point.counts, cumulative=point.cumulative)
             for point in answer.history
         ],
-    }
+        version=version,
+        updated_at=freshness["updated_at"] if freshness else None,
+        freshness=FreshnessView(
+            last_event_time=freshness["last_event_time"] if freshness else None,
+            lag_seconds=freshness["lag_seconds"] if freshness else None,
+            **recent.summary(),
+        ),
+    )
 
 
-def figures_json(cell: figures.Figures) -> dict[str, Any]:
-    return {
-        "counts": dict(cell.counts),
-        "people_reached": cell.people_reached,
-        "attendance_rate": cell.attendance_rate,
-        "no_show_rate": cell.no_show_rate,
-        "skill_gain": {area: cell.skill_gain(area) for area in domain.PIX_AREAS},
-        "directed_by_outcome": cell.directed_by_outcome(),
-    }
+def cell_figures(cell: figures.Figures) -> CellFigures:
+    return CellFigures(
+        counts=dict(cell.counts),
+        people_reached=cell.people_reached,
+        attendance_rate=cell.attendance_rate,
+        no_show_rate=cell.no_show_rate,
+        skill_gain={area: cell.skill_gain(area) for area in domain.PIX_AREAS},
+        directed_by_outcome=cell.directed_by_outcome(),
+    )
