@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from fastapi import HTTPException
 
@@ -174,7 +175,7 @@ def impact_answer(
             if name in answer.targets.targets
         },
         women_share_goal=answer.targets.targets.get("women_share_careers"),
-        totals=cell_figures(totals),
+        totals=CellFigures(**figure_fields(totals)),
         progress=[TargetProgress(**asdict(progress)) for progress in answer.progress],
         funnel=[FunnelStage(stage=stage, count=count) for stage, count in answer.funnel],
         breakdowns=[
@@ -182,7 +183,7 @@ def impact_answer(
                 dimension=cell.dimension,
                 value=cell.value,
                 enrolled=cell.figures["enrolled"],
-                **dict(cell_figures(cell.figures)),
+                **figure_fields(cell.figures),
             )
             for cell in answer.cells
         ],
@@ -200,12 +201,13 @@ def impact_answer(
     )
 
 
-def cell_figures(cell: figures.Figures) -> CellFigures:
-    return CellFigures(
-        counts=dict(cell.counts),
-        people_reached=cell.people_reached,
-        attendance_rate=cell.attendance_rate,
-        no_show_rate=cell.no_show_rate,
-        skill_gain={area: cell.skill_gain(area) for area in domain.PIX_AREAS},
-        directed_by_outcome=cell.directed_by_outcome(),
-    )
+def figure_fields(cell: figures.Figures) -> dict[str, Any]:
+    """The fields of ``CellFigures`` (the totals, and every breakdown cell with its own)."""
+    return {
+        "counts": dict(cell.counts),
+        "people_reached": cell.people_reached,
+        "attendance_rate": cell.attendance_rate,
+        "no_show_rate": cell.no_show_rate,
+        "skill_gain": {area: cell.skill_gain(area) for area in domain.PIX_AREAS},
+        "directed_by_outcome": cell.directed_by_outcome(),
+    }
