@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import uuid4
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
@@ -16,10 +18,15 @@ from contracts.dimensions import AgeBand, EmploymentStatus, Gender, Track
 from contracts.envelope import CloudEvent
 from contracts.registration import BeneficiaryEnrolledV1
 from contracts.topics import REGISTRATION_EVENTS
+from gateway.context import Context
+from gateway.loaders import Loaders
+from gateway.services import Services
+from kit.auth import Role, issue_token
 from kit.broker import build_broker
 from kit.consumer import RetryPolicy, subscribe_batch
 from kit.deadletter import DeadLetters
 from kit.mongo import Document
+from kit.settings import Settings
 from services.reporting.handlers import TOPICS, ProjectionHandler
 from services.reporting.store import ReportingStore, Versions
 from tests.conftest import TestInfra
@@ -122,3 +129,29 @@ async def projection(
         await eventually(lambda: projection.enrolled(probe_association), lambda n: n == 1,
                          timeout_s=60, what="consumer group assignment")  # fmt: skip
         yield projection
+
+
+@contextlib.asynccontextmanager
+async def behind_the_gateway(
+    settings: Settings, service: str, app: FastAPI
+) -> AsyncIterator[tuple[Context, httpx.AsyncClient]]:
+    """The service ``app`` running (its lifespan), reached as the gateway reaches it: a
+    coordinator's GraphQL context over the gateway's own clients, and a client straight to the
+    service carrying the token the gateway would sign for it."""
+    transport = httpx.ASGITransport(app=app)
+    services = Services(settings, transport=transport)
+    context = Context(settings, services, Loaders)
+    context.connection_params = {
+        "Authorization": f"Bearer {issue_token(settings, Role.COORDINATOR)}"
+    }
+    token = services.token_for(service, context.authorization)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=transport,
+            base_url=f"http://{service}",
+            headers={"authorization": f"Bearer {token}"},
+        ) as http,
+    ):
+        yield context, http
+    await services.close()

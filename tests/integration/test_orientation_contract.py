@@ -19,12 +19,10 @@ from contracts.api.orientation import PlacementView, RecordsOfPeople, ReferralVi
 from gateway import orientation
 from gateway.context import Context
 from gateway.enums import OutcomeClass, PartnerKind, PlacementKind, ReferralOutcome
-from gateway.loaders import Loaders
-from gateway.services import Services
-from kit.auth import Role, issue_token
 from kit.settings import Settings
 from services.orientation.app import build
 from services.orientation.commands import Orientation
+from tests.integration.conftest import behind_the_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -51,24 +49,9 @@ class Gateway:
 @pytest.fixture(scope="module")
 async def gateway(settings: Settings) -> AsyncIterator[Gateway]:
     app = build(settings)
-    transport = httpx.ASGITransport(app=app)
-    services = Services(settings, transport=transport)
-    context = Context(settings, services, Loaders)
-    context.connection_params = {
-        "Authorization": f"Bearer {issue_token(settings, Role.COORDINATOR)}"
-    }
-    token = services.token_for("orientation", context.authorization)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=transport,
-            base_url="http://orientation",
-            headers={"authorization": f"Bearer {token}"},
-        ) as http,
-    ):
+    async with behind_the_gateway(settings, "orientation", app) as (context, http):
         association_id = f"asso-contract-{uuid4().hex[:8]}"
         yield Gateway(context, http, app.state.orientation, association_id)
-    await services.close()
 
 
 async def test_reference_lists_keep_their_contract(gateway: Gateway) -> None:

@@ -27,13 +27,11 @@ from contracts.api.training import (
 from gateway import training
 from gateway.context import Context
 from gateway.enums import AssessmentStage, AttendanceStatus, Autonomy, MaturityQuestion, SessionKind
-from gateway.loaders import Loaders
-from gateway.services import Services
-from kit.auth import Role, issue_token
 from kit.service import Runtime
 from kit.settings import Settings
 from services.training.app import build
 from services.training.commands import Rules, Training
+from tests.integration.conftest import behind_the_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -94,23 +92,8 @@ class Gateway:
 @pytest.fixture(scope="module")
 async def seam(settings: Settings) -> AsyncIterator[Gateway]:
     app = build(settings, Rules())  # the default rules, whatever DN_TRAINING_* says
-    transport = httpx.ASGITransport(app=app)
-    services = Services(settings, transport=transport)
-    context = Context(settings, services, Loaders)
-    context.connection_params = {
-        "Authorization": f"Bearer {issue_token(settings, Role.COORDINATOR)}"
-    }
-    token = services.token_for("training", context.authorization)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=transport,
-            base_url="http://training",
-            headers={"authorization": f"Bearer {token}"},
-        ) as http,
-    ):
+    async with behind_the_gateway(settings, "training", app) as (context, http):
         yield Gateway(context, http, app.state.training, app.state.runtime, "")
-    await services.close()
 
 
 @pytest.fixture
