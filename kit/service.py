@@ -44,6 +44,7 @@ from kit.consumer import (
 from kit.deadletter import DeadLetters
 from kit.deliveries import Deliveries
 from kit.event_logs import EventLogReport
+from kit.fetch_watch import watch_fetch_positions
 from kit.heap import settle_after_start_up
 from kit.intake import Intake, IntakeRules
 from kit.log_positions import BrokerResets, LogPositions, positions_of
@@ -129,7 +130,7 @@ class Runtime:
             # A batch's effects, processed ids and outbox records commit together (kit.mongo
             # sharing); should one event fail, kit.consumer applies the batch one by one.
             async def work(session: Session) -> None:
-                with sharing(session):
+                async with sharing(session):
                     for event in events:
                         await handle(event)
 
@@ -343,6 +344,11 @@ def service_app(
             asyncio.create_task(
                 abort_orphaned_transactions_forever(runtime.client, f"dn-{name}"),
                 name=f"{name}-orphaned-transactions",
+            )
+        )
+        runtime.tasks.append(
+            asyncio.create_task(
+                watch_fetch_positions(runtime.broker.subscribers), name=f"{name}-fetch-positions"
             )
         )
         try:
