@@ -20,7 +20,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kit.auth import Principal
-from kit.mongo import Document, Session, shared_session
+from kit.mongo import Document, Session, insert_in, shared_session
 
 COLLECTION = "audit_log"
 # The most entries one question answers (GET /audit, an export).
@@ -140,8 +140,13 @@ class AuditLog:
             for beneficiary_id in dict.fromkeys(beneficiary_ids)
         ]
         if entries:
-            # Without a session, a batch's shared transaction if there is one (kit.mongo).
-            await self.entries_collection.insert_many(entries, session=session or shared_session())
+            # Without a session, a batch's shared transaction if there is one (kit.mongo), where
+            # the entries are written with the rest of the batch's.
+            session = session or shared_session()
+            if session is None:
+                await self.entries_collection.insert_many(entries)
+            else:
+                await insert_in(self.entries_collection, entries, session)
 
     async def entries(
         self, beneficiary_id: str | None, actor: str | None, limit: int = MAX_ENTRIES

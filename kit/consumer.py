@@ -44,7 +44,7 @@ from contracts.envelope import CloudEvent, EnvelopeError, describe_validation_er
 from kit.deadletter import DeadLetters
 from kit.log_positions import BrokerResets, LogPositions
 from kit.metrics import CONSUMER_LAG, EVENTS_CONSUMED
-from kit.mongo import Document, Session, in_transaction, sharing
+from kit.mongo import Document, Session, in_transaction, insert_in, sharing
 
 log = logging.getLogger(__name__)
 D = TypeVar("D")
@@ -100,8 +100,12 @@ class IdempotentConsumer:
             # The effect first: one that refuses the event (or finds it must wait, kit.parking)
             # raises before writing anything, and no marker may say it was applied.
             await effect(event, session)
-            await self._processed.insert_one(
-                {"_id": marker, "type": event.type, "at": datetime.now(UTC)}, session=session
+            # Deferred to the end of a shared batch: a redelivery within the batch passed the
+            # read above too, and fails the batch (applied one by one) when the markers are written.
+            await insert_in(
+                self._processed,
+                [{"_id": marker, "type": event.type, "at": datetime.now(UTC)}],
+                session,
             )
             return True
 
@@ -130,9 +134,10 @@ class IdempotentConsumer:
         """Record these events as applied, in the transaction of their effects (one write)."""
         if events:
             at = datetime.now(UTC)
-            await self._processed.insert_many(
+            await insert_in(
+                self._processed,
                 [{"_id": f"{self.name}/{e.id}", "type": e.type, "at": at} for e in events],
-                session=session,
+                session,
             )
 
 
@@ -179,7 +184,7 @@ async def apply_batch(
         async def one(event: CloudEvent, _: D) -> None:
             await alone(event)
 
-        with sharing(session):
+        async with sharing(session):
             await in_runs([(event, decode(event)) for event in events], together, stretch, one)
 
     await in_transaction(client, work)

@@ -251,16 +251,17 @@ class Intake:
 
         async def work(session: Session) -> None:
             outcomes.clear()  # a transaction retried after a transient error starts again
-            with sharing(session), batch_work([r.record for r in requests]):
-                if apply_many is not None:
-                    pairs = [(r.event, r.data) for r in requests]
-                    outcomes.extend(await apply_many(session, pairs))
-                    return
-                for request in requests:
-                    try:
-                        outcomes.append(await self.rules.apply(request.event, request.data))
-                    except (Waiting, Rejected) as outcome:
-                        outcomes.append(outcome)
+            async with sharing(session):
+                with batch_work([r.record for r in requests]):
+                    if apply_many is not None:
+                        pairs = [(r.event, r.data) for r in requests]
+                        outcomes.extend(await apply_many(session, pairs))
+                        return
+                    for request in requests:
+                        try:
+                            outcomes.append(await self.rules.apply(request.event, request.data))
+                        except (Waiting, Rejected) as outcome:
+                            outcomes.append(outcome)
 
         await in_transaction(self.client, work)
         return outcomes

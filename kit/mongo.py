@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 
@@ -37,22 +39,66 @@ def connect(url: str, app_name: str | None = None) -> AsyncMongoClient[Document]
 
 # The transaction a batch of work shares (kit.intake applies a whole batch of partner requests
 # in one): set, every transaction this task opens joins it instead of committing on its own.
-_shared: ContextVar[Session | None] = ContextVar("dn_shared_transaction", default=None)
+_shared: ContextVar[SharedBatch | None] = ContextVar("dn_shared_transaction", default=None)
 
 
-@contextlib.contextmanager
-def sharing(session: Session) -> Iterator[None]:
-    """Within this block, :func:`in_transaction` runs its work in ``session``'s transaction."""
-    token = _shared.set(session)
+@dataclass
+class SharedBatch:
+    """A batch's transaction and the inserts its requests deferred to its end: the outbox
+    records, processed ids and access-log entries of hundreds of requests reach MongoDB as one
+    insert per collection instead of one per request."""
+
+    session: Session
+    inserts: dict[str, tuple[AsyncCollection[Document], list[Document]]] = field(
+        default_factory=dict
+    )
+
+    def defer(self, collection: AsyncCollection[Document], documents: list[Document]) -> None:
+        _, pending = self.inserts.setdefault(collection.full_name, (collection, []))
+        pending.extend(documents)
+
+    async def flush(self) -> None:
+        """Write what was deferred, each collection's documents in the order they came (a
+        duplicate ``_id`` fails the batch as it would have failed the request)."""
+        inserts, self.inserts = self.inserts, {}
+        for collection, documents in inserts.values():
+            await collection.insert_many(documents, session=self.session)
+
+
+@contextlib.asynccontextmanager
+async def sharing(session: Session) -> AsyncIterator[None]:
+    """Within this block, :func:`in_transaction` runs its work in ``session``'s transaction,
+    and :func:`insert_in` defers its inserts to the end of the block (written when it ends
+    without error, before the transaction commits)."""
+    batch = SharedBatch(session)
+    token = _shared.set(batch)
     try:
         yield
+        await batch.flush()
     finally:
         _shared.reset(token)
 
 
 def shared_session() -> Session | None:
     """The transaction a batch shares in this task, if any (for writes that take no session)."""
-    return _shared.get()
+    batch = _shared.get()
+    return batch.session if batch is not None else None
+
+
+async def insert_in(
+    collection: AsyncCollection[Document], documents: list[Document], session: Session
+) -> None:
+    """Insert ``documents`` in ``session``'s transaction: now, or with the rest of the batch
+    when the session is a batch's shared transaction (:func:`sharing`). Only for documents the
+    transaction does not read back before it commits (outbox records, processed ids, access-log
+    entries)."""
+    if not documents:
+        return
+    batch = _shared.get()
+    if batch is not None and batch.session is session:
+        batch.defer(collection, documents)
+        return
+    await collection.insert_many(documents, session=session)
 
 
 async def in_transaction(
@@ -60,7 +106,7 @@ async def in_transaction(
 ) -> T:
     """Run ``work`` in one majority-committed transaction, retried on transient errors; inside
     :func:`sharing`, in the shared transaction (committed with the rest of the batch)."""
-    shared = _shared.get()
+    shared = shared_session()
     if shared is not None and shared.client is client:
         return await work(shared)
     async with client.start_session() as session:

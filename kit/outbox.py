@@ -43,7 +43,7 @@ from contracts.event import EventData
 from kit.consumer import UNAVAILABLE
 from kit.log_positions import LOG_HEADER, POSITION_HEADER, BrokerResets
 from kit.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_REPUBLISHED
-from kit.mongo import Document, Session
+from kit.mongo import Document, Session, insert_in
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -136,7 +136,7 @@ async def enqueue_many(
                 "unplaced": True,  # until the relay gives it its place in the log
             }
         )
-    await db[COLLECTION].insert_many(documents, session=session)
+    await insert_in(db[COLLECTION], documents, session)
     return [str(document["_id"]) for document in documents]
 
 

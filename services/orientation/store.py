@@ -20,7 +20,7 @@ from contracts.event import EventData
 from contracts.orientation import PartnerKind, PlacementKind
 from contracts.scope import ReferenceKind, ScopeQuestion
 from kit import outbox
-from kit.mongo import Document, Session
+from kit.mongo import Document, Session, insert_in
 from kit.paging import Page, Position, read_page
 from services.orientation.domain import (
     Person,
@@ -371,9 +371,10 @@ class OrientationStore:
         await self.mark_applied(session, request_id, placement_id=placement_id)
 
     async def mark_applied(self, session: Session, request_id: str, **result: str) -> None:
-        """Record a partner request (its ce_id) as applied, with the ids of what it made."""
-        await self.applied_requests.insert_one(
-            {"_id": request_id, **result, "at": datetime.now(UTC)}, session=session
+        """Record a partner request (its ce_id) as applied, with the ids of what it made
+        (with the rest of the batch's, in a batch: kit.mongo.insert_in)."""
+        await insert_in(
+            self.applied_requests, [{"_id": request_id, **result, "at": datetime.now(UTC)}], session
         )
 
     async def was_applied(self, request_id: str, session: Session | None = None) -> bool:

@@ -43,7 +43,7 @@ async def retention_run(
     crash never leaves an erasure the access log does not show."""
 
     async def work(session: Session) -> list[str]:
-        with sharing(session):
+        async with sharing(session):
             erased = await registration.apply_retention(period, JOB.subject, dry_run=False)
             await audit.write(JOB, Action.ERASE, RecordKind.BENEFICIARY, erased, ROUTE, session)
             return erased
