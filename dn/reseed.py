@@ -73,6 +73,10 @@ def _reseeding(log: EventLogReport | None, broker_fresh: bool) -> bool:
         return True  # not answering now: cannot tell
     if log.reseed.running or log.reseed.pending:
         return True
+    if log.reseed.checked:
+        # The relay asked this broker: what it published since (a new platform's first
+        # events) is there, and a re-seed it needed would be running.
+        return False
     # A fresh broker lacks every published event: the relay has just not looked yet.
     return broker_fresh and log.reseed.events == 0 and log.published_before > 0
 

@@ -20,6 +20,9 @@ class ReseedReport(BaseModel):
     seconds: float
     pending: int  # still to re-publish
     running: bool
+    # The relay has had the broker's answer on every partition since it started (False from a
+    # service that does not say): any re-seed needed is running.
+    checked: bool = False
 
 
 class SubscriberPosition(BaseModel):

@@ -163,6 +163,9 @@ class Reseed:
     pending: int = 0  # still to re-publish
     started: float | None = None  # monotonic, while a re-seed is under way
     last_batch: float | None = None  # monotonic, when its last batch was acknowledged
+    # The relay has asked the broker, since this process started, whether it holds what was
+    # published, and had an answer for every partition: a re-seed it needs is under way.
+    checked: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -170,6 +173,7 @@ class Reseed:
             "seconds": round(self.seconds, 3),
             "pending": self.pending,
             "running": self.started is not None,
+            "checked": self.checked,
         }
 
 
@@ -360,9 +364,13 @@ class OutboxRelay:
             if mark.offset is not None and mark.ce_id is not None
         }
         self._loaded = True
+        answered = True
         for (topic, partition), (offset, ce_id) in list(self._acked.items()):
-            if await self._ask(topic, partition, offset, ce_id) is False:
+            holds = await self._ask(topic, partition, offset, ce_id)
+            answered = answered and holds is not None
+            if holds is False:
                 await self._forget_sent(topic, partition, "it restarted without it")
+        self.reseed.checked = self.reseed.checked or answered
         self._checked_at = time.monotonic()
 
     async def check_broker(self) -> int:
@@ -371,9 +379,13 @@ class OutboxRelay:
         await self._load()
         self._checked_at = time.monotonic()
         lost = 0
+        answered = True
         for (topic, partition), (offset, _) in list(self._acked.items()):
-            if await self._ask(topic, partition, offset, None) is False:
+            holds = await self._ask(topic, partition, offset, None)
+            answered = answered and holds is not None
+            if holds is False:
                 lost += await self._forget_sent(topic, partition, "its partition is empty")
+        self.reseed.checked = self.reseed.checked or answered
         return lost
 
     async def _ask(self, topic: str, partition: int, offset: int, ce_id: str | None) -> bool | None:

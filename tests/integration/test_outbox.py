@@ -226,8 +226,11 @@ async def test_relay_publishes_its_whole_log_again_when_the_broker_comes_back_em
     try:
         with broker_of_its_own(port):
             await ensure_topics(bootstrap, 3, 1)
+            assert not relay.reseed.checked
             while await relay.publish_pending():
                 pass
+            # A new log has nothing the broker could have lost: asked, nothing to re-seed.
+            assert relay.reseed.checked and relay.reseed.started is None
             first = await read_topic(bootstrap, REGISTRATION_EVENTS, lambda seen: len(seen) >= 60)
             # Dense positions from 1 in each partition, in publishing order.
             for positions in positions_by_partition(first).values():

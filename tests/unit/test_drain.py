@@ -217,5 +217,19 @@ def test_on_a_fresh_broker_a_log_not_yet_re_published_is_waited_for() -> None:
     assert reseed_state(logs, broker_fresh=False).waiting == ("orientation",)
 
 
+def test_a_new_platforms_first_events_are_not_waited_for_once_the_relay_asked_the_broker() -> None:
+    """A new platform: registration announces its districts and associations as it starts, on
+    the fresh broker, before `dn up` first looks; its relay found nothing lost."""
+    asked = {**reseeding(0, 0, 0.0, False), "checked": True}
+    logs: dict[str, EventLogReport | None] = {
+        "registration": registration({0: 10}, reseed=asked),
+        "training": training([]),
+    }
+    assert reseed_state(logs, broker_fresh=True).done
+    # The same log from a relay that has not had the broker's answer yet is waited for.
+    logs["registration"] = registration({0: 10}, reseed=reseeding(0, 0, 0.0, False))
+    assert reseed_state(logs, broker_fresh=True).waiting == ("registration",)
+
+
 def test_a_log_partition_number_arrives_as_an_int() -> None:
     assert registration({2: 7}).partitions == {2: 7}
