@@ -230,7 +230,8 @@ async def test_relay_publishes_its_whole_log_again_when_the_broker_comes_back_em
             while await relay.publish_pending():
                 pass
             # A new log has nothing the broker could have lost: asked, nothing to re-seed.
-            assert relay.reseed.checked and relay.reseed.started is None
+            assert relay.reseed.checked
+            assert relay.reseed.started is None
             first = await read_topic(bootstrap, REGISTRATION_EVENTS, lambda seen: len(seen) >= 60)
             # Dense positions from 1 in each partition, in publishing order.
             for positions in positions_by_partition(first).values():
