@@ -74,6 +74,26 @@ def expected_fact(request: EventData) -> str:
     raise ValueError(f"{type(request).__name__} names nothing a canonical event confirms")
 
 
+# The canonical events that confirm a request, by ``ce_type``: the run decodes only these.
+CONFIRMING: dict[str, type[EventData]] = {
+    model.event_type: model
+    for model in (
+        BeneficiaryEnrolledV1,
+        SessionScheduledV1,
+        AttendanceRecordedV1,
+        AnonymousAttendanceRecordedV1,
+        SkillAssessedV1,
+        WorkshopAttendedV1,
+        InterestRecordedV1,
+        ReferralMadeV1,
+        ReferralResolvedV1,
+        PlacementRecordedV1,
+        FollowUpRecordedV1,
+        AssociationMaturityAssessedV2,
+    )
+}
+
+
 def confirmed_fact(event: EventData) -> str | None:
     """The key of the fact a canonical event reports (None: nothing a request waits for)."""
     match event:

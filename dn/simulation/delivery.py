@@ -18,15 +18,14 @@ import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from pydantic import ValidationError
 
-from contracts.catalogue import decode
-from contracts.envelope import CloudEvent, EnvelopeError
 from contracts.topics import (
     CANONICAL,
     DEAD_LETTER,
@@ -34,9 +33,10 @@ from contracts.topics import (
     INTAKE_REGISTRATION,
     INTAKE_TRAINING,
 )
-from dn.simulation.confirmation import confirmed_fact, expected_fact
+from dn.simulation.confirmation import CONFIRMING, confirmed_fact, expected_fact
 from dn.simulation.programme import PlannedRequest, Programme
 from kit.kafka_ends import true_end_offsets
+from kit.outbox import partition_of
 
 # The consumer group applying each intake topic (the services' handlers; a unit test keeps
 # these in step): a run starts once they have members.
@@ -121,9 +121,37 @@ class DeliveryError(RuntimeError):
     """The broker or the platform cannot take the simulation; the message says what to do."""
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A request as the producer sends it, encoded (and its partition chosen as the producer's
+    default partitioner would) before the first send: the run's clock measures the platform,
+    not the simulator building records."""
+
+    request: PlannedRequest
+    partition: int
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
 def _record(request: PlannedRequest) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     value, headers = request.envelope().to_kafka()
     return request.key.encode(), value, [(k, v.encode()) for k, v in headers.items()]
+
+
+async def _encoded(
+    producer: AIOKafkaProducer, requests: Sequence[PlannedRequest]
+) -> list[Outgoing]:
+    partitions = {
+        topic: len(await producer.partitions_for(topic))
+        for topic in dict.fromkeys(r.topic for r in requests)
+    }
+    outgoing = []
+    for request in requests:
+        key, value, headers = _record(request)
+        partition = partition_of(key, partitions[request.topic])
+        outgoing.append(Outgoing(request, partition, key, value, headers))
+    return outgoing
 
 
 def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
@@ -175,12 +203,16 @@ class Delivery:
             await self._wait_for_consumers()
             partitions = await self._from_now_on(dead_letters, DEAD_LETTER)
             canonical = await self._from_now_on(facts, *CANONICAL)
+            outgoing = await _encoded(producer, self.requests)
             tasks = [
                 asyncio.create_task(self._watch(dead_letters, partitions, self._dead_lettered)),
                 asyncio.create_task(self._watch(facts, canonical, self._fact)),
             ]
+            # From the first send to the last confirmation (the set-up above is not the
+            # platform's time).
+            started = time.monotonic()
             try:
-                await self._send_all(producer)
+                await self._send_all(producer, outgoing)
                 self.report.sending_s = time.monotonic() - started
                 await self._settle()
             finally:
@@ -230,21 +262,22 @@ class Delivery:
             consumer.seek(partition, end)
         return partitions
 
-    async def _send(
-        self, producer: AIOKafkaProducer, request: PlannedRequest
-    ) -> asyncio.Future[object]:
-        key, value, headers = _record(request)
-        self.report.sends[str(request.ce_id)] += 1
+    async def _send(self, producer: AIOKafkaProducer, record: Outgoing) -> asyncio.Future[object]:
+        self.report.sends[str(record.request.ce_id)] += 1
         future: asyncio.Future[object] = await producer.send(
-            request.topic, value=value, key=key, headers=headers
+            record.request.topic,
+            value=record.value,
+            key=record.key,
+            headers=record.headers,
+            partition=record.partition,
         )
         return future
 
-    async def _send_all(self, producer: AIOKafkaProducer) -> None:
+    async def _send_all(self, producer: AIOKafkaProducer, outgoing: list[Outgoing]) -> None:
         loop = asyncio.get_running_loop()
         due = loop.time()
         in_flight: list[asyncio.Future[object]] = []
-        for request in self.requests:
+        for record in outgoing:
             if self.cancel.is_set():
                 break
             if await self._wait_for_room():
@@ -253,8 +286,8 @@ class Delivery:
             if ahead > 0.002:
                 await asyncio.sleep(ahead)
             due += 1 / self.options.rate
-            in_flight.append(await self._send(producer, request))
-            self.report.sent[request.event_type] += 1
+            in_flight.append(await self._send(producer, record))
+            self.report.sent[record.request.event_type] += 1
             if len(in_flight) >= IN_FLIGHT:
                 await asyncio.gather(*in_flight)
                 in_flight.clear()
@@ -290,10 +323,15 @@ class Delivery:
                     take(record)
 
     def _fact(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        """A canonical event: the request it confirms, if ours, was applied."""
+        """A canonical event: the request it confirms, if ours, was applied. Only the types
+        that confirm a request are decoded, from the record's value (the data: the platform
+        publishes in binary mode)."""
+        model = CONFIRMING.get(_header(record, "ce_type") or "")
+        if model is None:
+            return
         try:
-            event = decode(CloudEvent.from_kafka(record.value, record.headers))
-        except (EnvelopeError, ValueError):
+            event = model.model_validate_json(record.value or b"")
+        except ValidationError:
             return  # not ours to judge: the platform dead-letters its own problems
         fact = confirmed_fact(event)
         if fact is not None and self.awaited.pop(fact, None) is not None:
