@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 RELEASE_TICK_S = 1.0
 # Another replica of the service may have parked requests: its summary is read again this often.
 RELOAD_S = 30.0
+# What a service said it knows is remembered, up to this many things (then forgotten at once).
+KNOWN_REMEMBERED = 200_000
 # Released requests are applied this many to a transaction.
 RELEASE_BATCH = 500
 # Woken by every commit under load, the release still looks at most this often.
@@ -144,6 +146,7 @@ class Intake:
         self._lock = asyncio.Lock()
         self._news = asyncio.Event()
         self._dirty = False  # something committed since the last look at the parking
+        self._known: set[Ref] = set()  # what the rules said they know (see _look_up)
 
     def wake(self) -> None:
         """Something may have arrived (a transaction committed): look at the parking soon."""
@@ -162,7 +165,7 @@ class Intake:
             refusals: list[Refusal] = []
             requests = self._readable(records, refusals)
             named = {r for request in requests for r in request.refs}
-            known = await self.rules.known(named) if named else set()
+            known = await self._look_up(named)
             # Decide first (in memory), then apply the lot in one transaction.
             to_apply: list[Request] = []
             waiting: list[tuple[Request, list[Ref]]] = []
@@ -182,8 +185,11 @@ class Intake:
             for request, outcome in zip(to_apply, await self._apply_all(to_apply), strict=True):
                 if isinstance(outcome, Waiting):  # what the look-up saw has gone meanwhile
                     waiting.append((request, outcome.refs))
+                    self._known.difference_update(outcome.refs)  # asked again next time
                 else:
                     self._count(request, outcome, tallies, refusals)
+                    if outcome is True:  # committed: what it made is known from now on
+                        self._known.update(request.creates)
             to_park: list[tuple[Parked, ConsumerRecord[bytes, bytes]]] = []
             now = datetime.now(UTC)
             parking_now: Counter[str] = Counter()
@@ -205,6 +211,21 @@ class Intake:
             await self.deliveries.record(tallies)
             if self.parking.named(known):  # the batch made what some requests wait for
                 await self._release()
+
+    async def _look_up(self, refs: set[Ref]) -> set[Ref]:
+        """Which of ``refs`` the service knows, asking its rules only about those it has not
+        said it knows before: a thing once known stays known (no session, person, referral or
+        placement record is ever deleted; an erased person's stays, anonymised). Most of a
+        batch names people and sessions earlier batches named. Should a record be gone after
+        all, its use case finds so and the request waits (see :meth:`take`)."""
+        if not refs:
+            return set()
+        asked = refs - self._known
+        found = await self.rules.known(asked) if asked else set()
+        if len(self._known) + len(found) > KNOWN_REMEMBERED:
+            self._known.clear()
+        self._known |= found
+        return (refs - asked) | found
 
     def _readable(
         self, records: Sequence[ConsumerRecord[bytes, bytes]], refusals: list[Refusal]
@@ -335,7 +356,7 @@ class Intake:
             return 0
         summaries = self.parking.summaries()
         waited = {r for summary in summaries for r in summary.refs}
-        known = await self.rules.known(waited)
+        known = await self._look_up(waited)
         now = datetime.now(UTC)
         plan = plan_release(summaries, known, now, self.parking.max_wait)
         if not plan.release and not plan.expire:
@@ -358,6 +379,7 @@ class Intake:
             chunk = releasing[start : start + RELEASE_BATCH]
             for request, outcome in zip(chunk, await self._apply_all(chunk), strict=True):
                 if isinstance(outcome, Waiting):  # gone again meanwhile: it waits on
+                    self._known.difference_update(outcome.refs)
                     continue
                 self._count(request, outcome, tallies, refusals)
                 done.append(request.id)

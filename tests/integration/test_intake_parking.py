@@ -179,6 +179,41 @@ async def test_a_redelivered_parked_request_is_parked_once_and_applied_once(bed:
     assert await bed.minutes_in_order() == [45]
 
 
+async def test_what_is_known_once_is_not_asked_again_and_a_record_gone_behind_it_waits(
+    bed: Bed,
+) -> None:
+    asked: list[set[Ref]] = []
+    known = bed.rules.known
+
+    async def counted(refs: set[Ref]) -> set[Ref]:
+        asked.append(set(refs))
+        return await known(refs)
+
+    bed.rules.known = counted  # type: ignore[method-assign]
+    session_id, person, other = uuid4(), uuid4(), uuid4()
+    await bed.db.people.insert_many([{"_id": str(person)}, {"_id": str(other)}])
+    await bed.take(session(session_id), attendance(session_id, person, 30))
+    await bed.take(attendance(session_id, person, 40), attendance(session_id, other, 50))
+    # The second batch asked only about the person it names for the first time (the session
+    # was made by the first batch, the other person found by it).
+    assert asked == [
+        {ref("session", session_id), ref("beneficiary", person)},
+        {ref("beneficiary", other)},
+    ]
+    assert await bed.minutes_in_order() == [30, 40, 50]
+
+    # A session gone (records are never deleted; should one be): its report waits, not lost.
+    await bed.db.sessions.delete_one({"_id": str(session_id)})
+    await bed.take(attendance(session_id, person, 60))
+    # Taken as known, found gone by the use case: it waits, and the session is asked about
+    # again from then on.
+    assert asked[2:] == [{ref("session", session_id)}]
+    assert len(bed.intake.parking) == 1
+    await bed.db.sessions.insert_one({"_id": str(session_id)})
+    assert await bed.intake.release() == 1
+    assert await bed.minutes_in_order() == [30, 40, 50, 60]
+
+
 @pytest.mark.parametrize("bed", [{"per_partner": 2}], indirect=True)
 async def test_a_partner_cannot_fill_the_parking(bed: Bed, infra: TestInfra) -> None:
     ids = await bed.take(*(attendance(uuid4(), uuid4(), 30) for _ in range(3)))
