@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from contracts import topics
-from contracts.catalogue import decode, intake_types
+from contracts.catalogue import intake_types
 from contracts.envelope import CloudEvent
 from contracts.errors import Conflict, InvalidInput
 from contracts.event import EventData
@@ -151,8 +151,11 @@ class ActivityHandler:
     async def __call__(self, events: list[CloudEvent]) -> None:
         contacts: dict[str, datetime] = {}
         for event in events:
-            beneficiary_id = getattr(decode(event), "beneficiary_id", None)
-            if beneficiary_id is not None:
+            # Only the person's id is read (every training and orientation event passes here:
+            # validating each one whole was most of this consumer's time); the services that
+            # published them validated them, and an id no record has changes nothing.
+            beneficiary_id = event.data.get("beneficiary_id")
+            if isinstance(beneficiary_id, str) and beneficiary_id:
                 key = str(beneficiary_id)
                 contacts[key] = max(event.time, contacts.get(key, event.time))
         await self.store.touch_many(contacts)
