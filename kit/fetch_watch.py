@@ -24,6 +24,8 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
+from kit.metrics import FETCH_POSITIONS_REWOUND
+
 log = logging.getLogger(__name__)
 
 WATCH_EVERY_S = 2.0
@@ -55,6 +57,7 @@ async def rewind_past_the_end(consumer: Any) -> list[TopicPartition]:
                 highwater,
             )
             await consumer.seek_to_beginning(partition)
+            FETCH_POSITIONS_REWOUND.labels(partition.topic).inc()
             moved.append(partition)
     return moved
 

@@ -20,6 +20,13 @@ OUTBOX_REPUBLISHED = Counter(
 EVENTS_SKIPPED = Counter(
     "dn_events_skipped", "Canonical events skipped by log position", ["topic", "reason"]
 )
+# Partitions a subscriber read again from their start because its fetch position lay beyond
+# their end (kit.fetch_watch: the embedded broker restarted empty under it).
+FETCH_POSITIONS_REWOUND = Counter(
+    "dn_fetch_positions_rewound",
+    "Partitions read again from the start: the fetch position was beyond their end",
+    ["topic"],
+)
 # Partner requests parked until what they name arrives (kit.parking), per service.
 INTAKE_PARKED = Gauge(
     "dn_intake_parked", "Partner requests waiting for what they name to arrive", ["service"]

@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
+from prometheus_client import REGISTRY
 
 from kit.fetch_watch import rewind_past_the_end
 from tests.conftest import TestInfra
@@ -60,7 +61,10 @@ async def test_a_group_left_beyond_the_end_reads_from_the_start_and_a_caught_up_
         assert await consumer.position(partition) == 500
         assert consumer.highwater(partition) == 3
 
+        rewound = {"topic": topic}
+        assert REGISTRY.get_sample_value("dn_fetch_positions_rewound_total", rewound) is None
         assert await rewind_past_the_end(consumer) == [partition]
+        assert REGISTRY.get_sample_value("dn_fetch_positions_rewound_total", rewound) == 1
         assert await read(consumer, partition, 3) == [b"r0", b"r1", b"r2"]
 
         # Caught up (position = end), and after one more record: left where it is.
