@@ -67,3 +67,20 @@ async def test_true_end_offsets_count_every_record_of_batched_and_empty_partitio
     # The listed end is a lower bound: the embedded broker's is the newest batch's start + 1.
     assert 1 <= listed[batched] <= 1000
     assert (listed[single], listed[empty]) == (1, 0)
+
+
+async def test_asking_about_a_missing_topic_does_not_create_it(infra: TestInfra) -> None:
+    """The embedded broker creates a topic any client asks about, with 4 partitions of its own
+    choosing; the platform's clients ask without that (kit.topics): a topic the broker lost
+    is created again by ensure_topics, with the platform's partition count."""
+    topic = f"test.missing.{uuid4().hex[:8]}"
+    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partition = TopicPartition(topic, 3)
+        consumer.assign([partition])
+        consumer.seek(partition, 5)
+        assert await consumer.getmany(partition, timeout_ms=1000) == {}
+        assert topic not in await consumer.topics()
+    finally:
+        await consumer.stop()
