@@ -142,11 +142,7 @@ class AuditLog:
         if entries:
             # Without a session, a batch's shared transaction if there is one (kit.mongo), where
             # the entries are written with the rest of the batch's.
-            session = session or shared_session()
-            if session is None:
-                await self.entries_collection.insert_many(entries)
-            else:
-                await insert_in(self.entries_collection, entries, session)
+            await insert_in(self.entries_collection, entries, session or shared_session())
 
     async def entries(
         self, beneficiary_id: str | None, actor: str | None, limit: int = MAX_ENTRIES

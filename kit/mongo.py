@@ -86,16 +86,16 @@ def shared_session() -> Session | None:
 
 
 async def insert_in(
-    collection: AsyncCollection[Document], documents: list[Document], session: Session
+    collection: AsyncCollection[Document], documents: list[Document], session: Session | None
 ) -> None:
-    """Insert ``documents`` in ``session``'s transaction: now, or with the rest of the batch
-    when the session is a batch's shared transaction (:func:`sharing`). Only for documents the
-    transaction does not read back before it commits (outbox records, processed ids, access-log
-    entries)."""
+    """Insert ``documents`` in ``session``'s transaction (None: on their own): now, or with the
+    rest of the batch when the session is a batch's shared transaction (:func:`sharing`). Only
+    for documents the transaction does not read back before it commits (outbox records,
+    processed ids, access-log entries)."""
     if not documents:
         return
     batch = _shared.get()
-    if batch is not None and batch.session is session:
+    if session is not None and batch is not None and batch.session is session:
         batch.defer(collection, documents)
         return
     await collection.insert_many(documents, session=session)

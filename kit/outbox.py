@@ -364,13 +364,7 @@ class OutboxRelay:
             if mark.offset is not None and mark.ce_id is not None
         }
         self._loaded = True
-        answered = True
-        for (topic, partition), (offset, ce_id) in list(self._acked.items()):
-            holds = await self._ask(topic, partition, offset, ce_id)
-            answered = answered and holds is not None
-            if holds is False:
-                await self._forget_sent(topic, partition, "it restarted without it")
-        self.reseed.checked = self.reseed.checked or answered
+        await self._ask_every_partition(by_record=True, why="it restarted without it")
         self._checked_at = time.monotonic()
 
     async def check_broker(self) -> int:
@@ -378,13 +372,20 @@ class OutboxRelay:
         events are to be published again (0 when it does, or cannot be asked now)."""
         await self._load()
         self._checked_at = time.monotonic()
+        return await self._ask_every_partition(by_record=False, why="its partition is empty")
+
+    async def _ask_every_partition(self, *, by_record: bool, why: str) -> int:
+        """Ask the broker about the last record acknowledged in each partition (that very record
+        with ``by_record``, else only whether the partition is empty), forget the sent mark of
+        each it lost; returns how many events are to be published again. Once it answered for
+        every partition, any re-seed needed is under way (``reseed.checked``)."""
         lost = 0
         answered = True
-        for (topic, partition), (offset, _) in list(self._acked.items()):
-            holds = await self._ask(topic, partition, offset, None)
+        for (topic, partition), (offset, ce_id) in list(self._acked.items()):
+            holds = await self._ask(topic, partition, offset, ce_id if by_record else None)
             answered = answered and holds is not None
             if holds is False:
-                lost += await self._forget_sent(topic, partition, "its partition is empty")
+                lost += await self._forget_sent(topic, partition, why)
         self.reseed.checked = self.reseed.checked or answered
         return lost
 

@@ -156,6 +156,5 @@ class ActivityHandler:
             # published them validated them, and an id no record has changes nothing.
             beneficiary_id = event.data.get("beneficiary_id")
             if isinstance(beneficiary_id, str) and beneficiary_id:
-                key = str(beneficiary_id)
-                contacts[key] = max(event.time, contacts.get(key, event.time))
+                contacts[beneficiary_id] = max(event.time, contacts.get(beneficiary_id, event.time))
         await self.store.touch_many(contacts)
